@@ -1,0 +1,105 @@
+"""k-nearest-neighbours classification."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import INPUT_DTYPES, NeighborsBase, check_weights
+
+
+class KNNClassifier(ClassifierMixin, NeighborsBase):
+    """Classify each sample by a vote of its k nearest training samples.
+
+    Exact: the neighbours are those of a float64 brute force, with equal distances ordered by
+    training index. A tie in the vote goes to the class that comes first in ``classes_``
+    (the smallest label), as in scikit-learn.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        Number of neighbours that vote.
+    weights : {"uniform", "distance"} or callable, default="uniform"
+        ``"uniform"``: every neighbour counts once. ``"distance"``: a neighbour counts
+        ``1 / distance``, and training samples at distance 0 decide alone. A callable receives
+        the ``(n_queries, n_neighbors)`` distance array and returns weights of the same shape.
+    algorithm : {"auto", "brute", "kd_tree", "ball_tree"}, default="auto"
+        Search backend; every one returns the same neighbours. ``"auto"`` picks the fastest.
+    metric : {"minkowski", "euclidean", "manhattan", "chebyshev", "cosine", "hamming"}, \
+default="minkowski"
+        Distance between samples. ``"hamming"`` is the fraction of differing features;
+        ``"cosine"`` is ``1 - cosine similarity``.
+    p : float, default=2
+        Power of the Minkowski metric (1 is Manhattan, 2 Euclidean); used only when
+        ``metric="minkowski"``.
+    n_jobs : int, default=None
+        Threads for the search; ``None`` or -1 uses every core.
+    working_memory : float, default=None
+        Megabytes of temporary memory the search may use per block (default 256).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The sorted class labels (any type: integers, strings).
+    n_features_in_ : int
+        Number of features seen at ``fit``.
+    n_samples_fit_ : int
+        Number of training samples.
+    effective_algorithm_ : str
+        The search backend actually used.
+    """
+
+    def __init__(
+        self,
+        n_neighbors=5,
+        *,
+        weights="uniform",
+        algorithm="auto",
+        metric="minkowski",
+        p=2,
+        n_jobs=None,
+        working_memory=None,
+    ):
+        super().__init__(
+            n_neighbors,
+            algorithm=algorithm,
+            metric=metric,
+            p=p,
+            n_jobs=n_jobs,
+            working_memory=working_memory,
+        )
+        self.weights = weights
+
+    def fit(self, X, y):
+        """Store the training samples ``X`` (n_samples, n_features) and their labels ``y``."""
+        check_weights(self.weights)
+        X, y = validate_data(self, X, y, dtype=INPUT_DTYPES)
+        check_classification_targets(y)
+        self.classes_, self._y = np.unique(y, return_inverse=True)
+        self._fit_training_rows(X)
+        return self
+
+    def predict_proba(self, X):
+        """Share of the (weighted) vote each class gets, shape (n_queries, n_classes).
+
+        Columns follow ``classes_``. ``X=None`` scores the training samples, each left out of
+        its own vote.
+        """
+        check_is_fitted(self)
+        indices, weights = self._neighbor_weights(X)
+        neighbor_labels = self._y[indices]
+        votes = np.zeros((len(indices), len(self.classes_)))
+        rows = np.arange(len(indices))
+        for column in range(indices.shape[1]):
+            weight = 1.0 if weights is None else weights[:, column]
+            np.add.at(votes, (rows, neighbor_labels[:, column]), weight)
+        totals = votes.sum(axis=1, keepdims=True)
+        totals[totals == 0] = 1.0
+        return votes / totals
+
+    def predict(self, X):
+        """Predicted class of each query sample."""
+        probabilities = self.predict_proba(X)
+        return self.classes_[np.argmax(probabilities, axis=1)]

@@ -1,0 +1,111 @@
+"""The search layer: one question only, "the k nearest training rows of these query rows".
+
+It knows nothing of labels, classes or files. Estimators build an index once at ``fit`` and
+ask it for ``(distances, indices)``; every backend returns exactly the neighbours of a
+float64 brute force, with ties in distance broken by the smaller training index.
+
+>>> index = build_index(train, metric="manhattan")
+>>> distances, indices = index.query(queries, k=5)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Protocol
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .brute import BruteIndex
+from .metrics import METRIC_NAMES, TREE_METRICS, Metric, resolve_metric
+from .reference import reference_kneighbors
+
+ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree")
+DEFAULT_WORKING_MEMORY_MB = 256.0
+
+__all__ = [
+    "ALGORITHMS",
+    "METRIC_NAMES",
+    "Metric",
+    "SearchIndex",
+    "build_index",
+    "reference_kneighbors",
+    "resolve_metric",
+    "thread_limit",
+]
+
+
+class SearchIndex(Protocol):
+    """What every backend offers: a name and an exact ``query``."""
+
+    algorithm: str
+    metric: Metric
+
+    def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(distances, indices)``, both ``(len(queries), k)``, sorted nearest first."""
+        ...
+
+
+def build_index(
+    train: np.ndarray,
+    *,
+    metric: str = "euclidean",
+    p: float | None = None,
+    algorithm: str = "auto",
+    working_memory_mb: float | None = None,
+) -> SearchIndex:
+    """Prepare exact k-nearest-neighbour search over the rows of ``train``.
+
+    Parameters
+    ----------
+    train : ndarray of shape (n_samples, n_features)
+        Training rows, already validated (finite, 2-D).
+    metric : str, default="euclidean"
+        One of ``METRIC_NAMES``.
+    p : float, optional
+        Minkowski power (>= 1); only used with ``metric="minkowski"``, default 2.
+    algorithm : {"auto", "brute", "kd_tree", "ball_tree"}, default="auto"
+        ``"auto"`` picks the fastest exact backend for the data and metric.
+    working_memory_mb : float, optional
+        Budget for temporary blocks, default ``DEFAULT_WORKING_MEMORY_MB``.
+    """
+    resolved = resolve_metric(metric, p)
+    algorithm = _resolve_algorithm(algorithm, resolved, train.shape)
+    budget = DEFAULT_WORKING_MEMORY_MB if working_memory_mb is None else working_memory_mb
+    if algorithm == "brute":
+        return BruteIndex(train, resolved, budget)
+    from .trees import build_tree  # noqa: PLC0415  (trees are optional until needed)
+
+    return build_tree(train, resolved, algorithm)
+
+
+def _resolve_algorithm(algorithm: str, metric: Metric, shape: tuple[int, int]) -> str:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"Unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}.")
+    if algorithm == "auto":
+        return "brute"
+    if algorithm != "brute" and metric.name not in TREE_METRICS[algorithm]:
+        raise ValueError(
+            f"algorithm={algorithm!r} cannot search with metric {metric.name!r}; it supports "
+            f"{', '.join(TREE_METRICS[algorithm])}. Use algorithm='brute' or 'auto'."
+        )
+    return algorithm
+
+
+def effective_n_jobs(n_jobs: int | None) -> int:
+    """Threads to use: ``None`` or -1 means every core, -2 all but one, and so on."""
+    cores = os.cpu_count() or 1
+    if n_jobs is None:
+        return cores
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 is not a number of threads; use None or -1 for all cores.")
+    return max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
+
+
+@contextlib.contextmanager
+def thread_limit(n_jobs: int | None):
+    """Run the block with ``n_jobs`` threads for BLAS and numba alike."""
+    threads = effective_n_jobs(n_jobs)
+    with threadpool_limits(limits=threads):
+        yield threads
