@@ -11,7 +11,9 @@ import pytest
 from knnvision.datasets.idx import read_idx, write_idx
 
 DTYPES = ["uint8", "int8", "int16", "int32", "float32", "float64"]
-CODES = {"uint8": 0x08, "int8": 0x09, "int16": 0x0B, "int32": 0x0C, "float32": 0x0D, "float64": 0x0E}
+CODES = {
+    "uint8": 0x08, "int8": 0x09, "int16": 0x0B, "int32": 0x0C, "float32": 0x0D, "float64": 0x0E
+}  # fmt: skip
 
 
 def _sample(dtype: str, shape=(3, 4, 5)) -> np.ndarray:

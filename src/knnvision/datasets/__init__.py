@@ -17,7 +17,7 @@ from pathlib import Path
 
 from knnvision.datasets.dataset import Dataset
 from knnvision.datasets.digits import load_digits
-from knnvision.datasets.folder import load_image_folder
+from knnvision.datasets.folder import load_image_folder, read_image
 from knnvision.datasets.idx import read_idx, write_idx
 from knnvision.datasets.mnist import cache_dir, load_mnist
 from knnvision.datasets.npz import load_npz
@@ -35,6 +35,7 @@ __all__ = [
     "load_npz",
     "make_blobs",
     "read_idx",
+    "read_image",
     "subsample",
     "train_val_test_split",
     "write_idx",

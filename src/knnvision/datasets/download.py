@@ -56,7 +56,8 @@ def download_verified(url: str, dest: Path, *, nbytes: int, sha256: str) -> Path
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
     try:
         with open(tmp, "xb") as out:
-            _fetch(url, out, limit=_max_download_size(nbytes), description=dest.name)
+            description = f"{dest.parent.name}/{dest.name}"
+            _fetch(url, out, limit=_max_download_size(nbytes), description=description)
         final = _verify(tmp, url, nbytes=nbytes, sha256=sha256, dest=dest)
         os.replace(tmp, final)
         return final

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from knnvision.datasets.dataset import Dataset
 from knnvision.progress import track
 
-__all__ = ["load_image_folder", "IMAGE_FORMATS", "MAX_PIXELS"]
+__all__ = ["load_image_folder", "read_image", "IMAGE_FORMATS", "MAX_PIXELS"]
 
 #: Pillow formats accepted (PPM also reads PGM/PBM).
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "PPM", "GIF")
@@ -73,7 +73,7 @@ def load_image_folder(
     images = np.empty((len(files), *size), dtype=np.uint8)
     with track(total=len(files), description=f"reading images from {root.name}") as task:
         for i, file in enumerate(files):
-            images[i] = _read_image(file, size, max_pixels)
+            images[i] = read_image(file, size, max_pixels)
             task.advance()
     return Dataset(
         name=root.resolve().name,
@@ -133,8 +133,35 @@ def _files_under(folder: Path) -> list[Path]:
     return found
 
 
-def _read_image(file: Path, size: tuple[int, int], max_pixels: int) -> np.ndarray:
-    """Decode one image to a (height, width) uint8 array; any failure names the file."""
+def read_image(
+    file: str | os.PathLike,
+    image_size: tuple[int, int] | int = (28, 28),
+    max_pixels: int = MAX_PIXELS,
+) -> np.ndarray:
+    """Decode one image file safely to 8-bit grayscale of a given size.
+
+    Parameters
+    ----------
+    file : str or path-like
+        A PNG, JPEG, BMP, PGM/PPM or GIF file (first frame).
+    image_size : (int, int) or int, default=(28, 28)
+        ``(height, width)`` of the result (aspect ratio is not kept).
+    max_pixels : int, default=MAX_PIXELS
+        Largest ``width * height`` accepted, checked before any pixel is decoded.
+
+    Returns
+    -------
+    numpy.ndarray of uint8, shape (height, width)
+        Transparent areas are composed over white; 16-bit images are scaled to 8 bits.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a supported image, is damaged, or has too many pixels; the
+        message names the file.
+    """
+    file = Path(file)
+    size = _check_size(image_size)
     try:
         return _decode(file, size, max_pixels)
     except _ImageTooLarge as exc:

@@ -194,7 +194,7 @@ def _find(
 ) -> tuple[list[Path] | None, list[str]]:
     """First folder holding all four files; also a line per folder searched, for errors."""
     searched = []
-    if os.environ.get("KNNVISION_DATA") is None and data_dir is None:
+    if not os.environ.get("KNNVISION_DATA") and data_dir is None:
         searched.append("  ($KNNVISION_DATA is not set)")
     for folder, origin in _candidates(name, data_dir):
         files = [_locate(folder, stem) for stem in FILES]

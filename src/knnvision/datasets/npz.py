@@ -62,11 +62,12 @@ def load_npz(path: str | os.PathLike) -> Dataset:
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """All arrays of the file, refusing pickled objects and damaged archives."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path} holds a single array, not an .npz archive with X and y")
-        with loaded as npz:
-            return {key: npz[key] for key in npz.files}
+        with open(path, "rb") as file:  # our handle: closed even when numpy fails
+            loaded = np.load(file, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError(f"{path} holds a single array, not an .npz archive with X and y")
+            with loaded as npz:
+                return {key: npz[key] for key in npz.files}
     except ValueError as exc:
         if "pickle" in str(exc):
             raise ValueError(

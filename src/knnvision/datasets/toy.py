@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["make_blobs"]
 
-_TARGETS = ("label", "center", "mean")
+_TARGETS = ("label", "center", "value")
 
 
 def make_blobs(
@@ -38,10 +38,10 @@ def make_blobs(
         Number of features; ignored when ``centers`` are full vectors.
     scale : float or sequence of float, default=1.0
         Standard deviation of every feature, for all blobs or one value per blob.
-    target : {"label", "center", "mean"}, default="label"
+    target : {"label", "center", "value"}, default="label"
         What ``y`` holds: ``"label"`` the blob index (int64, for classification);
         ``"center"`` the blob's center value as a float (mean of the center vector);
-        ``"mean"`` the mean of each point's features, a continuous float target for
+        ``"value"`` the mean of each point's own features, a continuous float target for
         regression demos.
     seed : int or None, default=0
         Seed of the random generator; the same seed gives the same data.
