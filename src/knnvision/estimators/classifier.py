@@ -10,6 +10,23 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import INPUT_DTYPES, NeighborsBase, check_weights
 
 
+def vote_shares(neighbor_labels: np.ndarray, weights: np.ndarray | None, n_classes: int):
+    """Each class's share of the vote, from encoded neighbour labels ``(n_queries, k)``.
+
+    ``weights`` has the shape of ``neighbor_labels``, or is ``None`` for one vote each. A row
+    whose weights are all 0 gets all-zero shares.
+    """
+    n_queries, k = neighbor_labels.shape
+    votes = np.zeros((n_queries, n_classes))
+    rows = np.arange(n_queries)
+    for column in range(k):
+        weight = 1.0 if weights is None else weights[:, column]
+        np.add.at(votes, (rows, neighbor_labels[:, column]), weight)
+    totals = votes.sum(axis=1, keepdims=True)
+    totals[totals == 0] = 1.0
+    return votes / totals
+
+
 class KNNClassifier(ClassifierMixin, NeighborsBase):
     """Classify each sample by a vote of its k nearest training samples.
 
@@ -89,15 +106,7 @@ default="minkowski"
         """
         check_is_fitted(self)
         indices, weights = self._neighbor_weights(X)
-        neighbor_labels = self._y[indices]
-        votes = np.zeros((len(indices), len(self.classes_)))
-        rows = np.arange(len(indices))
-        for column in range(indices.shape[1]):
-            weight = 1.0 if weights is None else weights[:, column]
-            np.add.at(votes, (rows, neighbor_labels[:, column]), weight)
-        totals = votes.sum(axis=1, keepdims=True)
-        totals[totals == 0] = 1.0
-        return votes / totals
+        return vote_shares(self._y[indices], weights, len(self.classes_))
 
     def predict(self, X):
         """Predicted class of each query sample."""

@@ -1,0 +1,5 @@
+"""``python -m knnvision`` is the ``knnvision`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,335 @@
+"""The ``knnvision`` command line: run, fit, predict, evaluate, info.
+
+User errors (a missing file, a bad option value, an unknown dataset) print one line and
+exit with status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__, progress
+from .datasets import load_dataset
+from .estimators import KNNClassifier
+from .io import load, read_header, save
+from .pipeline import ExperimentConfig, model_metadata, run_experiment, split_for_experiment
+
+app = typer.Typer(
+    help="Fast, exact k-nearest-neighbours image classification.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+class RichReporter:
+    """Renders knnvision's progress announcements as rich progress bars."""
+
+    def __init__(self, bars: Progress):
+        self.bars = bars
+
+    def start(self, description: str, total: float | None):
+        return _RichTask(self.bars, self.bars.add_task(description, total=total))
+
+    def stop(self, task) -> None:
+        self.bars.remove_task(task.task_id)
+
+
+class _RichTask:
+    def __init__(self, bars: Progress, task_id):
+        self.bars, self.task_id = bars, task_id
+
+    def advance(self, amount: float = 1) -> None:
+        self.bars.advance(self.task_id, amount)
+
+
+def _with_progress(work):
+    """Run ``work()`` with progress bars on the terminal (transient: they vanish when done)."""
+    bars = Progress(
+        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        console=errors, transient=True,
+    )
+    with bars, progress.reporting(RichReporter(bars)):
+        return work()
+
+
+# --- option parsing ----------------------------------------------------------------------
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"{option} takes whole numbers separated by commas, got {text!r}.") from None
+    if not values or min(values) < 1:
+        raise ValueError(f"{option} takes positive whole numbers, got {text!r}.")
+    return values
+
+
+def _metric_list(text: str) -> list[tuple[str, float]]:
+    """``"euclidean,manhattan,minkowski:3"`` -> [("euclidean", 2), ("manhattan", 2), ...]."""
+    from .search import resolve_metric
+
+    metrics = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, _, power = part.partition(":")
+        try:
+            p = float(power) if power else 2.0
+        except ValueError:
+            raise ValueError(f"--metric: bad Minkowski power in {part!r} (write minkowski:3).") from None
+        resolve_metric(name, p)  # validates, with a message listing the valid names
+        metrics.append((name, int(p) if p.is_integer() else p))
+    if not metrics:
+        raise ValueError("--metric needs at least one metric name.")
+    return metrics
+
+
+def _weights_list(text: str) -> list[str]:
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    for value in values:
+        if value not in ("uniform", "distance"):
+            raise ValueError(f"--weights takes uniform and/or distance, got {value!r}.")
+    return values or ["uniform"]
+
+
+# --- commands ------------------------------------------------------------------------------
+
+DatasetOption = Annotated[
+    str,
+    typer.Option(
+        "--dataset", "-d",
+        help="digits (bundled), mnist, fashion-mnist, a folder of class sub-folders, or an .npz.",
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(help="Folder holding the MNIST/Fashion-MNIST IDX files (else they are searched "
+                 "for, then downloaded)."),
+]
+
+
+@app.command()
+def run(
+    dataset: DatasetOption = "digits",
+    data_dir: DataDirOption = None,
+    k: Annotated[str, typer.Option("--k", help="Values of k to try, e.g. 1,3,5,7,9.")] = "1,3,5,7,9",
+    metric: Annotated[str, typer.Option(help="Distances to try: euclidean, manhattan, "
+                      "chebyshev, cosine, hamming, minkowski:P; comma-separated.")] = "euclidean",
+    weights: Annotated[str, typer.Option(help="uniform and/or distance, comma-separated.")] = "uniform",
+    cv: Annotated[int, typer.Option(help="Cross-validation folds for tuning.", min=2)] = 5,
+    test_size: Annotated[float, typer.Option(help="Test share when the dataset has no official "
+                         "test part.", min=0.01, max=0.9)] = 0.2,
+    max_train: Annotated[int | None, typer.Option(help="Use at most this many training images.",
+                         min=1)] = None,
+    max_test: Annotated[int | None, typer.Option(help="Use at most this many test images.",
+                        min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every split.")] = 0,
+    n_jobs: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for model.knnv and results.json.")] = Path("results"),
+) -> None:
+    """The main job: load, tune k by cross-validation, evaluate once on the test part, save."""
+    config = ExperimentConfig(
+        dataset=dataset, data_dir=str(data_dir) if data_dir else None,
+        n_neighbors=_int_list(k, "--k"), weights=_weights_list(weights),
+        metrics=_metric_list(metric), cv=cv, test_size=test_size, max_train=max_train,
+        max_test=max_test, seed=seed, n_jobs=n_jobs, out_dir=str(out),
+    )
+    result = _with_progress(lambda: run_experiment(config))
+    _print_cv(result.cv)
+    best = result.cv.best
+    console.print(
+        f"\n[bold]{result.dataset.name}[/]: {result.model.n_samples_fit_} training, "
+        f"{len(result.test_labels)} test images; chosen k={best.n_neighbors}, "
+        f"metric={_metric_text(best.metric, best.p)}, weights={best.weights}"
+    )
+    console.print(f"[bold green]Test accuracy: {result.accuracy:.2%}[/]\n")
+    _print_report(result.report(), result.class_names)
+    _print_confusion(result.confusion(), result.class_names)
+    timings = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.timings.items())
+    console.print(f"Time: {timings}")
+    console.print(f"Saved {result.files['model']} and {result.files['results']}")
+
+
+@app.command()
+def fit(
+    dataset: DatasetOption = "digits",
+    data_dir: DataDirOption = None,
+    k: Annotated[int, typer.Option("--k", help="Number of neighbours.", min=1)] = 5,
+    metric: Annotated[str, typer.Option(help="euclidean, manhattan, chebyshev, cosine, "
+                      "hamming or minkowski:P.")] = "euclidean",
+    weights: Annotated[str, typer.Option(help="uniform or distance.")] = "uniform",
+    test_size: Annotated[float, typer.Option(help="Share held out for `evaluate` when the "
+                         "dataset has no official test part.", min=0.01, max=0.9)] = 0.2,
+    max_train: Annotated[int | None, typer.Option(min=1, help="Use at most this many "
+                         "training images.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    out: Annotated[Path, typer.Option(help="Model file to write.")] = Path("model.knnv"),
+) -> None:
+    """Fit a classifier on the training part of a dataset and save it, without tuning."""
+    (metric_name, p), *rest = _metric_list(metric)
+    if rest:
+        raise ValueError("fit takes one metric; use `knnvision run` to compare several.")
+    (weighting,) = _weights_list(weights)[:1]
+    config = ExperimentConfig(dataset=dataset, data_dir=str(data_dir) if data_dir else None,
+                              test_size=test_size, max_train=max_train, seed=seed)
+
+    def work():
+        data = load_dataset(dataset, config.data_dir)
+        X_train, y_train, _, _ = split_for_experiment(data, config)
+        model = KNNClassifier(k, metric=metric_name, p=p, weights=weighting).fit(X_train, y_train)
+        return save(model, out, metadata=model_metadata(data, config)), model
+
+    path, model = _with_progress(work)
+    console.print(f"Saved {path}: k={k}, {_metric_text(metric_name, p)}, "
+                  f"{model.n_samples_fit_} training images")
+
+
+@app.command()
+def predict(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .knnv model file.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Image files (PNG/JPEG/...), IDX image "
+                      "files or .npz files with an X array.")],
+    invert: Annotated[str, typer.Option(help="auto: make light-background images dark like "
+                      "the training images; yes; no.")] = "auto",
+) -> None:
+    """Predict the class of each input image; prints label and probability."""
+    from .images import read_inputs, to_features
+
+    model = load(model_path)
+    meta = model.metadata_
+    shape = tuple(meta.get("image_shape", ()))
+    if len(shape) != 2:
+        raise ValueError(f"{model_path} does not record an image shape; it cannot read images.")
+    names, images = read_inputs(inputs, shape)
+    features = to_features(images, meta.get("max_value", 255), invert)
+    probabilities = _with_progress(lambda: model.predict_proba(features))
+    class_names = meta.get("class_names") or [str(c) for c in model.classes_]
+    table = Table("input", "label", "probability")
+    for name, row in zip(names, probabilities):
+        best = int(np.argmax(row))
+        table.add_row(name, str(class_names[best]), f"{row[best]:.2f}")
+    console.print(table)
+
+
+@app.command()
+def evaluate(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .knnv model file.")],
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Dataset to evaluate "
+                       "on (default: the one the model was trained on).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Accuracy, per-class report and confusion matrix of a saved model on a test part.
+
+    The test part is the dataset's official one, or the held-out split recorded in the model.
+    """
+    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+
+    model = load(model_path)
+    meta = model.metadata_
+    name = dataset or meta.get("dataset")
+    if not name:
+        raise ValueError("The model does not record its dataset; pass --dataset.")
+    split = meta.get("split", {})
+    config = ExperimentConfig(dataset=name, data_dir=str(data_dir) if data_dir else None,
+                              test_size=split.get("test_size", 0.2), seed=split.get("seed", 0))
+
+    def work():
+        data = load_dataset(name, config.data_dir)
+        _, _, X_test, y_test = split_for_experiment(data, config)
+        return data, y_test, model.predict(X_test)
+
+    data, y_test, predictions = _with_progress(work)
+    labels = np.arange(len(data.class_names))
+    console.print(f"[bold green]Test accuracy on {data.name}: "
+                  f"{accuracy_score(y_test, predictions):.2%}[/] ({len(y_test)} images)\n")
+    report = classification_report(y_test, predictions, labels=labels, output_dict=True,
+                                   target_names=list(data.class_names), zero_division=0)
+    _print_report(report, list(data.class_names))
+    _print_confusion(confusion_matrix(y_test, predictions, labels=labels), list(data.class_names))
+
+
+@app.command()
+def info(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .knnv model file.")],
+) -> None:
+    """What a model file holds: estimator, parameters, training size, classes, versions."""
+    header = read_header(model_path)
+    description = header["model"]
+    table = Table(show_header=False)
+    table.add_row("file", str(model_path))
+    table.add_row("estimator", description.get("class", "?"))
+    for key, value in description.get("params", {}).items():
+        table.add_row(key, str(value))
+    shapes = [entry["shape"] for entry in header.get("arrays", [])]
+    if shapes:
+        table.add_row("training samples", str(max(s[0] for s in shapes if s)))
+    for key, value in header.get("metadata", {}).items():
+        table.add_row(key, str(value))
+    table.add_row("written by", f"knnvision {header.get('library_version', '?')}")
+    console.print(table)
+
+
+@app.command()
+def version() -> None:
+    """Print the knnvision version."""
+    console.print(__version__)
+
+
+# --- printing ------------------------------------------------------------------------------
+
+
+def _metric_text(name: str, p: float) -> str:
+    return f"minkowski p={p}" if name == "minkowski" else name
+
+
+def _print_cv(cv) -> None:
+    table = Table("k", "metric", "weights", "CV accuracy", title=f"{cv.n_folds}-fold cross-validation")
+    best = cv.best_index
+    for i, (c, mean, std) in enumerate(zip(cv.candidates, cv.mean_scores, cv.std_scores)):
+        style = "bold green" if i == best else None
+        table.add_row(str(c.n_neighbors), _metric_text(c.metric, c.p), c.weights,
+                      f"{mean:.2%} ± {std:.2%}", style=style)
+    console.print(table)
+
+
+def _print_report(report: dict, class_names: list[str]) -> None:
+    table = Table("class", "precision", "recall", "F1", "support", title="Per-class report")
+    for name in class_names + ["macro avg", "weighted avg"]:
+        row = report[name]
+        table.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                      f"{row['f1-score']:.3f}", str(int(row["support"])))
+    console.print(table)
+
+
+def _print_confusion(matrix: np.ndarray, class_names: list[str]) -> None:
+    short = [name[:8] for name in class_names]
+    table = Table("true \\ predicted", *short, title="Confusion matrix")
+    for i, (name, row) in enumerate(zip(short, matrix)):
+        cells = [f"[bold]{count}[/]" if i == j else str(count) for j, count in enumerate(row)]
+        table.add_row(name, *cells)
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point: runs the app and turns user errors into one line and exit status 1."""
+    # Usage errors (an unknown option, a value out of range) are handled by typer itself:
+    # a short message and exit status 2.
+    try:
+        app()
+    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+        errors.print(f"[bold red]Error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""A whole experiment: load -> split -> tune -> evaluate -> save.
+
+:func:`run_experiment` is what ``knnvision run`` does; it returns an
+:class:`ExperimentResult` with every number the CLI prints and ``results.json`` holds.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+
+from . import __version__, progress
+from .datasets import Dataset, load_dataset, subsample, train_val_test_split
+from .estimators import KNNClassifier
+from .io import save
+from .model_selection import CVResult, cross_validate_grid
+
+
+@dataclass
+class ExperimentConfig:
+    """What to run. Lists of k, weights and metrics are tuned by cross-validation."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    n_neighbors: Sequence[int] = (1, 3, 5, 7, 9)
+    weights: Sequence[str] = ("uniform",)
+    metrics: Sequence[tuple[str, float]] = (("euclidean", 2),)
+    cv: int = 5
+    test_size: float = 0.2
+    max_train: int | None = None
+    max_test: int | None = None
+    seed: int = 0
+    n_jobs: int | None = None
+    out_dir: str | None = "results"
+
+
+@dataclass
+class ExperimentResult:
+    """Everything an experiment measured."""
+
+    config: ExperimentConfig
+    dataset: Dataset
+    model: KNNClassifier
+    cv: CVResult
+    test_labels: np.ndarray
+    test_predictions: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float:
+        return float(accuracy_score(self.test_labels, self.test_predictions))
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.dataset.class_names)
+
+    def report(self) -> dict:
+        """Per-class precision, recall, F1 and support (scikit-learn's classification report)."""
+        return classification_report(
+            self.test_labels,
+            self.test_predictions,
+            labels=np.arange(len(self.class_names)),
+            target_names=self.class_names,
+            output_dict=True,
+            zero_division=0,
+        )
+
+    def confusion(self) -> np.ndarray:
+        """Rows are true classes, columns predicted classes, in ``class_names`` order."""
+        return confusion_matrix(
+            self.test_labels, self.test_predictions, labels=np.arange(len(self.class_names))
+        )
+
+    def to_json(self) -> dict:
+        best = self.cv.best
+        return {
+            "dataset": self.dataset.name,
+            "image_shape": list(self.dataset.image_shape),
+            "class_names": self.class_names,
+            "n_train": int(self.model.n_samples_fit_),
+            "n_test": int(len(self.test_labels)),
+            "best_params": best.params(),
+            "cv_folds": self.cv.n_folds,
+            "cv_results": self.cv.to_records(),
+            "test_accuracy": self.accuracy,
+            "classification_report": self.report(),
+            "confusion_matrix": self.confusion().tolist(),
+            "timings_seconds": self.timings,
+            "config": _config_json(self.config),
+            "versions": software_versions(),
+        }
+
+
+def run_experiment(config: ExperimentConfig) -> ExperimentResult:
+    """Load the data, tune on the training part, evaluate once on the test part, save."""
+    timings: dict[str, float] = {}
+    with progress.track(total=4, description="experiment") as steps:
+        started = time.perf_counter()
+        dataset = load_dataset(config.dataset, config.data_dir)
+        X_train, y_train, X_test, y_test = split_for_experiment(dataset, config)
+        timings["load_and_split"] = _lap(started)
+        steps.advance()
+
+        started = time.perf_counter()
+        cv = cross_validate_grid(
+            X_train, y_train, n_neighbors=config.n_neighbors, weights=config.weights,
+            metrics=config.metrics, cv=config.cv, seed=config.seed, n_jobs=config.n_jobs,
+        )
+        timings["tune"] = _lap(started)
+        steps.advance()
+
+        started = time.perf_counter()
+        model = KNNClassifier(**cv.best.params(), n_jobs=config.n_jobs).fit(X_train, y_train)
+        timings["fit"] = _lap(started)
+        started = time.perf_counter()
+        predictions = model.predict(X_test)
+        timings["evaluate"] = _lap(started)
+        steps.advance()
+
+        result = ExperimentResult(config, dataset, model, cv, y_test, predictions, timings)
+        if config.out_dir is not None:
+            result.files = write_outputs(result, Path(config.out_dir))
+        steps.advance()
+    return result
+
+
+def split_for_experiment(dataset: Dataset, config: ExperimentConfig):
+    """Flattened (X_train, y_train, X_test, y_test): the official split when the dataset has
+    one, else a stratified split of ``test_size`` with ``seed``; then optional caps."""
+    if dataset.test_images is not None:
+        X_train, y_train = dataset.flat("train"), dataset.labels
+        X_test, y_test = dataset.flat("test"), dataset.test_labels
+    else:
+        X_train, _, X_test, y_train, _, y_test = train_val_test_split(
+            dataset.flat("train"), dataset.labels, val_size=0,
+            test_size=config.test_size, seed=config.seed,
+        )
+    if config.max_train is not None and config.max_train < len(y_train):
+        X_train, y_train = _cap(X_train, y_train, config.max_train, config.seed)
+    if config.max_test is not None and config.max_test < len(y_test):
+        X_test, y_test = _cap(X_test, y_test, config.max_test, config.seed)
+    return X_train, y_train, X_test, y_test
+
+
+def _cap(X, y, n: int, seed: int):
+    """A stratified random subset of ``n`` rows."""
+    X_part, _, _, y_part, _, _ = subsample(X, y, n_train=n, seed=seed)
+    return X_part, y_part
+
+
+def model_metadata(dataset: Dataset, config: ExperimentConfig) -> dict:
+    """What a saved model needs to treat new images like its training images."""
+    return {
+        "dataset": dataset.name,
+        "image_shape": list(dataset.image_shape),
+        "max_value": int(dataset.max_value),
+        "class_names": list(dataset.class_names),
+        "split": {"test_size": config.test_size, "seed": config.seed,
+                  "official": dataset.test_images is not None},
+    }
+
+
+def write_outputs(result: ExperimentResult, out_dir: Path) -> dict[str, str]:
+    """Save the model and ``results.json`` into ``out_dir``; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = save(
+        result.model, out_dir / "model.knnv", metadata=model_metadata(result.dataset, result.config)
+    )
+    results_path = out_dir / "results.json"
+    results_path.write_text(json.dumps(result.to_json(), indent=2))
+    return {"model": str(model_path), "results": str(results_path)}
+
+
+def software_versions() -> dict[str, str]:
+    return {
+        "knnvision": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def _config_json(config: ExperimentConfig) -> dict:
+    values = dict(vars(config))
+    values["n_neighbors"] = list(config.n_neighbors)
+    values["weights"] = list(config.weights)
+    values["metrics"] = [list(m) for m in config.metrics]
+    return values
+
+
+def _lap(started: float) -> float:
+    return round(time.perf_counter() - started, 4)
