@@ -184,3 +184,29 @@ def _drop_self(distances: np.ndarray, indices: np.ndarray):
     keep = ~is_self
     shape = (n_rows, k_plus_one - 1)
     return distances[keep].reshape(shape), indices[keep].reshape(shape)
+
+
+class WeightedNeighborsBase(NeighborsBase):
+    """Neighbours estimators whose neighbours vote or average with ``weights``."""
+
+    def __init__(
+        self,
+        n_neighbors=5,
+        *,
+        weights="uniform",
+        algorithm="auto",
+        metric="minkowski",
+        p=2,
+        n_jobs=None,
+        working_memory=None,
+    ):
+        super().__init__(
+            n_neighbors,
+            algorithm=algorithm,
+            metric=metric,
+            p=p,
+            n_jobs=n_jobs,
+            working_memory=working_memory,
+        )
+        self.weights = weights
+

@@ -7,7 +7,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import INPUT_DTYPES, NeighborsBase, check_weights
+from ._base import INPUT_DTYPES, WeightedNeighborsBase, check_weights
 
 
 def vote_shares(neighbor_labels: np.ndarray, weights: np.ndarray | None, n_classes: int):
@@ -27,7 +27,7 @@ def vote_shares(neighbor_labels: np.ndarray, weights: np.ndarray | None, n_class
     return votes / totals
 
 
-class KNNClassifier(ClassifierMixin, NeighborsBase):
+class KNNClassifier(ClassifierMixin, WeightedNeighborsBase):
     """Classify each sample by a vote of its k nearest training samples.
 
     Exact: the neighbours are those of a float64 brute force, with equal distances ordered by
@@ -67,27 +67,6 @@ default="minkowski"
     effective_algorithm_ : str
         The search backend actually used.
     """
-
-    def __init__(
-        self,
-        n_neighbors=5,
-        *,
-        weights="uniform",
-        algorithm="auto",
-        metric="minkowski",
-        p=2,
-        n_jobs=None,
-        working_memory=None,
-    ):
-        super().__init__(
-            n_neighbors,
-            algorithm=algorithm,
-            metric=metric,
-            p=p,
-            n_jobs=n_jobs,
-            working_memory=working_memory,
-        )
-        self.weights = weights
 
     def fit(self, X, y):
         """Store the training samples ``X`` (n_samples, n_features) and their labels ``y``."""

@@ -6,10 +6,10 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import INPUT_DTYPES, NeighborsBase, check_weights
+from ._base import INPUT_DTYPES, WeightedNeighborsBase, check_weights
 
 
-class KNNRegressor(RegressorMixin, NeighborsBase):
+class KNNRegressor(RegressorMixin, WeightedNeighborsBase):
     """Predict each sample's target as the (weighted) mean of its k nearest training targets.
 
     Parameters are those of :class:`KNNClassifier`: ``n_neighbors``, ``weights``,
@@ -26,27 +26,6 @@ class KNNRegressor(RegressorMixin, NeighborsBase):
     effective_algorithm_ : str
         The search backend actually used.
     """
-
-    def __init__(
-        self,
-        n_neighbors=5,
-        *,
-        weights="uniform",
-        algorithm="auto",
-        metric="minkowski",
-        p=2,
-        n_jobs=None,
-        working_memory=None,
-    ):
-        super().__init__(
-            n_neighbors,
-            algorithm=algorithm,
-            metric=metric,
-            p=p,
-            n_jobs=n_jobs,
-            working_memory=working_memory,
-        )
-        self.weights = weights
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
