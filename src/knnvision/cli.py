@@ -135,14 +135,21 @@ def run(
                         min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed of every split.")] = 0,
     n_jobs: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for model.knnv and results.json.")] = Path("results"),
+    scheduler: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Tune and search on "
+                         "a Dask cluster: its scheduler address (tcp://HOST:8786), or 'local' "
+                         "to start one on this machine. Needs the dask extra.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for model.knnv, results.json and the "
+                   "report.")] = Path("results"),
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html and "
+                      "figures/*.png next to results.json.")] = True,
 ) -> None:
     """The main job: load, tune k by cross-validation, evaluate once on the test part, save."""
     config = ExperimentConfig(
         dataset=dataset, data_dir=str(data_dir) if data_dir else None,
         n_neighbors=_int_list(k, "--k"), weights=_weights_list(weights),
         metrics=_metric_list(metric), cv=cv, test_size=test_size, max_train=max_train,
-        max_test=max_test, seed=seed, n_jobs=n_jobs, out_dir=str(out),
+        max_test=max_test, seed=seed, n_jobs=n_jobs, scheduler=scheduler, out_dir=str(out),
+        report=report, command=["knnvision", *sys.argv[1:]],
     )
     result = _with_progress(lambda: run_experiment(config))
     _print_cv(result.cv)
@@ -158,6 +165,8 @@ def run(
     timings = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in result.timings.items())
     console.print(f"Time: {timings}")
     console.print(f"Saved {result.files['model']} and {result.files['results']}")
+    if "report" in result.files:
+        console.print(f"Report: {result.files['report']} (figures in {result.files['figures']})")
 
 
 @app.command()
@@ -283,6 +292,36 @@ def info(
 def version() -> None:
     """Print the knnvision version."""
     console.print(__version__)
+
+
+@app.command()
+def serve(
+    model_path: Annotated[Path | None, typer.Argument(
+        metavar="MODEL", help="A .knnv model file (default: fit one on MNIST if its files "
+        "are found locally, else on the bundled digits).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the draw-a-digit page and the prediction API (needs the web extra)."""
+    try:
+        from .web import serve as serve_web
+    except ImportError as error:
+        raise ValueError(str(error)) from None
+    serve_web(model_path, host=host, port=port,
+              say=lambda text: console.print(text, highlight=False))
+
+
+@app.command("report")
+def report_command(
+    results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="A folder written "
+                           "by `knnvision run` (results.json and model.knnv).")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Rebuild report.html and figures/*.png of a finished run from its folder."""
+    from .report import rebuild_report
+
+    files = _with_progress(lambda: rebuild_report(results_dir, data_dir))
+    console.print(f"Report: {files['report']} (figures in {files['figures']})")
 
 
 # --- printing ------------------------------------------------------------------------------

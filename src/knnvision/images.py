@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from .datasets import read_idx
 from .datasets.folder import MAX_PIXELS, read_image
@@ -125,3 +126,119 @@ def _check_shape(images: np.ndarray, image_shape: tuple[int, int], path: Path) -
     if images.dtype.kind not in "ui" or images.min(initial=0) < 0 or images.max(initial=0) > 255:
         raise ValueError(f"{path} must hold 8-bit images (integers 0..255).")
     return images.astype(np.uint8)
+
+
+# --- framing drawings like the training images ----------------------------------------------
+
+#: Weakest ink, out of 255 after the background is removed, that still counts as a stroke;
+#: fainter pixels are paper grain or JPEG noise.
+INK_THRESHOLD = 32
+
+
+def isolate_ink(image: np.ndarray, invert: str = "auto") -> np.ndarray | None:
+    """Light strokes on a black background from a drawing or photo of one glyph.
+
+    The image is inverted when it is dark ink on light paper (``"auto"`` decides from its
+    border), the background level (median of the border) is subtracted, faint noise is
+    zeroed and the contrast is stretched so the strongest stroke is 255.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (height, width)
+        An 8-bit grayscale image.
+    invert : {"auto", "yes", "no"}, default="auto"
+        Whether the image is dark ink on a light background.
+
+    Returns
+    -------
+    ndarray of uint8, shape (height, width), or None
+        ``None`` when there is no stroke at all (a blank or uniform image).
+    """
+    if invert not in INVERT_CHOICES:
+        raise ValueError(f"invert must be one of {', '.join(INVERT_CHOICES)}, got {invert!r}.")
+    image = np.asarray(image, dtype=np.uint8)
+    if invert == "yes" or (invert == "auto" and needs_inversion(image)):
+        image = 255 - image
+    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    ink = image.astype(np.float64) - np.median(border)
+    strongest = ink.max(initial=0.0)
+    if strongest < INK_THRESHOLD:
+        return None
+    ink = ink * (255.0 / strongest)
+    ink[ink < INK_THRESHOLD] = 0.0
+    return np.rint(ink).astype(np.uint8)
+
+
+def frame_like_mnist(ink: np.ndarray, image_shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """Frame a glyph as MNIST's images were made.
+
+    The glyph's bounding box is scaled, keeping its aspect ratio, to fit a 20x20 box (20/28
+    of ``image_shape``) and placed so that its centre of mass is the image centre.
+
+    Parameters
+    ----------
+    ink : ndarray of uint8, shape (height, width)
+        Light strokes on black, as :func:`isolate_ink` returns; at least one non-zero pixel.
+    image_shape : (int, int), default=(28, 28)
+        ``(height, width)`` of the result.
+
+    Returns
+    -------
+    ndarray of uint8 of shape ``image_shape``
+    """
+    height, width = image_shape
+    box = (max(1, round(height * 20 / 28)), max(1, round(width * 20 / 28)))
+    glyph = _scaled_glyph(ink, box)
+    weights = glyph.astype(np.float64)
+    rows, columns = np.indices(glyph.shape)
+    # MNIST's centres of mass sit at (14.0, 14.0) in pixel-index coordinates.
+    centre_row = (weights * rows).sum() / weights.sum()
+    centre_column = (weights * columns).sum() / weights.sum()
+    top = int(np.clip(round(height / 2 - centre_row), 0, height - glyph.shape[0]))
+    left = int(np.clip(round(width / 2 - centre_column), 0, width - glyph.shape[1]))
+    framed = np.zeros(image_shape, dtype=np.uint8)
+    framed[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    return framed
+
+
+def frame_like_digits(ink: np.ndarray, image_shape: tuple[int, int] = (8, 8)) -> np.ndarray:
+    """Frame a glyph as the UCI 8x8 digits were made, returning values 0..255.
+
+    The glyph fills the height of a bitmap four times ``image_shape`` (32x32), keeping its
+    aspect ratio, centred across; each 4x4 block's count of set pixels (0..16) is the pixel.
+    The counts are returned scaled to 0..255 (``count * 255 / 16``), so that
+    :func:`to_features` with ``max_value=16`` gives the counts back exactly.
+
+    Parameters
+    ----------
+    ink : ndarray of uint8, shape (height, width)
+        Light strokes on black, as :func:`isolate_ink` returns; at least one non-zero pixel.
+    image_shape : (int, int), default=(8, 8)
+        ``(height, width)`` of the result.
+
+    Returns
+    -------
+    ndarray of uint8 of shape ``image_shape``
+    """
+    height, width = image_shape
+    glyph = _scaled_glyph(ink, (4 * height, 4 * width)) > 127
+    bitmap = np.zeros((4 * height, 4 * width), dtype=bool)
+    top = (bitmap.shape[0] - glyph.shape[0]) // 2
+    left = (bitmap.shape[1] - glyph.shape[1]) // 2
+    bitmap[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    counts = bitmap.reshape(height, 4, width, 4).sum(axis=(1, 3))
+    return np.rint(counts * (255 / 16)).astype(np.uint8)
+
+
+def _scaled_glyph(ink: np.ndarray, box: tuple[int, int]) -> np.ndarray:
+    """The ink's bounding box, resized as large as fits in ``box`` with its aspect kept."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    columns = np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("The image holds no strokes; draw or photograph a glyph.")
+    glyph = ink[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    scale = min(box[0] / glyph.shape[0], box[1] / glyph.shape[1])
+    size = (max(1, min(box[1], round(glyph.shape[1] * scale))),
+            max(1, min(box[0], round(glyph.shape[0] * scale))))
+    resized = Image.fromarray(glyph).resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(resized, dtype=np.uint8)

@@ -17,10 +17,16 @@ Exactness rules every kernel here keeps:
   are exact, so their float64 value equals the reference regardless of summation order.
 
 Metric codes (``KIND_*``) are small ints so one compiled kernel serves every metric.
+
+Conventions that keep the loops fast: kernels take whole 2-D arrays plus row numbers
+(``A, i, B, j``) rather than row views. A view taken inside a parallel loop updates the
+parent array's reference count atomically, and two cores doing that on one array cost
+hundreds of nanoseconds per pair. Top-k state is likewise 2-D, one row per query.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -59,250 +65,324 @@ def minkowski_rel_error(n_features: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# Exact float64 distances between two rows, in NumPy's pairwise summation order.
+# Exact float64 distances between row i of A and row j of B, in NumPy's pairwise order.
+#
+# NumPy sums a run of at most 128 terms with 8 interleaved accumulators (``_block_*``); a
+# longer run is split at half its length rounded down to a multiple of 8 and the two halves'
+# sums are added. The split is evaluated with an explicit stack in a caller-provided
+# ``scratch`` buffer: numba cannot reload cached recursive functions, and allocating per
+# distance would cost more than the distance.
 # ---------------------------------------------------------------------------------------------
 
+SCRATCH_SIZE = 256
+_STACK_END = 192  # scratch[:192] holds (start, length, op) tasks, scratch[192:] partial sums
+_OP_EXPAND = 0.0
+_OP_COMBINE = 1.0
 
-@njit(cache=True)
-def _pw_sqdiff(a, b, lo, n):
+
+def new_scratch() -> np.ndarray:
+    """A work buffer for the distance kernels; one per thread."""
+    return np.empty(SCRATCH_SIZE)
+
+
+@njit(cache=True, inline="always")
+def _sq(x, y):
+    t = abs(np.float64(x) - np.float64(y))
+    return t * t
+
+
+@njit(cache=True, inline="always")
+def _block_sqdiff(A, i, B, j, lo, n):
     if n < 8:
         res = 0.0
-        for i in range(lo, lo + n):
-            t = abs(np.float64(a[i]) - np.float64(b[i]))
-            res += t * t
+        for f in range(lo, lo + n):
+            res += _sq(A[i, f], B[j, f])
         return res
-    if n <= _PW_BLOCK:
-        r = np.empty(8)
-        for j in range(8):
-            t = abs(np.float64(a[lo + j]) - np.float64(b[lo + j]))
-            r[j] = t * t
-        stop = lo + n - (n % 8)
-        i = lo + 8
-        while i < stop:
-            for j in range(8):
-                t = abs(np.float64(a[i + j]) - np.float64(b[i + j]))
-                r[j] += t * t
-            i += 8
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        while i < lo + n:
-            t = abs(np.float64(a[i]) - np.float64(b[i]))
-            res += t * t
-            i += 1
-        return res
-    half = n // 2
-    half -= half % 8
-    return _pw_sqdiff(a, b, lo, half) + _pw_sqdiff(a, b, lo + half, n - half)
+    r0 = _sq(A[i, lo], B[j, lo])
+    r1 = _sq(A[i, lo + 1], B[j, lo + 1])
+    r2 = _sq(A[i, lo + 2], B[j, lo + 2])
+    r3 = _sq(A[i, lo + 3], B[j, lo + 3])
+    r4 = _sq(A[i, lo + 4], B[j, lo + 4])
+    r5 = _sq(A[i, lo + 5], B[j, lo + 5])
+    r6 = _sq(A[i, lo + 6], B[j, lo + 6])
+    r7 = _sq(A[i, lo + 7], B[j, lo + 7])
+    stop = lo + n - (n % 8)
+    for f in range(lo + 8, stop, 8):
+        r0 += _sq(A[i, f], B[j, f])
+        r1 += _sq(A[i, f + 1], B[j, f + 1])
+        r2 += _sq(A[i, f + 2], B[j, f + 2])
+        r3 += _sq(A[i, f + 3], B[j, f + 3])
+        r4 += _sq(A[i, f + 4], B[j, f + 4])
+        r5 += _sq(A[i, f + 5], B[j, f + 5])
+        r6 += _sq(A[i, f + 6], B[j, f + 6])
+        r7 += _sq(A[i, f + 7], B[j, f + 7])
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for f in range(stop, lo + n):
+        res += _sq(A[i, f], B[j, f])
+    return res
 
 
-@njit(cache=True)
-def _pw_absdiff(a, b, lo, n):
+@njit(cache=True, inline="always")
+def _block_absdiff(A, i, B, j, lo, n):
     if n < 8:
         res = 0.0
-        for i in range(lo, lo + n):
-            res += abs(np.float64(a[i]) - np.float64(b[i]))
+        for f in range(lo, lo + n):
+            res += abs(np.float64(A[i, f]) - np.float64(B[j, f]))
         return res
-    if n <= _PW_BLOCK:
-        r = np.empty(8)
-        for j in range(8):
-            r[j] = abs(np.float64(a[lo + j]) - np.float64(b[lo + j]))
-        stop = lo + n - (n % 8)
-        i = lo + 8
-        while i < stop:
-            for j in range(8):
-                r[j] += abs(np.float64(a[i + j]) - np.float64(b[i + j]))
-            i += 8
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        while i < lo + n:
-            res += abs(np.float64(a[i]) - np.float64(b[i]))
-            i += 1
-        return res
-    half = n // 2
-    half -= half % 8
-    return _pw_absdiff(a, b, lo, half) + _pw_absdiff(a, b, lo + half, n - half)
+    r0 = abs(np.float64(A[i, lo]) - np.float64(B[j, lo]))
+    r1 = abs(np.float64(A[i, lo + 1]) - np.float64(B[j, lo + 1]))
+    r2 = abs(np.float64(A[i, lo + 2]) - np.float64(B[j, lo + 2]))
+    r3 = abs(np.float64(A[i, lo + 3]) - np.float64(B[j, lo + 3]))
+    r4 = abs(np.float64(A[i, lo + 4]) - np.float64(B[j, lo + 4]))
+    r5 = abs(np.float64(A[i, lo + 5]) - np.float64(B[j, lo + 5]))
+    r6 = abs(np.float64(A[i, lo + 6]) - np.float64(B[j, lo + 6]))
+    r7 = abs(np.float64(A[i, lo + 7]) - np.float64(B[j, lo + 7]))
+    stop = lo + n - (n % 8)
+    for f in range(lo + 8, stop, 8):
+        r0 += abs(np.float64(A[i, f]) - np.float64(B[j, f]))
+        r1 += abs(np.float64(A[i, f + 1]) - np.float64(B[j, f + 1]))
+        r2 += abs(np.float64(A[i, f + 2]) - np.float64(B[j, f + 2]))
+        r3 += abs(np.float64(A[i, f + 3]) - np.float64(B[j, f + 3]))
+        r4 += abs(np.float64(A[i, f + 4]) - np.float64(B[j, f + 4]))
+        r5 += abs(np.float64(A[i, f + 5]) - np.float64(B[j, f + 5]))
+        r6 += abs(np.float64(A[i, f + 6]) - np.float64(B[j, f + 6]))
+        r7 += abs(np.float64(A[i, f + 7]) - np.float64(B[j, f + 7]))
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for f in range(stop, lo + n):
+        res += abs(np.float64(A[i, f]) - np.float64(B[j, f]))
+    return res
 
 
-@njit(cache=True)
-def _pw_powdiff(a, b, lo, n, p):
+@njit(cache=True, inline="always")
+def _block_powdiff(A, i, B, j, lo, n, p):
     if n < 8:
         res = 0.0
-        for i in range(lo, lo + n):
-            res += abs(np.float64(a[i]) - np.float64(b[i])) ** p
+        for f in range(lo, lo + n):
+            res += abs(np.float64(A[i, f]) - np.float64(B[j, f])) ** p
         return res
-    if n <= _PW_BLOCK:
-        r = np.empty(8)
-        for j in range(8):
-            r[j] = abs(np.float64(a[lo + j]) - np.float64(b[lo + j])) ** p
-        stop = lo + n - (n % 8)
-        i = lo + 8
-        while i < stop:
-            for j in range(8):
-                r[j] += abs(np.float64(a[i + j]) - np.float64(b[i + j])) ** p
-            i += 8
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        while i < lo + n:
-            res += abs(np.float64(a[i]) - np.float64(b[i])) ** p
-            i += 1
-        return res
-    half = n // 2
-    half -= half % 8
-    return _pw_powdiff(a, b, lo, half, p) + _pw_powdiff(a, b, lo + half, n - half, p)
+    r0 = abs(np.float64(A[i, lo]) - np.float64(B[j, lo])) ** p
+    r1 = abs(np.float64(A[i, lo + 1]) - np.float64(B[j, lo + 1])) ** p
+    r2 = abs(np.float64(A[i, lo + 2]) - np.float64(B[j, lo + 2])) ** p
+    r3 = abs(np.float64(A[i, lo + 3]) - np.float64(B[j, lo + 3])) ** p
+    r4 = abs(np.float64(A[i, lo + 4]) - np.float64(B[j, lo + 4])) ** p
+    r5 = abs(np.float64(A[i, lo + 5]) - np.float64(B[j, lo + 5])) ** p
+    r6 = abs(np.float64(A[i, lo + 6]) - np.float64(B[j, lo + 6])) ** p
+    r7 = abs(np.float64(A[i, lo + 7]) - np.float64(B[j, lo + 7])) ** p
+    stop = lo + n - (n % 8)
+    for f in range(lo + 8, stop, 8):
+        r0 += abs(np.float64(A[i, f]) - np.float64(B[j, f])) ** p
+        r1 += abs(np.float64(A[i, f + 1]) - np.float64(B[j, f + 1])) ** p
+        r2 += abs(np.float64(A[i, f + 2]) - np.float64(B[j, f + 2])) ** p
+        r3 += abs(np.float64(A[i, f + 3]) - np.float64(B[j, f + 3])) ** p
+        r4 += abs(np.float64(A[i, f + 4]) - np.float64(B[j, f + 4])) ** p
+        r5 += abs(np.float64(A[i, f + 5]) - np.float64(B[j, f + 5])) ** p
+        r6 += abs(np.float64(A[i, f + 6]) - np.float64(B[j, f + 6])) ** p
+        r7 += abs(np.float64(A[i, f + 7]) - np.float64(B[j, f + 7])) ** p
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for f in range(stop, lo + n):
+        res += abs(np.float64(A[i, f]) - np.float64(B[j, f])) ** p
+    return res
 
 
-@njit(cache=True)
-def _pw_cosprod(a, b, lo, n, norm_a, norm_b):
-    # Terms are (a_i / |a|) * (b_i / |b|): unit rows first, as the reference builds them.
+@njit(cache=True, inline="always")
+def _block_cosprod(A, i, B, j, lo, n, norm_a, norm_b):
     if n < 8:
         res = 0.0
-        for i in range(lo, lo + n):
-            res += (np.float64(a[i]) / norm_a) * (np.float64(b[i]) / norm_b)
+        for f in range(lo, lo + n):
+            res += (np.float64(A[i, f]) / norm_a) * (np.float64(B[j, f]) / norm_b)
         return res
+    r0 = (np.float64(A[i, lo]) / norm_a) * (np.float64(B[j, lo]) / norm_b)
+    r1 = (np.float64(A[i, lo + 1]) / norm_a) * (np.float64(B[j, lo + 1]) / norm_b)
+    r2 = (np.float64(A[i, lo + 2]) / norm_a) * (np.float64(B[j, lo + 2]) / norm_b)
+    r3 = (np.float64(A[i, lo + 3]) / norm_a) * (np.float64(B[j, lo + 3]) / norm_b)
+    r4 = (np.float64(A[i, lo + 4]) / norm_a) * (np.float64(B[j, lo + 4]) / norm_b)
+    r5 = (np.float64(A[i, lo + 5]) / norm_a) * (np.float64(B[j, lo + 5]) / norm_b)
+    r6 = (np.float64(A[i, lo + 6]) / norm_a) * (np.float64(B[j, lo + 6]) / norm_b)
+    r7 = (np.float64(A[i, lo + 7]) / norm_a) * (np.float64(B[j, lo + 7]) / norm_b)
+    stop = lo + n - (n % 8)
+    for f in range(lo + 8, stop, 8):
+        r0 += (np.float64(A[i, f]) / norm_a) * (np.float64(B[j, f]) / norm_b)
+        r1 += (np.float64(A[i, f + 1]) / norm_a) * (np.float64(B[j, f + 1]) / norm_b)
+        r2 += (np.float64(A[i, f + 2]) / norm_a) * (np.float64(B[j, f + 2]) / norm_b)
+        r3 += (np.float64(A[i, f + 3]) / norm_a) * (np.float64(B[j, f + 3]) / norm_b)
+        r4 += (np.float64(A[i, f + 4]) / norm_a) * (np.float64(B[j, f + 4]) / norm_b)
+        r5 += (np.float64(A[i, f + 5]) / norm_a) * (np.float64(B[j, f + 5]) / norm_b)
+        r6 += (np.float64(A[i, f + 6]) / norm_a) * (np.float64(B[j, f + 6]) / norm_b)
+        r7 += (np.float64(A[i, f + 7]) / norm_a) * (np.float64(B[j, f + 7]) / norm_b)
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for f in range(stop, lo + n):
+        res += (np.float64(A[i, f]) / norm_a) * (np.float64(B[j, f]) / norm_b)
+    return res
+
+
+@njit(cache=True, inline="always")
+def _block(kind, A, i, B, j, lo, n, p, norm_a, norm_b):
+    if kind == KIND_EUCLIDEAN:
+        return _block_sqdiff(A, i, B, j, lo, n)
+    if kind == KIND_MANHATTAN:
+        return _block_absdiff(A, i, B, j, lo, n)
+    if kind == KIND_MINKOWSKI:
+        return _block_powdiff(A, i, B, j, lo, n, p)
+    return _block_cosprod(A, i, B, j, lo, n, norm_a, norm_b)
+
+
+@njit(cache=True, inline="always")
+def _pairwise(kind, A, i, B, j, p, norm_a, norm_b, scratch):
+    """Sum of the metric's terms over a whole row pair, in NumPy's pairwise order."""
+    n = A.shape[1]
     if n <= _PW_BLOCK:
-        r = np.empty(8)
-        for j in range(8):
-            r[j] = (np.float64(a[lo + j]) / norm_a) * (np.float64(b[lo + j]) / norm_b)
-        stop = lo + n - (n % 8)
-        i = lo + 8
-        while i < stop:
-            for j in range(8):
-                r[j] += (np.float64(a[i + j]) / norm_a) * (np.float64(b[i + j]) / norm_b)
-            i += 8
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        while i < lo + n:
-            res += (np.float64(a[i]) / norm_a) * (np.float64(b[i]) / norm_b)
-            i += 1
-        return res
-    half = n // 2
-    half -= half % 8
-    return _pw_cosprod(a, b, lo, half, norm_a, norm_b) + _pw_cosprod(
-        a, b, lo + half, n - half, norm_a, norm_b
-    )
+        return _block(kind, A, i, B, j, 0, n, p, norm_a, norm_b)
+    scratch[0], scratch[1], scratch[2] = 0.0, n, _OP_EXPAND
+    top = 3
+    n_values = 0
+    while top > 0:
+        top -= 3
+        lo, m, op = int(scratch[top]), int(scratch[top + 1]), scratch[top + 2]
+        if op == _OP_COMBINE:
+            slot = _STACK_END + n_values
+            scratch[slot - 2] = scratch[slot - 2] + scratch[slot - 1]
+            n_values -= 1
+        elif m <= _PW_BLOCK:
+            scratch[_STACK_END + n_values] = _block(kind, A, i, B, j, lo, m, p, norm_a, norm_b)
+            n_values += 1
+        else:
+            half = m // 2
+            half -= half % 8
+            # Pushed in reverse: the left half is summed first, then the right, then added.
+            scratch[top], scratch[top + 1], scratch[top + 2] = lo, m, _OP_COMBINE
+            scratch[top + 3], scratch[top + 4], scratch[top + 5] = lo + half, m - half, _OP_EXPAND
+            scratch[top + 6], scratch[top + 7], scratch[top + 8] = lo, half, _OP_EXPAND
+            top += 9
+    return scratch[_STACK_END]
 
 
-@njit(cache=True)
-def sqeuclidean(a, b):
-    """Squared Euclidean distance of two rows, bit-identical to the reference."""
-    return _pw_sqdiff(a, b, 0, a.shape[0])
+@njit(cache=True, inline="always")
+def sqeuclidean(A, i, B, j, scratch):
+    """Squared Euclidean distance of ``A[i]`` and ``B[j]``, bit-identical to the reference."""
+    return _pairwise(KIND_EUCLIDEAN, A, i, B, j, 2.0, 1.0, 1.0, scratch)
 
 
-@njit(cache=True)
-def manhattan(a, b):
-    """Manhattan distance of two rows, bit-identical to the reference."""
-    return _pw_absdiff(a, b, 0, a.shape[0])
+@njit(cache=True, inline="always")
+def manhattan(A, i, B, j, scratch):
+    """Manhattan distance of ``A[i]`` and ``B[j]``, bit-identical to the reference."""
+    return _pairwise(KIND_MANHATTAN, A, i, B, j, 1.0, 1.0, 1.0, scratch)
 
 
-@njit(cache=True)
-def minkowski_estimate(a, b, p):
-    """``sum |a - b|^p`` with libm ``pow``: within ``minkowski_rel_error`` of the reference."""
-    return _pw_powdiff(a, b, 0, a.shape[0], p)
+@njit(cache=True, inline="always")
+def minkowski_estimate(A, i, B, j, p, scratch):
+    """``sum |A[i] - B[j]|^p`` with libm ``pow``: within ``minkowski_rel_error`` of the reference."""
+    return _pairwise(KIND_MINKOWSKI, A, i, B, j, p, 1.0, 1.0, scratch)
 
 
-@njit(cache=True)
-def chebyshev(a, b):
-    """Chebyshev distance of two rows (a maximum, so exact in any order)."""
+@njit(cache=True, inline="always")
+def chebyshev(A, i, B, j):
+    """Chebyshev distance of ``A[i]`` and ``B[j]`` (a maximum: exact in any order)."""
     res = 0.0
-    for i in range(a.shape[0]):
-        t = abs(np.float64(a[i]) - np.float64(b[i]))
+    for f in range(A.shape[1]):
+        t = abs(np.float64(A[i, f]) - np.float64(B[j, f]))
         if t > res:
             res = t
     return res
 
 
-@njit(cache=True)
-def hamming(a, b):
-    """Fraction of coordinates that differ, bit-identical to the reference's mean."""
+@njit(cache=True, inline="always")
+def hamming(A, i, B, j):
+    """Fraction of coordinates where ``A[i]`` and ``B[j]`` differ, bit-identical to the reference."""
     count = 0
-    for i in range(a.shape[0]):
-        if np.float64(a[i]) != np.float64(b[i]):
-            count += 1
-    return count / a.shape[0]
+    for f in range(A.shape[1]):
+        count += np.float64(A[i, f]) != np.float64(B[j, f])
+    return count / A.shape[1]
 
 
-@njit(cache=True)
-def cosine(a, b, norm_a, norm_b):
-    """Cosine distance given the rows' Euclidean norms (zero norms passed as 1)."""
-    similarity = _pw_cosprod(a, b, 0, a.shape[0], norm_a, norm_b)
+@njit(cache=True, inline="always")
+def cosine(A, i, B, j, norm_a, norm_b, scratch):
+    """Cosine distance of ``A[i]`` and ``B[j]`` given their norms (zero norms passed as 1)."""
+    similarity = _pairwise(KIND_COSINE, A, i, B, j, 1.0, norm_a, norm_b, scratch)
     return min(max(1.0 - similarity, 0.0), 2.0)
 
 
-@njit(cache=True)
-def reduced_distance(kind, a, b, p, norm_a, norm_b):
-    """The reduced distance of metric code ``kind`` between rows ``a`` and ``b``."""
-    if kind == KIND_EUCLIDEAN:
-        return sqeuclidean(a, b)
-    if kind == KIND_MANHATTAN:
-        return manhattan(a, b)
-    if kind == KIND_MINKOWSKI:
-        return minkowski_estimate(a, b, p)
+@njit(cache=True, inline="always")
+def reduced_distance(kind, A, i, B, j, p, norm_a, norm_b, scratch):
+    """The reduced distance of metric code ``kind`` between ``A[i]`` and ``B[j]``."""
     if kind == KIND_CHEBYSHEV:
-        return chebyshev(a, b)
+        return chebyshev(A, i, B, j)
+    if kind == KIND_HAMMING:
+        return hamming(A, i, B, j)
     if kind == KIND_COSINE:
-        return cosine(a, b, norm_a, norm_b)
-    return hamming(a, b)
+        return cosine(A, i, B, j, norm_a, norm_b, scratch)
+    return _pairwise(kind, A, i, B, j, p, norm_a, norm_b, scratch)
 
 
 def reduced_distance_numpy(kind, a, b, p=2.0):
-    """NumPy twin of :func:`reduced_distance`: the reference definition for one pair."""
+    """NumPy twin of :func:`reduced_distance` for two 1-D rows: the reference definition."""
     from .search.metrics import Metric, reduced_distances  # noqa: PLC0415 (avoid a cycle)
 
-    name = [k for k, v in KIND_OF_METRIC.items() if v == kind][0]
-    metric = Metric(name, p)
-    return float(reduced_distances(a[None, :], b[None, :], metric)[0, 0])
-
-
-@njit(cache=True)
-def reduced_distances_to_rows(kind, query, rows, candidates, p, norm_q, norms):
-    """Exact reduced distances from ``query`` to ``rows[candidates]`` (the re-check step)."""
-    out = np.empty(candidates.shape[0])
-    for c in range(candidates.shape[0]):
-        j = candidates[c]
-        norm_j = norms[j] if norms.shape[0] > 0 else 1.0
-        out[c] = reduced_distance(kind, query, rows[j], p, norm_q, norm_j)
-    return out
+    name = next(key for key, value in KIND_OF_METRIC.items() if value == kind)
+    return float(reduced_distances(a[None, :], b[None, :], Metric(name, p))[0, 0])
 
 
 # ---------------------------------------------------------------------------------------------
-# A sorted top-k list with the library's tie rule: order by (distance, index).
+# Sorted top-k lists with the library's tie rule: order by (distance, index).
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
-def topk_push(best_d, best_i, d, i):
-    """Insert ``(d, i)`` into the sorted lists if it beats the last entry; True if inserted.
+@njit(cache=True, inline="always")
+def topk_push(best_d, best_i, row, d, index):
+    """Insert ``(d, index)`` into row ``row`` of the sorted lists if it beats the last entry.
 
-    Entries are ordered by distance, then by index, so equal distances keep the smaller index.
+    Entries are ordered by distance, then index, so equal distances keep the smaller index.
+    Returns True when inserted.
     """
-    last = best_d.shape[0] - 1
-    if d > best_d[last] or (d == best_d[last] and i >= best_i[last]):
+    last = best_d.shape[1] - 1
+    if d > best_d[row, last] or (d == best_d[row, last] and index >= best_i[row, last]):
         return False
     pos = last
-    while pos > 0 and (best_d[pos - 1] > d or (best_d[pos - 1] == d and best_i[pos - 1] > i)):
-        best_d[pos] = best_d[pos - 1]
-        best_i[pos] = best_i[pos - 1]
+    while pos > 0 and (
+        best_d[row, pos - 1] > d or (best_d[row, pos - 1] == d and best_i[row, pos - 1] > index)
+    ):
+        best_d[row, pos] = best_d[row, pos - 1]
+        best_i[row, pos] = best_i[row, pos - 1]
         pos -= 1
-    best_d[pos] = d
-    best_i[pos] = i
+    best_d[row, pos] = d
+    best_i[row, pos] = index
     return True
 
 
-def topk_push_numpy(best_d, best_i, d, i):
-    """NumPy twin of :func:`topk_push` (returns new arrays instead of updating in place)."""
+def topk_push_numpy(best_d, best_i, d, index):
+    """NumPy twin of :func:`topk_push` for one row (returns new arrays)."""
     all_d = np.append(best_d, d)
-    all_i = np.append(best_i, i)
+    all_i = np.append(best_i, index)
     order = np.lexsort((all_i, all_d))[: len(best_d)]
     return all_d[order], all_i[order]
 
 
-# ---------------------------------------------------------------------------------------------
-# kd-tree and ball-tree queries (one kernel, the node bound depends on the tree kind).
-# ---------------------------------------------------------------------------------------------
+@njit(cache=True)
+def empty_topk(n_rows, k):
+    """Top-k lists with every slot empty (infinite distance, largest index)."""
+    return np.full((n_rows, k), np.inf), np.full((n_rows, k), np.iinfo(np.int64).max)
 
 
 @njit(cache=True)
-def box_bound(kind, q, lo, hi, p):
-    """Lower bound on the reduced distance from ``q`` to any point in the box ``[lo, hi]``."""
+def merge_topk_into(best_d, best_i, other_d, other_i):
+    """Merge sorted top-k lists ``other`` into ``best`` row by row, with the tie rule."""
+    for r in range(best_d.shape[0]):
+        for c in range(other_d.shape[1]):
+            if not topk_push(best_d, best_i, r, other_d[r, c], other_i[r, c]):
+                break  # ``other`` is sorted: nothing after this entry can enter either
+
+
+# ---------------------------------------------------------------------------------------------
+# kd-tree and ball-tree queries (one kernel; the node bound depends on the tree kind).
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def box_bound(kind, Q, qi, LO, HI, node, p):
+    """Lower bound on the reduced distance from ``Q[qi]`` to any point of box ``node``."""
     res = 0.0
-    for j in range(q.shape[0]):
-        gap = max(lo[j] - q[j], q[j] - hi[j], 0.0)
+    for f in range(Q.shape[1]):
+        q = Q[qi, f]
+        gap = max(LO[node, f] - q, q - HI[node, f], 0.0)
         if kind == KIND_EUCLIDEAN:
             res += gap * gap
         elif kind == KIND_MANHATTAN:
@@ -315,7 +395,7 @@ def box_bound(kind, q, lo, hi, p):
 
 
 def box_bound_numpy(kind, q, lo, hi, p=2.0):
-    """NumPy twin of :func:`box_bound`."""
+    """NumPy twin of :func:`box_bound` for one row and one box."""
     gap = np.maximum(np.maximum(lo - q, q - hi), 0.0)
     if kind == KIND_EUCLIDEAN:
         return float((gap * gap).sum())
@@ -326,34 +406,32 @@ def box_bound_numpy(kind, q, lo, hi, p=2.0):
     return float((gap**p).sum())
 
 
-@njit(cache=True)
-def ball_bound(kind, q, center, radius, p, shrink):
-    """Lower bound on the reduced distance from ``q`` to any point within ``radius`` of ``center``.
+@njit(cache=True, inline="always")
+def ball_bound(kind, Q, qi, CENTERS, node, radius, p, shrink, scratch):
+    """Lower bound on the reduced distance from ``Q[qi]`` to any point of ball ``node``.
 
     ``radius`` is a true (not reduced) distance; for Hamming both are coordinate counts.
     ``shrink`` (slightly below 1) scales the centre distance down and the radius up before
     subtracting: the difference of two rounded numbers can lose all relative accuracy, so the
-    slack must go on the operands, not only on the result.
+    margin must go on the operands, not only on the result.
     """
     if kind == KIND_HAMMING:
-        count = 0
-        for j in range(q.shape[0]):
-            if q[j] != center[j]:
-                count += 1
-        return max(count - radius, 0.0) / q.shape[0]
+        count = hamming(Q, qi, CENTERS, node) * Q.shape[1]
+        return max(count - radius, 0.0) / Q.shape[1]
     if kind == KIND_EUCLIDEAN:
-        gap = np.sqrt(sqeuclidean(q, center)) * shrink - radius / shrink
+        gap = np.sqrt(sqeuclidean(Q, qi, CENTERS, node, scratch)) * shrink - radius / shrink
         return gap * gap if gap > 0.0 else 0.0
     if kind == KIND_MANHATTAN:
-        return max(manhattan(q, center) * shrink - radius / shrink, 0.0)
+        return max(manhattan(Q, qi, CENTERS, node, scratch) * shrink - radius / shrink, 0.0)
     if kind == KIND_CHEBYSHEV:
-        return max(chebyshev(q, center) * shrink - radius / shrink, 0.0)
-    gap = minkowski_estimate(q, center, p) ** (1.0 / p) * shrink - radius / shrink
+        return max(chebyshev(Q, qi, CENTERS, node) * shrink - radius / shrink, 0.0)
+    dist = minkowski_estimate(Q, qi, CENTERS, node, p, scratch) ** (1.0 / p)
+    gap = dist * shrink - radius / shrink
     return gap**p if gap > 0.0 else 0.0
 
 
 def ball_bound_numpy(kind, q, center, radius, p=2.0, shrink=1.0):
-    """NumPy twin of :func:`ball_bound`."""
+    """NumPy twin of :func:`ball_bound` for one row and one ball."""
     if kind == KIND_HAMMING:
         return max(float((q != center).sum()) - radius, 0.0) / len(q)
     diff = np.abs(q - center)
@@ -372,29 +450,23 @@ def ball_bound_numpy(kind, q, center, radius, p=2.0, shrink=1.0):
     return gap ** (2.0 if kind == KIND_EUCLIDEAN else p)
 
 
-@njit(cache=True)
-def _node_bound(tree_kind, kind, q, node, lo, hi, centers, radii, p, shrink):
+@njit(cache=True, inline="always")
+def _node_bound(tree_kind, kind, Q, qi, node, LO, HI, CENTERS, radii, p, shrink, scratch):
     # ``shrink`` (slightly below 1) absorbs rounding: the bound stays below the computed
     # distance of every point in the node, so pruning never drops a true neighbour.
     if tree_kind == TREE_KD:
-        return box_bound(kind, q, lo[node], hi[node], p) * shrink
-    return ball_bound(kind, q, centers[node], radii[node], p, shrink) * shrink
-
-
-@njit(cache=True)
-def _scan_leaf(kind, q, data, idx, start, end, p, best_d, best_i):
-    for j in range(start, end):
-        d = reduced_distance(kind, q, data[j], p, 1.0, 1.0)
-        topk_push(best_d, best_i, d, idx[j])
+        return box_bound(kind, Q, qi, LO, HI, node, p) * shrink
+    return ball_bound(kind, Q, qi, CENTERS, node, radii[node], p, shrink, scratch) * shrink
 
 
 @njit(cache=True)
 def _tree_query_one(
-    tree_kind, kind, q, data, idx, starts, ends, lo, hi, centers, radii, n_levels, k, p, shrink,
-    slack, best_d, best_i,
+    tree_kind, kind, Q, qi, data, order, starts, ends, LO, HI, CENTERS, radii, n_levels, k, p,
+    shrink, slack, best_d, best_i, scratch,
 ):
     n_nodes = starts.shape[0]
     first_leaf = n_nodes // 2
+    last = best_d.shape[1] - 1
     stack_node = np.empty(2 * n_levels + 2, dtype=np.int64)
     stack_bound = np.empty(2 * n_levels + 2)
     stack_node[0] = 0
@@ -405,15 +477,22 @@ def _tree_query_one(
         node = stack_node[top]
         # Prune only when strictly farther than the k-th: a point at exactly the k-th
         # distance with a smaller index must still be found (the tie rule).
-        if stack_bound[top] > best_d[k - 1] * slack:
+        if stack_bound[top] > best_d[qi, k - 1] * slack:
             continue
         if node >= first_leaf:
-            _scan_leaf(kind, q, data, idx, starts[node], ends[node], p, best_d, best_i)
+            for j in range(starts[node], ends[node]):
+                d = reduced_distance(kind, Q, qi, data, j, p, 1.0, 1.0, scratch)
+                if d <= best_d[qi, last]:
+                    topk_push(best_d, best_i, qi, d, order[j])
             continue
         left = 2 * node + 1
         right = left + 1
-        bound_left = _node_bound(tree_kind, kind, q, left, lo, hi, centers, radii, p, shrink)
-        bound_right = _node_bound(tree_kind, kind, q, right, lo, hi, centers, radii, p, shrink)
+        bound_left = _node_bound(
+            tree_kind, kind, Q, qi, left, LO, HI, CENTERS, radii, p, shrink, scratch
+        )
+        bound_right = _node_bound(
+            tree_kind, kind, Q, qi, right, LO, HI, CENTERS, radii, p, shrink, scratch
+        )
         # Push the farther child first so the nearer one is searched first.
         if bound_left <= bound_right:
             stack_node[top], stack_bound[top] = right, bound_right
@@ -426,7 +505,7 @@ def _tree_query_one(
 
 @njit(cache=True, parallel=True)
 def tree_query(
-    tree_kind, kind, queries, data, idx, starts, ends, lo, hi, centers, radii, n_levels, k,
+    tree_kind, kind, queries, data, order, starts, ends, LO, HI, CENTERS, radii, n_levels, k,
     k_keep, p, shrink, slack,
 ):
     """k nearest rows of each query in a kd-tree (``TREE_KD``) or ball tree (``TREE_BALL``).
@@ -437,15 +516,379 @@ def tree_query(
     uses this); with ``k_keep == k`` and ``slack == 1`` the result is the exact answer.
     """
     n_queries = queries.shape[0]
-    out_d = np.empty((n_queries, k_keep))
-    out_i = np.empty((n_queries, k_keep), dtype=np.int64)
-    for row in prange(n_queries):
-        best_d = np.full(k_keep, np.inf)
-        best_i = np.full(k_keep, np.iinfo(np.int64).max)
-        _tree_query_one(
-            tree_kind, kind, queries[row], data, idx, starts, ends, lo, hi, centers, radii,
-            n_levels, k, p, shrink, slack, best_d, best_i,
+    best_d, best_i = empty_topk(n_queries, k_keep)
+    n_chunks = min(n_queries, 64 * numba.get_num_threads())
+    for chunk in prange(n_chunks):
+        scratch = np.empty(SCRATCH_SIZE)
+        for qi in range(chunk, n_queries, n_chunks):
+            _tree_query_one(
+                tree_kind, kind, queries, qi, data, order, starts, ends, LO, HI, CENTERS, radii,
+                n_levels, k, p, shrink, slack, best_d, best_i, scratch,
+            )
+    return best_d, best_i
+
+
+# ---------------------------------------------------------------------------------------------
+# uint8 rows: exact integer distances with SIMD byte instructions.
+#
+# numba widens small integers to 64 bits before arithmetic, which leaves the compiler 8 lanes
+# per vector; the x86 instructions made for this job work on 32 bytes at once: ``psadbw``
+# sums absolute byte differences, ``pmaddwd`` sums products of 16-bit pairs. They are emitted
+# through numba intrinsics when the CPU has AVX2, and plain loops stand in elsewhere. Rows
+# must be C-contiguous and padded with zeros to a multiple of ``U8_WIDTH`` bytes (padding
+# adds nothing to either sum).
+# ---------------------------------------------------------------------------------------------
+
+U8_WIDTH = 32
+
+
+def _host_has_avx2() -> bool:
+    import platform  # noqa: PLC0415
+
+    from llvmlite import binding  # noqa: PLC0415
+    from numba.core import config  # noqa: PLC0415
+
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    if config.CPU_NAME not in (None, "host"):
+        return False  # compiling for another CPU: stay portable
+    try:
+        return bool(binding.get_host_cpu_features().get("avx2", False))
+    except RuntimeError:
+        return False
+
+
+HAVE_SIMD_U8 = _host_has_avx2()
+
+
+def _u8_rows_intrinsic(n_rows: int, squared: bool):
+    """An intrinsic ``f(q_addr, q_stride, t_addr, n_chunks) -> (sum_0, ..., sum_{n_rows-1})``.
+
+    Sums, over ``n_chunks`` chunks of 32 bytes, ``|q_r - t|`` (``squared=False``) or
+    ``(q_r - t)^2`` (``squared=True``) for ``n_rows`` query rows ``q_addr + r * q_stride``
+    against one training row ``t_addr``, loading each training chunk once for all rows.
+    """
+    from llvmlite import ir  # noqa: PLC0415
+    from numba import types  # noqa: PLC0415
+    from numba.core import cgutils  # noqa: PLC0415
+    from numba.extending import intrinsic  # noqa: PLC0415
+
+    bytes_t = ir.VectorType(ir.IntType(8), U8_WIDTH)
+    half_t = ir.VectorType(ir.IntType(16), U8_WIDTH // 2)
+    if squared:
+        acc_t = ir.VectorType(ir.IntType(32), 8)
+        op_name, op_type = "llvm.x86.avx2.pmadd.wd", ir.FunctionType(acc_t, [half_t, half_t])
+    else:
+        acc_t = ir.VectorType(ir.IntType(64), 4)
+        op_name, op_type = "llvm.x86.avx2.psad.bw", ir.FunctionType(acc_t, [bytes_t, bytes_t])
+
+    def chunk_sum(builder, op, q, t):
+        if not squared:
+            return builder.call(op, [q, t])
+        # |q - t| as bytes (max - min cannot wrap), widened to 16 bits, squared and pair-summed.
+        greater = builder.icmp_unsigned(">", q, t)
+        diff = builder.sub(builder.select(greater, q, t), builder.select(greater, t, q))
+        wide = builder.zext(diff, ir.VectorType(ir.IntType(16), U8_WIDTH))
+        lanes_t = ir.VectorType(ir.IntType(32), U8_WIDTH // 2)
+        lo = builder.shuffle_vector(wide, wide, ir.Constant(lanes_t, list(range(U8_WIDTH // 2))))
+        hi = builder.shuffle_vector(
+            wide, wide, ir.Constant(lanes_t, list(range(U8_WIDTH // 2, U8_WIDTH)))
         )
-        out_d[row] = best_d
-        out_i[row] = best_i
-    return out_d, out_i
+        return builder.add(builder.call(op, [lo, lo]), builder.call(op, [hi, hi]))
+
+    @intrinsic
+    def rows_kernel(typingctx, q_addr, q_stride, t_addr, n_chunks):
+        result_type = types.UniTuple(types.int64, n_rows)
+        sig = result_type(types.uintp, types.intp, types.uintp, types.intp)
+
+        def codegen(context, builder, signature, args):
+            q_int, stride, t_int, n = args
+            op = cgutils.get_or_insert_function(builder.module, op_type, op_name)
+            ptr_t = bytes_t.as_pointer()
+            t_ptr = builder.inttoptr(t_int, ptr_t)
+            q_ptrs = [
+                builder.inttoptr(builder.add(q_int, builder.mul(stride, ir.Constant(stride.type, r))), ptr_t)
+                for r in range(n_rows)
+            ]
+            entry = builder.basic_block
+            loop = builder.append_basic_block("u8_loop")
+            done = builder.append_basic_block("u8_done")
+            zero_i = ir.Constant(n.type, 0)
+            zero_acc = ir.Constant(acc_t, None)
+            builder.cbranch(builder.icmp_signed(">", n, zero_i), loop, done)
+            builder.position_at_end(loop)
+            i = builder.phi(n.type)
+            accs = [builder.phi(acc_t) for _ in range(n_rows)]
+            t_vec = builder.load(builder.gep(t_ptr, [i]), align=1)
+            updated = []
+            for r in range(n_rows):
+                q_vec = builder.load(builder.gep(q_ptrs[r], [i]), align=1)
+                updated.append(builder.add(accs[r], chunk_sum(builder, op, q_vec, t_vec)))
+            i_next = builder.add(i, ir.Constant(n.type, 1))
+            i.add_incoming(zero_i, entry)
+            i.add_incoming(i_next, loop)
+            for acc, new in zip(accs, updated):
+                acc.add_incoming(zero_acc, entry)
+                acc.add_incoming(new, loop)
+            builder.cbranch(builder.icmp_signed("<", i_next, n), loop, done)
+            builder.position_at_end(done)
+            finals = []
+            for new in updated:  # all phi nodes first: LLVM requires them at the block top
+                final = builder.phi(acc_t)
+                final.add_incoming(zero_acc, entry)
+                final.add_incoming(new, loop)
+                finals.append(final)
+            totals = []
+            for final in finals:
+                lanes = [builder.extract_element(final, ir.Constant(ir.IntType(32), lane))
+                         for lane in range(acc_t.count)]
+                total = builder.sext(lanes[0], ir.IntType(64)) if squared else lanes[0]
+                for lane in lanes[1:]:
+                    total = builder.add(total, builder.sext(lane, ir.IntType(64)) if squared else lane)
+                totals.append(total)
+            return context.make_tuple(builder, result_type, totals)
+
+        return sig, codegen
+
+    return rows_kernel
+
+
+if HAVE_SIMD_U8:
+    _sad_rows_2 = _u8_rows_intrinsic(2, squared=False)
+    _sad_rows_1 = _u8_rows_intrinsic(1, squared=False)
+    _sqd_rows_1 = _u8_rows_intrinsic(1, squared=True)
+
+    @njit(cache=True)
+    def sad_u8_x2(Q, i, T, j):
+        """``(sum |Q[i] - T[j]|, sum |Q[i+1] - T[j]|)``, loading ``T[j]`` once."""
+        stride = Q.strides[0]
+        return _sad_rows_2(Q.ctypes.data + i * stride, stride,
+                           T.ctypes.data + j * T.strides[0], T.shape[1] // U8_WIDTH)
+
+    @njit(cache=True)
+    def sad_u8(Q, i, T, j):
+        """``sum |Q[i] - T[j]|`` for padded uint8 rows, exact."""
+        return _sad_rows_1(Q.ctypes.data + i * Q.strides[0], 0,
+                           T.ctypes.data + j * T.strides[0], T.shape[1] // U8_WIDTH)[0]
+
+    @njit(cache=True)
+    def sqd_u8(Q, i, T, j):
+        """``sum (Q[i] - T[j])^2`` for padded uint8 rows, exact."""
+        return _sqd_rows_1(Q.ctypes.data + i * Q.strides[0], 0,
+                           T.ctypes.data + j * T.strides[0], T.shape[1] // U8_WIDTH)[0]
+
+else:  # the same functions as plain loops, for CPUs without AVX2
+
+    @njit(cache=True)
+    def sad_u8(Q, i, T, j):
+        """``sum |Q[i] - T[j]|`` for uint8 rows, exact."""
+        acc = 0
+        for f in range(T.shape[1]):
+            acc += abs(np.int64(Q[i, f]) - np.int64(T[j, f]))
+        return acc
+
+    @njit(cache=True)
+    def sad_u8_x2(Q, i, T, j):
+        """``(sum |Q[i] - T[j]|, sum |Q[i+1] - T[j]|)`` for uint8 rows."""
+        return sad_u8(Q, i, T, j), sad_u8(Q, i + 1, T, j)
+
+    @njit(cache=True)
+    def sqd_u8(Q, i, T, j):
+        """``sum (Q[i] - T[j])^2`` for uint8 rows, exact."""
+        acc = 0
+        for f in range(T.shape[1]):
+            diff = np.int64(Q[i, f]) - np.int64(T[j, f])
+            acc += diff * diff
+        return acc
+
+
+def sad_u8_numpy(q, t):
+    """NumPy twin of :func:`sad_u8` for two 1-D rows."""
+    return int(np.abs(q.astype(np.int64) - t.astype(np.int64)).sum())
+
+
+def sqd_u8_numpy(q, t):
+    """NumPy twin of :func:`sqd_u8` for two 1-D rows."""
+    diff = q.astype(np.int64) - t.astype(np.int64)
+    return int((diff * diff).sum())
+
+
+def pad_u8(rows: np.ndarray) -> np.ndarray:
+    """C-contiguous uint8 ``rows`` with zero columns up to a multiple of ``U8_WIDTH``.
+
+    Returns ``rows`` itself when it already qualifies.
+    """
+    width = max(U8_WIDTH, -(-rows.shape[1] // U8_WIDTH) * U8_WIDTH)
+    if width == rows.shape[1] and rows.flags.c_contiguous:
+        return rows
+    padded = np.zeros((rows.shape[0], width), dtype=np.uint8)
+    padded[:, : rows.shape[1]] = rows
+    return padded
+
+
+# ---------------------------------------------------------------------------------------------
+# Brute-force top-k loops.
+# ---------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True)
+def u8_topk(squared, queries, train, k, q_block):
+    """Exact k nearest padded uint8 rows by sum of absolute (or squared) byte differences.
+
+    Parallel over blocks of ``q_block`` queries; each block stays in L1/L2 while every
+    training row streams past it once, and each training chunk is loaded once per two
+    queries. Returns integer-valued float64 distances and int64 indices, ties to the smaller
+    index (rows are visited in index order and only a strictly smaller distance displaces).
+    """
+    n_queries = queries.shape[0]
+    best_d, best_i = empty_topk(n_queries, k)
+    last = k - 1
+    n_blocks = (n_queries + q_block - 1) // q_block
+    for block in prange(n_blocks):
+        q0 = block * q_block
+        q1 = min(q0 + q_block, n_queries)
+        for j in range(train.shape[0]):
+            i = q0
+            while i < q1:
+                if squared or i + 1 == q1:
+                    d0 = sqd_u8(queries, i, train, j) if squared else sad_u8(queries, i, train, j)
+                    if d0 < best_d[i, last]:
+                        topk_push(best_d, best_i, i, np.float64(d0), j)
+                    i += 1
+                    continue
+                d0, d1 = sad_u8_x2(queries, i, train, j)
+                if d0 < best_d[i, last]:
+                    topk_push(best_d, best_i, i, np.float64(d0), j)
+                if d1 < best_d[i + 1, last]:
+                    topk_push(best_d, best_i, i + 1, np.float64(d1), j)
+                i += 2
+    return best_d, best_i
+
+
+@njit(cache=True, parallel=True)
+def u8_topk_few(squared, queries, train, k, n_parts):
+    """:func:`u8_topk` for a handful of queries: parallel over ``n_parts`` training ranges.
+
+    Each range keeps its own top-k per query; merging the ranges keeps the tie rule. This is
+    the single-query fast path (one image against all training images).
+    """
+    n_queries = queries.shape[0]
+    n_train = train.shape[0]
+    part_d, part_i = empty_topk(n_parts * n_queries, k)
+    step = (n_train + n_parts - 1) // n_parts
+    for part in prange(n_parts):
+        for j in range(part * step, min(n_train, (part + 1) * step)):
+            for i in range(n_queries):
+                d = sqd_u8(queries, i, train, j) if squared else sad_u8(queries, i, train, j)
+                row = part * n_queries + i
+                if d < part_d[row, k - 1]:
+                    topk_push(part_d, part_i, row, np.float64(d), j)
+    best_d, best_i = empty_topk(n_queries, k)
+    for part in range(n_parts):
+        rows = slice(part * n_queries, (part + 1) * n_queries)
+        merge_topk_into(best_d, best_i, part_d[rows], part_i[rows])
+    return best_d, best_i
+
+
+@njit(cache=True, parallel=True)
+def generic_topk(kind, queries, train, k, p, q_block):
+    """k nearest training rows by :func:`reduced_distance`, any metric but cosine.
+
+    Parallel over blocks of ``q_block`` queries that stay in cache while the training rows
+    stream past. Distances are bit-identical to the reference except Minkowski (estimates).
+    """
+    n_queries = queries.shape[0]
+    best_d, best_i = empty_topk(n_queries, k)
+    last = k - 1
+    n_blocks = (n_queries + q_block - 1) // q_block
+    for block in prange(n_blocks):
+        scratch = np.empty(SCRATCH_SIZE)
+        q0 = block * q_block
+        q1 = min(q0 + q_block, n_queries)
+        for j in range(train.shape[0]):
+            for i in range(q0, q1):
+                d = reduced_distance(kind, queries, i, train, j, p, 1.0, 1.0, scratch)
+                if d < best_d[i, last]:
+                    topk_push(best_d, best_i, i, d, j)
+    return best_d, best_i
+
+
+# ---------------------------------------------------------------------------------------------
+# float32 matrix products: scanning tiles of estimates, and the exact re-check.
+# ---------------------------------------------------------------------------------------------
+
+_SCAN_CHUNK = 64
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count_below(offsets, scale, products, r, c0, n, worst):
+    # Branch-free, so it vectorises: how many estimates in the run beat ``worst``.
+    hits = 0
+    for c in range(c0, c0 + n):
+        hits += (offsets[c] + scale * np.float64(products[r, c])) < worst
+    return hits
+
+
+@njit(cache=True, nogil=True)
+def scan_products(products, offsets, scale, first_index, best_e, best_i):
+    """Fold one tile of float32 products into running top-k lists of estimates.
+
+    The estimate for tile row ``r`` and column ``c`` is ``offsets[c] + scale * products[r, c]``
+    in float64 (``||y||^2 - 2 x.y`` for Euclidean, ``-x.y`` for cosine); its training index is
+    ``first_index + c``. Most rows of a tile hold nothing better than the current worst kept
+    estimate: a vectorised count over the row, then over 64-column chunks, skips them without
+    a branch per element. Releases the GIL so workers run tiles side by side.
+    """
+    n_rows, n_cols = products.shape
+    last = best_e.shape[1] - 1
+    for r in range(n_rows):
+        worst = best_e[r, last]
+        if _count_below(offsets, scale, products, r, 0, n_cols, worst) == 0:
+            continue
+        for c0 in range(0, n_cols, _SCAN_CHUNK):
+            width = min(_SCAN_CHUNK, n_cols - c0)
+            if _count_below(offsets, scale, products, r, c0, width, worst) == 0:
+                continue
+            for c in range(c0, c0 + width):
+                e = offsets[c] + scale * np.float64(products[r, c])
+                if e < worst:
+                    topk_push(best_e, best_i, r, e, first_index + c)
+                    worst = best_e[r, last]
+
+
+def scan_products_numpy(products, offsets, scale, first_index, best_e, best_i):
+    """NumPy twin of :func:`scan_products` (returns new lists)."""
+    e = offsets[None, :] + scale * products.astype(np.float64)
+    idx = np.broadcast_to(first_index + np.arange(products.shape[1]), e.shape)
+    all_e = np.concatenate([best_e, e], axis=1)
+    all_i = np.concatenate([best_i, idx], axis=1)
+    out_e = np.empty_like(best_e)
+    out_i = np.empty_like(best_i)
+    for r in range(len(all_e)):
+        order = np.lexsort((all_i[r], all_e[r]))[: best_e.shape[1]]
+        out_e[r], out_i[r] = all_e[r, order], all_i[r, order]
+    return out_e, out_i
+
+
+@njit(cache=True, parallel=True)
+def recheck_candidates(kind, queries, train, cand_e, cand_i, limits, k, p, query_norms,
+                       train_norms):
+    """Exact top-k among the candidates whose estimate is at most ``limits[row]``.
+
+    Distances come from :func:`reduced_distance` (bit-identical to the reference), so ties are
+    settled exactly as the reference settles them. ``query_norms`` / ``train_norms`` are the
+    rows' Euclidean norms for cosine (zeros replaced by 1) and may be empty otherwise.
+    """
+    n_queries = queries.shape[0]
+    best_d, best_i = empty_topk(n_queries, k)
+    for row in prange(n_queries):
+        scratch = np.empty(SCRATCH_SIZE)
+        norm_q = query_norms[row] if query_norms.shape[0] > 0 else 1.0
+        for c in range(cand_e.shape[1]):
+            if cand_e[row, c] > limits[row]:
+                break  # candidates are sorted by estimate
+            j = cand_i[row, c]
+            norm_t = train_norms[j] if train_norms.shape[0] > 0 else 1.0
+            d = reduced_distance(kind, queries, row, train, j, p, norm_q, norm_t, scratch)
+            topk_push(best_d, best_i, row, d, j)
+    return best_d, best_i

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import platform
 import time
@@ -39,7 +40,13 @@ class ExperimentConfig:
     max_test: int | None = None
     seed: int = 0
     n_jobs: int | None = None
+    #: A Dask scheduler address (or "local") to tune and search on; None runs in this process.
+    scheduler: str | None = None
     out_dir: str | None = "results"
+    #: Also write figures/*.png and the self-contained report.html into ``out_dir``.
+    report: bool = True
+    #: The command line that started the run (the CLI sets it), recorded to reproduce it.
+    command: Sequence[str] | None = None
 
 
 @dataclass
@@ -54,6 +61,11 @@ class ExperimentResult:
     test_predictions: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    # The rows the model was fitted on and tested with (the same arrays, not copies), so the
+    # report can draw the training images the neighbour search returns.
+    train_features: np.ndarray | None = None
+    train_labels: np.ndarray | None = None
+    test_features: np.ndarray | None = None
 
     @property
     def accuracy(self) -> float:
@@ -114,19 +126,25 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         cv = cross_validate_grid(
             X_train, y_train, n_neighbors=config.n_neighbors, weights=config.weights,
             metrics=config.metrics, cv=config.cv, seed=config.seed, n_jobs=config.n_jobs,
+            scheduler=config.scheduler,
         )
         timings["tune"] = _lap(started)
         steps.advance()
 
         started = time.perf_counter()
-        model = KNNClassifier(**cv.best.params(), n_jobs=config.n_jobs).fit(X_train, y_train)
+        model = KNNClassifier(
+            **cv.best.params(), n_jobs=config.n_jobs, scheduler=config.scheduler,
+            backend="local" if config.scheduler is None else "dask",
+        ).fit(X_train, y_train)
         timings["fit"] = _lap(started)
         started = time.perf_counter()
         predictions = model.predict(X_test)
         timings["evaluate"] = _lap(started)
         steps.advance()
 
-        result = ExperimentResult(config, dataset, model, cv, y_test, predictions, timings)
+        result = ExperimentResult(config, dataset, model, cv, y_test, predictions, timings,
+                                  train_features=X_train, train_labels=y_train,
+                                  test_features=X_test)
         if config.out_dir is not None:
             result.files = write_outputs(result, Path(config.out_dir))
         steps.advance()
@@ -170,14 +188,20 @@ def model_metadata(dataset: Dataset, config: ExperimentConfig) -> dict:
 
 
 def write_outputs(result: ExperimentResult, out_dir: Path) -> dict[str, str]:
-    """Save the model and ``results.json`` into ``out_dir``; returns their paths."""
+    """Save the model and ``results.json`` into ``out_dir``, and the report unless
+    ``config.report`` is false; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = save(
         result.model, out_dir / "model.knnv", metadata=model_metadata(result.dataset, result.config)
     )
     results_path = out_dir / "results.json"
     results_path.write_text(json.dumps(result.to_json(), indent=2))
-    return {"model": str(model_path), "results": str(results_path)}
+    files = {"model": str(model_path), "results": str(results_path)}
+    if result.config.report:
+        from .report import write_report  # matplotlib is imported only when a report is made
+
+        files.update(write_report(result, out_dir))
+    return files
 
 
 def software_versions() -> dict[str, str]:
@@ -186,6 +210,7 @@ def software_versions() -> dict[str, str]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
+        "matplotlib": importlib.metadata.version("matplotlib"),
     }
 
 

@@ -17,6 +17,8 @@ from ..search import ALGORITHMS, build_index, resolve_metric, thread_limit
 # uint8 images stay uint8 (the search has exact integer fast paths for them) and float32 stays
 # float32; anything else is converted to float64.
 INPUT_DTYPES = [np.float64, np.float32, np.uint8]
+# Where the search runs: in this process, or sharded over a Dask cluster (knnvision.distributed).
+BACKENDS = ("local", "dask")
 
 
 def check_n_neighbors(n_neighbors, name: str = "n_neighbors") -> int:
@@ -75,6 +77,13 @@ def check_weights(weights) -> None:
 class NeighborsBase(BaseEstimator):
     """Shared machinery; see the public estimators for the parameters."""
 
+    # Defaults for estimators whose __init__ does not take ``backend``/``scheduler``.
+    backend = "local"
+    scheduler = None
+    # Parameters that say where the search runs, not what the model is: model files leave
+    # them out, so a loaded model searches locally until fitted again with a backend.
+    _RUNTIME_PARAMS = ("backend", "scheduler")
+
     def __init__(
         self,
         n_neighbors=5,
@@ -102,12 +111,27 @@ class NeighborsBase(BaseEstimator):
                 f"Unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}."
             )
         resolve_metric(self.metric, self.p)
+        if self.backend not in BACKENDS:
+            raise ValueError(
+                f"Unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}."
+            )
         self._fit_X = X
         self.n_samples_fit_ = X.shape[0]
         self._index = self._build_index()
         self.effective_algorithm_ = self._index.algorithm
 
     def _build_index(self):
+        if self.backend == "dask":
+            from ..distributed import build_sharded_index  # noqa: PLC0415  (dask is optional)
+
+            return build_sharded_index(
+                self._fit_X,
+                scheduler=self.scheduler,
+                metric=self.metric,
+                p=self.p,
+                algorithm=self.algorithm,
+                working_memory_mb=self.working_memory,
+            )
         return build_index(
             self._fit_X,
             metric=self.metric,
@@ -130,6 +154,7 @@ class NeighborsBase(BaseEstimator):
         self.__dict__.update(state)
         if "_fit_X" in state:
             self._index = self._build_index()
+            self.effective_algorithm_ = self._index.algorithm
 
     # --- neighbours ----------------------------------------------------------------------
 
@@ -187,7 +212,20 @@ def _drop_self(distances: np.ndarray, indices: np.ndarray):
 
 
 class WeightedNeighborsBase(NeighborsBase):
-    """Neighbours estimators whose neighbours vote or average with ``weights``."""
+    """Neighbours estimators whose neighbours vote or average with ``weights``.
+
+    Besides the parameters of :class:`~knnvision.KNNClassifier`, they take
+
+    backend : {"local", "dask"}, default="local"
+        ``"dask"`` keeps the training rows in shards on a Dask cluster and searches them
+        there (:mod:`knnvision.distributed`); the neighbours are the same. ``n_jobs`` is then
+        unused: each worker thread searches one shard.
+    scheduler : str, default=None
+        With ``backend="dask"``: a scheduler address (``"tcp://HOST:8786"``), ``"local"``
+        for a ``LocalCluster`` on this machine, or ``None`` for the current default Dask
+        client (else a ``LocalCluster``). A plain string, so the estimator can be cloned and
+        saved; model files do not keep it (a loaded model searches locally).
+    """
 
     def __init__(
         self,
@@ -199,6 +237,8 @@ class WeightedNeighborsBase(NeighborsBase):
         p=2,
         n_jobs=None,
         working_memory=None,
+        backend="local",
+        scheduler=None,
     ):
         super().__init__(
             n_neighbors,
@@ -209,4 +249,6 @@ class WeightedNeighborsBase(NeighborsBase):
             working_memory=working_memory,
         )
         self.weights = weights
+        self.backend = backend
+        self.scheduler = scheduler
 

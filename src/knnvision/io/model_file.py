@@ -107,9 +107,12 @@ def _describe(model, arrays: list[np.ndarray]) -> dict:
             f"Cannot save a {name}: model files hold knnvision estimators only "
             f"({', '.join(sorted(SAVEABLE_ESTIMATORS))}, or a Pipeline of them)."
         )
+    # Where the search ran (a Dask scheduler, say) is no part of the model: left out.
+    runtime = getattr(model, "_RUNTIME_PARAMS", ())
     params = {
         key: value.item() if isinstance(value, np.generic) else value
         for key, value in model.get_params(deep=False).items()
+        if key not in runtime
     }
     for key, value in params.items():
         if callable(value):
@@ -120,7 +123,7 @@ def _describe(model, arrays: list[np.ndarray]) -> dict:
     state = {
         key: _encode_value(value, arrays, f"{name}.{key}")
         for key, value in vars(model).items()
-        if key not in params and key != "_index"
+        if key not in params and key not in runtime and key != "_index"
     }
     return {"class": name, "params": _checked_json(params, f"{name} parameters"), "state": state}
 

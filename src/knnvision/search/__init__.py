@@ -14,6 +14,7 @@ import contextlib
 import os
 from typing import Protocol
 
+import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -105,7 +106,16 @@ def effective_n_jobs(n_jobs: int | None) -> int:
 
 @contextlib.contextmanager
 def thread_limit(n_jobs: int | None):
-    """Run the block with ``n_jobs`` threads for BLAS and numba alike."""
+    """Run the block with ``n_jobs`` threads for BLAS, OpenMP and numba alike.
+
+    The search engines split work over ``numba.get_num_threads()`` workers, so setting the
+    numba count here also sizes their thread pools. Both limits are restored on exit.
+    """
     threads = effective_n_jobs(n_jobs)
-    with threadpool_limits(limits=threads):
-        yield threads
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        with threadpool_limits(limits=threads):
+            yield threads
+    finally:
+        numba.set_num_threads(previous)

@@ -1,62 +1,341 @@
-"""Exact brute-force search over blocks of queries and training rows.
+"""Exact brute-force search: every query against every training row, in bounded memory.
 
-Memory stays bounded by ``working_memory``: distances are computed one
-``query block x training block`` tile at a time and folded into a running top-k, so the
-full ``n_queries x n_train`` matrix never exists.
+Three engines, chosen per metric and dtype:
+
+* **Euclidean and cosine** (any dtype): float32 matrix products, tile by tile
+  (``||y||^2 - 2 x.y``, or ``-x.y`` on unit rows), folded straight into running top-k lists of
+  *estimates*, so no distance matrix is ever kept. Each query then gets a rigorous bound ``B``
+  on how far a float32 estimate can sit from the float64 reference (rounding of the inputs
+  to float32, of the product's ``d`` multiply-adds, and of the reference itself), and every
+  candidate whose estimate is within ``2B`` of the k-th estimate is measured again with the
+  exact float64 kernel. The result equals the reference, ties included; when the spare
+  candidates might not cover every near-tie, that query is re-scanned exactly.
+* **uint8 Manhattan** (and uint8 Euclidean for a handful of queries): exact integer sums of
+  byte differences with SIMD ``psadbw`` / ``pmaddwd`` (see :mod:`knnvision.kernels`).
+* **Everything else** (Manhattan/Chebyshev/Hamming on floats, Minkowski): compiled loops over
+  query blocks with distances bit-identical to the reference (Minkowski: estimates and a
+  re-check, see :mod:`knnvision.search.recheck`).
+
+Memory stays bounded by ``working_memory_mb``: tiles, float32 copies of query chunks and
+training blocks are sized from it, and the only arrays that grow with the data are the
+``n_queries x k`` results.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from concurrent.futures import ThreadPoolExecutor
 
-from .. import progress
-from .metrics import Metric, reduced_distances
-from .topk import merge_topk
+import numba
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .. import kernels, progress
+from .metrics import Metric
+from .recheck import check_k, recheck_estimates
+
+# Queries up to this many take the few-query paths (parallel over training rows).
+FEW_QUERIES = 8
+# float32 unit roundoff and float64 unit roundoff.
+_U32 = 2.0**-24
+_U64 = 2.0**-53
+# The float32 products are safe (no overflow, no loss to underflow beyond the bound's absolute
+# term) while every |value| lies in this range; outside it the exact float64 kernels run.
+_F32_SAFE_MAX = 2.0**50
 
 
 class BruteIndex:
-    """Brute-force search over the stored training rows."""
+    """Brute-force search over the stored training rows.
+
+    Parameters
+    ----------
+    train : ndarray of shape (n_samples, n_features)
+        Training rows (float64, float32 or uint8); kept by reference, never copied whole.
+    metric : Metric
+        Resolved metric.
+    working_memory_mb : float
+        Budget for temporary blocks in MiB.
+    """
 
     algorithm = "brute"
 
     def __init__(self, train: np.ndarray, metric: Metric, working_memory_mb: float):
-        self.train = train
+        if working_memory_mb <= 0:
+            raise ValueError(f"working_memory_mb must be positive (got {working_memory_mb}).")
+        self.train = np.ascontiguousarray(train)  # no copy for the usual C-ordered rows
         self.metric = metric
         self.working_memory_mb = working_memory_mb
+        self._kind = kernels.KIND_OF_METRIC[metric.name]
+        self._prepared: dict[str, object] = {}  # lazily derived arrays, cheap to rebuild
+
+    # -- public ---------------------------------------------------------------------------
 
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        n_queries = len(queries)
-        query_block, train_block = self._block_sizes(n_queries)
-        best_reduced = np.empty((n_queries, k), dtype=np.float64)
-        best_indices = np.empty((n_queries, k), dtype=np.int64)
-        with progress.track(total=n_queries, description="searching neighbours") as task:
-            for q0 in range(0, n_queries, query_block):
-                q1 = min(q0 + query_block, n_queries)
-                best_reduced[q0:q1], best_indices[q0:q1] = self._query_block(
-                    queries[q0:q1], k, train_block
-                )
-                task.advance(q1 - q0)
-        return self.metric.to_distance(best_reduced), best_indices
-
-    def _query_block(self, queries, k, train_block):
-        best_reduced = np.full((len(queries), 0), np.inf)
-        best_indices = np.zeros((len(queries), 0), dtype=np.int64)
-        for t0 in range(0, len(self.train), train_block):
-            t1 = min(t0 + train_block, len(self.train))
-            block = reduced_distances(queries, self.train[t0:t1], self.metric)
-            block_indices = np.broadcast_to(np.arange(t0, t1), block.shape)
-            best_reduced, best_indices = merge_topk(
-                best_reduced, best_indices, block, block_indices, k
+        """``(distances, indices)`` of the ``k`` nearest training rows, nearest first."""
+        check_k(k, len(self.train))
+        if queries.shape[1] != self.train.shape[1]:
+            raise ValueError(
+                f"Queries have {queries.shape[1]} features but the index was built with "
+                f"{self.train.shape[1]}."
             )
-        return best_reduced, best_indices
+        if len(queries) == 0:
+            return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
+        queries = np.ascontiguousarray(queries)
+        engine = self._engine(queries)
+        reduced = np.empty((len(queries), k))
+        indices = np.empty((len(queries), k), dtype=np.int64)
+        chunk = self._query_chunk_rows(k)
+        with progress.track(total=len(queries), description="searching neighbours") as task:
+            for q0 in range(0, len(queries), chunk):
+                q1 = min(q0 + chunk, len(queries))
+                reduced[q0:q1], indices[q0:q1] = engine(queries[q0:q1], k)
+                task.advance(q1 - q0)
+        return self.metric.to_distance(reduced), indices
 
-    def _block_sizes(self, n_queries: int) -> tuple[int, int]:
-        # One tile holds a query x train x feature float64 difference array.
-        budget_items = max(1, int(self.working_memory_mb * 2**20 / 8))
-        n_features = max(1, self.train.shape[1])
-        train_block = max(1, min(len(self.train), 4096))
-        query_block = max(1, budget_items // (train_block * n_features))
-        if query_block < 16:
-            train_block = max(1, budget_items // (16 * n_features))
-            query_block = max(1, budget_items // (train_block * n_features))
-        return min(query_block, n_queries), train_block
+    # -- routing --------------------------------------------------------------------------
+
+    def _engine(self, queries):
+        both_u8 = self.train.dtype == np.uint8 and queries.dtype == np.uint8
+        if both_u8 and self.metric.name == "manhattan":
+            return self._query_u8
+        if both_u8 and self.metric.name == "euclidean" and len(queries) <= FEW_QUERIES:
+            return self._query_u8
+        if self.metric.name in ("euclidean", "cosine") and self._float32_safe(queries):
+            return self._query_gemm
+        return self._query_generic
+
+    def _float32_safe(self, queries) -> bool:
+        if self.metric.name == "cosine":
+            return True  # unit rows: every value lies in [-1, 1]
+        if "abs_max" not in self._prepared:
+            self._prepared["abs_max"] = _abs_max(self.train)
+        largest = max(self._prepared["abs_max"], _abs_max(queries))
+        return largest <= _F32_SAFE_MAX
+
+    def _query_chunk_rows(self, k: int) -> int:
+        # A chunk's float32 copy and top-k lists take at most half the budget.
+        budget = self.working_memory_mb * 2**20 / 2
+        per_row = 4 * self.train.shape[1] + (numba.get_num_threads() + 1) * 16 * (2 * k + 8)
+        return max(1, int(budget // per_row))
+
+    # -- uint8 ----------------------------------------------------------------------------
+
+    def _query_u8(self, queries, k):
+        squared = self.metric.name == "euclidean"
+        if "u8_padded" not in self._prepared:
+            self._prepared["u8_padded"] = kernels.pad_u8(self.train)
+        train = self._prepared["u8_padded"]
+        padded = kernels.pad_u8(queries)
+        threads = numba.get_num_threads()
+        if len(queries) <= FEW_QUERIES:
+            return kernels.u8_topk_few(squared, padded, train, k, threads)
+        q_block = int(min(48, max(2, math.ceil(len(queries) / threads))))
+        return kernels.u8_topk(squared, padded, train, k, q_block)
+
+    # -- generic compiled loops -----------------------------------------------------------
+
+    def _query_generic(self, queries, k):
+        if self.metric.name == "cosine" or self.metric.name == "euclidean":
+            return self._query_exact_all(queries, k)
+        estimate = self._kind == kernels.KIND_MINKOWSKI
+        k_keep = min(k + 8, len(self.train)) if estimate else k
+        q_block = int(min(32, max(1, math.ceil(len(queries) / numba.get_num_threads()))))
+        reduced, indices = kernels.generic_topk(
+            self._kind, queries, self.train, k_keep, self.metric.p, q_block
+        )
+        if estimate:
+            factor = 1.0 + 3.0 * kernels.minkowski_rel_error(queries.shape[1])
+            reduced, indices = recheck_estimates(
+                self.train, queries, reduced, indices, k, self.metric, factor
+            )
+        return reduced, indices
+
+    def _query_exact_all(self, queries, k):
+        """Exact float64 scan for Euclidean/cosine where float32 is unsafe (huge values)."""
+        reduced = np.empty((len(queries), k))
+        indices = np.empty((len(queries), k), dtype=np.int64)
+        every = np.arange(len(self.train), dtype=np.int64)
+        for row in range(len(queries)):
+            reduced[row], indices[row] = self._exact_one(queries[row : row + 1], every, k)
+        return reduced, indices
+
+    def _exact_one(self, query, candidates, k):
+        """Exact top-k of one query among ``candidates`` (all rows in the worst case)."""
+        q_norms, t_norms = self._norm_arrays(query)
+        cand = candidates[None, :]
+        zeros = np.zeros(cand.shape)
+        reduced, indices = kernels.recheck_candidates(
+            self._kind, query, self.train, zeros, cand, np.zeros(1), k, self.metric.p,
+            q_norms, t_norms,
+        )
+        return reduced[0], indices[0]
+
+    def _norm_arrays(self, queries):
+        if self.metric.name != "cosine":
+            return np.empty(0), np.empty(0)
+        if "norms" not in self._prepared:
+            self._prepared["norms"] = _row_norms(self.train, zero_to_one=True)
+        return _row_norms(queries, zero_to_one=True), self._prepared["norms"]
+
+    # -- float32 matrix products ----------------------------------------------------------
+
+    def _query_gemm(self, queries, k):
+        cosine = self.metric.name == "cosine"
+        n_train = len(self.train)
+        # Spare candidates for the re-check: on MNIST at most k + 3 lie within the bound.
+        k_keep = min(n_train, k + 6)
+        stats = self._gemm_train_stats()
+        x32, x_norms = _float32_rows(queries, cosine)
+        workers = 1 if len(queries) <= 4 * FEW_QUERIES else numba.get_num_threads()
+        est_e, est_i = self._gemm_candidates(x32, k_keep, workers)
+        limits = est_e[:, k - 1] + 2.0 * self._gemm_bound(queries, x_norms, stats)
+        q_norms, t_norms = self._norm_arrays(queries)
+        reduced, indices = kernels.recheck_candidates(
+            self._kind, queries, self.train, est_e, est_i, limits, k, 2.0, q_norms, t_norms
+        )
+        overflow = np.flatnonzero(est_e[:, -1] <= limits) if k_keep < n_train else []
+        for row in overflow:
+            # Every spare candidate is a near-tie: collect all rows within the limit.
+            candidates = self._within_limit(x32[row], limits[row])
+            reduced[row], indices[row] = self._exact_one(queries[row : row + 1], candidates, k)
+        return reduced, indices
+
+    def _gemm_train_stats(self):
+        """Per-row offsets for the estimate and the largest norm, for the error bound."""
+        if "gemm" not in self._prepared:
+            cosine = self.metric.name == "cosine"
+            offsets = np.empty(len(self.train))
+            block = self._train_block_rows()
+            largest = 0.0
+            for t0 in range(0, len(self.train), block):
+                rows32, norms = _float32_rows(self.train[t0 : t0 + block], cosine)
+                largest = max(largest, float(norms.max(initial=0.0)))
+                offsets[t0 : t0 + block] = 0.0 if cosine else norms**2
+            self._prepared["gemm"] = (offsets, largest)
+        return self._prepared["gemm"]
+
+    def _gemm_bound(self, queries, x_norms, stats):
+        """Per query, a bound on |estimate - reference| over every training row.
+
+        With ``u = 2^-24``, ``g = d u / (1 - d u)``, ``a = ||x'||`` and ``b = max ||y'||``
+        (float32 rows): the product's rounding is at most ``g a b`` (any summation order,
+        fused or not), so ``-2 x.y`` contributes ``2 g a b``; rounding float64 inputs to
+        float32 moves ``||x - y||^2`` by at most ``4.01 u (a^2 + b^2)``; the float64 arithmetic
+        here and in the reference adds at most ``2 (d + 8) 2^-53 (a + b)^2``; values that
+        underflow in float32 add an absolute ``d 2^-140 (1 + (a + b)^2)``. For cosine the rows
+        are unit vectors (``a, b <= 1``) rounded once, so the input term is ``2.01 u``.
+        """
+        _, largest = stats
+        d = queries.shape[1]
+        g = d * _U32 / (1.0 - d * _U32)
+        a, b = x_norms * (1.0 + 2 * _U32), largest * (1.0 + 2 * _U32)
+        tiny = d * 2.0**-140 * (1.0 + (a + b) ** 2)
+        arithmetic = 2.0 * (d + 8) * _U64 * (a + b) ** 2
+        if self.metric.name == "cosine":
+            return g * a * b + 2.01 * _U32 + arithmetic + tiny
+        inexact = queries.dtype == np.float64 or self.train.dtype == np.float64
+        rounding = 4.01 * _U32 * (a * a + b * b) if inexact else 0.0
+        return 2.0 * g * a * b + rounding + arithmetic + tiny
+
+    def _gemm_candidates(self, x32, k_keep, workers):
+        """Top ``k_keep`` estimates per query; the training rows are split among workers."""
+        offsets, _ = self._gemm_train_stats()
+        scale = -1.0 if self.metric.name == "cosine" else -2.0
+        shards = np.array_split(np.arange(len(self.train)), workers)
+        q_tile, t_block = self._tile_sizes(len(x32), workers)
+
+        def shard_search(rows):
+            best_e = np.full((len(x32), k_keep), np.inf)
+            best_i = np.full((len(x32), k_keep), np.iinfo(np.int64).max)
+            if len(rows) == 0:
+                return best_e, best_i
+            for t0 in range(rows[0], rows[-1] + 1, t_block):
+                t1 = min(t0 + t_block, rows[-1] + 1)
+                y32 = _as_float32(self.train[t0:t1], self.metric.name == "cosine")
+                for q0 in range(0, len(x32), q_tile):
+                    products = x32[q0 : q0 + q_tile] @ y32.T
+                    kernels.scan_products(
+                        products, offsets[t0:t1], scale, t0, best_e[q0 : q0 + q_tile],
+                        best_i[q0 : q0 + q_tile],
+                    )
+            return best_e, best_i
+
+        if workers == 1:
+            return shard_search(shards[0])
+        # One thread per shard, each with a single-threaded BLAS: tiles stay in that core's
+        # cache between the product and the scan.
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(shard_search, shards))
+        best_e, best_i = results[0]
+        for other_e, other_i in results[1:]:
+            kernels.merge_topk_into(best_e, best_i, other_e, other_i)
+        return best_e, best_i
+
+    def _within_limit(self, x32_row, limit):
+        """Indices of every training row whose estimate is at most ``limit``."""
+        offsets, _ = self._gemm_train_stats()
+        scale = -1.0 if self.metric.name == "cosine" else -2.0
+        found = []
+        block = self._train_block_rows()
+        for t0 in range(0, len(self.train), block):
+            y32 = _as_float32(self.train[t0 : t0 + block], self.metric.name == "cosine")
+            estimate = offsets[t0 : t0 + block] + scale * (y32 @ x32_row).astype(np.float64)
+            found.append(t0 + np.flatnonzero(estimate <= limit))
+        return np.concatenate(found).astype(np.int64)
+
+    def _train_block_rows(self) -> int:
+        budget = self.working_memory_mb * 2**20 / 4
+        return max(1, int(budget // (8 * max(1, self.train.shape[1]))))
+
+    def _tile_sizes(self, n_queries: int, workers: int) -> tuple[int, int]:
+        """Query rows per product and training rows per block, per worker.
+
+        512 x 2048 tiles (4 MiB of products) measured fastest here; both shrink, the larger
+        first, until every worker's tile and float32 training block fit a quarter of the
+        budget.
+        """
+        d = max(1, self.train.shape[1])
+        q_tile, t_block = min(512, n_queries), min(2048, len(self.train))
+        budget = self.working_memory_mb * 2**20 / 4 / workers
+        while 4 * (q_tile * t_block + t_block * d) + 16 * t_block > budget:
+            if q_tile == 1 and t_block == 1:
+                break
+            if q_tile >= t_block and q_tile > 1:
+                q_tile = max(1, q_tile // 2)
+            else:
+                t_block = max(1, t_block // 2)
+        return q_tile, t_block
+
+
+def _abs_max(rows: np.ndarray) -> float:
+    if rows.size == 0:
+        return 0.0
+    if rows.dtype == np.uint8:
+        return float(rows.max())
+    return float(max(abs(float(rows.max())), abs(float(rows.min()))))
+
+
+def _row_norms(rows: np.ndarray, zero_to_one: bool) -> np.ndarray:
+    """Euclidean norms exactly as the reference computes them (float64, pairwise sums)."""
+    x = np.asarray(rows, dtype=np.float64)
+    norms = np.sqrt((x * x).sum(axis=1))
+    if zero_to_one:
+        norms[norms == 0] = 1.0
+    return norms
+
+
+def _as_float32(rows: np.ndarray, unit: bool) -> np.ndarray:
+    """Rows as C-contiguous float32; for cosine, the reference's unit rows rounded to float32."""
+    if not unit:
+        return np.ascontiguousarray(rows, dtype=np.float32)
+    x = np.asarray(rows, dtype=np.float64)
+    norms = np.sqrt((x * x).sum(axis=1))
+    norms[norms == 0] = 1.0
+    return (x / norms[:, None]).astype(np.float32)
+
+
+def _float32_rows(rows: np.ndarray, unit: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_as_float32` and the float64 norms of those float32 rows."""
+    x32 = _as_float32(rows, unit)
+    x64 = x32.astype(np.float64)
+    return x32, np.sqrt((x64 * x64).sum(axis=1))

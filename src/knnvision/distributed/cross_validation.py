@@ -1,0 +1,81 @@
+"""Model selection on a Dask cluster: the folds and searches of a grid spread over workers.
+
+:class:`~knnvision.KNNSearchCV` (and ``knnvision run``) score a grid with one neighbour
+search per fold and per search setting (a distance, say), at the largest k. When the
+classifier being tuned has ``backend="dask"``, each of those (fold, search) pairs becomes a
+Dask task, and so does each fold's preprocessing (a PCA fitted on the training part), which
+the fold's searches then share on the worker. The data are sent to every worker once.
+Tasks run the ordinary single-machine code (``knnvision.model_selection``'s own scoring), so
+the scores are exactly those of the local path; Dask re-runs a task lost with a worker.
+"""
+
+from __future__ import annotations
+
+import time
+
+import distributed
+import numpy as np
+from sklearn.base import clone
+
+from .. import progress
+from ..model_selection import (
+    _as_array,
+    _classifier_prefix,
+    _GridPlan,
+    _preprocess,
+    _score_group,
+    _SplitScores,
+)
+from .cluster import get_client, one_thread_per_task
+
+
+def grid_fold_scores_on_dask(estimator, candidates: list[dict], X, y, folds, description: str):
+    """``(scores, fit_times, score_times)``, each ``(n_candidates, n_folds)``, computed on Dask.
+
+    The cluster is the one named by the classifier's ``scheduler`` parameter. On the workers
+    the classifier searches locally, one thread per task.
+    """
+    prefix = _classifier_prefix(estimator)
+    client = get_client(_GridPlan.classifier(estimator).scheduler)
+    on_worker = clone(estimator).set_params(
+        **{prefix + "backend": "local", prefix + "scheduler": None, prefix + "n_jobs": 1}
+    )
+    plan = _GridPlan(on_worker, candidates)
+    classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    data = client.scatter(_as_array(X), broadcast=True, hash=False)
+    futures = {}
+    for f, (train, test) in enumerate(folds):
+        for bundle in plan.prefix_sets():
+            features = client.submit(_fold_features, plan.configured(bundle[0]), data, codes,
+                                     train, test, pure=False)
+            for group in bundle:
+                future = client.submit(_group_scores, plan, group, features, len(candidates),
+                                       len(bundle), len(classes), pure=False)
+                futures[future] = f
+    parts = [_SplitScores(*(np.zeros(len(candidates)) for _ in range(3))) for _ in folds]
+    with progress.track(total=len(futures), description=description) as task:
+        for future, result in distributed.as_completed(futures, with_results=True):
+            part = parts[futures[future]]
+            for name in ("scores", "fit_times", "score_times"):
+                getattr(part, name)[:] += getattr(result, name)  # each group fills its own rows
+            task.advance()
+    return tuple(np.stack([getattr(p, name) for p in parts], axis=1)
+                 for name in ("scores", "fit_times", "score_times"))
+
+
+def _fold_features(configured, X, codes, train, test):
+    """The fold's (train features, train codes, test features, test codes, seconds)."""
+    started = time.perf_counter()
+    with one_thread_per_task():
+        train_features, test_features = _preprocess(configured, X[train], codes[train], X[test])
+    return train_features, codes[train], test_features, codes[test], time.perf_counter() - started
+
+
+def _group_scores(plan, group, features, n_candidates, bundle_size, n_classes) -> _SplitScores:
+    """Scores of one group's candidates on one fold, zero elsewhere."""
+    train_features, y_train, test_features, y_test, prefix_seconds = features
+    result = _SplitScores(*(np.zeros(n_candidates) for _ in range(3)))
+    with one_thread_per_task():
+        _score_group(plan, group, train_features, y_train, test_features, y_test, n_classes,
+                     prefix_seconds / bundle_size, result)
+    return result

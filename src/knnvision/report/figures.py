@@ -1,0 +1,556 @@
+"""The figures of a knnvision report, one function each, every one returning a ``Figure``.
+
+They take plain arrays (and, for the tuning curve, a :class:`~knnvision.model_selection.CVResult`),
+so they work in a notebook as well as in the report:
+
+>>> from knnvision.report import confusion_heatmap
+>>> figure = confusion_heatmap([[5, 1], [0, 6]], ["cat", "dog"])
+>>> figure.savefig("confusion.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+from ..model_selection import CVResult
+from .style import AGREES, DISAGREES, HEATMAP, class_color, class_marker, new_figure, styled
+
+__all__ = [
+    "accuracy_vs_k",
+    "confusion_heatmap",
+    "misclassified_neighbors",
+    "pca_explained_variance",
+    "pca_scatter",
+    "per_class_scores",
+    "sample_grid",
+    "timing_breakdown",
+]
+
+# Beyond this many classes, cell annotations would be too small to read.
+_MAX_ANNOTATED_CLASSES = 20
+
+
+@styled
+def sample_grid(
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    per_class: int = 8,
+    max_value: float | None = None,
+    max_classes: int = 30,
+    seed: int = 0,
+) -> Figure:
+    """A row of randomly chosen example images for each class, labelled with the class name.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, height, width)
+        Grayscale images.
+    labels : ndarray of shape (n,)
+        Class index of each image, ``0 .. len(class_names) - 1``.
+    class_names : sequence of str
+        Name of each class.
+    per_class : int, default=8
+        Examples shown per class (fewer when a class has fewer images).
+    max_value : float, optional
+        Brightest pixel value; default the largest value in ``images``.
+    max_classes : int, default=30
+        Show at most this many classes (the first ones), to keep the figure readable.
+    seed : int, default=0
+        Seed of the random choice of examples.
+    """
+    images, labels = np.asarray(images), np.asarray(labels)
+    shown = list(range(min(len(class_names), max_classes)))
+    rng = np.random.default_rng(seed)
+    rows = [_random_members(labels, c, per_class, rng) for c in shown]
+    mosaic = _mosaic([[images[i] for i in row] for row in rows], per_class)
+    height, width = images.shape[1:3]
+
+    cell = 0.55 * max(1.0, min(height, width) / 16) ** 0.25  # inches per image
+    figure = new_figure(1.6 + per_class * cell, 0.8 + len(shown) * cell)
+    axes = figure.add_subplot()
+    axes.imshow(mosaic, cmap=_gray_with_white_gaps(), vmin=0,
+                vmax=max_value if max_value is not None else _brightest(images))
+    axes.set_yticks([(r + 0.5) * (height + 1) - 0.5 for r in range(len(shown))],
+                    [class_names[c] for c in shown])
+    axes.set_xticks([])
+    axes.tick_params(length=0)
+    for side in axes.spines.values():
+        side.set_visible(False)
+    title = "Example images per class"
+    if len(shown) < len(class_names):
+        title += f" (first {len(shown)} of {len(class_names)} classes)"
+    axes.set_title(title)
+    return figure
+
+
+@styled
+def accuracy_vs_k(cv: CVResult, *, test_accuracy: float | None = None) -> Figure:
+    """Cross-validated accuracy against k, with its spread, the chosen setting marked.
+
+    One line per (distance, weighting) pair of the grid; the band is the mean plus or minus
+    one standard deviation over the folds.
+
+    Parameters
+    ----------
+    cv : CVResult
+        What :func:`~knnvision.model_selection.cross_validate_grid` returned.
+    test_accuracy : float, optional
+        Test accuracy of the chosen setting, drawn at the chosen k when given.
+    """
+    figure = new_figure(7.5, 4.2)
+    axes = figure.add_subplot()
+    means, spreads = cv.mean_scores, cv.std_scores
+    series = _series_of(cv)
+    for number, (name, members) in enumerate(series.items()):
+        ks = np.array([cv.candidates[i].n_neighbors for i in members])
+        mean, spread = means[members], spreads[members]
+        label = name if len(series) > 1 else f"cross-validation mean ± 1 std ({cv.n_folds} folds)"
+        color = class_color(number)
+        axes.fill_between(ks, mean - spread, mean + spread, color=color, alpha=0.18, linewidth=0)
+        axes.plot(ks, mean, marker=class_marker(number), color=color, label=label)
+
+    best = cv.best
+    best_k, best_mean = best.n_neighbors, means[cv.best_index]
+    axes.axvline(best_k, color="black", linestyle=":", linewidth=1)
+    axes.plot([best_k], [best_mean], marker="*", markersize=16, color="black", linestyle="none",
+              label=f"chosen: k={best_k}, CV {best_mean:.2%}")
+    if test_accuracy is not None:
+        axes.plot([best_k], [test_accuracy], marker="D", markersize=8, color=class_color(3),
+                  markeredgecolor="black", linestyle="none",
+                  label=f"test accuracy at k={best_k}: {test_accuracy:.2%}")
+
+    axes.set_xlabel("k (number of neighbours)")
+    axes.set_ylabel("accuracy")
+    axes.yaxis.set_major_formatter(PercentFormatter(1.0))  # as many decimals as the ticks need
+    all_ks = sorted({c.n_neighbors for c in cv.candidates})
+    if len(all_ks) <= 15:
+        axes.set_xticks(all_ks)
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.grid(True, axis="y")
+    axes.set_title("Accuracy against k")
+    figure.legend(loc="outside lower center", ncols=2, frameon=False)
+    return figure
+
+
+@styled
+def confusion_heatmap(matrix, class_names: Sequence[str]) -> Figure:
+    """The confusion matrix twice: counts, and each row as shares of its true class.
+
+    Parameters
+    ----------
+    matrix : array-like of shape (n_classes, n_classes)
+        Counts; rows are true classes, columns predicted classes.
+    class_names : sequence of str
+        Name of each class, in matrix order.
+    """
+    counts = np.asarray(matrix)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or len(counts) != len(class_names):
+        raise ValueError(
+            f"matrix must be square with one row per class name ({len(class_names)}), "
+            f"got shape {counts.shape}"
+        )
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    n = len(class_names)
+    side = min(6.0, 1.8 + 0.36 * n)  # inches per panel
+    figure = new_figure(2 * side + 1.2, side + 0.6)
+    left, right = figure.subplots(1, 2)
+    image = _heatmap(left, counts, max(int(counts.max()), 1), class_names, "{:.0f}".format)
+    left.set_title("Counts")
+    figure.colorbar(image, ax=left, shrink=0.8, label="test images")
+    image = _heatmap(right, shares * 100, 100, class_names, _percent_text)
+    right.set_title("Share of each true class (%)")
+    figure.colorbar(image, ax=right, shrink=0.8, format=PercentFormatter(100, decimals=0))
+    figure.suptitle(f"Confusion matrix ({int(counts.sum())} test images)")
+    return figure
+
+
+@styled
+def per_class_scores(
+    report: Mapping[str, Mapping[str, float]], class_names: Sequence[str]
+) -> Figure:
+    """Precision, recall and F1 of each class as a dot plot, with the macro-average F1.
+
+    Parameters
+    ----------
+    report : mapping
+        scikit-learn's ``classification_report(..., output_dict=True)``: per class name a
+        mapping with ``precision``, ``recall``, ``f1-score`` and ``support``.
+    class_names : sequence of str
+        The classes to show, top to bottom.
+    """
+    missing = [name for name in class_names if name not in report]
+    if missing:
+        raise ValueError(f"the report has no scores for classes {missing}")
+    scores = {metric: np.array([report[name][key] for name in class_names])
+              for metric, key in (("precision", "precision"), ("recall", "recall"),
+                                  ("F1", "f1-score"))}
+    rows = np.arange(len(class_names))
+    figure = new_figure(7.0, 1.3 + 0.32 * len(class_names))
+    axes = figure.add_subplot()
+    for number, (metric, values) in enumerate(scores.items()):
+        # Offset vertically so equal scores of one class do not hide each other.
+        axes.plot(values, rows + (number - 1) * 0.22, linestyle="none",
+                  marker=class_marker(number), color=class_color(number), markersize=6,
+                  label=metric)
+    macro = report.get("macro avg", {}).get("f1-score")
+    if macro is not None:
+        axes.axvline(macro, color="black", linestyle=":", linewidth=1,
+                     label=f"macro-average F1 {macro:.3f}")
+    supports = [int(report[name].get("support", 0)) for name in class_names]
+    axes.set_yticks(rows, [f"{name}  (n={s})" for name, s in zip(class_names, supports)])
+    axes.set_ylim(len(class_names) - 0.5, -0.5)  # first class on top
+    lowest = min(float(v.min()) for v in scores.values())
+    axes.set_xlim(max(0.0, lowest - 0.05 * max(1 - lowest, 0.1)), 1.005)
+    axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if lowest < 0.9 else 1))
+    axes.grid(True, axis="x")
+    axes.set_axisbelow(True)
+    axes.set_xlabel("score on the test part")
+    axes.set_title("Per-class precision, recall and F1")
+    figure.legend(loc="outside lower center", ncols=4, frameon=False)
+    return figure
+
+
+@styled
+def misclassified_neighbors(
+    query_images: np.ndarray,
+    true_labels: Sequence[int],
+    predicted_labels: Sequence[int],
+    neighbor_images: np.ndarray,
+    neighbor_labels: np.ndarray,
+    neighbor_distances: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    n_voting: int | None = None,
+    max_value: float | None = None,
+) -> Figure:
+    """Misclassified test images, each beside the training images nearest to it.
+
+    Row ``i`` shows test image ``i`` with its true and predicted class, then its nearest
+    training images, nearest first, each with its class and distance. A neighbour framed in
+    blue has the test image's true class; one framed in vermillion has another class. The
+    first ``n_voting`` (the model's k) voted; later ones are drawn with a dashed frame.
+
+    Parameters
+    ----------
+    query_images : ndarray of shape (m, height, width)
+        The misclassified test images.
+    true_labels, predicted_labels : sequence of int, length m
+        Their true and predicted class indices.
+    neighbor_images : ndarray of shape (m, n, height, width)
+        Their n nearest training images, nearest first.
+    neighbor_labels : ndarray of shape (m, n)
+        Class index of each neighbour.
+    neighbor_distances : ndarray of shape (m, n)
+        Distance of each neighbour, in the model's metric.
+    class_names : sequence of str
+        Name of each class.
+    n_voting : int, optional
+        How many of the neighbours voted (the model's k); default all of them.
+    max_value : float, optional
+        Brightest pixel value; default the largest value among the images.
+    """
+    query_images, neighbor_images = np.asarray(query_images), np.asarray(neighbor_images)
+    m = len(query_images)
+    if m == 0:
+        return _message_figure("No test image was misclassified.")
+    n = neighbor_images.shape[1]
+    if neighbor_images.shape[0] != m or np.shape(neighbor_labels) != (m, n) \
+            or np.shape(neighbor_distances) != (m, n):
+        raise ValueError("neighbour images, labels and distances must have one row per query "
+                         f"image ({m}) and the same number of neighbours")
+    voting = n if n_voting is None else min(int(n_voting), n)
+    brightest = max_value if max_value is not None else max(
+        _brightest(query_images), _brightest(neighbor_images))
+    # One image axes holding every thumbnail: a grid of 100 small axes takes seconds to lay out.
+    height, width = query_images.shape[1:3]
+    layout = _ThumbnailLayout(height, width, n)
+    mosaic = np.full((m * layout.row_height, layout.total_width), np.nan)
+    figure = new_figure(max(7.0, layout.total_width * layout.inches_per_pixel + 0.3),
+                        m * layout.row_height * layout.inches_per_pixel + 0.8)
+    axes = figure.add_subplot()
+    for row in range(m):
+        truth, guess = int(true_labels[row]), int(predicted_labels[row])
+        caption = f"true: {_short(class_names[truth])}\npredicted: {_short(class_names[guess])}"
+        layout.place(axes, mosaic, row, 0, query_images[row], "black", False, caption)
+        for j in range(n):
+            label = int(neighbor_labels[row, j])
+            layout.place(axes, mosaic, row, j + 1, neighbor_images[row, j],
+                         AGREES if label == truth else DISAGREES, j >= voting,
+                         f"{_short(class_names[label])}\n"
+                         f"d = {_distance_text(neighbor_distances[row, j])}")
+    axes.imshow(mosaic, cmap=_gray_with_white_gaps(), vmin=0, vmax=brightest)
+    axes.set_axis_off()
+    if voting == n:
+        voted = f"all {n} voted"
+    else:
+        nearest = "only the nearest" if voting == 1 else f"the nearest {voting}"
+        voted = f"{nearest} voted (k={voting}), dashed did not"
+    figure.suptitle(
+        f"Misclassified test images (left) and their {n} nearest training images\n"
+        f"frame: blue = the true class, vermillion = another class; {voted}",
+        fontsize=10,
+    )
+    return figure
+
+
+@styled
+def pca_explained_variance(
+    explained_variance_ratio, *, thresholds: Sequence[float] = (0.9, 0.95)
+) -> Figure:
+    """Share of the variance each principal component explains, and the running total.
+
+    Parameters
+    ----------
+    explained_variance_ratio : array-like of shape (n_components,)
+        A fitted PCA's ``explained_variance_ratio_`` (any PCA: knnvision's, scikit-learn's).
+    thresholds : sequence of float, default=(0.9, 0.95)
+        Shares of variance marked on the cumulative curve, with the components they need.
+    """
+    ratio = np.asarray(explained_variance_ratio, dtype=float).ravel()
+    if ratio.size == 0 or np.any(ratio < 0):
+        raise ValueError("explained_variance_ratio must be a non-empty array of shares >= 0")
+    components = np.arange(1, ratio.size + 1)
+    cumulative = np.cumsum(ratio)
+    figure = new_figure(10.0, 3.8)
+    each, total = figure.subplots(1, 2)
+    if ratio.size <= 60:
+        each.bar(components, ratio, color=class_color(0), width=0.8)
+    else:
+        each.plot(components, ratio, color=class_color(0))
+    each.set_title("Per component")
+    each.set_ylabel("share of variance")
+    total.plot(components, cumulative, color=class_color(0),
+               marker="o" if ratio.size <= 30 else None)
+    for number, threshold in enumerate(thresholds):
+        reached = np.flatnonzero(cumulative >= threshold - 1e-12)
+        if reached.size:
+            needed = int(reached[0]) + 1
+            color = class_color(number + 1)
+            total.axhline(threshold, color=color, linestyle=":", linewidth=1)
+            total.plot([needed], [cumulative[needed - 1]], marker="o", color=color,
+                       linestyle="none", label=f"{threshold:.0%} with {needed} components")
+    total.set_title("Cumulative")
+    total.set_ylabel("share of variance")
+    total.set_ylim(0, 1.02)
+    for axes in (each, total):
+        axes.set_xlabel("principal component")
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(True, axis="y")
+    if total.get_legend_handles_labels()[0]:
+        total.legend(loc="lower right", frameon=False)
+    figure.suptitle(f"PCA: explained variance ({ratio.size} components, "
+                    f"{cumulative[-1]:.1%} in all)")
+    return figure
+
+
+@styled
+def pca_scatter(
+    points,
+    labels: Sequence[int],
+    class_names: Sequence[str],
+    *,
+    explained_variance_ratio=None,
+) -> Figure:
+    """The first two principal components of some images, one colour and marker per class.
+
+    Parameters
+    ----------
+    points : array-like of shape (n, 2) or wider
+        Projected images; the first two columns are drawn.
+    labels : sequence of int, length n
+        Class index of each point.
+    class_names : sequence of str
+        Name of each class (the legend).
+    explained_variance_ratio : array-like, optional
+        When given, the axis labels say how much variance each component explains.
+    """
+    points = np.asarray(points, dtype=float)
+    labels = np.asarray(labels)
+    if points.ndim != 2 or points.shape[1] < 2 or len(points) != len(labels):
+        raise ValueError(f"points must be (n, 2) with one label each, got {points.shape} "
+                         f"and {labels.shape}")
+    figure = new_figure(7.5, 6.0)
+    axes = figure.add_subplot()
+    size = 18 if len(points) <= 2000 else 8
+    for c, name in enumerate(class_names):
+        member = labels == c
+        if member.any():
+            axes.scatter(points[member, 0], points[member, 1], s=size, alpha=0.75,
+                         color=class_color(c), marker=class_marker(c), linewidths=0, label=name)
+    ratio = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
+    for axis, number in ((axes.xaxis, 0), (axes.yaxis, 1)):
+        known = ratio is not None and ratio.size > number
+        share = f" ({ratio[number]:.1%} of variance)" if known else ""
+        axis.set_label_text(f"principal component {number + 1}{share}")
+    axes.set_title(f"First two principal components ({len(points)} images)")
+    figure.legend(loc="outside right center", frameon=False, markerscale=1.8,
+                  ncols=1 if len(class_names) <= 20 else 2)
+    return figure
+
+
+@styled
+def timing_breakdown(timings: Mapping[str, float]) -> Figure:
+    """Where the time of a run went: one bar per step, in seconds and as a share.
+
+    Parameters
+    ----------
+    timings : mapping of str to float
+        Seconds per step, in the order the steps ran (``ExperimentResult.timings``).
+    """
+    if not timings:
+        return _message_figure("No timings were recorded.")
+    names = [name.replace("_", " ") for name in timings]
+    seconds = np.array([float(v) for v in timings.values()])
+    total = float(seconds.sum())
+    figure = new_figure(7.5, 1.2 + 0.45 * len(names))
+    axes = figure.add_subplot()
+    rows = np.arange(len(names))
+    axes.barh(rows, seconds, color=class_color(0), height=0.6)
+    for row, value in zip(rows, seconds):
+        share = value / total if total > 0 else 0.0
+        axes.annotate(f"{value:.2f} s ({share:.0%})", (value, row), xytext=(4, 0),
+                      textcoords="offset points", va="center")
+    axes.set_yticks(rows, names)
+    axes.set_ylim(len(names) - 0.5, -0.5)  # first step on top
+    axes.set_xlim(0, max(float(seconds.max()), 1e-3) * 1.3)  # room for the value labels
+    axes.set_axisbelow(True)
+    axes.set_xlabel("seconds")
+    axes.grid(True, axis="x")
+    axes.set_title(f"Where the time went ({total:.2f} s in all)")
+    return figure
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _random_members(labels: np.ndarray, label: int, count: int, rng) -> np.ndarray:
+    members = np.flatnonzero(labels == label)
+    chosen = rng.choice(members, size=min(count, len(members)), replace=False)
+    return np.sort(chosen)
+
+
+def _mosaic(rows: list[list[np.ndarray]], columns: int) -> np.ndarray:
+    """One float image of the rows of images, one pixel of NaN (drawn white) between them."""
+    height, width = next(image.shape for row in rows for image in row) if any(rows) else (1, 1)
+    mosaic = np.full((len(rows) * (height + 1) - 1, columns * (width + 1) - 1), np.nan)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            top, left = r * (height + 1), c * (width + 1)
+            mosaic[top : top + height, left : left + width] = image
+    return mosaic
+
+
+def _gray_with_white_gaps():
+    return colormaps["gray"].with_extremes(bad="white")
+
+
+def _brightest(images: np.ndarray) -> float:
+    return float(images.max()) if images.size and images.max() > 0 else 1.0
+
+
+def _series_of(cv: CVResult) -> dict[str, list[int]]:
+    """Candidate indices grouped by (distance, weighting), each group in increasing k."""
+    series: dict[str, list[int]] = {}
+    for i, c in enumerate(cv.candidates):
+        metric = f"minkowski p={c.p:g}" if c.metric == "minkowski" else c.metric
+        series.setdefault(f"{metric}, {c.weights}", []).append(i)
+    return {name: sorted(members, key=lambda i: cv.candidates[i].n_neighbors)
+            for name, members in series.items()}
+
+
+def _heatmap(axes, values: np.ndarray, top: float, class_names, text: Callable[[float], str]):
+    """Draw ``values`` (0 .. ``top``) as colours, and write them in the cells."""
+    n = len(class_names)
+    image = axes.imshow(values, cmap=HEATMAP, vmin=0, vmax=top)
+    ticks = np.arange(n)
+    rotate = max(len(name) for name in class_names) > 3
+    axes.set_xticks(ticks, class_names, rotation=45 if rotate else 0,
+                    ha="right" if rotate else "center", rotation_mode="anchor")
+    axes.set_yticks(ticks, class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    for side in axes.spines.values():
+        side.set_visible(False)
+    if n <= _MAX_ANNOTATED_CLASSES:
+        size = 9 if n <= 12 else 7
+        for (i, j), value in np.ndenumerate(values):
+            if value == 0 and i != j:
+                continue  # empty off-diagonal cells stay blank, so the errors stand out
+            # cividis is dark at 0 and light at the top: pick the text colour that contrasts.
+            color = "white" if value < 0.55 * top else "black"
+            axes.text(j, i, text(value), ha="center", va="center", color=color, fontsize=size)
+    return image
+
+
+class _ThumbnailLayout:
+    """Where each thumbnail of the misclassification figure goes, in mosaic pixels.
+
+    Each row leaves room above its images for a two-line label; the test image (column 0)
+    is set apart from its neighbours by a wider gap, which also takes its longer label.
+    """
+
+    inches_per_pixel: float
+
+    def __init__(self, height: int, width: int, n_neighbors: int):
+        self.height, self.width = height, width
+        self.gap = max(1, round(0.12 * width))
+        self.margin = max(1, round(0.3 * width))  # left of the test image, for its label
+        self.separation = max(2, round(0.4 * width))
+        self.label_room = max(2, round(0.45 * height))
+        # The row's label room plus a pixel below, so the frames' lines are not cut off.
+        self.row_height = height + self.label_room + 1
+        self.total_width = (self.margin + (n_neighbors + 1) * width + n_neighbors * self.gap
+                            + self.separation + 1)
+        self.inches_per_pixel = 1.05 / width  # a thumbnail is 1.05 inches wide
+
+    def place(self, axes, mosaic, row: int, column: int, image, frame: str, dashed: bool,
+              label: str) -> None:
+        """Copy ``image`` into the mosaic, frame it, and write its label above it."""
+        from matplotlib.patches import Rectangle
+
+        left = self.margin + column * (self.width + self.gap)
+        if column > 0:
+            left += self.separation
+        top = row * self.row_height + self.label_room
+        mosaic[top : top + self.height, left : left + self.width] = image
+        # Pixel centres are at integer coordinates, so the image spans -0.5 .. size - 0.5.
+        axes.add_patch(Rectangle((left - 0.5, top - 0.5), self.width, self.height, fill=False,
+                                 edgecolor=frame, linewidth=2.5,
+                                 linestyle=(0, (2, 2)) if dashed else "solid"))
+        axes.text(left - 0.5 + self.width / 2, top - 0.5 - 0.08 * self.height, label,
+                  ha="center", va="bottom", fontsize=8)
+
+
+def _percent_text(percent: float) -> str:
+    """Whole percents, with one decimal below 10 and just under 100, so that one error in
+    1,000 reads neither 0 nor a perfect 100."""
+    return f"{percent:.1f}" if 0 < percent < 9.95 or 99.5 <= percent < 100 else f"{percent:.0f}"
+
+
+def _distance_text(distance: float) -> str:
+    """Three significant digits, without the exponent notation ``:.3g`` gives from 1000 up."""
+    return f"{distance:.0f}" if abs(distance) >= 100 else f"{distance:.3g}"
+
+
+def _short(name: str, width: int = 12) -> str:
+    """A class name shortened to fit under a thumbnail."""
+    return name if len(name) <= width else name[: width - 1].rstrip() + "…"
+
+
+@styled
+def _message_figure(message: str) -> Figure:
+    figure = new_figure(6.0, 1.2)
+    axes = figure.add_subplot()
+    axes.set_axis_off()
+    axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)
+    return figure

@@ -1,0 +1,254 @@
+"""From an uploaded image or a JSON array of pixels to one feature row of the model.
+
+Everything here works on data from outside, so every step is guarded: the pixel count is
+read from the image header before any pixel is decoded, and every refusal is an
+:class:`InputError` carrying the HTTP status that says what kind of problem it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..datasets.folder import _to_gray
+from ..images import (
+    INVERT_CHOICES,
+    frame_like_digits,
+    frame_like_mnist,
+    isolate_ink,
+    to_features,
+)
+
+#: Pillow format of each accepted upload content type.
+UPLOAD_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
+
+#: How a drawing is made to look like the training images; ``auto`` picks from the model.
+PREPROCESS_CHOICES = ("auto", "mnist", "digits", "resize", "none")
+
+# Drawings and photos are shrunk to this side before framing: plenty for a 28x28 result,
+# and it bounds the work a large upload can cause.
+_WORKING_SIDE = 512
+
+
+class InputError(ValueError):
+    """Input the API refuses; ``status`` is the HTTP status code to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """What a model's training images looked like.
+
+    Parameters
+    ----------
+    image_shape : (int, int)
+        ``(height, width)`` of the training images.
+    max_value : int
+        Brightest pixel value of the training images (16 for the UCI digits).
+    framing : {"mnist", "digits", "resize"}
+        How a new drawing is framed by default (see :func:`preprocess_image`).
+    """
+
+    image_shape: tuple[int, int]
+    max_value: int
+    framing: str
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> ImageFormat:
+        """Read the format from a model's metadata (``image_shape``, ``max_value``, ``dataset``)."""
+        shape = tuple(int(side) for side in metadata.get("image_shape", ()))
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(
+                "The model does not record the shape of its training images, so drawings cannot "
+                "be turned into its features; fit it with `knnvision fit` or `knnvision run`."
+            )
+        dataset = str(metadata.get("dataset", "")).lower()
+        framing = dataset if dataset in ("mnist", "digits") else "resize"
+        return cls(shape, int(metadata.get("max_value", 255)), framing)
+
+    @property
+    def n_pixels(self) -> int:
+        return self.image_shape[0] * self.image_shape[1]
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+def decode_upload(data: bytes, content_type: str, max_pixels: int) -> np.ndarray:
+    """An uploaded PNG or JPEG as an 8-bit grayscale array at (at most) a working size.
+
+    Raises
+    ------
+    InputError
+        415 for a content type other than PNG/JPEG, 413 when the header announces more than
+        ``max_pixels`` pixels, 400 when the data is not a valid image of the declared type.
+    """
+    image_format = UPLOAD_FORMATS.get(content_type.split(";")[0].strip().lower())
+    if image_format is None:
+        raise InputError(415, f"Upload a PNG or JPEG image (image/png or image/jpeg), "
+                              f"not {content_type or 'a file without a content type'}.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=(image_format,)) as image:
+                _check_pixel_count(image.width, image.height, max_pixels)
+                image.draft("L", (_WORKING_SIDE, _WORKING_SIDE))  # JPEG: decode scaled down
+                gray = _to_gray(image)
+                gray.thumbnail((_WORKING_SIDE, _WORKING_SIDE))
+                return np.asarray(gray, dtype=np.uint8)
+        except InputError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's own guard, for headers far beyond any sensible size.
+            raise InputError(413, f"The image has more pixels than the limit of {max_pixels}; "
+                                  "send a smaller image.") from None
+        except UnidentifiedImageError:
+            raise InputError(400, f"The upload is not a valid {image_format} image.") from None
+        except Exception as error:  # Pillow raises many types on damaged data
+            raise InputError(400, f"The upload is not a valid {image_format} image "
+                                  f"({type(error).__name__}).") from None
+
+
+def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise InputError(413, f"The image is {width}x{height} pixels, more than the limit of "
+                              f"{max_pixels}; send a smaller image.")
+
+
+def pixels_from_json(value, image_format: ImageFormat, preprocess: str,
+                     max_pixels: int) -> np.ndarray:
+    """A JSON array of pixels as a 2-D array of 8-bit values.
+
+    A 2-D array is an image of any size; a flat array must hold exactly one image of the
+    model's shape. Values are 0..255, or 0..``max_value`` with ``preprocess="none"``.
+
+    Raises
+    ------
+    InputError
+        422 when the value is not a rectangular array of numbers in range, 413 when it holds
+        more than ``max_pixels`` pixels.
+    """
+    if not isinstance(value, list) or not value:
+        raise InputError(422, "Send a JSON array of pixel rows (height x width), or one flat "
+                              f"array of {image_format.n_pixels} pixels.")
+    shape = _json_shape(value)
+    _check_pixel_count(shape[-1], shape[0] if len(shape) == 2 else 1, max_pixels)
+    try:
+        pixels = np.asarray(value)
+    except ValueError:  # ragged rows
+        pixels = None
+    if pixels is None or pixels.dtype.kind not in "iuf":
+        raise InputError(422, "The pixel array must be rectangular and hold only numbers.")
+    if pixels.ndim == 1:
+        if pixels.size != image_format.n_pixels:
+            raise InputError(422, f"A flat pixel array must hold {image_format.n_pixels} values "
+                                  f"(a {image_format.image_shape[0]}x{image_format.image_shape[1]} "
+                                  f"image), got {pixels.size}.")
+        pixels = pixels.reshape(image_format.image_shape)
+    if pixels.ndim != 2 or min(pixels.shape) < 1:
+        raise InputError(422, f"The pixel array must be 2-D (height x width), got shape "
+                              f"{list(pixels.shape)}.")
+    top = image_format.max_value if preprocess == "none" else 255
+    if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > top:
+        raise InputError(422, f"Pixel values must be numbers from 0 to {top}.")
+    return np.rint(pixels).astype(np.uint8)
+
+
+def _json_shape(value: list) -> tuple[int, ...]:
+    """The shape a nested list claims from its first elements, read before converting it."""
+    first = value[0]
+    return (len(value), len(first)) if isinstance(first, list) else (len(value),)
+
+
+# --- preprocessing ----------------------------------------------------------------------------
+
+
+def preprocess_image(image: np.ndarray, image_format: ImageFormat,
+                     preprocess: str = "auto", invert: str = "auto") -> np.ndarray:
+    """One feature row ``(1, n_pixels)`` in the model's training range from an image.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (height, width)
+        Grayscale pixels, 0..255 (0..``max_value`` with ``preprocess="none"``).
+    image_format : ImageFormat
+        The model's training images.
+    preprocess : {"auto", "mnist", "digits", "resize", "none"}, default="auto"
+        ``"mnist"``: the strokes' bounding box is scaled into 20x20 and centred by its centre
+        of mass in 28x28. ``"digits"``: the strokes fill the height of a 32x32 bitmap whose
+        4x4 blocks are counted (0..16). ``"resize"``: the whole image is resized. ``"none"``:
+        the pixels already are the model's features. ``"auto"``: the framing of the model's
+        dataset (MNIST, digits, else resize).
+    invert : {"auto", "yes", "no"}, default="auto"
+        Whether the image is dark ink on a light background; ``"auto"`` reads the border.
+
+    Raises
+    ------
+    InputError
+        422 for a bad option, a ``"none"`` image of the wrong shape, or an image without
+        strokes when a framing needs them.
+    """
+    if preprocess not in PREPROCESS_CHOICES:
+        raise InputError(422, f"preprocess must be one of {', '.join(PREPROCESS_CHOICES)}.")
+    if invert not in INVERT_CHOICES:
+        raise InputError(422, f"invert must be one of {', '.join(INVERT_CHOICES)}.")
+    framing = image_format.framing if preprocess == "auto" else preprocess
+    if framing == "none":
+        return _raw_features(image, image_format)
+    if framing == "resize":
+        resized = Image.fromarray(image).resize(image_format.image_shape[::-1],
+                                                Image.Resampling.BILINEAR)
+        return to_features(np.asarray(resized)[None], image_format.max_value, invert)
+    ink = isolate_ink(image, invert)
+    if ink is None:
+        raise InputError(422, "The image is blank: no strokes were found. Draw a digit first.")
+    frame = frame_like_mnist if framing == "mnist" else frame_like_digits
+    framed = frame(ink, image_format.image_shape)
+    return to_features(framed[None], image_format.max_value, "no")
+
+
+def _raw_features(image: np.ndarray, image_format: ImageFormat) -> np.ndarray:
+    if image.shape != image_format.image_shape:
+        height, width = image_format.image_shape
+        raise InputError(422, f"With preprocess=none the image must be {height}x{width} "
+                              f"pixels, got {image.shape[0]}x{image.shape[1]}.")
+    if image.max(initial=0) > image_format.max_value:
+        raise InputError(422, "With preprocess=none pixel values must be "
+                              f"0..{image_format.max_value}.")
+    return image.reshape(1, -1).astype(np.uint8)
+
+
+def image_to_display(row: np.ndarray, image_format: ImageFormat) -> np.ndarray:
+    """A feature row as an 8-bit image for showing (training range stretched to 0..255)."""
+    scale = 255.0 / image_format.max_value
+    pixels = np.rint(np.asarray(row, dtype=np.float64) * scale).clip(0, 255)
+    return pixels.astype(np.uint8).reshape(image_format.image_shape)
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """A small grayscale image as a ``data:image/png;base64,...`` URL."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+__all__ = [
+    "ImageFormat",
+    "INVERT_CHOICES",
+    "InputError",
+    "PREPROCESS_CHOICES",
+    "UPLOAD_FORMATS",
+    "decode_upload",
+    "image_to_display",
+    "pixels_from_json",
+    "png_data_url",
+    "preprocess_image",
+]

@@ -1,0 +1,102 @@
+"""kd-tree and ball tree: exact against the float64 reference, ties and duplicates included."""
+
+import zlib
+
+import numpy as np
+import pytest
+
+from knnvision.search import build_index, reference_kneighbors, resolve_metric
+from knnvision.search.metrics import TREE_METRICS
+from knnvision.search.trees import build_tree
+
+METRICS = [("euclidean", None), ("manhattan", None), ("chebyshev", None), ("minkowski", 3.0),
+           ("hamming", None)]
+
+
+def _data(kind, dtype, rng):
+    """Training rows (with duplicated rows appended) and queries of one flavour."""
+    if kind == "continuous":
+        train = rng.normal(size=(400, 5)) * 3
+        queries = rng.normal(size=(40, 5)) * 3
+        if dtype == np.uint8:
+            train, queries = np.abs(train * 20), np.abs(queries * 20)
+    else:  # few distinct values: most distances tie
+        train = rng.integers(0, 3, size=(400, 4))
+        queries = rng.integers(0, 3, size=(40, 4))
+    train = np.vstack([train, train[:60], train[:10]]).astype(dtype)
+    # Some queries equal training rows exactly.
+    queries = np.vstack([queries, train[::97][:5]]).astype(dtype)
+    return train, queries
+
+
+def _assert_same(index, train, queries, k, metric):
+    distances, indices = index.query(queries, k)
+    ref_distances, ref_indices = reference_kneighbors(train, queries, k, metric)
+    assert distances.dtype == np.float64 and indices.dtype == np.int64
+    assert distances.shape == indices.shape == (len(queries), k)
+    np.testing.assert_array_equal(indices, ref_indices)
+    np.testing.assert_allclose(distances, ref_distances, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
+@pytest.mark.parametrize("metric_name,p", METRICS)
+@pytest.mark.parametrize("kind", ["continuous", "integer"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
+def test_tree_matches_reference(algorithm, metric_name, p, kind, dtype):
+    if metric_name not in TREE_METRICS[algorithm]:
+        pytest.skip("metric not supported by this tree")
+    rng = np.random.default_rng(zlib.crc32(f"{algorithm}{metric_name}{kind}{dtype}".encode()))
+    train, queries = _data(kind, dtype, rng)
+    metric = resolve_metric(metric_name, p)
+    index = build_tree(train, metric, algorithm, leaf_size=6)
+    for k in (1, 3, 5, 20):
+        _assert_same(index, train, queries, k, metric)
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
+@pytest.mark.parametrize("leaf_size", [1, 2, 40, 1000])
+def test_tree_leaf_sizes_and_tiny_sets(algorithm, leaf_size):
+    rng = np.random.default_rng(leaf_size)
+    metric = resolve_metric("euclidean")
+    for n in (1, 2, 3, 17):
+        train = rng.integers(0, 2, size=(n, 3)).astype(np.float64)
+        queries = rng.integers(0, 2, size=(7, 3)).astype(np.float64)
+        index = build_tree(train, metric, algorithm, leaf_size=leaf_size)
+        for k in sorted({1, n}):
+            _assert_same(index, train, queries, k, metric)
+
+
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
+def test_tree_all_rows_identical(algorithm):
+    # Every distance ties: the answer is simply the first k indices.
+    train = np.ones((50, 4))
+    queries = np.zeros((3, 4))
+    index = build_index(train, algorithm=algorithm)
+    distances, indices = index.query(queries, 7)
+    np.testing.assert_array_equal(indices, np.tile(np.arange(7), (3, 1)))
+    np.testing.assert_allclose(distances, 2.0)
+
+
+def test_tree_minkowski_near_ties_recheck():
+    # Rows whose Minkowski sums are equal in exact arithmetic but are summed from permuted
+    # terms: rounding decides the order, and it must be the reference's rounding.
+    rng = np.random.default_rng(7)
+    base = rng.random(6) * 10
+    train = np.array([rng.permutation(base) for _ in range(60)])
+    queries = np.zeros((4, 6))
+    metric = resolve_metric("minkowski", 3.5)
+    for algorithm in ("kd_tree", "ball_tree"):
+        _assert_same(build_tree(train, metric, algorithm, leaf_size=4), train, queries, 5, metric)
+
+
+def test_tree_rejects_bad_requests():
+    train = np.zeros((5, 2))
+    with pytest.raises(ValueError, match="cannot search"):
+        build_index(train, metric="cosine", algorithm="kd_tree")
+    with pytest.raises(ValueError, match="cannot search"):
+        build_index(train, metric="hamming", algorithm="kd_tree")
+    index = build_index(train, algorithm="kd_tree")
+    with pytest.raises(ValueError, match="only 5 training rows"):
+        index.query(train, 6)
+    with pytest.raises(ValueError, match="positive integer"):
+        index.query(train, 0)
