@@ -192,8 +192,7 @@ async def load(port, requests, clients, warmup, duration, rate, server_pid):
     start = loop.time() + 0.2
     measure_from, stop_at = start + warmup, start + warmup + duration
     cpu = []
-    for moment in (measure_from, stop_at):
-        loop.call_at(moment, lambda: cpu.append(cpu_seconds(server_pid)))
+    loop.call_at(measure_from, lambda: cpu.append(cpu_seconds(server_pid)))
     interval = clients / rate if rate else 0.0
     records: list[tuple[float, float, bool]] = []
     tasks = [
@@ -201,8 +200,8 @@ async def load(port, requests, clients, warmup, duration, rate, server_pid):
                start + (i * interval / clients if interval else 0.0), records)
         for i in range(clients)
     ]
-    await asyncio.gather(*tasks)
-    return records, cpu[1] - cpu[0]
+    await asyncio.gather(*tasks)  # ends when the last request sent before stop_at is answered
+    return records, cpu_seconds(server_pid) - cpu[0]
 
 
 # --- report -----------------------------------------------------------------------------------

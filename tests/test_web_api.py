@@ -29,7 +29,8 @@ from knnvision.pipeline import ExperimentConfig, model_metadata  # noqa: E402
 from knnvision.web import create_app, server  # noqa: E402
 from knnvision.web.app import STATIC_DIR  # noqa: E402
 
-MNIST_DIR = Path("/work/shared/datasets/mnist")
+# The project's shared/ folder sits beside the repository (also in CI).
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ except in CI (``CI`` set), where it fails.
 import math
 import os
 import shutil
+import tempfile
 import threading
 import time
 from importlib.util import find_spec
@@ -16,8 +17,11 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "images"
-MNIST_DIR = Path("/work/shared/datasets/mnist")
+# Screenshots go to a temporary folder; set KNNVISION_SCREENSHOTS=docs/images to refresh the
+# README's pictures (a test run never rewrites tracked files on its own).
+SCREENSHOTS = Path(os.environ.get("KNNVISION_SCREENSHOTS", tempfile.gettempdir()))
+# The project's shared/ folder sits beside the repository (also in CI).
+MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
 
 def _require(available: bool, what: str) -> None:
