@@ -63,10 +63,14 @@ def training_and_queries(data_dir, n_queries: int):
     return train, mnist.flat("test")[:n_queries], f"MNIST x {len(SHIFTS)} shifts"
 
 
-def timed(work):
-    started = time.perf_counter()
-    result = work()
-    return time.perf_counter() - started, result
+def timed(work, repeat: int = 1):
+    """``(best seconds, result)`` of ``repeat`` runs of ``work()``."""
+    best = np.inf
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = work()
+        best = min(best, time.perf_counter() - started)
+    return best, result
 
 
 def worker_rss_mib(client) -> dict[str, float]:
@@ -99,11 +103,98 @@ def merge_seconds_per_query(n_shards: int, k: int, rows: int = 2048, repeat: int
     return best / rows
 
 
-def dask_fixed_cost(train, query, args, repeat: int = 5) -> float:
+def dask_fixed_cost(train, query, args, n_shards: int) -> float:
     """Best time of a one-query search over a tiny sharded index: Dask's cost per search."""
-    tiny = build_sharded_index(train, metric=args.metric)
+    tiny = build_sharded_index(train, metric=args.metric, n_shards=n_shards)
     tiny.query(query, args.k)
-    return min(timed(lambda: tiny.query(query, args.k))[0] for _ in range(repeat))
+    return timed(lambda: tiny.query(query, args.k), repeat=5)[0]
+
+
+def measure(train, queries, args) -> dict:
+    """Times, memory and task costs of both searches, run in turn ``args.repeat`` times so
+    that both see the same (shared, changing) load."""
+    local = build_index(train, metric=args.metric)
+    with (
+        distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                                 dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        m = {"rss_idle": worker_rss_mib(client)}
+        m["fit"], sharded = timed(lambda: build_sharded_index(train, metric=args.metric))
+        m["rss_fitted"] = worker_rss_mib(client)
+        m["n_shards"] = len(sharded.bounds)
+        m["local"], m["dask"] = [], []
+        with thread_limit(None) as m["threads"]:
+            local.query(queries[:16], args.k)  # compiles and fills caches outside the timing
+            sharded.query(queries[:16], args.k)
+            with distributed.get_task_stream(client) as stream:
+                for _ in range(args.repeat):
+                    seconds, (_, local_indices) = timed(lambda: local.query(queries, args.k))
+                    m["local"].append(seconds)
+                    seconds, (_, dask_indices) = timed(lambda: sharded.query(queries, args.k))
+                    m["dask"].append(seconds)
+        m["rss_searched"] = worker_rss_mib(client)
+        m["identical"] = np.array_equal(local_indices, dask_indices)
+        tasks = shard_compute_seconds(stream.data)
+        m["core_seconds"] = sum(tasks) / args.repeat
+        m["longest_task"] = max(tasks)
+        m["n_blocks"] = len(tasks) // m["n_shards"] // args.repeat
+        m["fixed"] = dask_fixed_cost(train[:2000], queries[:1], args, m["n_shards"])
+        m["fixed_32"] = dask_fixed_cost(train[:2000], queries[:1], args, 32)
+    m["per_task"] = max(0.0, (m["fixed_32"] - m["fixed"]) / (32 - m["n_shards"]))
+    return m
+
+
+def report(m: dict, train, queries, args, say) -> None:
+    local, dask = min(m["local"]), min(m["dask"])
+    runs = "; ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(m["local"], m["dask"]))
+    say(f"Single process ({m['threads']} threads): {local:.1f} s, "
+        f"{len(queries) / local:.1f} queries/s")
+    say(f"Dask, {args.workers} worker processes x 1 thread, {m['n_shards']} shards: {dask:.1f} s, "
+        f"{len(queries) / dask:.1f} queries/s ({dask / local:.2f}x the single process's time); "
+        f"indices identical: {m['identical']}")
+    say(f"Best of {args.repeat}, run in turn (single / Dask, s): {runs}")
+    say(f"Sending the shards and building the indexes (fit): {m['fit']:.1f} s. Dask's cost per "
+        f"search (one query over 2,000 rows): {m['fixed'] * 1000:.0f} ms with {m['n_shards']} "
+        f"shards, {m['fixed_32'] * 1000:.0f} ms with 32: {m['per_task'] * 1000:.1f} ms per extra "
+        "shard task.")
+    say()
+    say("| worker | RSS idle (MiB) | after fit | after searches |")
+    say("|---|---|---|---|")
+    for address, idle in m["rss_idle"].items():
+        say(f"| {address} | {idle:.0f} | {m['rss_fitted'].get(address, np.nan):.0f} | "
+            f"{m['rss_searched'].get(address, np.nan):.0f} |")
+    say(f"\nEach shard holds {train.nbytes / m['n_shards'] / 2**20:.0f} MiB of training rows.")
+
+
+def report_scaling(m: dict, train, queries, args, say) -> None:
+    per_mrow = m["core_seconds"] / len(queries) / (len(train) / 1e6)
+    say(f"\nShard searches: {m['n_blocks']} query block(s) x {m['n_shards']} shards per search, "
+        f"{m['core_seconds']:.1f} core-seconds in all (longest task {m['longest_task']:.2f} s): "
+        f"{per_mrow * 1000:.1f} core-ms per query per million training rows.")
+    say()
+    say("| shards | merge on the client (us per query) |")
+    say("|---|---|")
+    merges = {n: merge_seconds_per_query(n, args.k) for n in (2, 8, 32, 128)}
+    for n, seconds in merges.items():
+        say(f"| {n} | {seconds * 1e6:.1f} |")
+    per_shard_merge = merges[128] / 128
+    say()
+    say(f"Expected on N single-thread workers (one shard each), these {len(queries)} queries "
+        f"over {len(train):,} rows: search core-seconds / N + client merge of N lists + "
+        f"{m['fixed'] * 1000:.0f} ms + {m['per_task'] * 1000:.1f} ms per shard task beyond "
+        f"{m['n_shards']}. Not counted: the network (every worker receives the "
+        f"{queries.nbytes / 2**20:.1f} MiB of queries and sends back "
+        f"{len(queries) * args.k * 16 / 2**10:.0f} KiB) and stragglers.")
+    say()
+    say("| N | expected time (s) | queries/s | training MiB per worker |")
+    say("|---|---|---|---|")
+    for n in (1, 2, 4, 8, 16, 32, 64, 128):
+        extra_tasks = max(0, n - m["n_shards"]) * m["n_blocks"]
+        expected = (m["core_seconds"] / n + len(queries) * per_shard_merge * n + m["fixed"]
+                    + m["per_task"] * extra_tasks)
+        say(f"| {n} | {expected:.2f} | {len(queries) / expected:.0f} | "
+            f"{train.nbytes / n / 2**20:.0f} |")
 
 
 def main() -> None:
@@ -113,92 +204,29 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--metric", default="euclidean")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="Best of this many searches.")
     parser.add_argument("--out", default=str(Path(__file__).with_name("dask_search.md")))
     args = parser.parse_args()
 
     train, queries, source = training_and_queries(args.data_dir, args.queries)
-    lines = [
-        f"# Sharded exact search: {train.shape[0]:,} x {train.shape[1]} uint8 training rows "
-        f"({source}, {train.nbytes / 2**20:.0f} MiB), {len(queries)} queries, k={args.k}, "
-        f"{args.metric}",
-        "",
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB; shared with other engineers' jobs "
-        f"(load average at start {os.getloadavg()[0]:.1f}): timings noisy.",
-        "",
-    ]
+    lines = []
 
     def say(line=""):
         print(line, flush=True)
         lines.append(line)
 
-    # --- one process, every core ----------------------------------------------------------
-    index = build_index(train, metric=args.metric)
-    with thread_limit(None) as threads:
-        index.query(queries[:16], args.k)  # compiles and caches outside the timing
-        local_seconds, (_, local_indices) = timed(lambda: index.query(queries, args.k))
-    del index
-    say(f"Single process ({threads} threads): {local_seconds:.1f} s, "
-        f"{len(queries) / local_seconds:.1f} queries/s")
-
-    # --- Dask -------------------------------------------------------------------------------
-    with (
-        distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                 dashboard_address=None) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        idle = worker_rss_mib(client)
-        fit_seconds, sharded = timed(lambda: build_sharded_index(train, metric=args.metric))
-        fitted = worker_rss_mib(client)
-        sharded.query(queries[:16], args.k)
-        with distributed.get_task_stream(client) as stream:
-            dask_seconds, (_, dask_indices) = timed(lambda: sharded.query(queries, args.k))
-        searched = worker_rss_mib(client)
-        shards = shard_compute_seconds(stream.data)
-        n_shards = len(sharded.bounds)
-        fixed_seconds = dask_fixed_cost(train[:2000], queries[:1], args)
-
-    same = np.array_equal(dask_indices, local_indices)
-    say(f"Dask, {args.workers} worker processes x 1 thread, {n_shards} shards: "
-        f"{dask_seconds:.1f} s, {len(queries) / dask_seconds:.1f} queries/s "
-        f"({dask_seconds / local_seconds:.2f}x the single process); indices identical: {same}")
-    say(f"Sending the shards and building the indexes (fit): {fit_seconds:.1f} s; "
-        f"Dask's fixed cost per search (one query, 2,000 rows): {fixed_seconds * 1000:.0f} ms")
+    say(f"# Sharded exact search: {train.shape[0]:,} x {train.shape[1]} uint8 training rows "
+        f"({source}, {train.nbytes / 2**20:.0f} MiB), {len(queries)} queries, k={args.k}, "
+        f"{args.metric}")
     say()
-    say("| worker | RSS idle (MiB) | after fit | after search |")
-    say("|---|---|---|---|")
-    for address in idle:
-        say(f"| {address} | {idle[address]:.0f} | {fitted.get(address, float('nan')):.0f} | "
-            f"{searched.get(address, float('nan')):.0f} |")
-    shard_mib = train.nbytes / n_shards / 2**20
-    say(f"\nEach shard holds {shard_mib:.0f} MiB of training rows.")
-
-    # --- the cost model ---------------------------------------------------------------------
-    core_seconds = sum(shards)
-    per_query_per_mrow = core_seconds / len(queries) / (len(train) / 1e6)
-    say(f"\nShard searches: {len(shards)} tasks, {core_seconds:.1f} core-seconds in all "
-        f"(longest task {max(shards):.2f} s): {per_query_per_mrow * 1000:.1f} core-ms per "
-        f"query per million training rows.")
+    say(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB; shared with other engineers' jobs "
+        f"(load average at start {os.getloadavg()[0]:.1f}): timings noisy.")
     say()
-    say("| shards | merge on the client (us per query) |")
-    say("|---|---|")
-    merges = {n: merge_seconds_per_query(n, args.k) for n in (2, 8, 32, 128)}
-    for n, seconds in merges.items():
-        say(f"| {n} | {seconds * 1e6:.1f} |")
-    per_shard_merge = merges[128] / 128
-    say()
-    say(f"Expected on N single-thread workers (one shard each) for these {len(queries)} queries "
-        f"over {len(train):,} rows: search core-seconds / N + merge (N shards) + "
-        f"{fixed_seconds * 1000:.0f} ms fixed cost; the query blocks cross the network N times "
-        f"({queries.nbytes / 2**20:.1f} MiB each) and every worker holds "
-        f"1/N of the rows plus the index's copy.")
-    say()
-    say("| N | expected time (s) | queries/s | training MiB per worker |")
-    say("|---|---|---|---|")
-    for n in (1, 2, 4, 8, 16, 32, 64, 128):
-        expected = core_seconds / n + len(queries) * per_shard_merge * n + fixed_seconds
-        say(f"| {n} | {expected:.2f} | {len(queries) / expected:.0f} | "
-            f"{train.nbytes / n / 2**20:.0f} |")
+    measured = measure(train, queries, args)
+    report(measured, train, queries, args, say)
+    report_scaling(measured, train, queries, args, say)
+    say(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}.")
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
 

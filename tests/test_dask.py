@@ -1,7 +1,8 @@
 """knnvision on Dask: sharded search, estimators, model selection, resilience, the CLI.
 
-One LocalCluster of 2 worker processes (1 thread each) serves the whole module. The test
-that kills a worker runs last: the cluster's nanny restarts it, and nothing after relies on it.
+One LocalCluster of 2 worker processes (1 thread each) serves the whole module, named by its
+address (its client is not the process's default, as in the CLI). The tests that kill workers
+run last: the nanny restarts each killed worker.
 """
 
 import json
@@ -17,14 +18,13 @@ from sklearn.pipeline import Pipeline
 
 distributed = pytest.importorskip("distributed")
 
-import knnvision  # noqa: E402
-from knnvision import PCA, KNNClassifier, KNNSearchCV, progress  # noqa: E402
-from knnvision.cli import main  # noqa: E402
-from knnvision.distributed import build_sharded_index, get_client  # noqa: E402
-from knnvision.distributed import cluster as cluster_module  # noqa: E402
-from knnvision.distributed import sharded_search  # noqa: E402
-from knnvision.model_selection import cross_validate_grid  # noqa: E402
-from knnvision.search import build_index  # noqa: E402
+import knnvision
+from knnvision import PCA, KNNClassifier, KNNSearchCV, progress
+from knnvision.cli import main
+from knnvision.distributed import build_sharded_index, get_client, sharded_search
+from knnvision.distributed import cluster as cluster_module
+from knnvision.model_selection import cross_validate_grid
+from knnvision.search import build_index
 
 N_FEATURES = 784  # MNIST-sized rows
 
@@ -34,12 +34,17 @@ def client():
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                  dashboard_address=None) as cluster,
-        distributed.Client(cluster) as client,  # the default client: scheduler=None uses it
+        distributed.Client(cluster, set_as_default=False) as client,
     ):
         yield client
         for connection in cluster_module._clients.values():  # made from the address string
             connection.close()
         cluster_module._clients.clear()
+
+
+@pytest.fixture(scope="module")
+def address(client):
+    return client.scheduler.address
 
 
 def tied_rows(seed, n_rows, dtype):
@@ -74,10 +79,10 @@ QUERY_STEP = {"minkowski": 4}
 
 
 @pytest.mark.parametrize("metric, p, dtype", METRICS)
-def test_sharded_search_equals_single_machine_bit_for_bit(client, data, metric, p, dtype):
+def test_sharded_search_equals_single_machine_bit_for_bit(address, data, metric, p, dtype):
     train, queries = (part.astype(dtype) for part in data)
     queries = queries[:: QUERY_STEP.get(metric, 1)]
-    index = build_sharded_index(train, metric=metric, p=p, n_shards=3)
+    index = build_sharded_index(train, scheduler=address, metric=metric, p=p, n_shards=3)
     distances, indices = index.query(queries, 9)
     expected_distances, expected_indices = build_index(train, metric=metric, p=p).query(queries, 9)
     np.testing.assert_array_equal(indices, expected_indices)
@@ -85,40 +90,40 @@ def test_sharded_search_equals_single_machine_bit_for_bit(client, data, metric, 
     assert index.algorithm.endswith("(dask, 3 shards)")
 
 
-def test_exact_duplicates_in_other_shards_go_to_the_smaller_index(client, data):
+def test_exact_duplicates_in_other_shards_go_to_the_smaller_index(address, data):
     train, _ = data
-    index = build_sharded_index(train, metric="manhattan", n_shards=2)
+    index = build_sharded_index(train, scheduler=address, metric="manhattan", n_shards=2)
     distances, indices = index.query(train[5:6], 2)
     assert indices.tolist() == [[5, 1305]] and distances.tolist() == [[0.0, 0.0]]
 
 
-def test_training_rows_loaded_on_the_workers_from_npy(client, data, tmp_path):
+def test_training_rows_loaded_on_the_workers_from_npy(address, data, tmp_path):
     train, queries = data
     np.save(tmp_path / "train.npy", train)
-    index = build_sharded_index(tmp_path / "train.npy", metric="euclidean")
+    index = build_sharded_index(tmp_path / "train.npy", scheduler=address)
     assert len(index.bounds) == 2  # one shard per worker thread
     _, indices = index.query(queries, 5)
     np.testing.assert_array_equal(indices, build_index(train).query(queries, 5)[1])
 
 
-def test_more_neighbours_than_a_shard_holds(client, data):
+def test_more_neighbours_than_a_shard_holds(address, data):
     train, queries = data
-    index = build_sharded_index(train[:10], metric="euclidean", n_shards=4)  # shards of 2-3
+    index = build_sharded_index(train[:10], scheduler=address, n_shards=4)  # shards of 2-3
     _, indices = index.query(queries, 7)
     np.testing.assert_array_equal(indices, build_index(train[:10]).query(queries, 7)[1])
 
 
-def test_bad_search_input_is_a_clear_error(client, data, tmp_path):
+def test_bad_search_input_is_a_clear_error(address, data, tmp_path):
     train, queries = data
-    index = build_sharded_index(train[:50])
+    index = build_sharded_index(train[:50], scheduler=address)
     with pytest.raises(ValueError, match="only 50 training rows"):
         index.query(queries, 51)
     with pytest.raises(ValueError, match="784 features"):
         index.query(queries[:, :10], 3)
     with pytest.raises(ValueError, match="n_shards"):
-        build_sharded_index(train, n_shards=0)
+        build_sharded_index(train, scheduler=address, n_shards=0)
     with pytest.raises(FileNotFoundError):
-        build_sharded_index(tmp_path / "missing.npy")
+        build_sharded_index(tmp_path / "missing.npy", scheduler=address)
 
 
 # --- estimators ----------------------------------------------------------------------------
@@ -130,10 +135,10 @@ def digits():
     return X[:900].astype(np.uint8), y[:900], X[900:1200].astype(np.uint8), y[900:1200]
 
 
-def test_classifier_fit_predict_round_trip_through_dask(client, digits, tmp_path):
+def test_classifier_fit_predict_round_trip_through_dask(address, digits, tmp_path):
     X, y, X_test, _ = digits
     local = KNNClassifier(5, weights="distance").fit(X, y)
-    sharded = KNNClassifier(5, weights="distance", backend="dask").fit(X, y)
+    sharded = KNNClassifier(5, weights="distance", backend="dask", scheduler=address).fit(X, y)
     assert "dask" in sharded.effective_algorithm_
     np.testing.assert_array_equal(sharded.predict(X_test), local.predict(X_test))
     np.testing.assert_array_equal(sharded.predict_proba(X_test), local.predict_proba(X_test))
@@ -146,13 +151,21 @@ def test_classifier_fit_predict_round_trip_through_dask(client, digits, tmp_path
     np.testing.assert_array_equal(loaded.predict(X_test), local.predict(X_test))
 
 
-def test_scheduler_address_parameter_clones_and_connects(client, digits):
+def test_scheduler_address_parameter_clones(address, digits):
     X, y, X_test, _ = digits
-    model = KNNClassifier(3, backend="dask", scheduler=client.scheduler.address)
-    copy = clone(model)
-    assert copy.get_params()["scheduler"] == client.scheduler.address
+    copy = clone(KNNClassifier(3, backend="dask", scheduler=address))
+    assert copy.get_params()["scheduler"] == address
     predictions = copy.fit(X, y).predict(X_test)
     np.testing.assert_array_equal(predictions, KNNClassifier(3).fit(X, y).predict(X_test))
+
+
+def test_no_scheduler_means_the_current_client(client, digits):
+    X, y, X_test, _ = digits
+    with client.as_current():
+        assert get_client() is client
+        model = KNNClassifier(3, backend="dask").fit(X, y)
+    np.testing.assert_array_equal(model.predict(X_test),
+                                  KNNClassifier(3).fit(X, y).predict(X_test))
 
 
 def test_bad_backend_or_scheduler_is_a_clear_error(client, digits):
@@ -173,13 +186,14 @@ def test_unreachable_scheduler_fails_fast_and_clearly():
 # --- model selection -----------------------------------------------------------------------
 
 
-def test_search_cv_on_dask_scores_exactly_as_locally(client, digits):
+def test_search_cv_on_dask_scores_exactly_as_locally(address, digits):
     X, y, _, _ = digits
     grid = {"pca__n_components": [8, 16], "knn__n_neighbors": [1, 3, 5],
             "knn__weights": ["uniform", "distance"], "knn__metric": ["euclidean", "manhattan"]}
 
     def search(backend):
-        model = Pipeline([("pca", PCA()), ("knn", KNNClassifier(backend=backend))])
+        knn = KNNClassifier(backend=backend, scheduler=address)
+        model = Pipeline([("pca", PCA()), ("knn", knn)])
         return KNNSearchCV(model, grid, cv=3).fit(X, y)
 
     local, on_dask = search("local"), search("dask")
@@ -191,27 +205,37 @@ def test_search_cv_on_dask_scores_exactly_as_locally(client, digits):
     assert "dask" in on_dask.best_estimator_[-1].effective_algorithm_
 
 
-def test_cross_validate_grid_on_a_scheduler_address(client, digits):
+def test_cross_validate_grid_on_a_scheduler_address(address, digits):
     X, y, _, _ = digits
     settings = {"n_neighbors": (1, 3), "weights": ("uniform", "distance"),
                 "metrics": (("euclidean", 2), ("manhattan", 2)), "cv": 3}
     local = cross_validate_grid(X, y, **settings)
-    on_dask = cross_validate_grid(X, y, scheduler=client.scheduler.address, **settings)
+    on_dask = cross_validate_grid(X, y, scheduler=address, **settings)
     np.testing.assert_array_equal(on_dask.fold_scores, local.fold_scores)
 
 
-def test_cli_run_with_scheduler(client, capsys, monkeypatch, tmp_path):
+def test_cli_run_with_scheduler(address, capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "argv", [
         "knnvision", "run", "--k", "1,3", "--cv", "2", "--no-report", "--out", str(tmp_path),
-        "--scheduler", client.scheduler.address,
+        "--scheduler", address,
     ])
     with pytest.raises(SystemExit) as exit_:
         main()
     assert exit_.value.code in (0, None)
     assert "Test accuracy" in capsys.readouterr().out
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["config"]["scheduler"] == client.scheduler.address
+    assert results["config"]["scheduler"] == address
     assert results["test_accuracy"] >= 0.95
+
+
+def test_cli_tune_with_scheduler(address, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [
+        "knnvision", "tune", "--k", "1,3", "--pca", "0,10", "--cv", "2", "--scheduler", address,
+    ])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code in (0, None)
+    assert "Test accuracy" in capsys.readouterr().out
 
 
 def test_cli_unreachable_scheduler_is_one_line(capsys, monkeypatch, tmp_path):
@@ -255,31 +279,33 @@ class _KillOnFirstBlock:
         self.done.append(amount)
 
 
-def test_killed_worker_mid_search_same_answer(client, data, monkeypatch):
+def test_killed_worker_mid_search_same_answer(client, address, data, monkeypatch):
     train, queries = data
     queries = np.concatenate([queries] * 8)  # 256 queries in 16 blocks of 16
     monkeypatch.setattr(sharded_search, "MAX_QUERY_BLOCK_ROWS", 16)
-    index = build_sharded_index(train, metric="euclidean", n_shards=2)
+    index = build_sharded_index(train, scheduler=address, n_shards=2)
     victims = []
-    reporter = _KillOnFirstBlock(lambda: victims.append(kill_worker_holding(client,
-                                                                             index._shards[0])))
+    reporter = _KillOnFirstBlock(
+        lambda: victims.append(kill_worker_holding(client, index.shard_future(0)))
+    )
     with progress.reporting(reporter):
         distances, indices = index.query(queries, 5)
     assert len(reporter.done) == 16  # killed after the first of 16 blocks
-    assert victims[0] not in client.scheduler_info()["workers"]
+    assert victims[0] not in client.nthreads()
     expected_distances, expected_indices = build_index(train).query(queries, 5)
     np.testing.assert_array_equal(indices, expected_indices)
     np.testing.assert_array_equal(distances, expected_distances)
 
 
-def test_shard_lost_with_its_worker_is_sent_again(client, data):
+def test_shard_lost_with_its_worker_is_sent_again(client, address, data):
     # Dask may copy a small shard to the other worker mid-search (then nothing is lost); a
     # kill between fit and search always loses the shard, so the restore path surely runs.
     client.wait_for_workers(2, timeout=30)
     train, queries = data
-    index = build_sharded_index(train, metric="manhattan", n_shards=2)
-    lost = index._shards[0]
+    index = build_sharded_index(train, scheduler=address, metric="manhattan", n_shards=2)
+    lost = index.shard_future(0)
     kill_worker_holding(client, lost)
     _, indices = index.query(queries, 5)
-    assert index._shards[0] is not lost
-    np.testing.assert_array_equal(indices, build_index(train, metric="manhattan").query(queries, 5)[1])
+    assert index.shard_future(0) is not lost
+    expected = build_index(train, metric="manhattan").query(queries, 5)[1]
+    np.testing.assert_array_equal(indices, expected)

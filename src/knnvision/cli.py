@@ -116,6 +116,12 @@ DataDirOption = Annotated[
     typer.Option(help="Folder holding the MNIST/Fashion-MNIST IDX files (else they are searched "
                  "for, then downloaded)."),
 ]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(metavar="ADDRESS", help="Tune and search on a Dask cluster: its scheduler "
+                 "address (tcp://HOST:8786), or 'local' to start one on this machine. Needs the "
+                 "dask extra."),
+]
 
 
 @app.command()
@@ -135,9 +141,7 @@ def run(
                         min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed of every split.")] = 0,
     n_jobs: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
-    scheduler: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Tune and search on "
-                         "a Dask cluster: its scheduler address (tcp://HOST:8786), or 'local' "
-                         "to start one on this machine. Needs the dask extra.")] = None,
+    scheduler: SchedulerOption = None,
     out: Annotated[Path, typer.Option(help="Folder for model.knnv, results.json and the "
                    "report.")] = Path("results"),
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html and "
@@ -322,6 +326,137 @@ def report_command(
 
     files = _with_progress(lambda: rebuild_report(results_dir, data_dir))
     console.print(f"Report: {files['report']} (figures in {files['figures']})")
+
+
+@app.command()
+def tune(
+    dataset: DatasetOption = "digits",
+    data_dir: DataDirOption = None,
+    k: Annotated[str, typer.Option("--k", help="Values of k to try, e.g. 2,4,6,8.")] = "1,3,5,7,9",
+    metric: Annotated[str, typer.Option(help="Distances to try: euclidean, manhattan, "
+                      "chebyshev, cosine, hamming, minkowski:P; comma-separated.")] = "euclidean",
+    weights: Annotated[str, typer.Option(help="uniform and/or distance, comma-separated.")] = "uniform",
+    pca: Annotated[str | None, typer.Option(help="PCA sizes to try, e.g. 0,20,50 (0: no PCA; "
+                   "0.9: keep 90% of the variance); fitted on each fold's training part.")] = None,
+    cv: Annotated[int, typer.Option(help="Stratified folds, unshuffled as in GridSearchCV.",
+                  min=2)] = 5,
+    test_size: Annotated[float, typer.Option(help="Test share when the dataset has no official "
+                         "test part.", min=0.01, max=0.9)] = 0.2,
+    max_train: Annotated[int | None, typer.Option(help="Use at most this many training images.",
+                         min=1)] = None,
+    max_test: Annotated[int | None, typer.Option(help="Use at most this many test images.",
+                        min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    n_jobs: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
+    top: Annotated[int, typer.Option(help="Show the best N settings.", min=1)] = 10,
+    scheduler: SchedulerOption = None,
+) -> None:
+    """Grid search by cross-validation (KNNSearchCV, GridSearchCV's scores) on the training
+    part, then the best setting's accuracy on the test part."""
+    from .model_selection import KNNSearchCV, knn_grid
+
+    estimator, grid = knn_grid(_int_list(k, "--k"), weights=_weights_list(weights),
+                               metrics=_metric_list(metric), pca_sizes=_pca_list(pca))
+    if scheduler is not None:
+        from .distributed import on_dask
+
+        estimator = on_dask(estimator, scheduler)
+    config = ExperimentConfig(dataset=dataset, data_dir=str(data_dir) if data_dir else None,
+                              test_size=test_size, max_train=max_train, max_test=max_test,
+                              seed=seed)
+
+    def work():
+        data = load_dataset(dataset, config.data_dir)
+        X_train, y_train, X_test, y_test = split_for_experiment(data, config)
+        search = KNNSearchCV(estimator, grid, cv=cv, n_jobs=n_jobs).fit(X_train, y_train)
+        return search, search.score(X_test, y_test), len(y_train), len(y_test)
+
+    search, accuracy, n_train, n_test = _with_progress(work)
+    _print_search(search, top)
+    console.print(f"\n{n_train} training, {n_test} test images. Best: "
+                  f"{_params_text(search.best_params_)}, CV {search.best_score_:.2%}")
+    console.print(f"[bold green]Test accuracy of the best setting: {accuracy:.2%}[/]")
+
+
+@app.command()
+def recipe(
+    name: Annotated[str | None, typer.Argument(help="Recipe to run (see --list).")] = None,
+    list_recipes: Annotated[bool, typer.Option("--list", help="List the recipes.")] = False,
+    data_dir: DataDirOption = None,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Also run scikit-learn on "
+                     "the same data and show its numbers.")] = True,
+    max_train: Annotated[int | None, typer.Option(help="Cap the training rows for a quick run "
+                         "(then the numbers are not the tutorial's).", min=1)] = None,
+    max_test: Annotated[int | None, typer.Option(help="Cap the test and validation rows.",
+                        min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Seed of draws the tutorial leaves unseeded.")] = 0,
+) -> None:
+    """Run a tutorial's experiment; print its numbers next to the tutorial's own."""
+    from .recipes import RECIPES, RecipeOptions, run_recipe
+
+    if list_recipes or name is None:
+        table = Table("recipe", "experiment", "needs", title="Recipes (knnvision recipe NAME)")
+        for entry in RECIPES.values():
+            table.add_row(entry.name, entry.title, ", ".join(entry.datasets) or "nothing")
+        console.print(table)
+        return
+    options = RecipeOptions(data_dir=str(data_dir) if data_dir else None, check=check,
+                            max_train=max_train, max_test=max_test, seed=seed)
+    _print_recipe(_with_progress(lambda: run_recipe(name, options)), check)
+
+
+def _pca_list(text: str | None) -> list[float]:
+    if not text:
+        return []
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--pca takes sizes separated by commas (0 for no PCA), got {text!r}.") from None
+    if any(v < 0 or (v >= 1 and not v.is_integer()) for v in values):
+        raise ValueError(f"--pca takes whole numbers or fractions below 1, got {text!r}.")
+    return [int(v) if v.is_integer() else v for v in values]
+
+
+def _params_text(params: dict) -> str:
+    shown = {key.removeprefix("knn__"): value for key, value in params.items()}
+    if shown.get("metric", "minkowski") != "minkowski":
+        shown.pop("p", None)  # p only matters for Minkowski
+    shown = {("pca" if key == "pca__n_components" else key): value for key, value in shown.items()}
+    return ", ".join(f"{key}={'none' if value == 'passthrough' else value}"
+                     for key, value in shown.items())
+
+
+def _print_search(search, top: int) -> None:
+    results = search.cv_results_
+    order = np.argsort(results["rank_test_score"], kind="stable")[:top]
+    table = Table("rank", "setting", "CV accuracy",
+                  title=f"{search.n_splits_}-fold cross-validation, best {len(order)} of "
+                  f"{len(results['params'])}")
+    for i in order:
+        table.add_row(str(results["rank_test_score"][i]), _params_text(results["params"][i]),
+                      f"{results['mean_test_score'][i]:.2%} ± {results['std_test_score'][i]:.2%}",
+                      style="bold green" if i == search.best_index_ else None)
+    console.print(table)
+
+
+def _print_recipe(result, check: bool) -> None:
+    console.print(f"[bold]{result.title}[/]\n{result.setup}\n", highlight=False)
+    columns = ["", "tutorial", "knnvision"] + (["scikit-learn"] if check else [])
+    table = Table(*columns)
+    for row in result.rows:
+        values = [row.tutorial, row.knnvision] + ([row.scikit_learn] if check else [])
+        table.add_row(row.quantity, *(row.shown(value) for value in values))
+    console.print(table)
+    for detail in result.tables:
+        extra = Table(*detail.header, title=detail.title)
+        for cells in detail.rows:
+            extra.add_row(*cells)
+        console.print(extra)
+    for note in result.notes:
+        console.print(note, highlight=False)
+    console.print("— : the tutorial's text states no number for it.", style="dim")
+    timings = ", ".join(f"{label} {seconds:.2f} s" for label, seconds in result.seconds.items())
+    console.print(f"Time: {timings}")
 
 
 # --- printing ------------------------------------------------------------------------------

@@ -29,11 +29,13 @@ goes to ``"randomized"``, and everything else to ``"full"``.
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import ThreadpoolController
 
 from .io import register_saveable
 
@@ -192,7 +194,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _power_iterations(self, n_kept: int, n_samples: int, n_features: int) -> int:
         if self.iterated_power == "auto":
             return 7 if n_kept < 0.1 * min(n_samples, n_features) else 4
-        if not _is_count(self.iterated_power) and self.iterated_power != 0:
+        if not _is_count(self.iterated_power) or self.iterated_power < 0:
             raise ValueError(
                 f"iterated_power must be 'auto' or a non-negative integer; "
                 f"got {self.iterated_power!r}."
@@ -269,9 +271,27 @@ def _is_count(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _one_lapack_thread():
+    """Run LAPACK factorisations (SVD, eigh, QR) on one thread.
+
+    OpenBLAS splits them into many short parallel steps; on a busy two-core machine each step
+    waits for a time slice, and the factorisation gets 4x (10,000 x 784 SVD: 10.4 s against
+    2.4 s) to 700x (266 x 64 SVD: 820 ms against 1.2 ms) slower than on one thread (measured
+    with other jobs running). Matrix products keep every thread: they parallelise in a few
+    long steps.
+    """
+    return _threadpools().limit(limits=1, user_api="blas")
+
+
 def _full_svd(X: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Singular values and right singular vectors of the centred data."""
-    _, singular_values, components = np.linalg.svd(X - mean, full_matrices=False)
+    with _one_lapack_thread():
+        _, singular_values, components = np.linalg.svd(X - mean, full_matrices=False)
     return singular_values, components
 
 
@@ -283,7 +303,8 @@ def _covariance_eigh(X: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.nd
     for start in range(0, len(X), _COVARIANCE_BLOCK_ROWS):
         block = X[start : start + _COVARIANCE_BLOCK_ROWS] - mean  # float64 from here
         scatter += block.T @ block
-    eigenvalues, eigenvectors = np.linalg.eigh(scatter)
+    with _one_lapack_thread():
+        eigenvalues, eigenvectors = np.linalg.eigh(scatter)
     order = np.argsort(eigenvalues)[::-1][: min(len(X), n_features)]
     # Rounding can leave tiny negative eigenvalues where the true value is 0.
     singular_values = np.sqrt(np.clip(eigenvalues[order], 0.0, None))
@@ -305,13 +326,17 @@ def _randomized_svd(X, mean, n_components, n_iterations, n_oversamples, random_s
     def transposed_times(matrix):  # (X - mean).T @ matrix
         return X.T @ matrix - np.outer(mean, matrix.sum(axis=0))
 
-    basis = np.linalg.qr(times(rng.standard_normal((n_features, width))))[0]
+    def orthonormal(matrix):
+        with _one_lapack_thread():
+            return np.linalg.qr(matrix)[0]
+
+    basis = orthonormal(times(rng.standard_normal((n_features, width))))
     for _ in range(n_iterations):
         # Re-orthonormalise after each pass so the basis keeps its small directions.
-        basis = np.linalg.qr(times(np.linalg.qr(transposed_times(basis))[0]))[0]
-    _, singular_values, small_components = np.linalg.svd(
-        transposed_times(basis).T, full_matrices=False
-    )
+        basis = orthonormal(times(orthonormal(transposed_times(basis))))
+    small = transposed_times(basis).T
+    with _one_lapack_thread():
+        _, singular_values, small_components = np.linalg.svd(small, full_matrices=False)
     return singular_values[:n_components], small_components[:n_components]
 
 

@@ -26,10 +26,23 @@ that the tests use as the oracle.
 
 from __future__ import annotations
 
+import contextlib
+import numbers
+
+import numba
 import numpy as np
 from numba import njit, prange
+from sklearn.utils.validation import check_is_fitted
+
+from . import progress
+from .augmentation import AugmentedKNNClassifier
+from .estimators._base import check_n_neighbors
+from .io import register_saveable
+from .search import thread_limit
 
 __all__ = [
+    "DISTORTIONS",
+    "RerankKNNClassifier",
     "context_features",
     "context_features_numpy",
     "idm_distance",
@@ -122,14 +135,14 @@ def _idm_from_contexts(query_ctx, query_energy, ref_ctx, ref_energy, height, wid
                         if ref_energy[ii, jj] < best:
                             best = ref_energy[ii, jj]
             else:
+                # No early exit inside the context sum: the branch-free loop vectorises and
+                # measured almost twice as fast as stopping once ``cost >= best``.
                 for ii in range(i_lo, i_hi):
                     for jj in range(j_lo, j_hi):
                         cost = 0.0
                         for v in range(n_values):
                             diff = query_ctx[i, j, v] - ref_ctx[ii, jj, v]
                             cost += diff * diff
-                            if cost >= best:
-                                break
                         if cost < best:
                             best = cost
             total += best
@@ -259,3 +272,180 @@ def idm_distance_numpy(query: np.ndarray, reference: np.ndarray, warp: int, cont
             cost = ((query_ctx - moved) ** 2).sum(axis=-1)
             best = np.minimum(best, np.where(valid, cost, np.inf))
     return float(best.sum())
+
+
+# --- the estimator ---------------------------------------------------------------------------
+
+#: Distances the candidates can be re-ranked by.
+DISTORTIONS = ("idm", "euclidean")
+# Queries per call of the compiled re-rank (one progress step each).
+_RERANK_BLOCK = 256
+# Bound on the float64 difference block of the Euclidean re-rank, in values.
+_EUCLIDEAN_BLOCK_VALUES = 2**23
+
+
+@register_saveable
+class RerankKNNClassifier(AugmentedKNNClassifier):
+    """k-nearest-neighbour classification by a deformation-aware distance.
+
+    For each query, the ``n_candidates`` nearest training images by ``metric`` (Euclidean by
+    default, through the exact search) are measured again with ``distortion``, and the
+    ``n_neighbors`` nearest by that distance vote. Ties in the re-rank distance go to the
+    smaller training index. The training set may be augmented as in
+    :class:`~knnvision.augmentation.AugmentedKNNClassifier` (no augmentation by default).
+
+    Parameters
+    ----------
+    n_neighbors : int, default=3
+        Neighbours that vote, taken from the re-ranked candidates.
+    weights : {"uniform", "distance"} or callable, default="uniform"
+        Vote weights from the re-rank distances, as for :class:`~knnvision.KNNClassifier`.
+    n_candidates : int, default=50
+        Euclidean candidates re-ranked per query (at least ``n_neighbors`` are used). The
+        cost of a prediction grows linearly with it; see the module notes.
+    distortion : {"idm", "euclidean"}, default="idm"
+        ``"idm"``: the image distortion model with gradient contexts (distance reported as
+        the square root of the summed squared context differences). ``"euclidean"``: plain
+        Euclidean distance, which leaves the search's order unchanged (a baseline).
+    warp : int, default=2
+        IDM: each pixel may match any pixel up to ``warp`` rows and columns away.
+    context : int, default=1
+        IDM: radius of the gradient context compared (1 is a 3 x 3 patch).
+    algorithm, metric, p, n_jobs, working_memory
+        The candidate search, as for :class:`~knnvision.KNNClassifier`.
+    image_shape, shifts, directions, rotations, scales, flip
+        Image shape and training-set augmentation, as for
+        :class:`~knnvision.augmentation.AugmentedKNNClassifier`; no augmentation by default.
+
+    Attributes
+    ----------
+    classes_, n_features_in_, n_samples_fit_, effective_algorithm_, augmentation_factor_,
+    image_shape_
+        As for :class:`~knnvision.augmentation.AugmentedKNNClassifier`.
+    """
+
+    def __init__(
+        self,
+        n_neighbors=3,
+        *,
+        weights="uniform",
+        n_candidates=50,
+        distortion="idm",
+        warp=2,
+        context=1,
+        algorithm="auto",
+        metric="euclidean",
+        p=2,
+        n_jobs=None,
+        working_memory=None,
+        image_shape=None,
+        shifts=(),
+        directions=8,
+        rotations=(),
+        scales=(),
+        flip=False,
+    ):
+        super().__init__(
+            n_neighbors,
+            weights=weights,
+            algorithm=algorithm,
+            metric=metric,
+            p=p,
+            n_jobs=n_jobs,
+            working_memory=working_memory,
+            image_shape=image_shape,
+            shifts=shifts,
+            directions=directions,
+            rotations=rotations,
+            scales=scales,
+            flip=flip,
+        )
+        self.n_candidates = n_candidates
+        self.distortion = distortion
+        self.warp = warp
+        self.context = context
+
+    def fit(self, X, y):
+        """Store the (augmented) training images ``X`` (rows) and labels ``y``."""
+        self._check_rerank_parameters()
+        return super().fit(X, y)
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """The ``n_neighbors`` nearest training rows by the re-rank distance.
+
+        They are chosen among the ``n_candidates`` nearest by ``metric``; ``X=None`` uses the
+        training rows as queries, each left out of its own candidates (not allowed on an
+        augmented training set). Returns ``(distances, indices)`` sorted nearest first, or
+        only the indices.
+        """
+        check_is_fitted(self)
+        self._check_rerank_parameters()
+        k = check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors)
+        leave_self_out = X is None
+        queries = self._fit_X if leave_self_out else self._validate_queries(X)
+        available = self.n_samples_fit_ - (1 if leave_self_out else 0)
+        n_candidates = max(min(self.n_candidates, available), k)
+        candidates = super().kneighbors(
+            None if leave_self_out else queries, n_candidates, return_distance=False
+        )
+        squared = self._rerank_squared(queries, candidates, k)
+        order = np.lexsort((candidates, squared), axis=-1)[:, :k]
+        indices = np.take_along_axis(candidates, order, axis=1)
+        if not return_distance:
+            return indices
+        return np.sqrt(np.take_along_axis(squared, order, axis=1)), indices
+
+    def _rerank_squared(self, queries, candidates, k):
+        """Squared re-rank distances ``(n_queries, n_candidates)``; ``inf`` marks candidates
+        proven not to be among the ``k`` nearest."""
+        if self.distortion == "euclidean":
+            return _squared_euclidean_to_candidates(queries, self._fit_X, candidates)
+        height, width = self.image_shape_
+        squared = np.empty(candidates.shape)
+        with progress.track(total=len(queries), description="re-ranking (IDM)") as task:
+            with _numba_threads(self.n_jobs):
+                for start in range(0, len(queries), _RERANK_BLOCK):
+                    stop = min(start + _RERANK_BLOCK, len(queries))
+                    squared[start:stop] = idm_rerank(
+                        queries[start:stop], self._fit_X, candidates[start:stop],
+                        height, width, self.warp, self.context, min(k, candidates.shape[1]),
+                    )
+                    task.advance(stop - start)
+        return squared
+
+    def _check_rerank_parameters(self) -> None:
+        if self.distortion not in DISTORTIONS:
+            raise ValueError(
+                f"distortion must be one of {', '.join(DISTORTIONS)}, got {self.distortion!r}."
+            )
+        check_n_neighbors(self.n_candidates, "n_candidates")
+        for name in ("warp", "context"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{name} must be a whole number of pixels >= 0, got {value!r}.")
+
+
+def _squared_euclidean_to_candidates(queries, train, candidates) -> np.ndarray:
+    """Squared Euclidean distances to each query's candidates, summed exactly as the search's
+    float64 reference sums them (so equal rows tie exactly)."""
+    n_queries, n_candidates = candidates.shape
+    block = max(1, _EUCLIDEAN_BLOCK_VALUES // max(1, n_candidates * train.shape[1]))
+    squared = np.empty(candidates.shape)
+    for start in range(0, n_queries, block):
+        stop = min(start + block, n_queries)
+        rows = train[candidates[start:stop]].astype(np.float64)
+        diff = np.abs(queries[start:stop, None, :].astype(np.float64) - rows)
+        squared[start:stop] = (diff * diff).sum(axis=2)
+    return squared
+
+
+@contextlib.contextmanager
+def _numba_threads(n_jobs):
+    """Run the block with ``n_jobs`` threads for the compiled kernels (and BLAS)."""
+    with thread_limit(n_jobs) as threads:
+        previous = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)

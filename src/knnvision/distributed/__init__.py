@@ -6,6 +6,7 @@
 - :func:`grid_fold_scores_on_dask`: the (fold, search) pairs of
   :class:`~knnvision.KNNSearchCV` and ``knnvision run`` as Dask tasks; used when the tuned
   classifier has ``backend="dask"``.
+- :func:`on_dask`: a copy of a classifier (or a Pipeline ending in one) set to run there.
 - :func:`get_client`: the cluster, from a scheduler address, ``"local"`` or the default client.
 
 Needs the ``dask`` extra: ``pip install "knnvision[dask]"``.
@@ -18,9 +19,9 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "The Dask backend needs dask and distributed: pip install 'knnvision[dask]'."
     ) from error
 
-from .cluster import DEFAULT_CONNECT_TIMEOUT_S, LOCAL, get_client  # noqa: E402
-from .cross_validation import grid_fold_scores_on_dask  # noqa: E402
-from .sharded_search import ShardedIndex, build_sharded_index  # noqa: E402
+from .cluster import DEFAULT_CONNECT_TIMEOUT_S, LOCAL, get_client
+from .cross_validation import grid_fold_scores_on_dask, on_dask
+from .sharded_search import ShardedIndex, build_sharded_index
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
@@ -29,4 +30,5 @@ __all__ = [
     "build_sharded_index",
     "get_client",
     "grid_fold_scores_on_dask",
+    "on_dask",
 ]

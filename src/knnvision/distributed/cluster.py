@@ -8,6 +8,7 @@ model files store them as JSON, and a live client survives neither.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 
 import distributed
@@ -72,7 +73,16 @@ def get_client(scheduler: str | None = None, *, timeout: float | None = None) ->
 def _start_local() -> distributed.Client:
     # Processes, not threads: each worker then has its own interpreter, as on a real cluster.
     cluster = distributed.LocalCluster(processes=True, dashboard_address=None)
-    return distributed.Client(cluster, set_as_default=False)
+    client = distributed.Client(cluster, set_as_default=False)
+    atexit.register(_shut_down, client, cluster)
+    return client
+
+
+def _shut_down(client: distributed.Client, cluster: distributed.LocalCluster) -> None:
+    # The client first: its shards are let go before the workers stop, so Dask does not warn
+    # at exit about losing them.
+    client.close()
+    cluster.close()
 
 
 def _connect(address: str, timeout: float) -> distributed.Client:
@@ -105,9 +115,8 @@ def worker_threads(client: distributed.Client) -> list[str]:
     Shards are placed in this order, so every thread of every worker gets a shard and
     neighbouring shards land on different workers.
     """
-    workers = client.scheduler_info(n_workers=-1)["workers"]
-    slots = [(thread, address) for address, info in sorted(workers.items())
-             for thread in range(info["nthreads"])]
+    slots = [(thread, address) for address, threads in sorted(client.nthreads().items())
+             for thread in range(threads)]
     return [address for _, address in sorted(slots)]
 
 

@@ -29,38 +29,57 @@ from ..model_selection import (
 from .cluster import get_client, one_thread_per_task
 
 
+def on_dask(estimator, scheduler: str | None):
+    """A copy of ``estimator`` (a KNNClassifier or a Pipeline ending in one) that searches, and
+    is tuned by :class:`~knnvision.KNNSearchCV`, on the Dask cluster ``scheduler`` (an address,
+    ``"local"`` or ``None``, as for :func:`knnvision.distributed.get_client`)."""
+    return _with_classifier_params(estimator, backend="dask", scheduler=scheduler)
+
+
+def _with_classifier_params(estimator, **params):
+    prefix = _classifier_prefix(estimator)
+    return clone(estimator).set_params(**{prefix + key: value for key, value in params.items()})
+
+
 def grid_fold_scores_on_dask(estimator, candidates: list[dict], X, y, folds, description: str):
     """``(scores, fit_times, score_times)``, each ``(n_candidates, n_folds)``, computed on Dask.
 
     The cluster is the one named by the classifier's ``scheduler`` parameter. On the workers
     the classifier searches locally, one thread per task.
     """
-    prefix = _classifier_prefix(estimator)
     client = get_client(_GridPlan.classifier(estimator).scheduler)
-    on_worker = clone(estimator).set_params(
-        **{prefix + "backend": "local", prefix + "scheduler": None, prefix + "n_jobs": 1}
-    )
-    plan = _GridPlan(on_worker, candidates)
+    plan = _GridPlan(_with_classifier_params(estimator, backend="local", scheduler=None,
+                                             n_jobs=1), candidates)
     classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    # Every worker gets the data once, kept until the end: a task lost with a worker is re-run
+    # from the copies left.
     data = client.scatter(_as_array(X), broadcast=True, hash=False)
-    futures = {}
-    for f, (train, test) in enumerate(folds):
-        for bundle in plan.prefix_sets():
-            features = client.submit(_fold_features, plan.configured(bundle[0]), data, codes,
-                                     train, test, pure=False)
-            for group in bundle:
-                future = client.submit(_group_scores, plan, group, features, len(candidates),
-                                       len(bundle), len(classes), pure=False)
-                futures[future] = f
+    futures = _submit_folds(client, plan, data, codes, folds, len(candidates), len(classes))
     parts = [_SplitScores(*(np.zeros(len(candidates)) for _ in range(3))) for _ in folds]
     with progress.track(total=len(futures), description=description) as task:
-        for future, result in distributed.as_completed(futures, with_results=True):
+        done = distributed.as_completed(futures, loop=client.loop, with_results=True)
+        for future, result in done:
             part = parts[futures[future]]
             for name in ("scores", "fit_times", "score_times"):
                 getattr(part, name)[:] += getattr(result, name)  # each group fills its own rows
             task.advance()
     return tuple(np.stack([getattr(p, name) for p in parts], axis=1)
                  for name in ("scores", "fit_times", "score_times"))
+
+
+def _submit_folds(client, plan, data, codes, folds, n_candidates, n_classes) -> dict:
+    """One task per (fold, preprocessing) and one per (fold, search); returns
+    ``{search future: fold}``."""
+    futures = {}
+    for fold, (train, test) in enumerate(folds):
+        for bundle in plan.prefix_sets():
+            features = client.submit(_fold_features, plan.configured(bundle[0]), data, codes,
+                                     train, test, pure=False)
+            for group in bundle:
+                future = client.submit(_group_scores, plan, group, features, n_candidates,
+                                       len(bundle), n_classes, pure=False)
+                futures[future] = fold
+    return futures
 
 
 def _fold_features(configured, X, codes, train, test):

@@ -16,6 +16,7 @@ left, and the query blocks that needed them run again; the answer is unchanged.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ QUERY_BLOCK_BYTES = 4 * 2**20
 MAX_QUERY_BLOCK_ROWS = 2048
 # Query blocks in flight at once: bounds the queries held by the scheduler and the workers.
 BLOCKS_IN_FLIGHT = 4
-# Shard restorations one query may need before the cluster is deemed too unstable.
+# Restorations of one shard in one query before the cluster is deemed too unstable.
 MAX_RESTORES_PER_SHARD = 3
 
 
@@ -115,18 +116,19 @@ class ShardedIndex:
         The ``[start, stop)`` training rows of each shard.
     """
 
-    def __init__(self, client, source, shape, metric: Metric, settings: dict, n_shards: int):
+    def __init__(self, client, source, rows_like, metric: Metric, settings: dict, n_shards: int):
         self.client = client
         self.metric = metric
-        self.n_train, self.n_features = shape
+        self.n_train, self.n_features = rows_like.shape
+        self.row_nbytes = self.n_features * rows_like.dtype.itemsize
         self._source = source  # the client's rows, or the path of an .npy file on every worker
         self._settings = settings
         edges = np.linspace(0, self.n_train, min(n_shards, self.n_train) + 1).astype(int)
-        self.bounds = [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+        self.bounds = [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
         self._shards = self._place_shards()
-        distributed.wait(self._shards)
-        shard_algorithm = client.submit(_shard_algorithm, self._shards[0]).result()
-        self.algorithm = f"{shard_algorithm} (dask, {len(self._shards)} shards)"
+        # Waits for every shard, so that a failure shows at fit rather than at the first query.
+        algorithms = client.gather([client.submit(_shard_algorithm, f) for f in self._shards])
+        self.algorithm = f"{algorithms[0]} (dask, {len(self._shards)} shards)"
 
     # --- shards --------------------------------------------------------------------------
 
@@ -148,8 +150,15 @@ class ShardedIndex:
         # The built shard holds the scattered rows itself; the scattered key is let go.
         return self.client.submit(_build_shard, rows, start, **self._settings, pure=False)
 
-    def _restore_lost_shards(self, restores: list[int]) -> None:
-        """Send again every shard whose worker died (to the workers that are left)."""
+    def shard_future(self, shard: int):
+        """The Dask future of shard ``shard`` (it changes when the shard is restored)."""
+        return self._shards[shard]
+
+    def restore_lost_shards(self, restores: list[int]) -> None:
+        """Send again every shard whose worker died (to the workers that are left).
+
+        ``restores`` counts, per shard, the restorations in the current query.
+        """
         for shard, future in enumerate(self._shards):
             if future.status in ("finished", "pending"):
                 continue
@@ -164,14 +173,7 @@ class ShardedIndex:
 
     def shard_nbytes(self) -> int:
         """Bytes of training rows in the largest shard."""
-        largest = max(stop - start for start, stop in self.bounds)
-        itemsize = np.dtype(self._dtype()).itemsize
-        return largest * self.n_features * itemsize
-
-    def _dtype(self):
-        if isinstance(self._source, str):
-            return np.load(self._source, mmap_mode="r").dtype
-        return self._source.dtype
+        return max(stop - start for start, stop in self.bounds) * self.row_nbytes
 
     # --- queries -------------------------------------------------------------------------
 
@@ -183,7 +185,8 @@ class ShardedIndex:
         rows = self._query_block_rows(queries)
         blocks = [(q0, min(q0 + rows, len(queries))) for q0 in range(0, len(queries), rows)]
         with progress.track(total=len(queries), description="searching neighbours (dask)") as task:
-            for (q0, q1), block_reduced, block_indices in self._merged_blocks(queries, blocks, k):
+            search = _ShardedQuery(self, queries, blocks, k)
+            for (q0, q1), block_reduced, block_indices in search.merged_blocks():
                 reduced[q0:q1], indices[q0:q1] = block_reduced, block_indices
                 task.advance(q1 - q0)
         return self.metric.to_distance(reduced), indices
@@ -208,51 +211,67 @@ class ShardedIndex:
         row_bytes = max(1, queries.shape[1] * queries.dtype.itemsize)
         return max(1, min(MAX_QUERY_BLOCK_ROWS, QUERY_BLOCK_BYTES // row_bytes))
 
-    def _merged_blocks(self, queries, blocks, k):
-        """Yield ``((q0, q1), reduced, indices)`` per query block, as blocks complete.
 
-        At most ``BLOCKS_IN_FLIGHT`` blocks are out at once. Each block's partial lists are
-        merged as they arrive; a task whose shard was lost with its worker is run again after
-        the shard is restored.
-        """
-        waiting = deque(range(len(blocks)))
-        running = distributed.as_completed()
-        tasks: dict = {}  # future -> (block, shard, query-block future)
-        merged: dict[int, list] = {}  # block -> [reduced, indices, shards still to come]
-        restores = [0] * len(self._shards)
+class _ShardedQuery:
+    """One query's blocks on the cluster: sent to every shard, merged as the partial lists
+    arrive, and re-run where a shard was lost with its worker.
 
-        def start_next_block():
-            block = waiting.popleft()
-            q0, q1 = blocks[block]
-            rows = self.client.submit(_query_rows, queries[q0:q1], pure=False)
-            merged[block] = [np.empty((q1 - q0, 0)), np.empty((q1 - q0, 0), np.int64),
-                             len(self._shards)]
-            for shard in range(len(self._shards)):
-                submit(block, shard, rows)
+    At most ``BLOCKS_IN_FLIGHT`` blocks are out at once.
+    """
 
-        def submit(block, shard, rows):
-            future = self.client.submit(_search_shard, self._shards[shard], rows, k, pure=False)
-            tasks[future] = (block, shard, rows)
-            running.add(future)
+    def __init__(self, index: ShardedIndex, queries: np.ndarray, blocks: list, k: int):
+        self.index, self.queries, self.blocks, self.k = index, queries, blocks, k
+        self.waiting = deque(range(len(blocks)))
+        # Dask's helpers default to the process's default client; ours may be another one.
+        self.running = distributed.as_completed(loop=index.client.loop)
+        self.tasks: dict = {}  # future -> (block, shard, query-rows future)
+        self.merged: dict[int, list] = {}  # block -> [reduced, indices, shards still to come]
+        self.restores = [0] * len(index.bounds)
+        self.reruns = 0
 
-        while waiting and len(merged) < BLOCKS_IN_FLIGHT:
-            start_next_block()
-        for future in running:
-            block, shard, rows = tasks.pop(future)
+    def merged_blocks(self):
+        """Yield ``((q0, q1), reduced, indices)`` per query block, as blocks complete."""
+        while self.waiting and len(self.merged) < BLOCKS_IN_FLIGHT:
+            self._start_next_block()
+        for future in self.running:
+            block, shard, rows = self.tasks.pop(future)
             try:
                 part_reduced, part_indices = future.result()
             except distributed.client.FutureCancelledError:
-                self._restore_lost_shards(restores)
-                submit(block, shard, rows)
+                self._rerun(block, shard, rows)
                 continue
-            state = merged[block]
-            state[0], state[1] = merge_topk(state[0], state[1], part_reduced, part_indices, k)
+            state = self.merged[block]
+            state[0], state[1] = merge_topk(state[0], state[1], part_reduced, part_indices, self.k)
             state[2] -= 1
             if state[2] == 0:
-                del merged[block]
-                yield blocks[block], state[0], state[1]
-                if waiting:
-                    start_next_block()
+                del self.merged[block]
+                yield self.blocks[block], state[0], state[1]
+                if self.waiting:
+                    self._start_next_block()
+
+    def _start_next_block(self) -> None:
+        block = self.waiting.popleft()
+        q0, q1 = self.blocks[block]
+        rows = self.index.client.submit(_query_rows, self.queries[q0:q1], pure=False)
+        n_shards = len(self.index.bounds)
+        self.merged[block] = [np.empty((q1 - q0, 0)), np.empty((q1 - q0, 0), np.int64), n_shards]
+        for shard in range(n_shards):
+            self._submit(block, shard, rows)
+
+    def _submit(self, block: int, shard: int, rows) -> None:
+        future = self.index.client.submit(
+            _search_shard, self.index.shard_future(shard), rows, self.k, pure=False
+        )
+        self.tasks[future] = (block, shard, rows)
+        self.running.add(future)
+
+    def _rerun(self, block: int, shard: int, rows) -> None:
+        # Dask cancels a task whose input was scattered data lost with a worker.
+        self.reruns += 1
+        if self.reruns > MAX_RESTORES_PER_SHARD * len(self.index.bounds) * BLOCKS_IN_FLIGHT:
+            raise RuntimeError("Dask keeps cancelling the search tasks; check the workers' logs.")
+        self.index.restore_lost_shards(self.restores)
+        self._submit(block, shard, rows)
 
 
 def build_sharded_index(
@@ -290,7 +309,7 @@ def build_sharded_index(
         Answers ``query(queries, k)`` exactly as a single-machine index would.
     """
     resolved = resolve_metric(metric, p)
-    source, shape = _training_source(train)
+    source, rows_like = _training_source(train)
     client = get_client(scheduler)
     if n_shards is None:
         n_shards = len(worker_threads(client))
@@ -298,11 +317,12 @@ def build_sharded_index(
         raise ValueError(f"n_shards must be a positive integer, got {n_shards!r}.")
     settings = {"metric": metric, "p": p, "algorithm": algorithm,
                 "working_memory_mb": working_memory_mb}
-    return ShardedIndex(client, source, shape, resolved, settings, int(n_shards))
+    return ShardedIndex(client, source, rows_like, resolved, settings, int(n_shards))
 
 
 def _training_source(train):
-    """``(source, shape)``: the array itself, or the absolute path of a 2-D ``.npy`` file."""
+    """``(source, rows)``: the array itself, or the absolute path of a 2-D ``.npy`` file and
+    the file's rows memory-mapped (for their shape and dtype)."""
     if isinstance(train, (str, os.PathLike)):
         path = Path(train).resolve()
         if not path.is_file():
@@ -319,4 +339,4 @@ def _training_source(train):
             f"Training rows must be a non-empty 2-D array (n_samples, n_features), got shape "
             f"{rows.shape}."
         )
-    return source, rows.shape
+    return source, rows

@@ -60,7 +60,7 @@ def run(options: RecipeOptions) -> RecipeResult:
     ]
     if options.check:
         agree = int(np.sum(small_predictions == theirs["small_predictions"]))
-        rows.append(Row(f"… predictions equal to scikit-learn's", f"{agree}/{len(small[5])}",
+        rows.append(Row("… predictions equal to scikit-learn's", f"{agree}/{len(small[5])}",
                         None, None))
     report = classification_report(y_test, test_predictions, labels=np.arange(len(names)),
                                    target_names=names, output_dict=True, zero_division=0)

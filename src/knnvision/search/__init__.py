@@ -85,13 +85,32 @@ def _resolve_algorithm(algorithm: str, metric: Metric, shape: tuple[int, int]) -
     if algorithm not in ALGORITHMS:
         raise ValueError(f"Unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}.")
     if algorithm == "auto":
-        return "brute"
+        return auto_algorithm(metric, shape)
     if algorithm != "brute" and metric.name not in TREE_METRICS[algorithm]:
         raise ValueError(
             f"algorithm={algorithm!r} cannot search with metric {metric.name!r}; it supports "
             f"{', '.join(TREE_METRICS[algorithm])}. Use algorithm='brute' or 'auto'."
         )
     return algorithm
+
+
+# The "auto" rule, from measurements on Fashion-MNIST projected by PCA to d dimensions
+# (2,000 queries, k=10, 2 threads; see benchmarks/search.py --auto-table for the table):
+# kd-trees beat brute force when the dimension is low and the training set is large enough
+# for pruning to pay; float32 products make brute force hard to beat for Euclidean distances
+# beyond ~8 dimensions, while for Manhattan/Chebyshev/Minkowski (no matrix product) trees
+# win up to ~24 dimensions. Hamming and cosine always go to brute force.
+_AUTO_TREE_MAX_DIM = {"euclidean": 8, "manhattan": 24, "chebyshev": 24, "minkowski": 24}
+_AUTO_TREE_MIN_ROWS = 1000
+
+
+def auto_algorithm(metric: Metric, shape: tuple[int, int]) -> str:
+    """The backend ``algorithm="auto"`` picks for ``shape`` training rows under ``metric``."""
+    n_samples, n_features = shape
+    max_dim = _AUTO_TREE_MAX_DIM.get(metric.name, 0)
+    if n_features <= max_dim and n_samples >= _AUTO_TREE_MIN_ROWS:
+        return "kd_tree"
+    return "brute"
 
 
 def effective_n_jobs(n_jobs: int | None) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from .. import kernels, progress
@@ -112,7 +113,7 @@ class TreeIndex:
         return kernels.tree_query(
             self._tree_kind, self._kind, queries, self.data, self.order, self.starts, self.ends,
             self.lo, self.hi, self.centers, self.radii, self.n_levels, k, k_keep,
-            self.metric.p, self._shrink, slack,
+            self.metric.p, self._shrink, slack, 64 * numba.get_num_threads(),
         )
 
 
