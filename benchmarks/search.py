@@ -18,14 +18,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))  # run from a fresh clone without installing
 
-from knnvision import benchmark  # noqa: E402
+from knnvision import benchmark
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small subsets (seconds)")
     parser.add_argument("--cases", nargs="+", choices=benchmark.CASES + benchmark.EXTRA_CASES,
-                        help="cases to run (default: all of %s)" % ", ".join(benchmark.CASES))
+                        help=f"cases to run (default: all of {', '.join(benchmark.CASES)})")
     parser.add_argument("--data-dir", help="folder with mnist/ and fashion-mnist/ IDX files")
     parser.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of N runs")

@@ -111,10 +111,13 @@ def test_images_in_uint8_give_the_float_results(digits):
 def test_auto_picks_the_measured_route():
     rng = np.random.default_rng(0)
     assert PCA(5).fit(rng.normal(size=(200, 10))).svd_solver_ == "covariance_eigh"  # tall
+    assert PCA(5).fit(rng.normal(size=(90, 80))).svd_solver_ == "covariance_eigh"  # small
     assert PCA(5).fit(rng.normal(size=(30, 50))).svd_solver_ == "full"  # small and wide
-    wide = rng.normal(size=(700, 800))  # 560,000 values, not tall
-    assert PCA(5).fit(wide).svd_solver_ == "randomized"
-    assert PCA(0.5).fit(wide).svd_solver_ == "full"  # a fraction needs every component
+    assert PCA(5).fit(rng.normal(size=(6000, 1001))).svd_solver_ == "randomized"  # 1001 columns
+    squarish = rng.normal(size=(800, 700))  # 560,000 values, 1.1 rows per column
+    assert PCA(5).fit(squarish).svd_solver_ == "randomized"
+    assert PCA(0.5).fit(squarish).svd_solver_ == "covariance_eigh"  # a fraction needs them all
+    assert PCA(0.5).fit(squarish.T).svd_solver_ == "full"  # wide
 
 
 @pytest.mark.parametrize(

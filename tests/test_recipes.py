@@ -90,7 +90,8 @@ def test_fashion_pca_on_a_subset_agrees_with_scikit_learn():
     options = RecipeOptions(data_dir=data_dir("fashion-mnist"), max_train=3000, max_test=500)
     result = run_recipe("fashion-pca", options)
     variance = result.row("variance kept by 10 components")
-    assert variance.knnvision == pytest.approx(variance.scikit_learn, abs=1e-9)
+    # scikit-learn picks its randomized solver for this subset: close, not bit-equal.
+    assert variance.knnvision == pytest.approx(variance.scikit_learn, rel=1e-6)
     assert 0.65 < variance.knnvision < 0.8
     for metric in ("euclidean", "manhattan"):
         row = result.row(f"test accuracy, k=10, {metric}")

@@ -183,9 +183,8 @@ def test_thread_limit_sets_and_restores_numba_threads():
         metric = resolve_metric("manhattan")
         _assert_exact(BruteIndex(train, metric, 256), train, train[:30], 3, metric)
     assert numba.get_num_threads() == before
-    with pytest.raises(ValueError, match="n_jobs=0"):
-        with thread_limit(0):
-            pass
+    with pytest.raises(ValueError, match="n_jobs=0"), thread_limit(0):
+        pass
 
 
 def test_minkowski_rounding_near_ties_follow_the_reference():
@@ -241,3 +240,18 @@ def test_few_queries_projection_filter(dtype, monkeypatch):
         train, queries = _data(kind, dtype, 5, _rng("filter-small", kind, dtype))
         for k in (1, 5, 20):
             _assert_exact(BruteIndex(train, metric, 256), train, queries[:FEW_QUERIES], k, metric)
+
+
+@pytest.mark.parametrize("algorithm", ["brute", "kd_tree", "ball_tree"])
+def test_query_train_excludes_each_row_itself(algorithm):
+    rng = _rng("self", algorithm)
+    train = rng.integers(0, 2, size=(60, 3)).astype(np.float64)  # many exact duplicates
+    index = build_index(train, algorithm=algorithm)
+    metric = resolve_metric("euclidean")
+    distances, indices = index.query_train(4)
+    assert indices.shape == (60, 4)
+    for row in range(60):
+        others = np.delete(np.arange(60), row)
+        ref_d, ref_i = reference_kneighbors(train[others], train[row : row + 1], 4, metric)
+        np.testing.assert_array_equal(indices[row], others[ref_i[0]])
+        np.testing.assert_allclose(distances[row], ref_d[0])

@@ -5,8 +5,9 @@ adding such copies to the training set gives it one. The copies keep the input's
 ``uint8`` images stay ``uint8``: MNIST with 8 one-pixel shifts is 540,000 x 784 bytes
 (423 MB), and the search keeps its exact integer fast paths.
 
-:func:`augment_images` builds the copies; :class:`AugmentedKNNClassifier` is a
-:class:`~knnvision.KNNClassifier` that augments its training set at ``fit``.
+:func:`augment_images` builds the copies. :class:`~knnvision.rerank.RerankKNNClassifier` takes
+the same options and augments its training set at ``fit``, after any preprocessing steps of
+its pipeline (so cross-validation never puts copies of a validation image in training).
 
 >>> images, labels = augment_images(images, labels, shifts=(1,), directions=8)
 """
@@ -17,17 +18,11 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import validate_data
 
 from . import progress
-from .estimators import KNNClassifier
-from .estimators._base import INPUT_DTYPES, check_weights
-from .io import register_saveable
-from .preprocessing import CHUNK_IMAGES, as_images, resolve_image_shape, sample_bilinear
+from .preprocessing import CHUNK_IMAGES, as_images, sample_bilinear
 
 __all__ = [
-    "AugmentedKNNClassifier",
     "augment_images",
     "augmentation_factor",
     "shift_images",
@@ -84,10 +79,10 @@ def warp_images(images: np.ndarray, angle: float = 0.0, scale: float = 1.0) -> n
     cos, sin = math.cos(theta) / scale, math.sin(theta) / scale
     y = np.arange(height, dtype=np.float64)[:, None] - centre_y
     x = np.arange(width, dtype=np.float64)[None, :] - centre_x
-    # Inverse map: where in the source each output pixel comes from. Rows grow downwards, so a
-    # counter-clockwise turn on screen is a clockwise one in (row, column) coordinates.
-    src_y = centre_y + cos * y - sin * x
-    src_x = centre_x + sin * y + cos * x
+    # Inverse map: where in the source each output pixel comes from. Rows grow downwards, so
+    # for a counter-clockwise turn on screen the pixel at (y, x) comes from (x, -y) at 90 degrees.
+    src_y = centre_y + cos * y + sin * x
+    src_x = centre_x - sin * y + cos * x
     warped = np.empty_like(images)
     for start in range(0, n, CHUNK_IMAGES):
         chunk = images[start : start + CHUNK_IMAGES]
@@ -141,9 +136,9 @@ def augment_images(
     Returns
     -------
     augmented : ndarray
-        Same layout as ``images`` (rows stay rows), ``n * factor`` of them: the originals
-        first, then, for each original (and mirrored original), block by block: every shift
-        in :func:`shift_offsets` order, every rotation, every scale.
+        Same layout as ``images`` (rows stay rows), ``n * factor`` of them, in blocks of
+        ``n``: the originals, each shift in :func:`shift_offsets` order, each rotation, each
+        scale; then, with ``flip``, the same blocks made from the mirrored images.
     augmented_labels : ndarray of shape (n * factor,)
         Only when ``labels`` is given.
     """
@@ -195,102 +190,3 @@ def _check_shifts(shifts, directions) -> None:
 
 def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-@register_saveable
-class AugmentedKNNClassifier(KNNClassifier):
-    """A :class:`~knnvision.KNNClassifier` whose training set is augmented at ``fit``.
-
-    ``fit`` adds shifted, rotated, scaled and/or mirrored copies of every training image
-    (see :func:`augment_images`), each with its original's label; queries are searched
-    against all of them. The model, and a saved model file, hold the augmented rows: the
-    factor from :func:`augmentation_factor` times the training set.
-
-    Parameters
-    ----------
-    n_neighbors, weights, algorithm, metric, p, n_jobs, working_memory
-        As for :class:`~knnvision.KNNClassifier`.
-    image_shape : (int, int), default=None
-        ``(height, width)`` of the images the rows hold; ``None`` infers square images.
-    shifts : tuple of int, default=(1,)
-        Shift distances in pixels; ``()`` for none.
-    directions : {4, 8}, default=8
-        Directions of the shifts.
-    rotations : tuple of float, default=()
-        Rotation angles in degrees.
-    scales : tuple of float, default=()
-        Scale factors.
-    flip : bool, default=False
-        Add left-right mirrored copies (clothing yes, digits no).
-
-    Attributes
-    ----------
-    augmentation_factor_ : int
-        Training rows stored per training image.
-    n_samples_fit_ : int
-        Number of stored (augmented) training rows.
-    image_shape_ : (int, int)
-        Shape of the training images.
-    """
-
-    def __init__(
-        self,
-        n_neighbors=5,
-        *,
-        weights="uniform",
-        algorithm="auto",
-        metric="minkowski",
-        p=2,
-        n_jobs=None,
-        working_memory=None,
-        image_shape=None,
-        shifts=(1,),
-        directions=8,
-        rotations=(),
-        scales=(),
-        flip=False,
-    ):
-        super().__init__(
-            n_neighbors,
-            weights=weights,
-            algorithm=algorithm,
-            metric=metric,
-            p=p,
-            n_jobs=n_jobs,
-            working_memory=working_memory,
-        )
-        self.image_shape = image_shape
-        self.shifts = shifts
-        self.directions = directions
-        self.rotations = rotations
-        self.scales = scales
-        self.flip = flip
-
-    def fit(self, X, y):
-        """Augment the training images ``X`` (rows) with their labels ``y`` and store them."""
-        check_weights(self.weights)
-        factor = augmentation_factor(
-            tuple(self.shifts), self.directions, tuple(self.rotations), tuple(self.scales), self.flip
-        )
-        X, y = validate_data(self, X, y, dtype=INPUT_DTYPES)
-        check_classification_targets(y)
-        self.image_shape_ = resolve_image_shape(X.shape[1], self.image_shape)
-        self.classes_, encoded = np.unique(y, return_inverse=True)
-        rows, self._y = augment_images(
-            X, encoded, shifts=tuple(self.shifts), directions=self.directions,
-            rotations=tuple(self.rotations), scales=tuple(self.scales), flip=self.flip,
-            image_shape=self.image_shape_,
-        )
-        self.augmentation_factor_ = factor
-        self._fit_training_rows(rows)
-        return self
-
-    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
-        """As :meth:`KNNClassifier.kneighbors`; indices refer to the augmented rows, whose
-        first ``n_samples_fit_ / augmentation_factor_`` are the original training images."""
-        if X is None and getattr(self, "augmentation_factor_", 1) > 1:
-            raise ValueError(
-                "Leave-one-out neighbours (X=None) are meaningless on an augmented training "
-                "set: each image's shifted copies would vote for it. Pass query images."
-            )
-        return super().kneighbors(X, n_neighbors, return_distance)

@@ -20,7 +20,9 @@ from . import __version__, progress
 from .datasets import load_dataset
 from .estimators import KNNClassifier
 from .io import load, read_header, save
-from .pipeline import ExperimentConfig, model_metadata, run_experiment, split_for_experiment
+from .pipeline import (
+    ExperimentConfig, final_estimator, model_metadata, run_experiment, split_for_experiment,
+)
 
 app = typer.Typer(
     help="Fast, exact k-nearest-neighbours image classification.",
@@ -146,6 +148,10 @@ def run(
                    "report.")] = Path("results"),
     report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html and "
                       "figures/*.png next to results.json.")] = True,
+    preset: Annotated[str | None, typer.Option(help="A named recipe for the dataset, e.g. best "
+                      "(preprocessing, augmentation, re-ranked distance; k and weights tuned on a "
+                      "validation split of the training part). Replaces --k/--metric/--weights/"
+                      "--cv.")] = None,
 ) -> None:
     """The main job: load, tune k by cross-validation, evaluate once on the test part, save."""
     config = ExperimentConfig(
@@ -153,13 +159,13 @@ def run(
         n_neighbors=_int_list(k, "--k"), weights=_weights_list(weights),
         metrics=_metric_list(metric), cv=cv, test_size=test_size, max_train=max_train,
         max_test=max_test, seed=seed, n_jobs=n_jobs, scheduler=scheduler, out_dir=str(out),
-        report=report, command=["knnvision", *sys.argv[1:]],
+        report=report, command=["knnvision", *sys.argv[1:]], preset=preset,
     )
     result = _with_progress(lambda: run_experiment(config))
     _print_cv(result.cv)
     best = result.cv.best
     console.print(
-        f"\n[bold]{result.dataset.name}[/]: {result.model.n_samples_fit_} training, "
+        f"\n[bold]{result.dataset.name}[/]: {final_estimator(result.model).n_samples_fit_} training, "
         f"{len(result.test_labels)} test images; chosen k={best.n_neighbors}, "
         f"metric={_metric_text(best.metric, best.p)}, weights={best.weights}"
     )
@@ -467,7 +473,10 @@ def _metric_text(name: str, p: float) -> str:
 
 
 def _print_cv(cv) -> None:
-    table = Table("k", "metric", "weights", "CV accuracy", title=f"{cv.n_folds}-fold cross-validation")
+    title = f"{cv.n_folds}-fold cross-validation"
+    if "preset" in cv.extra:  # tuned on one validation split (knnvision.presets)
+        title = f"preset {cv.extra['preset']}: {cv.extra['summary']}; validation split"
+    table = Table("k", "metric", "weights", "CV accuracy", title=title)
     best = cv.best_index
     for i, (c, mean, std) in enumerate(zip(cv.candidates, cv.mean_scores, cv.std_scores)):
         style = "bold green" if i == best else None

@@ -17,14 +17,26 @@ Three routes give the same components (to float tolerance):
     A randomized range finder with power iterations (Halko, Martinsson and Tropp, 2011) for
     a few leading components of a large matrix. Approximate, but close for the leading ones.
 
-``"auto"`` (the default) picks by measurements on MNIST (60,000 x 784 uint8 pixels, two
-cores, shared machine; ``python benchmarks/pca.py``): fitting 10, 50 or all components took
-about 1.1 s with ``"covariance_eigh"``, 0.6 s (10) to 1.5 s (50) with ``"randomized"``, and
-about 12 s with ``"full"``. The covariance route is therefore used whenever the data has many
-more rows than columns (at least 10 rows per column and at most 1,500 columns): it is exact
-up to rounding and as fast as the randomized route. Otherwise, a small integer
-``n_components`` (below 10% of the smaller dimension, on data with more than 500,000 cells)
-goes to ``"randomized"``, and everything else to ``"full"``.
+``"auto"`` (the default) picks by measurements on MNIST training images (uint8 pixels, two
+cores shared with other jobs, best of 2; ``python benchmarks/pca.py``, table in
+``benchmarks/pca.md``):
+
+=============  =============  ================  ============  ========
+rows x pixels  n_components   covariance_eigh   randomized    full
+=============  =============  ================  ============  ========
+60,000 x 784   10             0.73 s            1.61 s        10.2 s
+60,000 x 784   50             2.03 s            8.54 s        11.2 s
+60,000 x 784   all (784)      1.74 s            --            10.9 s
+6,000 x 784    10             0.27 s            0.44 s        1.29 s
+6,000 x 784    50             0.47 s            1.07 s        1.44 s
+800 x 784      10             0.18 s            0.19 s        0.32 s
+=============  =============  ================  ============  ========
+
+The covariance route won or tied everywhere it applies, down to about one row per column; so
+``"auto"`` uses it whenever ``n_samples >= n_features`` and ``n_features <= 1000`` (the
+eigen-decomposition is cubic in the columns). Wide data (fewer rows than columns) goes to the
+randomized route when a small integer ``n_components`` (below 10% of the smaller dimension) is
+asked of more than 500,000 values, and to the full SVD otherwise.
 """
 
 from __future__ import annotations
@@ -63,9 +75,10 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         has unit variance on the training data.
     svd_solver : {"auto", "full", "covariance_eigh", "randomized"}, default="auto"
         How to compute the components; see the module notes for the measured trade-offs.
-        ``"auto"`` uses the covariance route for tall data (at least 10 rows per column,
-        at most 1,500 columns), the randomized route for a few components of other large
-        data, and the full SVD otherwise.
+        ``"auto"`` uses the covariance route for tall data (at least 5 rows per column, at
+        most 1,000 columns), the randomized route for a few components of other large data,
+        the covariance route again for the rest with at least as many rows as columns, and
+        the full SVD for wide data.
     iterated_power : int or "auto", default="auto"
         Power iterations of the randomized route: ``"auto"`` is 7 when fewer than 10% of
         the components are kept, else 4.
@@ -164,12 +177,14 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             )
         if self.svd_solver != "auto":
             return self.svd_solver
-        if n_features <= 1500 and n_samples >= 10 * n_features:
+        # Thresholds from the measurements in the module notes.
+        small_covariance = n_features <= 1000
+        if small_covariance and n_samples >= 5 * n_features:
             return "covariance_eigh"
         few = _is_count(self.n_components) and n_kept < 0.1 * min(n_samples, n_features)
         if few and n_samples * n_features > 500_000:
             return "randomized"
-        return "full"
+        return "covariance_eigh" if small_covariance and n_samples >= n_features else "full"
 
     def _check_n_components(self, n_samples: int, n_features: int) -> int:
         """The number of components asked for, or the most possible for a fraction."""

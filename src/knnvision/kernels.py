@@ -279,8 +279,7 @@ def chebyshev(A, i, B, j):
     res = 0.0
     for f in range(A.shape[1]):
         t = abs(np.float64(A[i, f]) - np.float64(B[j, f]))
-        if t > res:
-            res = t
+        res = max(res, t)
     return res
 
 
@@ -329,7 +328,7 @@ def reduced_distance_short(kind, A, i, B, j, p):
 
 def reduced_distance_numpy(kind, a, b, p=2.0):
     """NumPy twin of :func:`reduced_distance` for two 1-D rows: the reference definition."""
-    from .search.metrics import Metric, reduced_distances  # noqa: PLC0415 (avoid a cycle)
+    from .search.metrics import Metric, reduced_distances
 
     name = next(key for key, value in KIND_OF_METRIC.items() if value == kind)
     return float(reduced_distances(a[None, :], b[None, :], Metric(name, p))[0, 0])
@@ -494,7 +493,6 @@ def _tree_query_one(
 ):
     n_nodes = starts.shape[0]
     first_leaf = n_nodes // 2
-    last = best_d.shape[1] - 1
     stack_node = np.empty(2 * n_levels + 2, dtype=np.int64)
     stack_bound = np.empty(2 * n_levels + 2)
     stack_node[0] = 0
@@ -571,10 +569,10 @@ U8_WIDTH = 32
 
 
 def _host_has_avx2() -> bool:
-    import platform  # noqa: PLC0415
+    import platform
 
-    from llvmlite import binding  # noqa: PLC0415
-    from numba.core import config  # noqa: PLC0415
+    from llvmlite import binding
+    from numba.core import config
 
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
@@ -596,10 +594,10 @@ def _u8_rows_intrinsic(n_rows: int, squared: bool):
     ``(q_r - t)^2`` (``squared=True``) for ``n_rows`` query rows ``q_addr + r * q_stride``
     against one training row ``t_addr``, loading each training chunk once for all rows.
     """
-    from llvmlite import ir  # noqa: PLC0415
-    from numba import types  # noqa: PLC0415
-    from numba.core import cgutils  # noqa: PLC0415
-    from numba.extending import intrinsic  # noqa: PLC0415
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
 
     bytes_t = ir.VectorType(ir.IntType(8), U8_WIDTH)
     half_t = ir.VectorType(ir.IntType(16), U8_WIDTH // 2)
@@ -827,7 +825,6 @@ def generic_topk(kind, queries, train, k, p, q_block):
     """
     n_queries = queries.shape[0]
     best_d, best_i = empty_topk(n_queries, k)
-    last = k - 1
     n_blocks = (n_queries + q_block - 1) // q_block
     for block in prange(n_blocks):
         q0 = block * q_block
@@ -1015,7 +1012,7 @@ DOT_WIDTH = 64  # bytes per chunk
 def _host_has_vnni() -> bool:
     if not HAVE_SIMD_U8:
         return False
-    from llvmlite import binding  # noqa: PLC0415
+    from llvmlite import binding
 
     features = binding.get_host_cpu_features()
     return all(features.get(name, False) for name in ("avx512f", "avx512bw", "avx512vnni"))
@@ -1056,10 +1053,10 @@ def _dot_block_intrinsic():
     """Intrinsic ``f(q_addr, q_stride, t_addr, t_stride, n_chunks, out_addr)``: the 16 dot
     products of 4 uint8 query rows with 4 int8 training rows, stored as int32 at ``out_addr``
     in the order ``out[r * 4 + c]``."""
-    from llvmlite import ir  # noqa: PLC0415
-    from numba import types  # noqa: PLC0415
-    from numba.core import cgutils  # noqa: PLC0415
-    from numba.extending import intrinsic  # noqa: PLC0415
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
 
     v16 = ir.VectorType(ir.IntType(32), 16)
 
@@ -1180,12 +1177,30 @@ if HAVE_VNNI:
 def pad_rows_u8(rows: np.ndarray, width: int, row_multiple: int, shift: int = 0,
                 dtype=np.uint8) -> np.ndarray:
     """``rows - shift`` as ``dtype``, zero-padded to ``width``-multiple columns and
-    ``row_multiple``-multiple rows (the layout :func:`u8_dot_topk` reads)."""
+    ``row_multiple``-multiple rows (the layout :func:`u8_dot_topk` reads).
+
+    Converted a block of rows at a time, so no wide temporary copy of ``rows`` is made.
+    """
     n_rows = -(-rows.shape[0] // row_multiple) * row_multiple
     n_cols = max(width, -(-rows.shape[1] // width) * width)
     padded = np.zeros((n_rows, n_cols), dtype=dtype)
-    padded[: rows.shape[0], : rows.shape[1]] = rows.astype(np.int16) - shift
+    for r0 in range(0, rows.shape[0], 4096):
+        block = rows[r0 : r0 + 4096]
+        padded[r0 : r0 + len(block), : rows.shape[1]] = block.astype(np.int16) - shift
     return padded
+
+
+@njit(cache=True)
+def squared_norms_u8(rows):
+    """Exact ``||row||^2`` of every uint8 row, as int64."""
+    out = np.zeros(rows.shape[0], dtype=np.int64)
+    for r in range(rows.shape[0]):
+        acc = 0
+        for f in range(rows.shape[1]):
+            x = np.int64(rows[r, f])
+            acc += x * x
+        out[r] = acc
+    return out
 
 
 def u8_dot_topk_numpy(queries, train, k):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import sklearn
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+from sklearn.pipeline import Pipeline
 
 from . import __version__, progress
 from .datasets import Dataset, load_dataset, subsample, train_val_test_split
@@ -47,6 +48,9 @@ class ExperimentConfig:
     report: bool = True
     #: The command line that started the run (the CLI sets it), recorded to reproduce it.
     command: Sequence[str] | None = None
+    #: A named recipe of :mod:`knnvision.presets` (e.g. "best"): replaces the k/weights/metric
+    #: grid and the cross-validation by the preset's model, tuned on a validation split.
+    preset: str | None = None
 
 
 @dataclass
@@ -98,7 +102,7 @@ class ExperimentResult:
             "dataset": self.dataset.name,
             "image_shape": list(self.dataset.image_shape),
             "class_names": self.class_names,
-            "n_train": int(self.model.n_samples_fit_),
+            "n_train": int(final_estimator(self.model).n_samples_fit_),
             "n_test": int(len(self.test_labels)),
             "best_params": best.params(),
             "cv_folds": self.cv.n_folds,
@@ -115,6 +119,7 @@ class ExperimentResult:
 def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     """Load the data, tune on the training part, evaluate once on the test part, save."""
     timings: dict[str, float] = {}
+    preset = _preset_of(config)
     with progress.track(total=4, description="experiment") as steps:
         started = time.perf_counter()
         dataset = load_dataset(config.dataset, config.data_dir)
@@ -123,19 +128,25 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         steps.advance()
 
         started = time.perf_counter()
-        cv = cross_validate_grid(
-            X_train, y_train, n_neighbors=config.n_neighbors, weights=config.weights,
-            metrics=config.metrics, cv=config.cv, seed=config.seed, n_jobs=config.n_jobs,
-            scheduler=config.scheduler,
-        )
+        if preset is not None:
+            cv = preset.tune(X_train, y_train, seed=config.seed, n_jobs=config.n_jobs)
+        else:
+            cv = cross_validate_grid(
+                X_train, y_train, n_neighbors=config.n_neighbors, weights=config.weights,
+                metrics=config.metrics, cv=config.cv, seed=config.seed, n_jobs=config.n_jobs,
+                scheduler=config.scheduler,
+            )
         timings["tune"] = _lap(started)
         steps.advance()
 
         started = time.perf_counter()
-        model = KNNClassifier(
-            **cv.best.params(), n_jobs=config.n_jobs, scheduler=config.scheduler,
-            backend="local" if config.scheduler is None else "dask",
-        ).fit(X_train, y_train)
+        if preset is not None:
+            model = preset.fit(cv.best, X_train, y_train, n_jobs=config.n_jobs)
+        else:
+            model = KNNClassifier(
+                **cv.best.params(), n_jobs=config.n_jobs, scheduler=config.scheduler,
+                backend="local" if config.scheduler is None else "dask",
+            ).fit(X_train, y_train)
         timings["fit"] = _lap(started)
         started = time.perf_counter()
         predictions = model.predict(X_test)
@@ -149,6 +160,22 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             result.files = write_outputs(result, Path(config.out_dir))
         steps.advance()
     return result
+
+
+def _preset_of(config: ExperimentConfig):
+    """The config's preset (checked before any data is loaded), or ``None``."""
+    if config.preset is None:
+        return None
+    from .presets import get_preset  # noqa: PLC0415  (presets pull in the compiled re-rank)
+
+    if config.scheduler is not None:
+        raise ValueError("--preset runs in this process; drop --scheduler to use a preset.")
+    return get_preset(config.dataset, config.preset)
+
+
+def final_estimator(model):
+    """The estimator that predicts: ``model`` itself, or the last step of a Pipeline."""
+    return model[-1] if isinstance(model, Pipeline) else model
 
 
 def split_for_experiment(dataset: Dataset, config: ExperimentConfig):

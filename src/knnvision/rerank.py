@@ -32,13 +32,22 @@ import numbers
 import numba
 import numpy as np
 from numba import njit, prange
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import progress
-from .augmentation import AugmentedKNNClassifier
-from .estimators._base import check_n_neighbors
+from .augmentation import augment_images, augmentation_factor
+from .estimators import KNNClassifier
+from .estimators._base import (
+    INPUT_DTYPES,
+    _drop_self,
+    check_enough_samples,
+    check_n_neighbors,
+    check_weights,
+)
 from .io import register_saveable
-from .search import thread_limit
+from .preprocessing import GaussianBlur, GradientHistograms, resolve_image_shape
+from .search import build_index, thread_limit
 
 __all__ = [
     "DISTORTIONS",
@@ -276,52 +285,82 @@ def idm_distance_numpy(query: np.ndarray, reference: np.ndarray, warp: int, cont
 
 # --- the estimator ---------------------------------------------------------------------------
 
-#: Distances the candidates can be re-ranked by.
-DISTORTIONS = ("idm", "euclidean")
+#: Distances the candidates can be re-ranked by ("none" keeps the search's order).
+DISTORTIONS = ("idm", "euclidean", "none")
+#: Representations the candidate search can run on.
+SEARCH_FEATURES = ("pixels", "hog")
 # Queries per call of the compiled re-rank (one progress step each).
 _RERANK_BLOCK = 256
 # Bound on the float64 difference block of the Euclidean re-rank, in values.
 _EUCLIDEAN_BLOCK_VALUES = 2**23
+# Training pairs whose mean squared distances set the scales of a mixed distance.
+_SCALE_PAIRS = 256
 
 
 @register_saveable
-class RerankKNNClassifier(AugmentedKNNClassifier):
-    """k-nearest-neighbour classification by a deformation-aware distance.
+class RerankKNNClassifier(KNNClassifier):
+    """k-nearest-neighbour image classification with augmentation and a deformation-aware
+    re-rank.
 
-    For each query, the ``n_candidates`` nearest training images by ``metric`` (Euclidean by
-    default, through the exact search) are measured again with ``distortion``, and the
-    ``n_neighbors`` nearest by that distance vote. Ties in the re-rank distance go to the
-    smaller training index. The training set may be augmented as in
-    :class:`~knnvision.augmentation.AugmentedKNNClassifier` (no augmentation by default).
+    At ``fit`` the training images are augmented (shifted, rotated, scaled and/or mirrored
+    copies, see :func:`~knnvision.augmentation.augment_images`; none by default) and indexed
+    for exact search on ``features``. For each query, the ``n_candidates`` nearest training
+    images by ``metric`` on those features are measured again with ``distortion``, and the
+    ``n_neighbors`` nearest by the resulting distance vote. Ties go to the smaller training
+    index. With ``distortion="euclidean"`` and ``n_candidates`` equal to the training-set
+    size, the result is exactly that of :class:`~knnvision.KNNClassifier`.
 
     Parameters
     ----------
     n_neighbors : int, default=3
         Neighbours that vote, taken from the re-ranked candidates.
     weights : {"uniform", "distance"} or callable, default="uniform"
-        Vote weights from the re-rank distances, as for :class:`~knnvision.KNNClassifier`.
+        Vote weights from the final distances, as for :class:`~knnvision.KNNClassifier`.
     n_candidates : int, default=50
-        Euclidean candidates re-ranked per query (at least ``n_neighbors`` are used). The
-        cost of a prediction grows linearly with it; see the module notes.
-    distortion : {"idm", "euclidean"}, default="idm"
-        ``"idm"``: the image distortion model with gradient contexts (distance reported as
-        the square root of the summed squared context differences). ``"euclidean"``: plain
-        Euclidean distance, which leaves the search's order unchanged (a baseline).
+        Candidates re-ranked per query (at least ``n_neighbors`` are used). Prediction cost
+        grows linearly with it: see the module notes for the cost of one IDM distance.
+    distortion : {"idm", "euclidean", "none"}, default="idm"
+        Re-rank distance, measured on the images: ``"idm"``, the image distortion model with
+        gradient contexts (its square root is reported); ``"euclidean"``; or ``"none"`` to
+        keep the search's order (plain, possibly augmented, k-NN).
+    mix : float in [0, 1], default=1.0
+        Weight of the re-rank distance in the final one. 1 ranks by the re-rank distance
+        alone; below 1 the final squared distance is ``(1 - mix) * s / S + mix * r / R``,
+        where ``s`` and ``r`` are the squared search and re-rank distances and ``S``, ``R``
+        their means over fixed pairs of training images (learned at ``fit``).
     warp : int, default=2
         IDM: each pixel may match any pixel up to ``warp`` rows and columns away.
     context : int, default=1
         IDM: radius of the gradient context compared (1 is a 3 x 3 patch).
+    features : {"pixels", "hog"}, default="pixels"
+        What the candidate search compares: the pixels as given, or gradient histograms of
+        the images blurred with sigma 1 (:class:`~knnvision.preprocessing.GaussianBlur`,
+        then :class:`~knnvision.preprocessing.GradientHistograms` with its defaults). The
+        re-rank always compares the images themselves.
     algorithm, metric, p, n_jobs, working_memory
-        The candidate search, as for :class:`~knnvision.KNNClassifier`.
-    image_shape, shifts, directions, rotations, scales, flip
-        Image shape and training-set augmentation, as for
-        :class:`~knnvision.augmentation.AugmentedKNNClassifier`; no augmentation by default.
+        The candidate search, as for :class:`~knnvision.KNNClassifier` (Euclidean by
+        default).
+    image_shape : (int, int), default=None
+        ``(height, width)`` of the images the rows hold; ``None`` infers square images.
+    shifts, directions, rotations, scales, flip
+        Training-set augmentation, as for :func:`~knnvision.augmentation.augment_images`;
+        none by default. The model (and a saved model file) holds the augmented images; the
+        search features are recomputed when a model is loaded.
 
     Attributes
     ----------
-    classes_, n_features_in_, n_samples_fit_, effective_algorithm_, augmentation_factor_,
-    image_shape_
-        As for :class:`~knnvision.augmentation.AugmentedKNNClassifier`.
+    classes_ : ndarray of shape (n_classes,)
+        The sorted class labels.
+    n_samples_fit_ : int
+        Stored training images (augmented copies included).
+    augmentation_factor_ : int
+        Stored images per original training image.
+    image_shape_ : (int, int)
+        Shape of the images.
+    search_scale_, rerank_scale_ : float
+        Mean squared search and re-rank distances over fixed training pairs (used by ``mix``).
+    n_features_in_, effective_algorithm_
+        As for :class:`~knnvision.KNNClassifier`.
     """
 
     def __init__(
@@ -331,8 +370,10 @@ class RerankKNNClassifier(AugmentedKNNClassifier):
         weights="uniform",
         n_candidates=50,
         distortion="idm",
+        mix=1.0,
         warp=2,
         context=1,
+        features="pixels",
         algorithm="auto",
         metric="euclidean",
         p=2,
@@ -353,51 +394,166 @@ class RerankKNNClassifier(AugmentedKNNClassifier):
             p=p,
             n_jobs=n_jobs,
             working_memory=working_memory,
-            image_shape=image_shape,
-            shifts=shifts,
-            directions=directions,
-            rotations=rotations,
-            scales=scales,
-            flip=flip,
         )
         self.n_candidates = n_candidates
         self.distortion = distortion
+        self.mix = mix
         self.warp = warp
         self.context = context
+        self.features = features
+        self.image_shape = image_shape
+        self.shifts = shifts
+        self.directions = directions
+        self.rotations = rotations
+        self.scales = scales
+        self.flip = flip
+
+    # --- fitting ---------------------------------------------------------------------------
 
     def fit(self, X, y):
-        """Store the (augmented) training images ``X`` (rows) and labels ``y``."""
+        """Augment and store the training images ``X`` (rows) with their labels ``y``."""
         self._check_rerank_parameters()
-        return super().fit(X, y)
+        check_weights(self.weights)
+        augmentation = self._augmentation()
+        factor = augmentation_factor(**augmentation)
+        X, y = validate_data(self, X, y, dtype=INPUT_DTYPES)
+        check_classification_targets(y)
+        self.image_shape_ = resolve_image_shape(X.shape[1], self.image_shape)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        rows, self._y = augment_images(X, encoded, image_shape=self.image_shape_, **augmentation)
+        self.augmentation_factor_ = factor
+        self._fit_training_rows(rows)
+        self.search_scale_, self.rerank_scale_ = self._distance_scales()
+        return self
+
+    def _augmentation(self) -> dict:
+        return {
+            "shifts": tuple(self.shifts), "directions": self.directions,
+            "rotations": tuple(self.rotations), "scales": tuple(self.scales), "flip": self.flip,
+        }
+
+    def _build_index(self):
+        return build_index(
+            self._search_rows(self._fit_X),
+            metric=self.metric,
+            p=self.p,
+            algorithm=self.algorithm,
+            working_memory_mb=self.working_memory,
+        )
+
+    def _search_rows(self, rows: np.ndarray) -> np.ndarray:
+        """The rows the candidate search compares: the pixels, or their gradient histograms."""
+        if self.features == "pixels":
+            return rows
+        blurred = GaussianBlur(sigma=1.0, image_shape=self.image_shape_).fit_transform(rows)
+        return GradientHistograms(image_shape=self.image_shape_).fit_transform(blurred)
+
+    def _distance_scales(self) -> tuple[float, float]:
+        """Mean squared search and re-rank distances over fixed pairs of training images
+        (image ``i`` and image ``i + n/2``): the units in which ``mix`` adds them."""
+        n = self.n_samples_fit_
+        first = np.unique(np.linspace(0, n - 1, min(n, _SCALE_PAIRS)).astype(np.int64))
+        second = (first + n // 2) % n
+        search = self._search_rows(self._fit_X[np.concatenate([first, second])])
+        diff = search[: len(first)].astype(np.float64) - search[len(first) :]
+        search_scale = float(np.mean((diff * diff).sum(axis=1)))
+        rerank_scale = 1.0
+        if self.distortion != "none":
+            pairs = second[:, None]
+            rerank_scale = float(np.mean(self._rerank_squared(self._fit_X[first], pairs, 1)))
+        return (search_scale if search_scale > 0 else 1.0), (rerank_scale if rerank_scale > 0 else 1.0)
+
+    # --- neighbours ------------------------------------------------------------------------
 
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
-        """The ``n_neighbors`` nearest training rows by the re-rank distance.
+        """The ``n_neighbors`` nearest training images by the final distance.
 
-        They are chosen among the ``n_candidates`` nearest by ``metric``; ``X=None`` uses the
-        training rows as queries, each left out of its own candidates (not allowed on an
-        augmented training set). Returns ``(distances, indices)`` sorted nearest first, or
-        only the indices.
+        They are chosen among the ``n_candidates`` nearest by the search. ``X=None`` uses
+        the training images as queries, each left out of its own candidates (not allowed on
+        an augmented training set). Returns ``(distances, indices)`` sorted nearest first, or
+        only the indices. Indices are rows of the ``X`` given to ``fit``: a neighbour that is
+        an augmented copy is reported by the index of its original (so an index may repeat),
+        with the distance to the copy.
+        """
+        k = check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors)
+        candidates, search_squared, rerank_squared = self.candidate_distances(X, k, k_keep=k)
+        squared = self.final_squared(search_squared, rerank_squared)
+        order = np.lexsort((candidates, squared), axis=-1)[:, :k]
+        # Copies are stored in blocks of the training-set size after the originals, so the
+        # original a stored image was made from is its index modulo that size.
+        n_originals = self.n_samples_fit_ // self.augmentation_factor_
+        indices = np.take_along_axis(candidates, order, axis=1) % n_originals
+        if not return_distance:
+            return indices
+        return np.sqrt(np.take_along_axis(squared, order, axis=1)), indices
+
+    def candidate_distances(self, X=None, n_neighbors=None, k_keep=None):
+        """Each query's candidates with their squared search and re-rank distances.
+
+        Lets a caller score several ``n_neighbors``, ``weights`` and ``mix`` values from one
+        search and one re-rank (see :mod:`knnvision.presets`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Query images as rows; ``None`` for the training images, each left out.
+        n_neighbors : int, default=None
+            Largest number of neighbours that will vote (at least this many candidates are
+            searched); ``None`` uses ``n_neighbors``.
+        k_keep : int, default=None
+            Only the ``k_keep`` smallest re-rank distances of each query are needed: larger
+            ones may be reported as ``inf`` (the IDM then abandons hopeless candidates early).
+            ``None`` measures every candidate.
+
+        Returns
+        -------
+        candidates : ndarray of int64, shape (n_queries, n_candidates)
+            Training-image indices, in the search's order.
+        search_squared : ndarray of float64, same shape
+            Squared search distances.
+        rerank_squared : ndarray of float64, same shape, or None
+            Squared re-rank distances; ``None`` when ``distortion="none"``.
         """
         check_is_fitted(self)
         self._check_rerank_parameters()
         k = check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors)
         leave_self_out = X is None
+        if leave_self_out and self.augmentation_factor_ > 1:
+            raise ValueError(
+                "Leave-one-out neighbours (X=None) are meaningless on an augmented training "
+                "set: each image's shifted copies would vote for it. Pass query images."
+            )
         queries = self._fit_X if leave_self_out else self._validate_queries(X)
         available = self.n_samples_fit_ - (1 if leave_self_out else 0)
+        check_enough_samples(k + leave_self_out, self.n_samples_fit_, leave_self_out)
         n_candidates = max(min(self.n_candidates, available), k)
-        candidates = super().kneighbors(
-            None if leave_self_out else queries, n_candidates, return_distance=False
-        )
-        squared = self._rerank_squared(queries, candidates, k)
-        order = np.lexsort((candidates, squared), axis=-1)[:, :k]
-        indices = np.take_along_axis(candidates, order, axis=1)
-        if not return_distance:
-            return indices
-        return np.sqrt(np.take_along_axis(squared, order, axis=1)), indices
+        with thread_limit(self.n_jobs):
+            distances, candidates = self._index.query(
+                self._search_rows(queries), n_candidates + leave_self_out
+            )
+        if leave_self_out:
+            distances, candidates = _drop_self(distances, candidates)
+        rerank_squared = None
+        if self.distortion != "none":
+            keep = n_candidates if k_keep is None or self.mix < 1 else min(k_keep, n_candidates)
+            rerank_squared = self._rerank_squared(queries, candidates, keep)
+        return candidates, distances * distances, rerank_squared
 
-    def _rerank_squared(self, queries, candidates, k):
-        """Squared re-rank distances ``(n_queries, n_candidates)``; ``inf`` marks candidates
-        proven not to be among the ``k`` nearest."""
+    def final_squared(self, search_squared, rerank_squared, mix=None) -> np.ndarray:
+        """The squared distance candidates are ranked by, from :meth:`candidate_distances`.
+
+        ``mix`` overrides the estimator's ``mix`` (for tuning).
+        """
+        mix = self.mix if mix is None else mix
+        if rerank_squared is None or mix == 0:
+            return search_squared
+        if mix == 1:
+            return rerank_squared
+        return (1 - mix) * search_squared / self.search_scale_ + mix * rerank_squared / self.rerank_scale_
+
+    def _rerank_squared(self, queries, candidates, k_keep):
+        """Squared re-rank distances ``(n_queries, n_candidates)`` on the images; ``inf``
+        marks candidates proven not to be among the ``k_keep`` nearest."""
         if self.distortion == "euclidean":
             return _squared_euclidean_to_candidates(queries, self._fit_X, candidates)
         height, width = self.image_shape_
@@ -408,7 +564,7 @@ class RerankKNNClassifier(AugmentedKNNClassifier):
                     stop = min(start + _RERANK_BLOCK, len(queries))
                     squared[start:stop] = idm_rerank(
                         queries[start:stop], self._fit_X, candidates[start:stop],
-                        height, width, self.warp, self.context, min(k, candidates.shape[1]),
+                        height, width, self.warp, self.context, k_keep,
                     )
                     task.advance(stop - start)
         return squared
@@ -418,11 +574,18 @@ class RerankKNNClassifier(AugmentedKNNClassifier):
             raise ValueError(
                 f"distortion must be one of {', '.join(DISTORTIONS)}, got {self.distortion!r}."
             )
+        if self.features not in SEARCH_FEATURES:
+            raise ValueError(
+                f"features must be one of {', '.join(SEARCH_FEATURES)}, got {self.features!r}."
+            )
         check_n_neighbors(self.n_candidates, "n_candidates")
         for name in ("warp", "context"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"{name} must be a whole number of pixels >= 0, got {value!r}.")
+        mix = self.mix
+        if isinstance(mix, bool) or not isinstance(mix, numbers.Real) or not 0 <= mix <= 1:
+            raise ValueError(f"mix must be a number between 0 and 1, got {mix!r}.")
 
 
 def _squared_euclidean_to_candidates(queries, train, candidates) -> np.ndarray:

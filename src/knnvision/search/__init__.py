@@ -6,6 +6,29 @@ float64 brute force, with ties in distance broken by the smaller training index.
 
 >>> index = build_index(train, metric="manhattan")
 >>> distances, indices = index.query(queries, k=5)
+>>> distances, indices = index.query_train(k=5)  # each training row, itself excluded
+
+Backends (see each module): ``brute`` (float32 matrix products with an exact re-check for
+Euclidean/cosine, SIMD integer kernels for uint8, compiled loops otherwise) and ``kd_tree`` /
+``ball_tree`` (:mod:`.trees`). Threads: wrap calls in :func:`thread_limit`.
+
+Choosing a backend (``algorithm="auto"``), from ``python benchmarks/search.py --cases
+auto_table``: Fashion-MNIST projected by PCA to d dimensions, 60,000 training rows, 2,000
+queries, k=10, 2 threads, seconds for brute force / kd-tree:
+
+=========  =======  =======  =======  =======  =======  =======  =======  =======
+d          2        4        8        12       16       24       32       48
+=========  =======  =======  =======  =======  =======  =======  =======  =======
+euclidean  .37/.02  .28/.03  .29/.06  .36/.12  .45/.15  .51/.31  .52/.48  .52/.89
+manhattan  1.8/.02  1.8/.09  2.0/.12  2.2/.25  2.6/.43  4.3/1.1  3.3/1.2  7.4/4.1
+=========  =======  =======  =======  =======  =======  =======  =======  =======
+
+Float32 products keep brute force ahead for Euclidean distances from about 32 dimensions;
+without a matrix product (Manhattan, Chebyshev, Minkowski) trees stay ahead further. The rule
+keeps a margin (kd-tree up to 24 dimensions for Euclidean, 32 for the other tree metrics),
+because data with a higher intrinsic dimension than PCA output prunes worse, and uses brute
+force below 1,000 training rows, where it is cheap anyway. Cosine and Hamming always use
+brute force.
 """
 
 from __future__ import annotations
@@ -38,13 +61,18 @@ __all__ = [
 
 
 class SearchIndex(Protocol):
-    """What every backend offers: a name and an exact ``query``."""
+    """What every backend offers: a name, an exact ``query`` and ``query_train``."""
 
     algorithm: str
     metric: Metric
+    train: np.ndarray
 
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, indices)``, both ``(len(queries), k)``, sorted nearest first."""
+        ...
+
+    def query_train(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest *other* training rows of every training row."""
         ...
 
 
@@ -76,7 +104,7 @@ def build_index(
     budget = DEFAULT_WORKING_MEMORY_MB if working_memory_mb is None else working_memory_mb
     if algorithm == "brute":
         return BruteIndex(train, resolved, budget)
-    from .trees import build_tree  # noqa: PLC0415  (trees are optional until needed)
+    from .trees import build_tree
 
     return build_tree(train, resolved, algorithm)
 
@@ -94,13 +122,8 @@ def _resolve_algorithm(algorithm: str, metric: Metric, shape: tuple[int, int]) -
     return algorithm
 
 
-# The "auto" rule, from measurements on Fashion-MNIST projected by PCA to d dimensions
-# (2,000 queries, k=10, 2 threads; see benchmarks/search.py --auto-table for the table):
-# kd-trees beat brute force when the dimension is low and the training set is large enough
-# for pruning to pay; float32 products make brute force hard to beat for Euclidean distances
-# beyond ~8 dimensions, while for Manhattan/Chebyshev/Minkowski (no matrix product) trees
-# win up to ~24 dimensions. Hamming and cosine always go to brute force.
-_AUTO_TREE_MAX_DIM = {"euclidean": 8, "manhattan": 24, "chebyshev": 24, "minkowski": 24}
+# The "auto" rule; the measurements behind it are in the module docstring.
+_AUTO_TREE_MAX_DIM = {"euclidean": 24, "manhattan": 32, "chebyshev": 32, "minkowski": 32}
 _AUTO_TREE_MIN_ROWS = 1000
 
 

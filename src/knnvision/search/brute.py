@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import kernels, progress
 from .metrics import Metric
-from .recheck import check_k, recheck_estimates
+from .recheck import check_k, query_excluding_self, recheck_estimates
 
 # Queries up to this many take the few-query paths (parallel over training rows).
 FEW_QUERIES = 8
@@ -58,7 +58,9 @@ class BruteIndex:
     Parameters
     ----------
     train : ndarray of shape (n_samples, n_features)
-        Training rows (float64, float32 or uint8); kept by reference, never copied whole.
+        Training rows (float64, float32 or uint8); kept by reference (copied only when not
+        C-ordered). Derived arrays (padded or shifted uint8 rows, norms, a projection) are
+        made on first use and cost at most about the size of ``train`` again.
     metric : Metric
         Resolved metric.
     working_memory_mb : float
@@ -99,6 +101,10 @@ class BruteIndex:
                 reduced[q0:q1], indices[q0:q1] = engine(queries[q0:q1], k)
                 task.advance(q1 - q0)
         return self.metric.to_distance(reduced), indices
+
+    def query_train(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest other training rows of every training row (itself excluded)."""
+        return query_excluding_self(self, k)
 
     # -- routing --------------------------------------------------------------------------
 
@@ -227,8 +233,7 @@ class BruteIndex:
         if "u8_dot" not in self._prepared:
             train = kernels.pad_rows_u8(self.train, kernels.DOT_WIDTH, kernels.DOT_COLS,
                                         shift=128, dtype=np.int8)
-            wide = self.train.astype(np.int64)
-            self._prepared["u8_dot"] = (train, (wide * wide).sum(axis=1))
+            self._prepared["u8_dot"] = (train, kernels.squared_norms_u8(self.train))
         train, train_sq = self._prepared["u8_dot"]
         padded = kernels.pad_rows_u8(queries, kernels.DOT_WIDTH, kernels.DOT_ROWS)
         threads = numba.get_num_threads()
@@ -315,7 +320,7 @@ class BruteIndex:
             block = self._train_block_rows()
             largest = 0.0
             for t0 in range(0, len(self.train), block):
-                rows32, norms = _float32_rows(self.train[t0 : t0 + block], cosine)
+                _, norms = _float32_rows(self.train[t0 : t0 + block], cosine)
                 largest = max(largest, float(norms.max(initial=0.0)))
                 offsets[t0 : t0 + block] = 0.0 if cosine else norms**2
             self._prepared["gemm"] = (offsets, largest)
@@ -427,9 +432,12 @@ def _abs_max(rows: np.ndarray) -> float:
 
 
 def _row_norms(rows: np.ndarray, zero_to_one: bool) -> np.ndarray:
-    """Euclidean norms exactly as the reference computes them (float64, pairwise sums)."""
-    x = np.asarray(rows, dtype=np.float64)
-    norms = np.sqrt((x * x).sum(axis=1))
+    """Euclidean norms exactly as the reference computes them (float64, pairwise sums per
+    row), a block of rows at a time so no float64 copy of all rows is made."""
+    norms = np.empty(len(rows))
+    for r0 in range(0, len(rows), 4096):
+        x = np.asarray(rows[r0 : r0 + 4096], dtype=np.float64)
+        norms[r0 : r0 + len(x)] = np.sqrt((x * x).sum(axis=1))
     if zero_to_one:
         norms[norms == 0] = 1.0
     return norms
@@ -439,14 +447,17 @@ def _as_float32(rows: np.ndarray, unit: bool) -> np.ndarray:
     """Rows as C-contiguous float32; for cosine, the reference's unit rows rounded to float32."""
     if not unit:
         return np.ascontiguousarray(rows, dtype=np.float32)
-    x = np.asarray(rows, dtype=np.float64)
-    norms = np.sqrt((x * x).sum(axis=1))
-    norms[norms == 0] = 1.0
-    return (x / norms[:, None]).astype(np.float32)
+    out = np.empty(rows.shape, dtype=np.float32)
+    norms = _row_norms(rows, zero_to_one=True)
+    for r0 in range(0, len(rows), 4096):
+        x = np.asarray(rows[r0 : r0 + 4096], dtype=np.float64)
+        out[r0 : r0 + len(x)] = x / norms[r0 : r0 + len(x), None]
+    return out
 
 
 def _float32_rows(rows: np.ndarray, unit: bool) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_as_float32` and the float64 norms of those float32 rows."""
     x32 = _as_float32(rows, unit)
-    x64 = x32.astype(np.float64)
-    return x32, np.sqrt((x64 * x64).sum(axis=1))
+    # Accumulated in float64 without a float64 copy; these norms only feed the error bound,
+    # which already allows for their rounding.
+    return x32, np.sqrt(np.einsum("ij,ij->i", x32, x32, dtype=np.float64))

@@ -89,3 +89,20 @@ def exact_scan(
         order = np.lexsort((all_indices, all_reduced))[:k]
         best_reduced, best_indices = all_reduced[order], all_indices[order]
     return best_reduced, best_indices
+
+
+def query_excluding_self(index, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other training rows of every training row of ``index``.
+
+    Asks for ``k + 1`` neighbours and drops each row itself. When a row has more than ``k``
+    exact duplicates with smaller indices it is not among them, and the ``k`` duplicates are
+    the answer: the last column is dropped instead.
+    """
+    check_k(k + 1, len(index.train))
+    distances, indices = index.query(index.train, k + 1)
+    rows = np.arange(len(indices))
+    is_self = indices == rows[:, None]
+    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k)
+    keep = np.ones_like(is_self)
+    keep[rows, drop] = False
+    return distances[keep].reshape(-1, k), indices[keep].reshape(-1, k)

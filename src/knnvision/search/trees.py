@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import kernels, progress
 from .metrics import TREE_METRICS, Metric
-from .recheck import check_k, recheck_estimates
+from .recheck import check_k, query_excluding_self, recheck_estimates
 
 DEFAULT_LEAF_SIZE = 32
 # Queries handed to the compiled loop per call: large enough to keep both cores busy,
@@ -109,6 +109,10 @@ class TreeIndex:
             )
         return self.metric.to_distance(reduced[:, :k]), indices[:, :k]
 
+    def query_train(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` nearest other training rows of every training row (itself excluded)."""
+        return query_excluding_self(self, k)
+
     def _query_chunk(self, queries, k, k_keep, slack):
         return kernels.tree_query(
             self._tree_kind, self._kind, queries, self.data, self.order, self.starts, self.ends,
@@ -119,7 +123,7 @@ class TreeIndex:
 
 def _n_levels(n_samples: int, leaf_size: int) -> int:
     # Deep enough that leaves hold at most ~2 * leaf_size rows, never so deep that one is empty.
-    return 1 + max(0, int(math.floor(math.log2(max(1.0, (n_samples - 1) / leaf_size)))))
+    return 1 + max(0, math.floor(math.log2(max(1.0, (n_samples - 1) / leaf_size))))
 
 
 def _split_layout(data: np.ndarray, n_levels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

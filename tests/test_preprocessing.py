@@ -1,0 +1,209 @@
+"""Image preprocessing transformers: behaviour on small images, and scikit-learn's checks."""
+
+import numpy as np
+import pytest
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from knnvision import KNNClassifier
+from knnvision.preprocessing import (
+    CenterOfMass,
+    Deskew,
+    GaussianBlur,
+    GradientHistograms,
+    IntensityNormalizer,
+    image_moments,
+    resolve_image_shape,
+)
+
+
+@parametrize_with_checks(
+    [Deskew(), GaussianBlur(), IntensityNormalizer(), CenterOfMass(), GradientHistograms(cell_size=2)]
+)
+def test_scikit_learn_conformance(estimator, check):
+    check(estimator)
+
+
+def upright_bar(height=20, width=20) -> np.ndarray:
+    """A float image of a vertical stroke, like a handwritten 1."""
+    image = np.zeros((height, width))
+    image[3:17, 9:11] = 200.0
+    return image
+
+
+def sheared(image: np.ndarray, slant: float) -> np.ndarray:
+    """Shift row ``y`` by ``slant * (y - centre)`` whole columns (a slanted copy)."""
+    out = np.zeros_like(image)
+    centre = (image.shape[0] - 1) / 2
+    for y, row in enumerate(image):
+        out[y] = np.roll(row, int(round(slant * (y - centre))))
+    return out
+
+
+def row_centroids(image: np.ndarray) -> np.ndarray:
+    inked = image.sum(axis=1) > 0
+    cols = np.arange(image.shape[1])
+    return (image[inked] @ cols) / image[inked].sum(axis=1)
+
+
+# --- deskew --------------------------------------------------------------------------------
+
+
+def test_deskew_straightens_a_sheared_stroke():
+    slanted = sheared(upright_bar(), slant=-0.5)
+    assert np.ptp(row_centroids(slanted)) > 5  # visibly slanted
+
+    straightened = Deskew().fit_transform(slanted[None]).reshape(20, 20)
+
+    moments = image_moments(straightened[None])
+    assert abs(moments["mu11"][0]) < 1e-9 * moments["mu02"][0]
+    assert np.ptp(row_centroids(straightened)) < 0.6
+    assert np.isclose(straightened.sum(), slanted.sum())  # no ink lost
+
+
+def test_deskew_leaves_upright_and_empty_images_alone():
+    images = np.stack([upright_bar(), np.zeros((20, 20))])
+    np.testing.assert_allclose(Deskew().fit_transform(images), images.reshape(2, -1), atol=1e-9)
+
+
+def test_max_slant_limits_the_correction():
+    slanted = sheared(upright_bar(), slant=-0.5)[None]
+    limited = Deskew(max_slant=0.1).fit_transform(slanted).reshape(20, 20)
+    assert np.ptp(row_centroids(limited)) > 3
+
+
+# --- blur ----------------------------------------------------------------------------------
+
+
+def test_blur_preserves_total_intensity_away_from_borders():
+    rng = np.random.default_rng(0)
+    image = np.zeros((24, 24))
+    image[8:16, 8:16] = rng.uniform(0, 255, (8, 8))
+    blurred = GaussianBlur(sigma=1.0).fit_transform(image[None]).reshape(24, 24)
+    assert np.isclose(blurred.sum(), image.sum(), rtol=1e-12)
+    assert blurred.max() < image.max()
+
+
+def test_blur_of_a_dot_is_its_kernel():
+    image = np.zeros((1, 11, 11))
+    image[0, 5, 5] = 1.0
+    blur = GaussianBlur(sigma=1.0).fit(image)
+    kernel = blur.kernel()
+    np.testing.assert_allclose(blur.transform(image).reshape(11, 11)[2:9, 2:9], np.outer(kernel, kernel))
+
+
+def test_blur_with_sigma_zero_is_the_identity():
+    images = np.random.default_rng(1).integers(0, 256, (3, 6, 6)).astype(np.uint8)
+    np.testing.assert_array_equal(GaussianBlur(sigma=0).fit_transform(images), images.reshape(3, -1))
+
+
+# --- dtypes and shapes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transformer", [Deskew(), GaussianBlur(), CenterOfMass()])
+def test_pixel_transformers_keep_uint8(transformer):
+    images = np.random.default_rng(2).integers(0, 256, (4, 8 * 8)).astype(np.uint8)
+    out = transformer.fit_transform(images)
+    assert out.dtype == np.uint8 and out.shape == images.shape
+
+
+@pytest.mark.parametrize("transformer", [IntensityNormalizer(), GradientHistograms(cell_size=2)])
+def test_feature_transformers_give_float32_for_uint8(transformer):
+    images = np.random.default_rng(3).integers(0, 256, (4, 8 * 8)).astype(np.uint8)
+    assert transformer.fit_transform(images).dtype == np.float32
+
+
+def test_rows_and_image_stacks_give_the_same_result():
+    images = np.random.default_rng(4).uniform(0, 1, (5, 6, 10))
+    from_stack = GaussianBlur().fit_transform(images)
+    from_rows = GaussianBlur(image_shape=(6, 10)).fit_transform(images.reshape(5, -1))
+    np.testing.assert_array_equal(from_stack, from_rows)
+
+
+def test_wrong_image_shape_is_a_clear_error():
+    with pytest.raises(ValueError, match="holds 30 pixels but the rows have 64"):
+        Deskew(image_shape=(5, 6)).fit(np.zeros((2, 64)))
+    fitted = Deskew().fit(np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match="fitted on"):
+        fitted.transform(np.zeros((2, 2, 8)))
+    with pytest.raises(ValueError, match="image_shape must be two positive integers"):
+        resolve_image_shape(64, (8, -8))
+
+
+def test_shape_inference():
+    assert resolve_image_shape(784) == (28, 28)
+    assert resolve_image_shape(10) == (1, 10)
+
+
+# --- normalisation and centring -------------------------------------------------------------
+
+
+def test_intensity_normalizer_methods():
+    rng = np.random.default_rng(5)
+    images = rng.uniform(10, 50, (3, 16))
+    images[2] = 7.0  # a constant image
+    minmax = IntensityNormalizer("minmax").fit_transform(images)
+    np.testing.assert_allclose(minmax[:2].min(axis=1), 0)
+    np.testing.assert_allclose(minmax[:2].max(axis=1), 1)
+    l2 = IntensityNormalizer("l2").fit_transform(images)
+    np.testing.assert_allclose(np.linalg.norm(l2, axis=1), 1)
+    standard = IntensityNormalizer("standard").fit_transform(images)
+    np.testing.assert_allclose(standard[:2].mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(standard[:2].std(axis=1), 1)
+    assert not minmax[2].any() and not standard[2].any()
+    with pytest.raises(ValueError, match="method must be one of"):
+        IntensityNormalizer("max").fit(images)
+
+
+def test_center_of_mass_moves_ink_to_the_centre_without_changing_it():
+    image = np.zeros((1, 15, 15), dtype=np.uint8)
+    image[0, 1:4, 2:5] = 255
+    centred = CenterOfMass().fit_transform(image).reshape(1, 15, 15)
+    moments = image_moments(centred)
+    assert abs(moments["cy"][0] - 7) <= 0.5 and abs(moments["cx"][0] - 7) <= 0.5
+    assert centred.sum() == image.sum() and set(np.unique(centred)) == {0, 255}
+
+
+# --- gradient histograms ----------------------------------------------------------------------
+
+
+def naive_cell_histograms(image, cell, n_bins):
+    """Loop-by-loop reference of the unnormalised cell histograms (unsigned orientations)."""
+    padded = np.pad(image, 1)
+    height, width = image.shape
+    cells = np.zeros((-(-height // cell), -(-width // cell), n_bins))
+    for y in range(height):
+        for x in range(width):
+            gy = (padded[y + 2, x + 1] - padded[y, x + 1]) / 2
+            gx = (padded[y + 1, x + 2] - padded[y + 1, x]) / 2
+            position = (np.arctan2(gy, gx) % np.pi) / np.pi * n_bins - 0.5
+            low = int(np.floor(position))
+            share = position - low
+            cells[y // cell, x // cell, low % n_bins] += np.hypot(gy, gx) * (1 - share)
+            cells[y // cell, x // cell, (low + 1) % n_bins] += np.hypot(gy, gx) * share
+    return cells
+
+
+def test_cell_histograms_match_a_loop_reference():
+    image = np.random.default_rng(6).uniform(0, 1, (9, 7))
+    hog = GradientHistograms(cell_size=3, n_orientations=6).fit(image[None])
+    np.testing.assert_allclose(hog._cell_histograms(image[None])[0], naive_cell_histograms(image, 3, 6))
+
+
+def test_a_horizontal_edge_votes_for_the_vertical_gradient_bin():
+    image = np.zeros((1, 12, 12))
+    image[0, 6:, :] = 1.0  # dark above, light below: the gradient points down (90 degrees)
+    hog = GradientHistograms(cell_size=4, n_orientations=9, block_size=1).fit(image)
+    middle_cell = hog._cell_histograms(image)[0, 1, 1]  # away from the zero-padded border
+    assert middle_cell[4] > 0
+    assert np.allclose(np.delete(middle_cell, 4), 0)
+    features = hog.transform(image)
+    assert features.shape == (1, hog.n_features_out_) == (1, 3 * 3 * 9)
+
+
+def test_transformers_work_in_a_pipeline_before_the_classifier():
+    rng = np.random.default_rng(7)
+    X = rng.integers(0, 256, (60, 64)).astype(np.uint8)
+    y = np.arange(60) % 3
+    model = make_pipeline(Deskew(), GaussianBlur(0.5), KNNClassifier(1)).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), y)

@@ -1,0 +1,170 @@
+"""Deformation-aware re-ranking: IDM kernels against their NumPy twins, and the estimator."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from knnvision import KNNClassifier, load, save
+from knnvision.augmentation import shift_images
+from knnvision.preprocessing import Deskew
+from knnvision.rerank import (
+    RerankKNNClassifier,
+    context_features,
+    context_features_numpy,
+    idm_distance,
+    idm_distance_numpy,
+    idm_rerank,
+    sobel_gradients_numpy,
+)
+
+
+@parametrize_with_checks([RerankKNNClassifier()])
+def test_scikit_learn_conformance(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X.astype(np.uint8), y
+
+
+# --- kernels against their twins -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (5, 9), (1, 6)])
+@pytest.mark.parametrize("radius", [0, 1, 2])
+def test_context_features_equal_their_twin(shape, radius):
+    image = np.random.default_rng(0).uniform(0, 255, shape)
+    np.testing.assert_array_equal(
+        context_features(image.ravel(), *shape, radius), context_features_numpy(image, radius)
+    )
+
+
+@pytest.mark.parametrize("warp, context", [(0, 0), (1, 0), (1, 1), (2, 1), (1, 2)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_idm_distance_equals_its_twin(warp, context, dtype):
+    rng = np.random.default_rng(warp * 10 + context)
+    a, b = (rng.integers(0, 256, (7, 9)).astype(dtype) for _ in range(2))
+    a[:2] = 0  # blank rows exercise the zero-context shortcut
+    compiled = idm_distance(a.ravel(), b.ravel(), 7, 9, warp, context)
+    np.testing.assert_allclose(compiled, idm_distance_numpy(a, b, warp, context), rtol=1e-12)
+
+
+def test_idm_without_warp_or_context_is_the_squared_gradient_distance():
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0, 1, (2, 6, 6))
+    gradients_a, gradients_b = sobel_gradients_numpy(a), sobel_gradients_numpy(b)
+    expected = sum(((ga - gb) ** 2).sum() for ga, gb in zip(gradients_a, gradients_b))
+    assert np.isclose(idm_distance(a.ravel(), b.ravel(), 6, 6, 0, 0), expected, rtol=1e-12)
+
+
+def test_idm_forgives_a_one_pixel_shift_that_euclidean_does_not():
+    image = np.zeros((1, 12, 12))
+    image[0, 4:8, 3:9] = np.random.default_rng(2).uniform(50, 255, (4, 6))
+    moved = shift_images(image, 1, -1)
+    assert idm_distance(moved.ravel(), image.ravel(), 12, 12, 1, 1) == 0.0
+    assert idm_distance(moved.ravel(), image.ravel(), 12, 12, 0, 1) > 0.0
+    assert idm_distance(image.ravel(), image.ravel(), 12, 12, 2, 1) == 0.0
+
+
+def test_rerank_kernel_matches_single_distances_and_abandons_only_losers():
+    rng = np.random.default_rng(3)
+    train = rng.integers(0, 256, (30, 36)).astype(np.uint8)
+    queries = rng.integers(0, 256, (4, 36)).astype(np.uint8)
+    candidates = np.stack([rng.permutation(30)[:12] for _ in range(4)]).astype(np.int64)
+    full = idm_rerank(queries, train, candidates, 6, 6, 1, 1, 12)
+    for q in range(4):
+        for c in range(12):
+            expected = idm_distance_numpy(queries[q].reshape(6, 6), train[candidates[q, c]].reshape(6, 6), 1, 1)
+            assert np.isclose(full[q, c], expected, rtol=1e-12)
+    pruned = idm_rerank(queries, train, candidates, 6, 6, 1, 1, 3)
+    for q in range(4):
+        best3 = np.sort(full[q])[:3]
+        np.testing.assert_array_equal(np.sort(pruned[q])[:3], best3)
+        measured = np.isfinite(pruned[q])
+        np.testing.assert_array_equal(pruned[q][measured], full[q][measured])
+        assert np.all(full[q][~measured] > best3[-1])
+
+
+# --- the estimator -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+def test_euclidean_rerank_over_every_training_image_changes_nothing(digits, weights):
+    X, y = digits
+    X_train, y_train = np.vstack([X[:300], X[:40]]), np.concatenate([y[:300], y[:40]])  # exact duplicates tie
+    queries = np.vstack([X[300:360], X[:10]])
+    plain = KNNClassifier(5, weights=weights).fit(X_train, y_train)
+    reranked = RerankKNNClassifier(
+        5, weights=weights, distortion="euclidean", n_candidates=len(X_train)
+    ).fit(X_train, y_train)
+    plain_distances, plain_indices = plain.kneighbors(queries)
+    distances, indices = reranked.kneighbors(queries)
+    np.testing.assert_array_equal(indices, plain_indices)
+    np.testing.assert_array_equal(distances, plain_distances)
+    np.testing.assert_array_equal(reranked.predict_proba(queries), plain.predict_proba(queries))
+    np.testing.assert_array_equal(reranked.kneighbors(), plain.kneighbors())  # leave-one-out
+
+
+def test_no_rerank_is_plain_knn_on_the_augmented_set(digits):
+    X, y = digits
+    model = RerankKNNClassifier(3, distortion="none", shifts=(1,), directions=4).fit(X[:200], y[:200])
+    assert model.n_samples_fit_ == 5 * 200 and model.augmentation_factor_ == 5
+    stored = model._fit_X
+    _, plain_indices = KNNClassifier(3).fit(stored, np.tile(y[:200], 5)).kneighbors(X[200:260])
+    np.testing.assert_array_equal(model.kneighbors(X[200:260])[1], plain_indices % 200)
+    with pytest.raises(ValueError, match="meaningless on an augmented training set"):
+        model.kneighbors()
+
+
+def test_idm_rerank_classifies_shifted_digits_better_than_euclidean(digits):
+    X, y = digits
+    images = X[1000:1300].reshape(-1, 8, 8)
+    shifted = shift_images(images, 1, 0).reshape(300, -1)
+    euclidean = KNNClassifier(1).fit(X[:1000], y[:1000]).score(shifted, y[1000:1300])
+    idm = RerankKNNClassifier(1, n_candidates=50, warp=1).fit(X[:1000], y[:1000])
+    assert idm.score(shifted, y[1000:1300]) > euclidean + 0.1
+
+
+def test_mixed_distance_lies_between_its_parts(digits):
+    X, y = digits
+    model = RerankKNNClassifier(3, mix=0.5, n_candidates=20).fit(X[:300], y[:300])
+    candidates, search, rerank = model.candidate_distances(X[300:310])
+    assert candidates.shape == search.shape == rerank.shape == (10, 20)
+    assert np.all(np.diff(search, axis=1) >= 0)  # the search's order
+    mixed = model.final_squared(search, rerank)
+    expected = 0.5 * search / model.search_scale_ + 0.5 * rerank / model.rerank_scale_
+    np.testing.assert_allclose(mixed, expected)
+    np.testing.assert_array_equal(model.final_squared(search, rerank, mix=0), search)
+    np.testing.assert_array_equal(model.final_squared(search, rerank, mix=1), rerank)
+
+
+def test_a_saved_pipeline_predicts_the_same(digits, tmp_path):
+    X, y = digits
+    model = make_pipeline(Deskew(), RerankKNNClassifier(3, features="hog", mix=0.25, shifts=(1,), directions=4))
+    model.fit(X[:200], y[:200])
+    path = save(model, tmp_path / "model.knnv")
+    loaded = load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X[200:260]), model.predict_proba(X[200:260]))
+    assert loaded[-1].get_params()["shifts"] == [1]  # JSON lists; still usable
+    loaded.fit(X[:50], y[:50])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"distortion": "tangent"}, "distortion must be one of"),
+        ({"features": "sift"}, "features must be one of"),
+        ({"warp": -1}, "warp must be a whole number"),
+        ({"mix": 1.5}, "mix must be a number between 0 and 1"),
+        ({"n_candidates": 0}, "n_candidates must be a positive integer"),
+        ({"shifts": (0,)}, "positive whole pixel distances"),
+    ],
+)
+def test_bad_parameters_are_clear_errors(digits, params, message):
+    X, y = digits
+    with pytest.raises(ValueError, match=message):
+        RerankKNNClassifier(**params).fit(X[:50], y[:50])
