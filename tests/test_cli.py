@@ -130,3 +130,11 @@ def test_corrupt_model_and_bad_inputs(cli, tmp_path):
 def test_usage_errors_exit_with_status_2(cli):
     status, _, err = cli("run", "--cv", "1")
     assert status == 2 and "--cv" in err
+
+
+def test_bench_quick_writes_table_and_json(cli, tmp_path):
+    status, out, _ = cli("bench", "--quick", "--cases", "scaling", "--out", tmp_path / "b.json")
+    assert status == 0
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert [case["name"] for case in report["cases"]] == ["scaling"]
+    assert (tmp_path / "b.md").read_text().startswith("Machine:")

@@ -321,6 +321,30 @@ def serve(
               say=lambda text: console.print(text, highlight=False))
 
 
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Small subsets: a smoke test in seconds.")] = False,
+    cases: Annotated[str | None, typer.Option(help="Comma-separated cases (default: all): "
+                     "mnist_euclidean, fashion_manhattan, fashion_pca10, single_query, "
+                     "scaling.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder holding mnist/ and "
+                        "fashion-mnist/ IDX files.")] = None,
+    n_jobs: Annotated[int | None, typer.Option(help="Threads for every engine.")] = None,
+    repeat: Annotated[int, typer.Option(help="Keep the fastest of N runs.", min=1)] = 1,
+    out: Annotated[Path, typer.Option(help="JSON results file (a .md table is written "
+                   "beside it).")] = Path("bench_results.json"),
+) -> None:
+    """Time knnvision's search against scikit-learn and faiss-cpu (if installed) on the same
+    data and threads, check they return the same neighbours, and write a table and JSON."""
+    from . import benchmark
+
+    chosen = tuple(c.strip() for c in cases.split(",") if c.strip()) if cases else None
+    report = benchmark.run(quick=quick, cases=chosen, data_dir=data_dir, n_jobs=n_jobs,
+                           repeat=repeat, log=lambda text: console.print(text, highlight=False))
+    benchmark.save(report, out, out.with_suffix(".md"))
+    console.print(f"Saved {out} and {out.with_suffix('.md')}")
+
+
 @app.command("report")
 def report_command(
     results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="A folder written "
