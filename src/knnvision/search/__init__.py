@@ -34,12 +34,13 @@ brute force.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from typing import Protocol
 
 import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .brute import BruteIndex
 from .metrics import METRIC_NAMES, TREE_METRICS, Metric, resolve_metric
@@ -146,6 +147,13 @@ def effective_n_jobs(n_jobs: int | None) -> int:
     return max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
 
 
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    # Inspecting the loaded BLAS/OpenMP libraries costs milliseconds; a single-query predict
+    # would pay it on every call, so the controller is made once, at the first search.
+    return ThreadpoolController()
+
+
 @contextlib.contextmanager
 def thread_limit(n_jobs: int | None):
     """Run the block with ``n_jobs`` threads for BLAS, OpenMP and numba alike.
@@ -157,7 +165,7 @@ def thread_limit(n_jobs: int | None):
     previous = numba.get_num_threads()
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     try:
-        with threadpool_limits(limits=threads):
+        with _threadpools().limit(limits=threads):
             yield threads
     finally:
         numba.set_num_threads(previous)
