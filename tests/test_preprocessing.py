@@ -36,7 +36,7 @@ def sheared(image: np.ndarray, slant: float) -> np.ndarray:
     out = np.zeros_like(image)
     centre = (image.shape[0] - 1) / 2
     for y, row in enumerate(image):
-        out[y] = np.roll(row, int(round(slant * (y - centre))))
+        out[y] = np.roll(row, round(slant * (y - centre)))
     return out
 
 

@@ -54,7 +54,7 @@ def shift_offsets(shifts=(1,), directions: int = 8) -> list[tuple[int, int]]:
 def shift_images(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Move every image ``dy`` pixels down and ``dx`` right (negative: up, left), filling
     with zeros; pixel values and dtype are kept exactly. Takes and returns ``(n, h, w)``."""
-    n, height, width = images.shape
+    _, height, width = images.shape
     moved = np.zeros_like(images)
     if abs(dy) >= height or abs(dx) >= width:
         return moved

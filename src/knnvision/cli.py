@@ -433,6 +433,8 @@ def recipe(
     options = RecipeOptions(data_dir=str(data_dir) if data_dir else None, check=check,
                             max_train=max_train, max_test=max_test, seed=seed)
     _print_recipe(_with_progress(lambda: run_recipe(name, options)), check)
+    if max_train is not None or max_test is not None:
+        console.print("Capped run: not the tutorial's sizes, so not its numbers.", style="yellow")
 
 
 def _pca_list(text: str | None) -> list[float]:
@@ -484,7 +486,8 @@ def _print_recipe(result, check: bool) -> None:
         console.print(extra)
     for note in result.notes:
         console.print(note, highlight=False)
-    console.print("— : the tutorial's text states no number for it.", style="dim")
+    if any(row.tutorial is None for row in result.rows):
+        console.print("— : the tutorial's text states no number for it.", style="dim")
     timings = ", ".join(f"{label} {seconds:.2f} s" for label, seconds in result.seconds.items())
     console.print(f"Time: {timings}")
 

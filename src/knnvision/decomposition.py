@@ -18,25 +18,30 @@ Three routes give the same components (to float tolerance):
     a few leading components of a large matrix. Approximate, but close for the leading ones.
 
 ``"auto"`` (the default) picks by measurements on MNIST training images (uint8 pixels, two
-cores shared with other jobs, best of 2; ``python benchmarks/pca.py``, table in
+cores shared with other jobs, best of 2; ``python benchmarks/pca.py``, whose last run is
 ``benchmarks/pca.md``):
 
 =============  =============  ================  ============  ========
 rows x pixels  n_components   covariance_eigh   randomized    full
 =============  =============  ================  ============  ========
-60,000 x 784   10             0.73 s            1.61 s        10.2 s
-60,000 x 784   50             2.03 s            8.54 s        11.2 s
-60,000 x 784   all (784)      1.74 s            --            10.9 s
-6,000 x 784    10             0.27 s            0.44 s        1.29 s
-6,000 x 784    50             0.47 s            1.07 s        1.44 s
-800 x 784      10             0.18 s            0.19 s        0.32 s
+60,000 x 784   10             3.50 s            5.84 s        13.2 s
+60,000 x 784   50             1.70 s            6.73 s        7.85 s
+60,000 x 784   all (784)      2.18 s            --            11.8 s
+6,000 x 784    10             0.27 s            0.26 s        0.80 s
+6,000 x 784    50             0.29 s            0.63 s        0.79 s
+800 x 784      10             0.07 s            0.02 s        0.19 s
+800 x 784      50             0.08 s            0.04 s        0.19 s
 =============  =============  ================  ============  ========
 
-The covariance route won or tied everywhere it applies, down to about one row per column; so
-``"auto"`` uses it whenever ``n_samples >= n_features`` and ``n_features <= 1000`` (the
-eigen-decomposition is cubic in the columns). Wide data (fewer rows than columns) goes to the
-randomized route when a small integer ``n_components`` (below 10% of the smaller dimension) is
-asked of more than 500,000 values, and to the full SVD otherwise.
+The load of other jobs makes single figures noisy (over the last two runs the covariance
+route took 0.56 to 3.5 s on all 60,000 images, the full SVD 7.4 to 13 s), but the order held:
+on tall data the covariance route is the fastest (or ties), several times faster than the full
+SVD; near one row per column the randomized route wins for a few components. So ``"auto"`` uses
+the covariance route for at least 5 rows per column (and at most 1,000 columns, as the
+eigen-decomposition is cubic in the columns); else the randomized route when a small
+integer ``n_components`` (below 10% of the smaller dimension) is asked of more than 500,000
+values; else the covariance route if there are at least as many rows as columns, and the full
+SVD for wide data.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ class Preset:
             task.advance()
         candidates = [Candidate(k, weighting, self.distance) for weighting in self.weights for k in ks]
         extra = {"preset": f"{self.dataset}/{self.name}", "summary": self.summary,
-                 "n_fit": int(len(y_fit)), "n_validation": int(len(y_val))}
+                 "n_fit": len(y_fit), "n_validation": len(y_val)}
         return CVResult(candidates, scores.reshape(-1, 1), 1, extra)
 
     def fit(self, best: Candidate, X_train, y_train, *, n_jobs: int | None = None) -> Pipeline:

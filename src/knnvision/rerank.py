@@ -1,24 +1,29 @@
-"""Deformation-aware re-ranking: re-order the N nearest Euclidean candidates by a distance
+"""Deformation-aware re-ranking: re-order the N nearest search candidates by a distance
 that forgives small local distortions.
 
 The image distortion model (IDM; Keysers, Deselaers, Gollan and Ney, "Deformation models for
 image recognition", IEEE PAMI 2007) lets every pixel of the query match the best-fitting pixel
 of the training image within a small window, comparing *local context*: the patch of
-horizontal and vertical Sobel gradients around each pixel, not the lone pixel value. With
-3 x 3 gradient contexts and a warp window of 5 x 5 it is among the best nearest-neighbour
-distances for handwritten digits, but it costs hundreds of times a Euclidean distance, so
-it is applied only to the ``n_candidates`` nearest Euclidean candidates of each query, which
-almost always contain the right neighbours.
+vertical and horizontal Sobel gradients around each pixel, not the lone pixel value. With
+3 x 3 gradient contexts and a 5 x 5 warp window it is among the best nearest-neighbour
+distances for handwritten digits, but it costs hundreds of Euclidean distances, so it is
+applied only to the ``n_candidates`` nearest candidates of each query found by the exact
+search, which almost always contain the right neighbours.
 
-Cost of one IDM distance between two ``h x w`` images with warp radius ``r`` and context
-radius ``c``: at most ``h * w * (2r + 1)^2 * 2 (2c + 1)^2`` multiply-adds (352,800 for
-28 x 28, r=2, c=1). Three cuts make it much cheaper in practice, none of which changes a
-result: a query pixel whose context is all zero costs only a look-up of the precomputed
-context energies of the window; the sum over a context stops once it exceeds the best match
-found for that pixel; and a candidate is abandoned once its running total exceeds the k-th
-best complete distance of the same query (it can no longer be among the k nearest).
-Re-ranking ``n_candidates`` per query costs ``n_candidates`` such distances per query on top
-of the Euclidean search; the kernels run in parallel over queries.
+Cost. One IDM distance between two ``h x w`` images with warp radius ``r`` and context radius
+``c`` takes at most ``h * w * (2r + 1)^2 * 2 (2c + 1)^2`` multiply-adds: 352,800 for 28 x 28,
+r=2, c=1, measured at about 75 microseconds on one core of this project's 2-core machine
+(a Euclidean distance is about 784). Two cuts make it cheaper without changing any result: a
+query pixel whose context is all zero only looks up the precomputed context energies of its
+window, and a candidate is abandoned once its running total exceeds the k-th best complete
+distance of the same query (it can no longer be among the k nearest). Re-ranking therefore
+costs at most ``n_queries * n_candidates`` IDM distances on top of the search, spread over
+the cores (the kernels run in parallel over queries): about a minute for MNIST's 10,000 test
+images with 100 candidates each on two cores.
+
+:class:`RerankKNNClassifier` puts it together: training-set augmentation at ``fit``
+(:mod:`knnvision.augmentation`), the exact search on pixels or gradient histograms for
+candidates, the re-rank (alone or mixed with the search distance) and the vote.
 
 Compiled kernels (numba, ``cache=True``) each have a pure-NumPy twin (suffix ``_numpy``)
 that the tests use as the oracle.
@@ -141,8 +146,7 @@ def _idm_from_contexts(query_ctx, query_energy, ref_ctx, ref_energy, height, wid
                 # All-zero context: the cost of a match is the reference context's energy.
                 for ii in range(i_lo, i_hi):
                     for jj in range(j_lo, j_hi):
-                        if ref_energy[ii, jj] < best:
-                            best = ref_energy[ii, jj]
+                        best = min(best, ref_energy[ii, jj])
             else:
                 # No early exit inside the context sum: the branch-free loop vectorises and
                 # measured almost twice as fast as stopping once ``cost >= best``.
@@ -152,8 +156,7 @@ def _idm_from_contexts(query_ctx, query_energy, ref_ctx, ref_energy, height, wid
                         for v in range(n_values):
                             diff = query_ctx[i, j, v] - ref_ctx[ii, jj, v]
                             cost += diff * diff
-                        if cost < best:
-                            best = cost
+                        best = min(best, cost)
             total += best
         if total > limit:
             return total
@@ -558,15 +561,17 @@ class RerankKNNClassifier(KNNClassifier):
             return _squared_euclidean_to_candidates(queries, self._fit_X, candidates)
         height, width = self.image_shape_
         squared = np.empty(candidates.shape)
-        with progress.track(total=len(queries), description="re-ranking (IDM)") as task:
-            with _numba_threads(self.n_jobs):
-                for start in range(0, len(queries), _RERANK_BLOCK):
-                    stop = min(start + _RERANK_BLOCK, len(queries))
-                    squared[start:stop] = idm_rerank(
-                        queries[start:stop], self._fit_X, candidates[start:stop],
-                        height, width, self.warp, self.context, k_keep,
-                    )
-                    task.advance(stop - start)
+        with (
+            progress.track(total=len(queries), description="re-ranking (IDM)") as task,
+            _numba_threads(self.n_jobs),
+        ):
+            for start in range(0, len(queries), _RERANK_BLOCK):
+                stop = min(start + _RERANK_BLOCK, len(queries))
+                squared[start:stop] = idm_rerank(
+                    queries[start:stop], self._fit_X, candidates[start:stop],
+                    height, width, self.warp, self.context, k_keep,
+                )
+                task.advance(stop - start)
         return squared
 
     def _check_rerank_parameters(self) -> None:
