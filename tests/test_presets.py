@@ -1,6 +1,7 @@
 """Named presets: lookup, tuning on a validation split of the training data only, the CLI."""
 
 import json
+import subprocess
 import sys
 
 import numpy as np
@@ -110,6 +111,11 @@ def test_cli_runs_a_preset_and_saves_a_loadable_model(capsys, monkeypatch, tmp_p
     assert results["config"]["preset"] == "best" and results["n_train"] == 400
     model = load(tmp_path / "model.knnv")
     assert isinstance(model, Pipeline) and model[-1].distortion == "idm"
+    # A fresh process knows the preset's classes without importing their modules first.
+    loader = "import sys, knnvision; print(type(knnvision.load(sys.argv[1])[-1]).__name__)"
+    done = subprocess.run([sys.executable, "-c", loader, str(tmp_path / "model.knnv")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "RerankKNNClassifier"
 
 
 def test_cli_unknown_preset_is_a_one_line_error(capsys, monkeypatch, tmp_path):

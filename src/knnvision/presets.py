@@ -109,11 +109,11 @@ PRESETS: dict[tuple[str, str], Preset] = {
         Preset(
             dataset="mnist",
             name="best",
-            summary="deskew, blur (sigma 0.5), 100 Euclidean candidates re-ranked by IDM "
+            summary="deskew, blur (sigma 0.5), 200 Euclidean candidates re-ranked by IDM "
             "(5 x 5 warp, 3 x 3 gradient context)",
             distance="idm",
             steps=(("deskew", Deskew, {}), ("blur", GaussianBlur, {"sigma": 0.5})),
-            classifier={"n_candidates": 100, "distortion": "idm", "warp": 2, "context": 1},
+            classifier={"n_candidates": 200, "distortion": "idm", "warp": 2, "context": 1},
             validation_size=5000,
         ),
         Preset(
