@@ -45,6 +45,14 @@ def test_tuning_scores_every_k_and_weighting_on_one_validation_split():
     assert model[-1].n_neighbors == result.best.n_neighbors and model[-1].n_samples_fit_ == 400
 
 
+def test_validation_size_follows_the_training_size():
+    mnist = get_preset("mnist", "best")
+    labels = np.arange(60_000) % 10
+    assert mnist.validation_count(labels) == 5000  # capped
+    assert mnist.validation_count(labels[:3000]) == 300
+    assert mnist.validation_count(labels[:40]) == 10  # one per class at least
+
+
 def test_validation_scores_equal_the_fitted_model_scores():
     dataset = load_dataset("digits")
     X, y = dataset.flat("train"), dataset.labels
