@@ -255,3 +255,26 @@ def test_query_train_excludes_each_row_itself(algorithm):
         ref_d, ref_i = reference_kneighbors(train[others], train[row : row + 1], 4, metric)
         np.testing.assert_array_equal(indices[row], others[ref_i[0]])
         np.testing.assert_allclose(distances[row], ref_d[0])
+
+
+@pytest.mark.parametrize("metric_name,p", [("manhattan", None), ("minkowski", 3.0),
+                                           ("minkowski", 4.0), ("minkowski", 2.5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lp_near_ties_below_the_sums_rounding_follow_the_reference(metric_name, p, dtype):
+    # Copies of one row, each nudged by an ulp or two in random places: their distances to
+    # the query differ by less than the rounding of the fast sums, whose order differs from
+    # the reference's, so the estimates misorder them and only the re-check can sort them.
+    rng = _rng("lp-ties", metric_name, p, dtype)
+    base = (rng.random(300) + 0.5).astype(dtype)
+    train = np.repeat(base[None, :], 400, axis=0)
+    for row in train:
+        places = rng.choice(300, size=20, replace=False)
+        row[places] = np.nextafter(row[places], np.where(rng.random(20) < 0.5, -9.0, 9.0))
+    train = np.vstack([train, rng.random((2000, 300)).astype(dtype) + 2])
+    queries = np.vstack([np.zeros((1, 300)), (base * 0.5)[None, :]]).astype(dtype)
+    metric = resolve_metric(metric_name, p)
+    index = BruteIndex(train, metric, 256)
+    with thread_limit(2):
+        for k in (1, 3, 10, 59):
+            for rows in (queries[:1], queries):  # one query splits the training rows
+                _assert_exact(index, train, rows, k, metric)

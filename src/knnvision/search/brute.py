@@ -12,9 +12,12 @@ Three engines, chosen per metric and dtype:
   candidates might not cover every near-tie, that query is re-scanned exactly.
 * **uint8 Manhattan** (and uint8 Euclidean for a handful of queries): exact integer sums of
   byte differences with SIMD ``psadbw`` / ``pmaddwd`` (see :mod:`knnvision.kernels`).
-* **Everything else** (Manhattan/Chebyshev/Hamming on floats, Minkowski): compiled loops over
-  query blocks with distances bit-identical to the reference (Minkowski: estimates and a
-  re-check, see :mod:`knnvision.search.recheck`).
+* **Manhattan on floats and Minkowski**: vectorised sums in any order (float32 where both
+  sides are float32 exactly) with an early exit, kept as estimates within a known relative
+  error, then every near-tie re-measured with the reference formula
+  (:mod:`knnvision.search.recheck`).
+* **Chebyshev and Hamming**: compiled loops over query blocks with distances bit-identical
+  to the reference.
 
 Memory stays bounded by ``working_memory_mb``: tiles, float32 copies of query chunks and
 training blocks are sized from it, and the only arrays that grow with the data are the
@@ -244,22 +247,59 @@ class BruteIndex:
     # -- generic compiled loops -----------------------------------------------------------
 
     def _query_generic(self, queries, k):
-        if self.metric.name == "cosine" or self.metric.name == "euclidean":
+        if self.metric.name in ("cosine", "euclidean"):
             return self._query_exact_all(queries, k)
-        estimate = self._kind == kernels.KIND_MINKOWSKI
-        k_keep = min(k + 8, len(self.train)) if estimate else k
+        if self.metric.name in ("manhattan", "minkowski"):
+            return self._query_lp(queries, k)
         q_block = int(min(32, max(1, math.ceil(len(queries) / numba.get_num_threads()))))
         # float64 queries: exact either way (the kernels widen every element), and one
         # compiled variant per training dtype instead of one per pair of dtypes.
-        reduced, indices = kernels.generic_topk(
-            self._kind, _as_float64(queries), self.train, k_keep, self.metric.p, q_block
+        return kernels.generic_topk(
+            self._kind, _as_float64(queries), self.train, k, self.metric.p, q_block
         )
-        if estimate:
-            factor = 1.0 + 3.0 * kernels.minkowski_rel_error(queries.shape[1])
-            reduced, indices = recheck_estimates(
-                self.train, queries, reduced, indices, k, self.metric, factor
-            )
-        return reduced, indices
+
+    def _query_lp(self, queries, k):
+        """Manhattan (float rows) and Minkowski: fast estimates, then an exact re-check.
+
+        Sums in any order (vectorised, with an early exit once a pair cannot make the top
+        ``k``) are within a known relative error of the reference, so every candidate within
+        that factor of the k-th estimate is measured again with the reference formula.
+        Manhattan sums run in float32 when both sides are float32 (or bytes) exactly.
+        """
+        queries, float32 = self._lp_query_rows(queries)
+        d = queries.shape[1]
+        relative = kernels.lp_estimate_rel_error(d, self.metric.p, float32)
+        factor = 1.0 + 3.0 * (relative + kernels.minkowski_rel_error(d))
+        k_keep = min(k + 8, len(self.train))
+        threads = numba.get_num_threads()
+        q_block, t_block, n_parts = self._lp_blocks(len(queries), queries.itemsize, threads)
+        reduced, indices = kernels.lp_estimate_topk(
+            self._kind, queries, self.train, k_keep, self.metric.p, q_block, t_block, n_parts
+        )
+        return recheck_estimates(self.train, queries, reduced, indices, k, self.metric, factor)
+
+    def _lp_query_rows(self, queries):
+        """Queries in the dtype the sums run in, and whether that is float32."""
+        if (self.metric.name == "manhattan" and self.train.dtype in (np.float32, np.uint8)
+                and self._float32_safe(queries)):  # no overflow in float32 sums
+            as32 = queries.astype(np.float32)
+            if queries.dtype in (np.float32, np.uint8) or np.array_equal(as32, queries):
+                return np.ascontiguousarray(as32), True
+        return _as_float64(queries), False
+
+    def _lp_blocks(self, n_queries, itemsize, threads):
+        """Queries per block, training rows per tile, and training ranges for the estimates.
+
+        A block of queries fills about 256 KiB (it stays in the core's L2 cache) and a tile
+        of training rows about 32 KiB (L1) while the block's queries pass over it. With fewer
+        blocks than threads the training rows are split instead.
+        """
+        row_bytes = max(1, self.train.shape[1] * itemsize)
+        q_block = max(1, min(2**18 // row_bytes, math.ceil(n_queries / threads)))
+        t_block = max(1, 2**15 // row_bytes)
+        n_blocks = math.ceil(n_queries / q_block)
+        n_parts = max(1, min(threads // n_blocks, len(self.train) // 1024))
+        return int(q_block), int(t_block), int(n_parts)
 
     def _query_exact_all(self, queries, k):
         """Exact float64 scan for Euclidean/cosine where float32 is unsafe (huge values)."""
