@@ -1046,7 +1046,7 @@ def recheck_candidates(kind, queries, train, cand_e, cand_i, limits, k, p, query
 # ---------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_REASSOC)
 def projected_bounds(proj, residuals, query_proj, query_residual, slack):
     """Lower bounds of the squared Euclidean distance from one query to every row.
 
@@ -1059,13 +1059,13 @@ def projected_bounds(proj, residuals, query_proj, query_residual, slack):
     out = np.empty(n)
     for j in range(n):
         acc = 0.0
-        for f in range(m):
+        # Vectorised (any summation order: its rounding is far below the caller's margin);
+        # unsigned indices for the reason given at _LP_CHUNK.
+        for f in range(np.uint64(0), np.uint64(m)):
             diff = proj[j, f] - query_proj[f]
             acc += diff * diff
-        gap = abs(residuals[j] - query_residual) - slack
-        if gap > 0.0:
-            acc += gap * gap
-        out[j] = acc
+        gap = max(abs(residuals[j] - query_residual) - slack, 0.0)
+        out[j] = acc + gap * gap
     return out
 
 
