@@ -171,8 +171,11 @@ class BruteIndex:
             projected = centred @ basis
             residual = np.sqrt(max(0.0, float(centred @ centred) - float(projected @ projected)))
             bounds = kernels.projected_bounds(proj, residuals, projected, residual, slack)
-            # Rounding in the projections is far below these margins (see _projection).
-            margin = 1e-9 * (float(centred @ centred) + radius**2)
+            # The projections are stored in float32 (half the memory to stream per query):
+            # each coordinate is off by at most 2^-24 R, which moves a projected squared
+            # distance by at most 2^-23 (R + |c|) R <= 1.8e-7 (|c|^2 + R^2); float64
+            # rounding elsewhere is far smaller. The margin doubles that.
+            margin = 4e-7 * (float(centred @ centred) + radius**2)
             shrink = 1.0 - 1e-9
             # An upper bound of the k-th distance from the k rows nearest in projection...
             first = np.argpartition(bounds, k - 1)[:k].astype(np.int64)
@@ -199,7 +202,7 @@ class BruteIndex:
             _, vectors = np.linalg.eigh(centred.T @ centred)
             # eigh returns orthonormal vectors to ~1e-15, so ||V^T z|| <= (1 + 1e-14) ||z||.
             basis = np.ascontiguousarray(vectors[:, ::-1][:, : min(_FILTER_DIRECTIONS, d)])
-            proj = np.empty((n, basis.shape[1]))
+            proj = np.empty((n, basis.shape[1]), dtype=np.float32)  # see _query_filtered
             residuals = np.empty(n)
             radius = 0.0
             block = self._train_block_rows()
