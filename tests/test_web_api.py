@@ -91,6 +91,12 @@ def test_health_and_model_description(client, digits):
     assert info["max_upload_bytes"] == 200_000 and info["max_pixels"] == 1_000_000
 
 
+def test_no_page_that_needs_a_cdn(client):
+    # FastAPI's Swagger and ReDoc pages fetch their scripts from a CDN: they are switched off.
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
+
+
 def test_openapi_documents_both_body_types(client):
     schema = client.get("/openapi.json").json()
     predict = schema["paths"]["/api/predict"]["post"]

@@ -153,7 +153,9 @@ def create_app(
         metadata = getattr(model, "metadata_", None) or {}
     predictor = Predictor(model, metadata)
     limits = {"max_upload_bytes": int(max_upload_bytes), "max_pixels": int(max_pixels)}
-    app = FastAPI(title="knnvision", version=__version__,
+    # No Swagger/ReDoc pages: FastAPI's load their scripts from a CDN, and the server must
+    # work offline. The schema itself is served at /openapi.json.
+    app = FastAPI(title="knnvision", version=__version__, docs_url=None, redoc_url=None,
                   description="Exact k-nearest-neighbours image classification: draw or upload "
                               "an image, get its class and its nearest training images.")
     app.add_middleware(BodySizeLimit, max_bytes=limits["max_upload_bytes"])

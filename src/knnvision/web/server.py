@@ -65,7 +65,7 @@ def serve(
         say(f"Loaded {model_path}: k={model.n_neighbors}, {model.n_samples_fit_:,} training "
             f"images of {model.metadata_.get('dataset', 'an unnamed dataset')}.")
     _warm_up(model)
-    say(f"Serving on http://{host}:{port}/ (API docs: /docs, schema: /openapi.json); "
+    say(f"Serving on http://{host}:{port}/ (API schema: /openapi.json); "
         "Ctrl+C stops.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
