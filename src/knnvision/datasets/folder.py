@@ -191,12 +191,12 @@ def _decode(file: Path, size: tuple[int, int], max_pixels: int) -> np.ndarray:
                     f"{max_pixels}; shrink it or raise max_pixels"
                 )
             im.draft("L", (width, height))  # JPEG: decode at a reduced scale when possible
-            gray = _to_gray(im)
+            gray = to_gray(im)
             resized = gray.resize((width, height), Image.Resampling.BILINEAR)
             return np.asarray(resized, dtype=np.uint8)
 
 
-def _to_gray(im: Image.Image) -> Image.Image:
+def to_gray(im: Image.Image) -> Image.Image:
     """8-bit grayscale: transparency over white, 16-bit values scaled down, not clipped."""
     if im.mode in ("I", "I;16", "I;16B", "I;16L"):
         values = np.asarray(im, dtype=np.float64) / 257.0

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..datasets.folder import _to_gray
+from ..datasets.folder import to_gray
 from ..images import (
     INVERT_CHOICES,
     frame_like_digits,
@@ -101,7 +101,7 @@ def decode_upload(data: bytes, content_type: str, max_pixels: int) -> np.ndarray
             with Image.open(io.BytesIO(data), formats=(image_format,)) as image:
                 _check_pixel_count(image.width, image.height, max_pixels)
                 image.draft("L", (_WORKING_SIDE, _WORKING_SIDE))  # JPEG: decode scaled down
-                gray = _to_gray(image)
+                gray = to_gray(image)
                 gray.thumbnail((_WORKING_SIDE, _WORKING_SIDE))
                 return np.asarray(gray, dtype=np.uint8)
         except InputError:
