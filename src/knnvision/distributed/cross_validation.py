@@ -18,13 +18,13 @@ import numpy as np
 from sklearn.base import clone
 
 from .. import progress
-from ..model_selection import (
-    _as_array,
-    _classifier_prefix,
-    _GridPlan,
-    _preprocess,
-    _score_group,
-    _SplitScores,
+from ..grid_scoring import (
+    GridPlan,
+    SplitScores,
+    as_array,
+    classifier_prefix,
+    preprocess_fold,
+    score_group,
 )
 from .cluster import get_client, one_thread_per_task
 
@@ -37,7 +37,7 @@ def on_dask(estimator, scheduler: str | None):
 
 
 def _with_classifier_params(estimator, **params):
-    prefix = _classifier_prefix(estimator)
+    prefix = classifier_prefix(estimator)
     return clone(estimator).set_params(**{prefix + key: value for key, value in params.items()})
 
 
@@ -47,15 +47,15 @@ def grid_fold_scores_on_dask(estimator, candidates: list[dict], X, y, folds, des
     The cluster is the one named by the classifier's ``scheduler`` parameter. On the workers
     the classifier searches locally, one thread per task.
     """
-    client = get_client(_GridPlan.classifier(estimator).scheduler)
-    plan = _GridPlan(_with_classifier_params(estimator, backend="local", scheduler=None,
+    client = get_client(GridPlan.classifier(estimator).scheduler)
+    plan = GridPlan(_with_classifier_params(estimator, backend="local", scheduler=None,
                                              n_jobs=1), candidates)
     classes, codes = np.unique(np.asarray(y), return_inverse=True)
     # Every worker gets the data once, kept until the end: a task lost with a worker is re-run
     # from the copies left.
-    data = client.scatter(_as_array(X), broadcast=True, hash=False)
+    data = client.scatter(as_array(X), broadcast=True, hash=False)
     futures = _submit_folds(client, plan, data, codes, folds, len(candidates), len(classes))
-    parts = [_SplitScores(*(np.zeros(len(candidates)) for _ in range(3))) for _ in folds]
+    parts = [SplitScores(*(np.zeros(len(candidates)) for _ in range(3))) for _ in folds]
     with progress.track(total=len(futures), description=description) as task:
         done = distributed.as_completed(futures, loop=client.loop, with_results=True)
         for future, result in done:
@@ -86,15 +86,15 @@ def _fold_features(configured, X, codes, train, test):
     """The fold's (train features, train codes, test features, test codes, seconds)."""
     started = time.perf_counter()
     with one_thread_per_task():
-        train_features, test_features = _preprocess(configured, X[train], codes[train], X[test])
+        train_features, test_features = preprocess_fold(configured, X[train], codes[train], X[test])
     return train_features, codes[train], test_features, codes[test], time.perf_counter() - started
 
 
-def _group_scores(plan, group, features, n_candidates, bundle_size, n_classes) -> _SplitScores:
+def _group_scores(plan, group, features, n_candidates, bundle_size, n_classes) -> SplitScores:
     """Scores of one group's candidates on one fold, zero elsewhere."""
     train_features, y_train, test_features, y_test, prefix_seconds = features
-    result = _SplitScores(*(np.zeros(n_candidates) for _ in range(3)))
+    result = SplitScores(*(np.zeros(n_candidates) for _ in range(3)))
     with one_thread_per_task():
-        _score_group(plan, group, train_features, y_train, test_features, y_test, n_classes,
+        score_group(plan, group, train_features, y_train, test_features, y_test, n_classes,
                      prefix_seconds / bundle_size, result)
     return result
