@@ -167,3 +167,13 @@ def test_bad_input_is_a_clear_error():
         model.kneighbors(n_neighbors=3)
     with pytest.raises(ValueError, match="NaN"):
         KNNClassifier().fit([[np.nan]], [0])
+
+
+def test_vote_from_found_neighbours_equals_predict_proba(digits):
+    X_train, y_train, X_test, _ = digits
+    model = KNNClassifier(n_neighbors=7, weights="distance").fit(X_train, y_train + 3)
+    distances, indices = model.kneighbors(X_test)
+    np.testing.assert_array_equal(model.vote(distances, indices), model.predict_proba(X_test))
+    np.testing.assert_array_equal(model.classes_[model.class_positions(indices)],
+                                  (y_train + 3)[indices])
+    np.testing.assert_array_equal(model.training_samples(indices[0]), X_train[indices[0]])

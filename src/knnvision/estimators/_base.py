@@ -190,6 +190,12 @@ class NeighborsBase(BaseEstimator):
             distances, indices = _drop_self(distances, indices)
         return (distances, indices) if return_distance else indices
 
+    def training_samples(self, indices) -> np.ndarray:
+        """The stored training samples at ``indices`` (as :meth:`kneighbors` returns them),
+        in the dtype they were fitted with: what a neighbour looks like."""
+        check_is_fitted(self)
+        return self._fit_X[np.asarray(indices)]
+
     def _neighbor_weights(self, X):
         """``(indices, weights)`` of the neighbours of ``X``; weights ``None`` when uniform."""
         check_weights(self.weights)

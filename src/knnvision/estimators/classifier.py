@@ -7,7 +7,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import INPUT_DTYPES, WeightedNeighborsBase, check_weights
+from ._base import INPUT_DTYPES, WeightedNeighborsBase, check_weights, neighbor_weights
 
 
 def vote_shares(neighbor_labels: np.ndarray, weights: np.ndarray | None, n_classes: int):
@@ -86,6 +86,18 @@ default="minkowski"
         check_is_fitted(self)
         indices, weights = self._neighbor_weights(X)
         return vote_shares(self._y[indices], weights, len(self.classes_))
+
+    def class_positions(self, indices) -> np.ndarray:
+        """Position in ``classes_`` of the label of each training sample at ``indices``."""
+        check_is_fitted(self)
+        return self._y[np.asarray(indices)]
+
+    def vote(self, distances, indices) -> np.ndarray:
+        """:meth:`predict_proba` from neighbours already found by :meth:`kneighbors`, so a
+        caller that shows the neighbours too searches once."""
+        check_weights(self.weights)
+        weights = neighbor_weights(np.asarray(distances), self.weights)
+        return vote_shares(self.class_positions(indices), weights, len(self.classes_))
 
     def predict(self, X):
         """Predicted class of each query sample."""

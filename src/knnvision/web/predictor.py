@@ -12,8 +12,6 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..estimators import KNNClassifier
-from ..estimators._base import neighbor_weights
-from ..estimators.classifier import vote_shares
 from .preprocess import ImageFormat, image_to_display, png_data_url, preprocess_image
 
 
@@ -54,9 +52,8 @@ class Predictor:
         features = preprocess_image(image, self.image_format, preprocess, invert)
         with self._search_lock:
             distances, indices = self.model.kneighbors(features)
-        encoded_labels = self.model._y[indices]
-        weights = neighbor_weights(distances, self.model.weights)
-        shares = vote_shares(encoded_labels, weights, len(self.class_names))[0]
+        encoded_labels = self.model.class_positions(indices)
+        shares = self.model.vote(distances, indices)[0]
         neighbours = [
             {
                 "index": int(index),
@@ -91,7 +88,7 @@ class Predictor:
         }
 
     def _training_image(self, index: int) -> str:
-        return self._data_url(self.model._fit_X[index])
+        return self._data_url(self.model.training_samples(index))
 
     def _data_url(self, row: np.ndarray) -> str:
         return png_data_url(image_to_display(row, self.image_format))
