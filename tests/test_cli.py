@@ -67,6 +67,11 @@ def test_fit_info_evaluate_predict(cli, tmp_path):
 
     status, out, _ = cli("evaluate", "m.knnv")
     assert status == 0 and "Test accuracy on digits" in out and "(360 images)" in out
+    # Like `run` writing to ./results: a folder of its own under it (tests/test_report.py
+    # checks the page).
+    assert (tmp_path / "results" / "evaluate" / "report.html").exists()
+    results = json.loads((tmp_path / "results" / "evaluate" / "results.json").read_text())
+    assert results["model_file"] == str(tmp_path / "m.knnv")
 
     digits = load_digits()
     model = knnvision.load(tmp_path / "m.knnv")

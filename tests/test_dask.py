@@ -228,9 +228,10 @@ def test_cli_run_with_scheduler(address, capsys, monkeypatch, tmp_path):
     assert results["test_accuracy"] >= 0.95
 
 
-def test_cli_tune_with_scheduler(address, capsys, monkeypatch):
+def test_cli_tune_with_scheduler(address, capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(sys, "argv", [
         "knnvision", "tune", "--k", "1,3", "--pca", "0,10", "--cv", "2", "--scheduler", address,
+        "--no-report", "--out", str(tmp_path),
     ])
     with pytest.raises(SystemExit) as exit_:
         main()

@@ -229,13 +229,14 @@ def test_knn_grid_builds_sub_grids_per_metric_and_pca_size(digits):
                           "weights": ["uniform"]}]
 
 
-def test_cli_tune(capsys, monkeypatch):
+def test_cli_tune(capsys, monkeypatch, tmp_path):
     import sys
 
     from knnvision.cli import main
 
     def run(*args):
-        monkeypatch.setattr(sys, "argv", ["knnvision", "tune", *args])
+        monkeypatch.setattr(sys, "argv", ["knnvision", "tune", "--no-report", "--out",
+                                          str(tmp_path), *args])
         try:
             main()
         except SystemExit as exit_:

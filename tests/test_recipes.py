@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from knnvision.cli import main
 from knnvision.datasets import load_dataset, train_val_test_split
 from knnvision.recipes import RECIPES, RecipeOptions, run_recipe
+from knnvision.report.recipe import write_outputs
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
@@ -57,7 +58,16 @@ def test_digits_quickstart_reads_the_hand_drawn_one():
     assert set(result.seconds) == {"loading", "knnvision", "scikit-learn"}
 
 
-def test_digits_grid_uses_the_tutorials_split_and_grid():
+def _report_figures(result, folder: Path) -> set[str]:
+    """Write the recipe's report into ``folder``; the names of the figures it shows."""
+    files = write_outputs(folder, result, RecipeOptions(check=False))
+    page = Path(files["report"]).read_text(encoding="utf-8")
+    shown = {path.stem for path in Path(files["figures"]).glob("*.png")}
+    assert all(f'<section id="{name}">' in page for name in shown)
+    return shown
+
+
+def test_digits_grid_uses_the_tutorials_split_and_grid(tmp_path):
     X, y = load_digits(return_X_y=True)
     expected = train_test_split(X, y, test_size=0.2, random_state=1337)
     X_train, _, X_test, y_train, _, y_test = train_val_test_split(
@@ -71,6 +81,8 @@ def test_digits_grid_uses_the_tutorials_split_and_grid():
     assert result.row("test accuracy, k=20, kd-tree, p=2").knnvision > 0.95
     assert result.row("best cross-validated accuracy").knnvision > 0.97
     assert result.row("best parameters (5-fold grid search)").knnvision.startswith("n_neighbors=")
+    assert _report_figures(result, tmp_path) == {"accuracy_vs_k", "confusion", "per_class",
+                                                 "timings"}
 
 
 def test_mnist_subset_on_small_subsets_agrees_with_scikit_learn():
@@ -84,9 +96,12 @@ def test_mnist_subset_on_small_subsets_agrees_with_scikit_learn():
     assert [table.title.split(",")[0] for table in result.tables] == [
         "Per-class report", "Confusion matrix"]
     assert "1000 training, 200 validation, 200 test" in result.setup
+    curve = result.plots["cv_results"]  # the report's accuracy against K
+    assert [p["n_neighbors"] for p in curve["params"]] == [1, 3, 5, 9, 15, 25]
+    assert np.asarray(result.plots["confusion_matrix"]).sum() == 200
 
 
-def test_fashion_pca_on_a_subset_agrees_with_scikit_learn():
+def test_fashion_pca_on_a_subset_agrees_with_scikit_learn(tmp_path):
     options = RecipeOptions(data_dir=data_dir("fashion-mnist"), max_train=3000, max_test=500)
     result = run_recipe("fashion-pca", options)
     variance = result.row("variance kept by 10 components")
@@ -99,6 +114,9 @@ def test_fashion_pca_on_a_subset_agrees_with_scikit_learn():
         assert row.knnvision == pytest.approx(row.scikit_learn, abs=0.01)
     assert result.row("test accuracy, k=10, euclidean").tutorial == 0.8153
     assert len(result.tables[0].rows) == 20
+    assert np.asarray(result.plots["confusion_matrix"]).sum() == 500
+    assert _report_figures(result, tmp_path) == {"pca_variance", "confusion", "per_class",
+                                                 "timings"}
 
 
 def run_cli(args, capsys, monkeypatch):
@@ -112,7 +130,8 @@ def run_cli(args, capsys, monkeypatch):
     return status, captured.out, captured.err
 
 
-def test_cli_recipe_list_run_and_unknown(capsys, monkeypatch):
+def test_cli_recipe_list_run_and_unknown(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     status, out, _ = run_cli(["recipe", "--list"], capsys, monkeypatch)
     assert status == 0
     assert all(name in out for name in RECIPES)
@@ -120,6 +139,11 @@ def test_cli_recipe_list_run_and_unknown(capsys, monkeypatch):
     assert status == 0
     assert "tutorial" in out and "knnvision" in out and "scikit-learn" in out
     assert "Time:" in out
+    # Its report (tests/test_report.py checks a digits recipe's page): numbers and timing only.
+    folder = tmp_path / "results" / "recipes" / "toy-regression"
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "prediction for a point of all 5s" in page and "predictions rise" in page
+    assert [path.name for path in (folder / "figures").iterdir()] == ["timings.png"]
     status, out, _ = run_cli(["recipe", "digits-quickstart", "--no-check"], capsys, monkeypatch)
     assert status == 0 and "scikit-learn" not in out and "hand-drawn 1" in out
     status, _, err = run_cli(["recipe", "tutorial-9"], capsys, monkeypatch)

@@ -1,9 +1,11 @@
-"""The report: figure functions, the self-contained HTML page, the CLI, and a real browser."""
+"""The report: figure functions, the self-contained HTML page of `run`, `tune`, `evaluate` and
+the recipes, the CLI, and a real browser."""
 
 import base64
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -16,10 +18,15 @@ from PIL import Image
 from sklearn.decomposition import PCA as SklearnPCA
 from sklearn.pipeline import make_pipeline
 
-from knnvision import KNNClassifier
+import knnvision
+from knnvision import KNNClassifier, KNNSearchCV
 from knnvision.cli import main
+from knnvision.datasets import load_dataset
+from knnvision.io import save
 from knnvision.model_selection import cross_validate_grid
-from knnvision.pipeline import ExperimentConfig, run_experiment
+from knnvision.pipeline import (
+    ExperimentConfig, model_metadata, run_experiment, split_for_experiment,
+)
 from knnvision.report import (
     accuracy_vs_k,
     confusion_heatmap,
@@ -71,27 +78,32 @@ def _parse(page: str) -> _Links:
     return parser
 
 
+def _check_self_contained(out: Path, figures: set[str]) -> str:
+    """The page in ``out``, checked to load nothing and to show exactly ``figures``, each as
+    a section, an inline PNG and a file in ``figures/``."""
+    page = (out / "report.html").read_text(encoding="utf-8")
+    parsed = _parse(page)
+    assert "http://" not in page and "https://" not in page
+    assert not {"script", "link", "iframe", "object", "embed"} & set(parsed.tags)
+    assert "url(" not in page  # no CSS-loaded resources either
+    assert all(link.startswith("#") for link in parsed.links)
+    assert len(parsed.images) == len(figures)
+    for source in parsed.images:
+        assert source.startswith("data:image/png;base64,")
+        png = base64.b64decode(source.split(",", 1)[1], validate=True)
+        assert Image.open(io.BytesIO(png)).format == "PNG"
+    assert figures <= set(parsed.ids)
+    assert {path.stem for path in (out / "figures").glob("*.png")} == figures
+    return page
+
+
 # --- the page --------------------------------------------------------------------------------
 
 
 def test_run_writes_a_self_contained_report_with_every_figure(digits_run):
     result, out = digits_run
     assert Path(result.files["report"]) == out / "report.html"
-    page = (out / "report.html").read_text(encoding="utf-8")
-    parsed = _parse(page)
-
-    assert "http://" not in page and "https://" not in page
-    assert not {"script", "link", "iframe", "object", "embed"} & set(parsed.tags)
-    assert "url(" not in page  # no CSS-loaded resources either
-    assert all(link.startswith("#") for link in parsed.links)
-    assert len(parsed.images) == len(DIGITS_FIGURES)
-    for source in parsed.images:
-        assert source.startswith("data:image/png;base64,")
-        png = base64.b64decode(source.split(",", 1)[1], validate=True)
-        assert Image.open(io.BytesIO(png)).format == "PNG"
-    assert DIGITS_FIGURES <= set(parsed.ids)
-    written = {path.stem for path in (out / "figures").glob("*.png")}
-    assert written == DIGITS_FIGURES
+    _check_self_contained(out, DIGITS_FIGURES)
 
 
 def test_report_page_has_headline_scores_parameters_versions_and_command(digits_run):
@@ -188,6 +200,109 @@ def test_report_command_on_a_folder_without_results_fails_in_one_line(tmp_path, 
         rebuild_report(tmp_path)
 
 
+# --- tune, evaluate and the recipes -------------------------------------------------------------
+
+#: Per command: its arguments (after the command name; MODEL stands for a saved digits model),
+#: the figures its digits report shows, its table sections, and the text of its headline.
+OTHER_REPORTS = {
+    "tune": (["--k", "1,3", "--metric", "euclidean,manhattan", "--weights", "uniform,distance",
+              "--cv", "2"],
+             {"accuracy_vs_k", "confusion", "per_class", "misclassified", "timings"},
+             {"top_settings", "scores"}, "best setting"),
+    "evaluate": (["MODEL"], {"confusion", "per_class", "misclassified", "timings"},
+                 {"scores"}, "m.knnv: k-NN, k=3, minkowski p=2, uniform"),
+    # digits-grid's report (accuracy against k) is checked in tests/test_recipes.py.
+    "recipe": (["digits-quickstart", "--no-check"], {"confusion", "per_class", "timings"},
+               {"numbers"}, "class of the hand-drawn 1"),
+}
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    """A k=3 model of the digits' default training part, as `knnvision fit` saves it."""
+    data = load_dataset("digits")
+    config = ExperimentConfig()
+    X_train, y_train, _, _ = split_for_experiment(data, config)
+    path = tmp_path_factory.mktemp("model") / "m.knnv"
+    return save(KNNClassifier(3).fit(X_train, y_train), path,
+                metadata=model_metadata(data, config))
+
+
+def _arguments(kind: str, model: Path) -> list:
+    return [kind, *(model if arg == "MODEL" else arg for arg in OTHER_REPORTS[kind][0])]
+
+
+@pytest.mark.parametrize("kind", OTHER_REPORTS)
+def test_tune_evaluate_and_recipe_write_a_report_that_report_rebuilds(
+        kind, digits_model, tmp_path, monkeypatch, capsys):
+    _, figures, tables, headline = OTHER_REPORTS[kind]
+    out = tmp_path / kind
+    assert _cli(monkeypatch, *_arguments(kind, digits_model), "--out", out) == 0
+    assert "Report: " in capsys.readouterr().out
+    page = _check_self_contained(out, figures)
+    assert tables <= set(_parse(page).ids)
+    assert f"<span>{headline}</span>" in page or f"<strong>{headline}</strong>" in page
+    recorded = json.loads((out / "results.json").read_text())
+    assert recorded["kind"] == kind
+    if kind != "recipe":
+        assert f"{recorded['test_accuracy']:.2%}" in page
+    assert f"knnvision {kind}" in page  # the command that reproduces it
+
+    (out / "report.html").unlink()
+    shutil.rmtree(out / "figures")
+    assert _cli(monkeypatch, "report", out) == 0
+    assert (out / "report.html").read_text(encoding="utf-8") == page
+
+
+@pytest.mark.parametrize("kind,arguments", [
+    ("tune", ["--k", "1,3", "--cv", "2"]),
+    ("evaluate", ["MODEL"]),
+    ("recipe", ["toy-regression", "--no-check"]),
+])
+def test_no_report_writes_results_only(kind, arguments, digits_model, tmp_path, monkeypatch):
+    out = tmp_path / kind
+    arguments = [digits_model if arg == "MODEL" else arg for arg in arguments]
+    assert _cli(monkeypatch, kind, *arguments, "--no-report", "--out", out) == 0
+    assert json.loads((out / "results.json").read_text())["kind"] == kind
+    assert not (out / "report.html").exists() and not (out / "figures").exists()
+
+
+def test_tune_report_draws_a_line_per_pca_size_and_saves_the_best_model(tmp_path, monkeypatch):
+    out = tmp_path / "tune"
+    assert _cli(monkeypatch, "tune", "--k", "1,3", "--pca", "0,12", "--cv", "2", "--out",
+                out) == 0
+    recorded = json.loads((out / "results.json").read_text())
+    best_pca = recorded["best_params"].get("pca__n_components")
+    model = knnvision.load(out / "model.knnv")  # "no PCA" is saved as the classifier alone
+    assert hasattr(model, "steps") == (best_pca is not None)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert ("pca_variance" in _parse(page).ids) == (best_pca is not None)
+    assert "pca=none" in page and "pca=12" in page  # in the table of best settings
+
+    figure = accuracy_vs_k(recorded["cv_results"])
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert labels[:2] == ["pca=12", "pca=none"]  # constant metric and weights left out
+
+
+def test_report_of_an_evaluation_needs_its_model_file(digits_model, tmp_path, monkeypatch,
+                                                      capsys):
+    model = tmp_path / "copy.knnv"
+    shutil.copy(digits_model, model)
+    out = tmp_path / "evaluation"
+    assert _cli(monkeypatch, "evaluate", model, "--no-report", "--out", out) == 0
+    model.unlink()
+    capsys.readouterr()
+    assert _cli(monkeypatch, "report", out) == 1
+    error = capsys.readouterr().err
+    assert "copy.knnv not found" in error and "Traceback" not in error
+
+
+def test_report_command_refuses_an_unknown_kind(tmp_path, monkeypatch, capsys):
+    (tmp_path / "results.json").write_text(json.dumps({"kind": "bench"}))
+    assert _cli(monkeypatch, "report", tmp_path) == 1
+    assert "unknown kind 'bench'" in capsys.readouterr().err
+
+
 # --- figure functions on their own ------------------------------------------------------------
 
 
@@ -238,6 +353,23 @@ def test_figure_functions_label_their_axes():
     for figure in (grid, heatmap, scores, curve, neighbours, variance, scatter, timing):
         assert isinstance(figure, Figure)
         assert figure.get_layout_engine() is not None  # constrained: nothing clipped
+
+
+def test_accuracy_vs_k_reads_a_searchs_cv_results():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 5)), np.repeat([0, 1], 20)
+    grid = {"n_neighbors": [1, 3, 5], "weights": ["uniform", "distance"], "p": [2]}
+    search = KNNSearchCV(KNNClassifier(), grid, cv=2).fit(X, y)
+    figure = accuracy_vs_k(search.cv_results_, test_accuracy=0.5)
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert labels[:2] == ["weights=uniform", "weights=distance"]  # p is the same for all
+    assert labels[2] == (f"chosen: k={search.best_params_['n_neighbors']}, "
+                         f"CV {search.best_score_:.2%}")
+
+    one_split = {"params": [{"n_neighbors": k} for k in (1, 3)], "split0_test_score": [0.9, 0.8],
+                 "mean_test_score": [0.9, 0.8], "std_test_score": [0.0, 0.0]}
+    labels = [t.get_text() for t in accuracy_vs_k(one_split).legends[0].get_texts()]
+    assert labels == ["validation accuracy", "chosen: k=1, validation 90.00%"]
 
 
 def test_misclassified_figure_says_so_when_nothing_is_wrong():

@@ -7,6 +7,7 @@ exit with status 1, never a traceback.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,8 @@ from .datasets import load_dataset
 from .estimators import KNNClassifier
 from .io import load, read_header, save
 from .pipeline import (
-    ExperimentConfig, final_estimator, model_metadata, run_experiment, split_for_experiment,
+    ExperimentConfig, confusion_counts, final_estimator, model_metadata, run_experiment,
+    split_for_experiment,
 )
 
 app = typer.Typer(
@@ -117,6 +119,11 @@ DataDirOption = Annotated[
     Path | None,
     typer.Option(help="Folder holding the MNIST/Fashion-MNIST IDX files (else they are searched "
                  "for, then downloaded)."),
+]
+ReportOption = Annotated[
+    bool,
+    typer.Option("--report/--no-report", help="Write report.html and figures/*.png next to "
+                 "results.json."),
 ]
 SchedulerOption = Annotated[
     str | None,
@@ -246,12 +253,16 @@ def evaluate(
     dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Dataset to evaluate "
                        "on (default: the one the model was trained on).")] = None,
     data_dir: DataDirOption = None,
+    out: Annotated[Path, typer.Option(help="Folder for results.json and the report.")] = Path(
+        "results/evaluate"),
+    report: ReportOption = True,
 ) -> None:
     """Accuracy, per-class report and confusion matrix of a saved model on a test part.
 
     The test part is the dataset's official one, or the held-out split recorded in the model.
     """
-    from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+    from .report.evaluate import write_outputs
+    from .report.evaluation import evaluate_model
 
     model = load(model_path)
     meta = model.metadata_
@@ -263,18 +274,18 @@ def evaluate(
                               test_size=split.get("test_size", 0.2), seed=split.get("seed", 0))
 
     def work():
-        data = load_dataset(name, config.data_dir)
-        _, _, X_test, y_test = split_for_experiment(data, config)
-        return data, y_test, model.predict(X_test)
+        evaluation = evaluate_model(model, config, rows="model")
+        return evaluation, write_outputs(out, model_path, evaluation, config, _command(),
+                                         report=report)
 
-    data, y_test, predictions = _with_progress(work)
-    labels = np.arange(len(data.class_names))
-    console.print(f"[bold green]Test accuracy on {data.name}: "
-                  f"{accuracy_score(y_test, predictions):.2%}[/] ({len(y_test)} images)\n")
-    report = classification_report(y_test, predictions, labels=labels, output_dict=True,
-                                   target_names=list(data.class_names), zero_division=0)
-    _print_report(report, list(data.class_names))
-    _print_confusion(confusion_matrix(y_test, predictions, labels=labels), list(data.class_names))
+    evaluation, files = _with_progress(work)
+    names = evaluation.class_names
+    console.print(f"[bold green]Test accuracy on {evaluation.dataset.name}: "
+                  f"{evaluation.accuracy:.2%}[/] ({len(evaluation.test_labels)} images)\n")
+    _print_report(evaluation.report(), names)
+    _print_confusion(confusion_counts(evaluation.test_labels, evaluation.test_predictions,
+                                      len(names)), names)
+    _print_saved(files)
 
 
 @app.command()
@@ -348,10 +359,12 @@ def bench(
 @app.command("report")
 def report_command(
     results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="A folder written "
-                           "by `knnvision run` (results.json and model.knnv).")],
+                           "by `knnvision run`, `tune`, `evaluate` or `recipe` (results.json, "
+                           "and the model file where there is one).")],
     data_dir: DataDirOption = None,
 ) -> None:
-    """Rebuild report.html and figures/*.png of a finished run from its folder."""
+    """Rebuild report.html and figures/*.png of a finished run, tuning, evaluation or recipe
+    from its folder."""
     from .report import rebuild_report
 
     files = _with_progress(lambda: rebuild_report(results_dir, data_dir))
@@ -380,13 +393,22 @@ def tune(
     n_jobs: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
     top: Annotated[int, typer.Option(help="Show the best N settings.", min=1)] = 10,
     scheduler: SchedulerOption = None,
+    out: Annotated[Path, typer.Option(help="Folder for model.knnv (the best setting), "
+                   "results.json and the report.")] = Path("results/tune"),
+    report: ReportOption = True,
 ) -> None:
     """Grid search by cross-validation (KNNSearchCV, GridSearchCV's scores) on the training
     part, then the best setting's accuracy on the test part."""
     from .model_selection import KNNSearchCV, knn_grid
+    from .report.evaluation import Evaluation, without_skipped_steps
+    from .report.text import params_text
+    from .report.tune import write_outputs
 
-    estimator, grid = knn_grid(_int_list(k, "--k"), weights=_weights_list(weights),
-                               metrics=_metric_list(metric), pca_sizes=_pca_list(pca))
+    settings = {"k": _int_list(k, "--k"), "metric": _metric_list(metric),
+                "weights": _weights_list(weights), "pca": _pca_list(pca), "cv": cv, "top": top,
+                "n_jobs": n_jobs, "scheduler": scheduler, "command": _command()}
+    estimator, grid = knn_grid(settings["k"], weights=settings["weights"],
+                               metrics=settings["metric"], pca_sizes=settings["pca"])
     if scheduler is not None:
         from .distributed import on_dask
 
@@ -396,16 +418,30 @@ def tune(
                               seed=seed)
 
     def work():
+        started = time.perf_counter()
         data = load_dataset(dataset, config.data_dir)
         X_train, y_train, X_test, y_test = split_for_experiment(data, config)
+        loaded = time.perf_counter()
         search = KNNSearchCV(estimator, grid, cv=cv, n_jobs=n_jobs).fit(X_train, y_train)
-        return search, search.score(X_test, y_test), len(y_train), len(y_test)
+        searched = time.perf_counter()
+        # "no PCA" is a skipped pipeline step: the model is the classifier alone.
+        model = without_skipped_steps(search.best_estimator_)
+        predictions = model.predict(X_test)
+        timings = {"load_and_split": loaded - started,
+                   "tune": searched - loaded - search.refit_time_,
+                   "refit": search.refit_time_, "evaluate": time.perf_counter() - searched}
+        evaluation = Evaluation(data, model, y_test, predictions, X_train, y_train, X_test,
+                                seed, {step: round(t, 4) for step, t in timings.items()})
+        return search, evaluation, write_outputs(out, search, evaluation, config, settings,
+                                                 report=report)
 
-    search, accuracy, n_train, n_test = _with_progress(work)
+    search, evaluation, files = _with_progress(work)
     _print_search(search, top)
-    console.print(f"\n{n_train} training, {n_test} test images. Best: "
-                  f"{_params_text(search.best_params_)}, CV {search.best_score_:.2%}")
-    console.print(f"[bold green]Test accuracy of the best setting: {accuracy:.2%}[/]")
+    console.print(f"\n{len(evaluation.train_labels)} training, {len(evaluation.test_labels)} "
+                  f"test images. Best: {params_text(search.best_params_)}, "
+                  f"CV {search.best_score_:.2%}")
+    console.print(f"[bold green]Test accuracy of the best setting: {evaluation.accuracy:.2%}[/]")
+    _print_saved(files)
 
 
 @app.command()
@@ -420,9 +456,13 @@ def recipe(
     max_test: Annotated[int | None, typer.Option(help="Cap the test and validation rows.",
                         min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed of draws the tutorial leaves unseeded.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Folder for results.json and the report "
+                   "(default: results/recipes/NAME).")] = None,
+    report: ReportOption = True,
 ) -> None:
     """Run a tutorial's experiment; print its numbers next to the tutorial's own."""
     from .recipes import RECIPES, RecipeOptions, run_recipe
+    from .report.recipe import write_outputs
 
     if list_recipes or name is None:
         table = Table("recipe", "experiment", "needs", title="Recipes (knnvision recipe NAME)")
@@ -432,9 +472,13 @@ def recipe(
         return
     options = RecipeOptions(data_dir=str(data_dir) if data_dir else None, check=check,
                             max_train=max_train, max_test=max_test, seed=seed)
-    _print_recipe(_with_progress(lambda: run_recipe(name, options)), check)
+    result = _with_progress(lambda: run_recipe(name, options))
+    _print_recipe(result, check)
     if max_train is not None or max_test is not None:
         console.print("Capped run: not the tutorial's sizes, so not its numbers.", style="yellow")
+    folder = out if out is not None else Path("results", "recipes", name)
+    _print_saved(_with_progress(lambda: write_outputs(folder, result, options, _command(),
+                                                       report=report)))
 
 
 def _pca_list(text: str | None) -> list[float]:
@@ -449,25 +493,16 @@ def _pca_list(text: str | None) -> list[float]:
     return [int(v) if v.is_integer() else v for v in values]
 
 
-def _params_text(params: dict) -> str:
-    shown = {key.removeprefix("knn__"): value for key, value in params.items()}
-    if shown.get("metric", "minkowski") != "minkowski":
-        shown.pop("p", None)  # p only matters for Minkowski
-    shown = {("pca" if key == "pca__n_components" else key): value for key, value in shown.items()}
-    return ", ".join(f"{key}={'none' if value == 'passthrough' else value}"
-                     for key, value in shown.items())
-
-
 def _print_search(search, top: int) -> None:
+    from .report.text import top_settings
+
     results = search.cv_results_
-    order = np.argsort(results["rank_test_score"], kind="stable")[:top]
+    rows = top_settings(results, top)
     table = Table("rank", "setting", "CV accuracy",
-                  title=f"{search.n_splits_}-fold cross-validation, best {len(order)} of "
+                  title=f"{search.n_splits_}-fold cross-validation, best {len(rows)} of "
                   f"{len(results['params'])}")
-    for i in order:
-        table.add_row(str(results["rank_test_score"][i]), _params_text(results["params"][i]),
-                      f"{results['mean_test_score'][i]:.2%} ± {results['std_test_score'][i]:.2%}",
-                      style="bold green" if i == search.best_index_ else None)
+    for number, row in enumerate(rows):  # the first row is the best setting
+        table.add_row(*row, style="bold green" if number == 0 else None)
     console.print(table)
 
 
@@ -497,6 +532,18 @@ def _print_recipe(result, check: bool) -> None:
 
 def _metric_text(name: str, p: float) -> str:
     return f"minkowski p={p}" if name == "minkowski" else name
+
+
+def _command() -> list[str]:
+    """This command line, recorded in results.json to reproduce the run."""
+    return ["knnvision", *sys.argv[1:]]
+
+
+def _print_saved(files: dict[str, str]) -> None:
+    saved = [files[key] for key in ("model", "results") if key in files]
+    console.print(f"Saved {' and '.join(saved)}")
+    if "report" in files:
+        console.print(f"Report: {files['report']} (figures in {files['figures']})")
 
 
 def _print_cv(cv) -> None:

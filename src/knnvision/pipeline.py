@@ -81,39 +81,59 @@ class ExperimentResult:
 
     def report(self) -> dict:
         """Per-class precision, recall, F1 and support (scikit-learn's classification report)."""
-        return classification_report(
-            self.test_labels,
-            self.test_predictions,
-            labels=np.arange(len(self.class_names)),
-            target_names=self.class_names,
-            output_dict=True,
-            zero_division=0,
-        )
+        return class_scores(self.test_labels, self.test_predictions, self.class_names)
 
     def confusion(self) -> np.ndarray:
         """Rows are true classes, columns predicted classes, in ``class_names`` order."""
-        return confusion_matrix(
-            self.test_labels, self.test_predictions, labels=np.arange(len(self.class_names))
-        )
+        return confusion_counts(self.test_labels, self.test_predictions, len(self.class_names))
 
     def to_json(self) -> dict:
         best = self.cv.best
         return {
-            "dataset": self.dataset.name,
-            "image_shape": list(self.dataset.image_shape),
-            "class_names": self.class_names,
-            "n_train": int(final_estimator(self.model).n_samples_fit_),
-            "n_test": int(len(self.test_labels)),
+            "kind": "run",
+            **evaluation_json(self.dataset, self.model, self.test_labels,
+                                self.test_predictions),
             "best_params": best.params(),
             "cv_folds": self.cv.n_folds,
             "cv_results": self.cv.to_records(),
-            "test_accuracy": self.accuracy,
-            "classification_report": self.report(),
-            "confusion_matrix": self.confusion().tolist(),
             "timings_seconds": self.timings,
             "config": _config_json(self.config),
             "versions": software_versions(),
         }
+
+
+def class_scores(labels, predictions, class_names: Sequence[str]) -> dict:
+    """Per-class precision, recall, F1 and support of class indices ``0 .. n - 1``
+    (scikit-learn's ``classification_report(..., output_dict=True)``, keyed by class name)."""
+    return classification_report(
+        labels,
+        predictions,
+        labels=np.arange(len(class_names)),
+        target_names=list(class_names),
+        output_dict=True,
+        zero_division=0,
+    )
+
+
+def confusion_counts(labels, predictions, n_classes: int) -> np.ndarray:
+    """Confusion matrix of class indices ``0 .. n_classes - 1``: rows true, columns predicted."""
+    return confusion_matrix(labels, predictions, labels=np.arange(n_classes))
+
+
+def evaluation_json(dataset: Dataset, model, test_labels, test_predictions) -> dict:
+    """The ``results.json`` entries of a model's predictions on a test part: dataset, sizes,
+    accuracy, per-class scores and confusion matrix (``run``, ``tune`` and ``evaluate``)."""
+    names = list(dataset.class_names)
+    return {
+        "dataset": dataset.name,
+        "image_shape": list(dataset.image_shape),
+        "class_names": names,
+        "n_train": int(final_estimator(model).n_samples_fit_),
+        "n_test": int(len(test_labels)),
+        "test_accuracy": float(accuracy_score(test_labels, test_predictions)),
+        "classification_report": class_scores(test_labels, test_predictions, names),
+        "confusion_matrix": confusion_counts(test_labels, test_predictions, len(names)).tolist(),
+    }
 
 
 def run_experiment(config: ExperimentConfig) -> ExperimentResult:

@@ -8,8 +8,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.stats import rankdata
 
 from ..datasets import subsample
+from ..model_selection import ValidationCurve
+from ..pipeline import class_scores, confusion_counts
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,14 @@ class Stopwatch:
 
 @dataclass
 class RecipeResult:
-    """What a recipe measured, ready to print."""
+    """What a recipe measured, ready to print.
+
+    ``plots`` holds what the recipe's report draws, each entry optional:
+    ``"cv_results"`` (accuracy of a grid, shaped like ``GridSearchCV.cv_results_``) with
+    ``"test_accuracy"`` of the chosen setting; ``"explained_variance_ratio"`` of a PCA;
+    ``"class_names"``, ``"confusion_matrix"``, ``"classification_report"`` and
+    ``"predicted_by"`` of the predictions on a test part (:func:`prediction_plots`).
+    """
 
     name: str
     title: str
@@ -99,6 +109,7 @@ class RecipeResult:
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    plots: dict = field(default_factory=dict)
 
     def row(self, quantity: str) -> Row:
         """The row named ``quantity`` (KeyError if absent)."""
@@ -155,3 +166,30 @@ def matrix_table(title: str, matrix: np.ndarray, class_names: list[str]) -> Tabl
     """A confusion matrix: rows are true classes, columns predicted ones."""
     rows = [[name, *(str(int(count)) for count in row)] for name, row in zip(class_names, matrix)]
     return Table(title, ["true \\ predicted", *class_names], rows)
+
+
+def prediction_plots(y_test, predictions, class_names, model: str) -> dict:
+    """The ``plots`` entries of predictions on a test part: confusion matrix and per-class
+    scores, and which ``model`` predicted (``"k=5"``), for the report to say."""
+    return {
+        "predicted_by": model,
+        "class_names": list(class_names),
+        "confusion_matrix": confusion_counts(y_test, predictions, len(class_names)),
+        "classification_report": class_scores(y_test, predictions, class_names),
+    }
+
+
+def curve_plots(curve: ValidationCurve, test_accuracy: float) -> dict:
+    """The ``plots`` entries of a validation curve: its accuracies shaped like the
+    ``cv_results_`` of a search with one split, and the chosen k's test accuracy."""
+    accuracy = np.asarray(curve.accuracy, dtype=float)
+    return {
+        "cv_results": {
+            "params": [{"n_neighbors": int(k)} for k in curve.n_neighbors],
+            "split0_test_score": accuracy,
+            "mean_test_score": accuracy,
+            "std_test_score": np.zeros_like(accuracy),
+            "rank_test_score": rankdata(-accuracy, method="min").astype(int),
+        },
+        "test_accuracy": float(test_accuracy),
+    }

@@ -9,10 +9,12 @@ exactly (not stratified), and the grid search gives exactly ``GridSearchCV``'s s
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..datasets import load_dataset, train_val_test_split
 from ..estimators import KNNClassifier
 from ..model_selection import KNNSearchCV
-from ._recipe import Recipe, RecipeOptions, RecipeResult, Row, Stopwatch
+from ._recipe import Recipe, RecipeOptions, RecipeResult, Row, Stopwatch, prediction_plots
 
 GRID = {"n_neighbors": list(range(2, 20, 2)), "p": [1, 2, 3]}
 FOLDS = 5
@@ -32,7 +34,8 @@ def run(options: RecipeOptions) -> RecipeResult:
         search = KNNSearchCV(KNNClassifier(algorithm="kd_tree"), GRID, cv=FOLDS).fit(
             X_train, y_train
         )
-        best_accuracy = search.score(X_test, y_test)
+        best_predictions = search.predict(X_test)
+        best_accuracy = float(np.mean(best_predictions == y_test))
     theirs: dict = {}
     if options.check:
         with watch.time("scikit-learn"):
@@ -47,11 +50,14 @@ def run(options: RecipeOptions) -> RecipeResult:
     ]
     notes = [f"{len(search.cv_results_['params'])} candidates x {FOLDS} folds: "
              f"{len(GRID['p'])} searches per fold instead of {len(search.cv_results_['params'])}."]
+    plots = {"cv_results": search.cv_results_, "test_accuracy": best_accuracy,
+             **prediction_plots(y_test, best_predictions, data.class_names,
+                                 "the best setting of the grid search")}
     return RecipeResult(
         "digits-grid", RECIPE.title,
         f"UCI digits (1,797 images 8x8, values 0..16), {len(y_train)} training / {len(y_test)} "
         "test images (train_test_split, test_size=0.2, random_state=1337).",
-        rows, notes=notes, seconds=watch.seconds,
+        rows, notes=notes, seconds=watch.seconds, plots=plots,
     )
 
 

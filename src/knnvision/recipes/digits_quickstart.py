@@ -11,7 +11,7 @@ import numpy as np
 
 from ..datasets import load_dataset, train_val_test_split
 from ..estimators import KNNClassifier
-from ._recipe import Recipe, RecipeOptions, RecipeResult, Row, Stopwatch
+from ._recipe import Recipe, RecipeOptions, RecipeResult, Row, Stopwatch, prediction_plots
 
 
 def hand_drawn_one() -> np.ndarray:
@@ -33,7 +33,8 @@ def run(options: RecipeOptions) -> RecipeResult:
     drawing = hand_drawn_one().reshape(1, -1)
     with watch.time("knnvision"):
         model = KNNClassifier().fit(X_train, y_train)
-        accuracy = model.score(X_test, y_test)
+        predictions = model.predict(X_test)
+        accuracy = float(np.mean(predictions == y_test))
         drawn_label = int(model.predict(drawing)[0])
     theirs: dict = {}
     if options.check:
@@ -52,6 +53,7 @@ def run(options: RecipeOptions) -> RecipeResult:
         f"UCI digits, {len(y_train)} training / {len(y_test)} test images (75/25 split, "
         f"seed {options.seed}; the tutorial's split is unseeded).",
         rows, seconds=watch.seconds,
+        plots=prediction_plots(y_test, predictions, data.class_names, "k=5"),
     )
 
 

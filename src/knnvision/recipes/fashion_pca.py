@@ -13,7 +13,9 @@ import numpy as np
 from ..datasets import load_dataset
 from ..decomposition import PCA
 from ..estimators import KNNClassifier
-from ._recipe import Recipe, RecipeOptions, RecipeResult, Row, Stopwatch, Table, capped
+from ._recipe import (
+    Recipe, RecipeOptions, RecipeResult, Row, Stopwatch, Table, capped, prediction_plots,
+)
 
 N_COMPONENTS = 10
 N_CURVE = 20  # the tutorial plots the explained variance of the first 20 components
@@ -32,7 +34,8 @@ def run(options: RecipeOptions) -> RecipeResult:
         X_test, y_test = capped(data.flat("test"), data.test_labels, options.max_test,
                                 options.seed)
     with watch.time("knnvision"):
-        ratios, accuracy = _knnvision(X_train, y_train, X_test, y_test)
+        ratios, predictions = _knnvision(X_train, y_train, X_test, y_test)
+    accuracy = {metric: float(np.mean(found == y_test)) for metric, found in predictions.items()}
     theirs: dict = {}
     if options.check:
         with watch.time("scikit-learn"):
@@ -56,21 +59,25 @@ def run(options: RecipeOptions) -> RecipeResult:
         f"(covariance eigen-decomposition) to {N_COMPONENTS} components fitted on the training "
         f"part; k={K} ({ALGORITHM}).",
         rows, [curve], seconds=watch.seconds,
+        plots={"explained_variance_ratio": ratios,
+               **prediction_plots(y_test, predictions["euclidean"], data.class_names,
+                                 f"k={K}, Euclidean")},
     )
 
 
 def _knnvision(X_train, y_train, X_test, y_test):
-    """Explained variance ratios of the first 20 components, and accuracy per metric."""
+    """Explained variance ratios of the first 20 components, and test predictions per
+    metric."""
     pca = PCA(N_CURVE, svd_solver="covariance_eigh").fit(X_train)
     # The first 10 of 20 components are exactly the 10 components (same eigen-decomposition).
     train_factors = pca.transform(X_train)[:, :N_COMPONENTS]
     test_factors = pca.transform(X_test)[:, :N_COMPONENTS]
-    accuracy = {
+    predictions = {
         metric: KNNClassifier(K, metric=metric, algorithm=ALGORITHM)
-        .fit(train_factors, y_train).score(test_factors, y_test)
+        .fit(train_factors, y_train).predict(test_factors)
         for metric in METRICS
     }
-    return pca.explained_variance_ratio_, accuracy
+    return pca.explained_variance_ratio_, predictions
 
 
 def _scikit_learn(X_train, y_train, X_test, y_test) -> dict:

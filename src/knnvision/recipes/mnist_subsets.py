@@ -13,7 +13,6 @@ changes no Euclidean neighbour.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import classification_report, confusion_matrix
 
 from ..datasets import load_dataset, subsample
 from ..estimators import KNNClassifier
@@ -24,7 +23,9 @@ from ._recipe import (
     RecipeResult,
     Row,
     Stopwatch,
+    curve_plots,
     matrix_table,
+    prediction_plots,
     report_table,
 )
 
@@ -62,20 +63,19 @@ def run(options: RecipeOptions) -> RecipeResult:
         agree = int(np.sum(small_predictions == theirs["small_predictions"]))
         rows.append(Row("… predictions equal to scikit-learn's", f"{agree}/{len(small[5])}",
                         None, None))
-    report = classification_report(y_test, test_predictions, labels=np.arange(len(names)),
-                                   target_names=names, output_dict=True, zero_division=0)
+    plots = {**curve_plots(curve, _accuracy(test_predictions, y_test)),
+             **prediction_plots(y_test, test_predictions, names, f"K={curve.best_k}")}
     tables = [
-        report_table(f"Per-class report, test images, K={curve.best_k}", report, names),
-        matrix_table("Confusion matrix, test images",
-                     confusion_matrix(y_test, test_predictions, labels=np.arange(len(names))),
-                     names),
+        report_table(f"Per-class report, test images, K={curve.best_k}",
+                     plots["classification_report"], names),
+        matrix_table("Confusion matrix, test images", plots["confusion_matrix"], names),
     ]
     return RecipeResult(
         "mnist-subset", RECIPE.title,
         f"MNIST: {len(y_train)} training, {len(y_val)} validation, {len(y_test)} test images "
         f"drawn from the 60,000 training images (seed {options.seed}); then "
         f"{len(small[3])}/{len(small[4])}/{len(small[5])}. Euclidean distance.",
-        rows, tables, seconds=watch.seconds,
+        rows, tables, seconds=watch.seconds, plots=plots,
     )
 
 

@@ -5,12 +5,15 @@ Every figure is a function returning a :class:`matplotlib.figure.Figure` (built 
 
 >>> from knnvision.report import accuracy_vs_k, confusion_heatmap  # doctest: +SKIP
 
-:func:`write_report` writes ``figures/*.png`` and ``report.html`` for an
-:class:`~knnvision.pipeline.ExperimentResult`; :func:`rebuild_report` does it again from a
-results folder (``knnvision report RESULTS_DIR``).
+Every command that measures something writes, next to its ``results.json``, the figures as
+``figures/*.png`` and one self-contained ``report.html``: ``knnvision run``
+(:func:`write_report`), ``tune`` (:mod:`.tune`), ``evaluate`` (:mod:`.evaluate`) and the
+recipes (:mod:`.recipe`). :func:`rebuild_report` does it again from a results folder
+(``knnvision report RESULTS_DIR``), whichever command wrote it.
 """
 
-from .build import experiment_figures, find_pca, load_result, rebuild_report, write_report
+from .build import rebuild_report
+from .evaluation import find_pca
 from .figures import (
     accuracy_vs_k,
     confusion_heatmap,
@@ -21,11 +24,13 @@ from .figures import (
     sample_grid,
     timing_breakdown,
 )
-from .html import FigureImage, ReportPage, render_html
+from .html import FigureImage, ReportPage, TextTable, render_html
+from .run import experiment_figures, load_result, write_report
 
 __all__ = [
     "FigureImage",
     "ReportPage",
+    "TextTable",
     "accuracy_vs_k",
     "confusion_heatmap",
     "experiment_figures",

@@ -10,6 +10,7 @@ so they work in a notebook as well as in the report:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -19,6 +20,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..model_selection import CVResult
 from .style import AGREES, DISAGREES, HEATMAP, class_color, class_marker, new_figure, styled
+from .text import params_text
 
 __all__ = [
     "accuracy_vs_k",
@@ -91,45 +93,49 @@ def sample_grid(
 
 
 @styled
-def accuracy_vs_k(cv: CVResult, *, test_accuracy: float | None = None) -> Figure:
-    """Cross-validated accuracy against k, with its spread, the chosen setting marked.
+def accuracy_vs_k(cv, *, test_accuracy: float | None = None) -> Figure:
+    """Held-out accuracy against k, with its spread, the chosen setting marked.
 
-    One line per (distance, weighting) pair of the grid; the band is the mean plus or minus
-    one standard deviation over the folds.
+    One line per setting of the other parameters of the grid (distance, weighting, PCA
+    size, ...); the band is the mean plus or minus one standard deviation over the folds.
+    With a single split (a validation split) the line is that split's accuracy.
 
     Parameters
     ----------
-    cv : CVResult
-        What :func:`~knnvision.model_selection.cross_validate_grid` returned.
+    cv : CVResult or mapping
+        What :func:`~knnvision.model_selection.cross_validate_grid` returned, or the
+        ``cv_results_`` of :class:`~knnvision.KNNSearchCV` or scikit-learn's ``GridSearchCV``
+        (``params``, ``mean_test_score``, ``std_test_score``, ``split<i>_test_score`` and,
+        when present, ``rank_test_score``; arrays or lists).
     test_accuracy : float, optional
         Test accuracy of the chosen setting, drawn at the chosen k when given.
     """
+    scores = _ScoresByK.of(cv)
     figure = new_figure(7.5, 4.2)
     axes = figure.add_subplot()
-    means, spreads = cv.mean_scores, cv.std_scores
-    series = _series_of(cv)
+    series = scores.series()
     for number, (name, members) in enumerate(series.items()):
-        ks = np.array([cv.candidates[i].n_neighbors for i in members])
-        mean, spread = means[members], spreads[members]
-        label = name if len(series) > 1 else f"cross-validation mean ± 1 std ({cv.n_folds} folds)"
+        ks = scores.ks[members]
+        mean, spread = scores.means[members], scores.spreads[members]
+        label = name if len(series) > 1 and name else scores.label
         color = class_color(number)
         axes.fill_between(ks, mean - spread, mean + spread, color=color, alpha=0.18, linewidth=0)
         axes.plot(ks, mean, marker=class_marker(number), color=color, label=label)
 
-    best = cv.best
-    best_k, best_mean = best.n_neighbors, means[cv.best_index]
+    best_k, best_mean = scores.ks[scores.best], scores.means[scores.best]
     axes.axvline(best_k, color="black", linestyle=":", linewidth=1)
     axes.plot([best_k], [best_mean], marker="*", markersize=16, color="black", linestyle="none",
-              label=f"chosen: k={best_k}, CV {best_mean:.2%}")
+              label=f"chosen: k={best_k}, {scores.short} {best_mean:.2%}")
     if test_accuracy is not None:
-        axes.plot([best_k], [test_accuracy], marker="D", markersize=8, color=class_color(3),
-                  markeredgecolor="black", linestyle="none",
+        # Hollow: no line of the grid is drawn white, whatever its colour and marker.
+        axes.plot([best_k], [test_accuracy], marker="D", markersize=8, color="white",
+                  markeredgecolor="black", markeredgewidth=1.5, linestyle="none",
                   label=f"test accuracy at k={best_k}: {test_accuracy:.2%}")
 
     axes.set_xlabel("k (number of neighbours)")
     axes.set_ylabel("accuracy")
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))  # as many decimals as the ticks need
-    all_ks = sorted({c.n_neighbors for c in cv.candidates})
+    all_ks = sorted(set(scores.ks.tolist()))
     if len(all_ks) <= 15:
         axes.set_xticks(all_ks)
     else:
@@ -458,14 +464,69 @@ def _brightest(images: np.ndarray) -> float:
     return float(images.max()) if images.size and images.max() > 0 else 1.0
 
 
-def _series_of(cv: CVResult) -> dict[str, list[int]]:
-    """Candidate indices grouped by (distance, weighting), each group in increasing k."""
-    series: dict[str, list[int]] = {}
-    for i, c in enumerate(cv.candidates):
-        metric = f"minkowski p={c.p:g}" if c.metric == "minkowski" else c.metric
-        series.setdefault(f"{metric}, {c.weights}", []).append(i)
-    return {name: sorted(members, key=lambda i: cv.candidates[i].n_neighbors)
-            for name, members in series.items()}
+class _ScoresByK:
+    """Held-out accuracy of every candidate of a grid, whatever search measured it.
+
+    ``settings[i]`` are candidate ``i``'s parameters other than k, ``ks[i]`` its k;
+    ``means``/``spreads`` its mean accuracy and standard deviation over ``n_folds`` folds;
+    ``best`` the chosen candidate.
+    """
+
+    def __init__(self, params: Sequence[Mapping], means, spreads, n_folds: int, best: int):
+        self.ks = np.array([_k_of(p) for p in params])
+        # A parameter with one value in the whole grid tells the lines nothing apart.
+        varying = {key for p in params for key in p
+                   if not key.endswith("n_neighbors") and _differs(params, key)}
+        self.settings = [params_text({key: value for key, value in p.items() if key in varying})
+                         for p in params]
+        self.means = np.asarray(means, dtype=float)
+        self.spreads = np.asarray(spreads, dtype=float)
+        self.n_folds, self.best = n_folds, best
+        # One split is a validation split: no spread, and its accuracy is not a CV mean.
+        self.short = "validation" if n_folds == 1 else "CV"
+        self.label = ("validation accuracy" if n_folds == 1
+                      else f"cross-validation mean ± 1 std ({n_folds} folds)")
+
+    @classmethod
+    def of(cls, cv) -> _ScoresByK:
+        if isinstance(cv, CVResult):
+            return cls([c.params() for c in cv.candidates], cv.mean_scores, cv.std_scores,
+                       cv.n_folds, cv.best_index)
+        means = np.asarray(cv["mean_test_score"], dtype=float)
+        n_folds = sum(1 for key in cv if _FOLD_KEY.fullmatch(key))
+        # GridSearchCV's best_index_ is the first candidate ranked 1.
+        best = (int(np.argmin(cv["rank_test_score"])) if "rank_test_score" in cv
+                else int(np.argmax(means)))
+        return cls(list(cv["params"]), means, cv["std_test_score"], n_folds, best)
+
+    def series(self) -> dict[str, np.ndarray]:
+        """Candidate indices grouped by their setting other than k, each in increasing k."""
+        groups: dict[str, list[int]] = {}
+        for i, setting in enumerate(self.settings):
+            groups.setdefault(setting, []).append(i)
+        return {name: np.array(sorted(members, key=lambda i: self.ks[i]))
+                for name, members in groups.items()}
+
+
+_FOLD_KEY = re.compile(r"split\d+_test_score")
+
+
+def _differs(params: Sequence[Mapping], key: str) -> bool:
+    """Whether ``key`` takes more than one value over the candidates (or is missing in some)."""
+    first = params[0].get(key, _MISSING)
+    return any(p.get(key, _MISSING) != first for p in params)
+
+
+_MISSING = object()
+
+
+def _k_of(params: Mapping) -> int:
+    """The k of a grid candidate (``n_neighbors``, or a pipeline's ``<step>__n_neighbors``)."""
+    keys = [key for key in params if key.endswith("n_neighbors")]
+    if len(keys) != 1:
+        raise ValueError(f"a candidate of an accuracy-against-k curve needs one n_neighbors "
+                         f"parameter; got {dict(params)}")
+    return int(params[keys[0]])
 
 
 def _heatmap(axes, values: np.ndarray, top: float, class_names, text: Callable[[float], str]):

@@ -2,7 +2,8 @@
 
 The page references nothing outside itself (no scripts, fonts, style sheets or images from
 the network or the disk), so it opens the same offline, attached to an e-mail or archived.
-It knows nothing of experiments: :mod:`knnvision.report.build` fills a :class:`ReportPage`.
+It knows nothing of experiments: the report of each command (``run``, ``tune``,
+``evaluate``, a recipe) fills a :class:`ReportPage`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-__all__ = ["FigureImage", "ReportPage", "png_data_uri", "render_html"]
+__all__ = ["FigureImage", "ReportPage", "TextTable", "png_data_uri", "render_html"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,18 @@ class FigureImage:
     title: str
     caption: str
     png: bytes
+
+
+@dataclass(frozen=True)
+class TextTable:
+    """A table of text shown as it is: its anchor, heading, column names, rows and a caption
+    below it."""
+
+    name: str
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    caption: str = ""
 
 
 @dataclass
@@ -37,24 +50,31 @@ class ReportPage:
         The few numbers shown first, in order (dataset, model, test accuracy, time).
     figures : sequence of FigureImage
         Figures in the order shown.
-    classification_report : mapping
-        scikit-learn's ``classification_report(..., output_dict=True)``.
+    classification_report : mapping, optional
+        scikit-learn's ``classification_report(..., output_dict=True)``; no score table
+        without one (a recipe that predicts no test part, say).
     class_names : sequence of str
         Rows of the classification report, in order (averages follow).
     parameters, versions : mapping of str to str
         Shown as two-column tables.
     commands : mapping of str to str
         How to reproduce the run: a heading (``"Command line"``) to a code block.
+    tables : sequence of TextTable
+        Tables shown before the figures (the best settings of a search, a recipe's numbers).
+    notes : sequence of str
+        Paragraphs shown after those tables.
     """
 
     title: str
     headline: Mapping[str, str]
     figures: Sequence[FigureImage]
-    classification_report: Mapping[str, Mapping[str, float] | float]
-    class_names: Sequence[str]
+    classification_report: Mapping[str, Mapping[str, float] | float] | None = None
+    class_names: Sequence[str] = ()
     parameters: Mapping[str, str] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)
     commands: Mapping[str, str] = field(default_factory=dict)
+    tables: Sequence[TextTable] = ()
+    notes: Sequence[str] = ()
 
 
 _CSS = """
@@ -84,15 +104,11 @@ nav a { margin-right: 14px; }
 
 def render_html(page: ReportPage) -> str:
     """The complete HTML document of ``page`` (UTF-8 text)."""
+    body = _body_sections(page)
     sections = [
         _headline(page.headline),
-        _contents(page),
-        *(_figure(figure) for figure in page.figures),
-        _section("scores", "Classification report",
-                 _score_table(page.classification_report, page.class_names)),
-        _section("parameters", "Parameters", _key_value_table(page.parameters)),
-        _section("reproduce", "Reproduce this run", _commands(page.commands)),
-        _section("versions", "Software versions", _key_value_table(page.versions)),
+        _contents([(anchor, title) for anchor, title, _ in body]),
+        *(_section(anchor, title, html) for anchor, title, html in body),
     ]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -115,21 +131,40 @@ def _headline(headline: Mapping[str, str]) -> str:
     return f"<section class=\"headline\">{cells}</section>"
 
 
-def _contents(page: ReportPage) -> str:
-    links = [(figure.name, figure.title) for figure in page.figures] + [
-        ("scores", "Classification report"), ("parameters", "Parameters"),
-        ("reproduce", "Reproduce"), ("versions", "Versions"),
-    ]
+def _body_sections(page: ReportPage) -> list[tuple[str, str, str]]:
+    """``(anchor, heading, inner HTML)`` of every section after the headline, in page order;
+    sections with nothing to show are left out."""
+    sections = [(table.name, table.title, _text_table(table)) for table in page.tables]
+    notes = "".join(f"<p>{escape(note)}</p>" for note in page.notes)
+    if notes and sections:  # notes explain the first table (a recipe's numbers)
+        anchor, title, html = sections[0]
+        sections[0] = (anchor, title, html + notes)
+    elif notes:
+        sections.append(("notes", "Notes", notes))
+    sections += [(figure.name, figure.title, _figure(figure)) for figure in page.figures]
+    if page.classification_report:
+        sections.append(("scores", "Classification report",
+                         _score_table(page.classification_report, page.class_names)))
+    for anchor, title, values, render in (
+        ("parameters", "Parameters", page.parameters, _key_value_table),
+        ("reproduce", "Reproduce this run", page.commands, _commands),
+        ("versions", "Software versions", page.versions, _key_value_table),
+    ):
+        if values:
+            sections.append((anchor, title, render(values)))
+    return sections
+
+
+def _contents(links: Sequence[tuple[str, str]]) -> str:
     items = "".join(f"<a href=\"#{escape(anchor)}\">{escape(text)}</a>" for anchor, text in links)
     return f"<nav>{items}</nav>"
 
 
 def _figure(figure: FigureImage) -> str:
-    body = (
+    return (
         f"<figure><img src=\"{png_data_uri(figure.png)}\" alt=\"{escape(figure.title)}\">"
         f"<figcaption>{escape(figure.caption)}</figcaption></figure>"
     )
-    return _section(figure.name, figure.title, body)
 
 
 def _section(anchor: str, title: str, body: str) -> str:
@@ -155,6 +190,14 @@ def _score_row(name: str, scores: Mapping[str, float], attributes: str) -> str:
                       for key in ("precision", "recall", "f1-score"))
     return (f"<tr{attributes}><td>{escape(str(name))}</td>{numbers}"
             f"<td class=\"number\">{int(scores['support'])}</td></tr>")
+
+
+def _text_table(table: TextTable) -> str:
+    head = "".join(f"<th>{escape(str(name))}</th>" for name in table.header)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>"
+                   for row in table.rows)
+    caption = f"<p>{escape(table.caption)}</p>" if table.caption else ""
+    return f"<table><tr>{head}</tr>{rows}</table>{caption}"
 
 
 def _key_value_table(values: Mapping[str, str]) -> str:
