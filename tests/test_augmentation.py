@@ -93,24 +93,8 @@ def test_bad_options_are_clear_errors(options, message):
         augment_images(random_images(), **options)
 
 
-class RecordingReporter:
-    def __init__(self):
-        self.started, self.advanced = [], 0
-
-    def start(self, description, total):
-        self.started.append((description, total))
-        return self
-
-    def advance(self, amount=1):
-        self.advanced += amount
-
-    def stop(self, task):
-        pass
-
-
-def test_augmentation_reports_progress():
-    reporter = RecordingReporter()
-    with progress.reporting(reporter):
+def test_augmentation_reports_progress(progress_recorder):
+    with progress.reporting(progress_recorder):
         augment_images(random_images(), shifts=(1, 2), directions=4)
-    assert ("augmenting images", 9) in reporter.started
-    assert reporter.advanced >= 9
+    assert ("augmenting images", 9) in progress_recorder.started
+    assert progress_recorder.advanced >= 9

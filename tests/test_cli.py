@@ -1,7 +1,7 @@
-"""The command line, run in-process through its real entry point."""
+"""The command line, run in-process through its real entry point (the ``cli`` fixture of
+tests/conftest.py)."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -9,25 +9,6 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 import knnvision
-from knnvision.cli import main
-
-
-def run_cli(args, capsys, monkeypatch):
-    """Run ``knnvision ARGS``; returns (exit status, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["knnvision", *map(str, args)])
-    status = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        status = exit_.code or 0
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    return lambda *args: run_cli(args, capsys, monkeypatch)
 
 
 def test_run_on_digits_reports_and_saves(cli, tmp_path):

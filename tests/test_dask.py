@@ -8,7 +8,6 @@ run last: the nanny restarts each killed worker.
 import json
 import os
 import signal
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +19,6 @@ distributed = pytest.importorskip("distributed")
 
 import knnvision
 from knnvision import PCA, KNNClassifier, KNNSearchCV, progress
-from knnvision.cli import main
 from knnvision.distributed import build_sharded_index, get_client, sharded_search
 from knnvision.distributed import cluster as cluster_module
 from knnvision.model_selection import cross_validate_grid
@@ -214,40 +212,29 @@ def test_cross_validate_grid_on_a_scheduler_address(address, digits):
     np.testing.assert_array_equal(on_dask.fold_scores, local.fold_scores)
 
 
-def test_cli_run_with_scheduler(address, capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(sys, "argv", [
-        "knnvision", "run", "--k", "1,3", "--cv", "2", "--no-report", "--out", str(tmp_path),
-        "--scheduler", address,
-    ])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code in (0, None)
-    assert "Test accuracy" in capsys.readouterr().out
+def test_cli_run_with_scheduler(address, cli, tmp_path):
+    status, out, _ = cli("run", "--k", "1,3", "--cv", "2", "--no-report", "--out", tmp_path,
+                         "--scheduler", address)
+    assert status == 0
+    assert "Test accuracy" in out
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["config"]["scheduler"] == address
     assert results["test_accuracy"] >= 0.95
 
 
-def test_cli_tune_with_scheduler(address, capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(sys, "argv", [
-        "knnvision", "tune", "--k", "1,3", "--pca", "0,10", "--cv", "2", "--scheduler", address,
-        "--no-report", "--out", str(tmp_path),
-    ])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code in (0, None)
-    assert "Test accuracy" in capsys.readouterr().out
+def test_cli_tune_with_scheduler(address, cli, tmp_path):
+    status, out, _ = cli("tune", "--k", "1,3", "--pca", "0,10", "--cv", "2", "--scheduler",
+                         address, "--no-report", "--out", tmp_path)
+    assert status == 0
+    assert "Test accuracy" in out
 
 
-def test_cli_unreachable_scheduler_is_one_line(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(sys, "argv", [
-        "knnvision", "run", "--no-report", "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9",
-    ])
+def test_cli_unreachable_scheduler_is_one_line(cli, monkeypatch, tmp_path):
     monkeypatch.setattr("knnvision.distributed.cluster.DEFAULT_CONNECT_TIMEOUT_S", 1.0)
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    assert exit_.value.code == 1
-    assert "Cannot reach a Dask scheduler" in capsys.readouterr().err
+    status, _, err = cli("run", "--no-report", "--out", tmp_path, "--scheduler",
+                         "tcp://127.0.0.1:9")
+    assert status == 1
+    assert "Cannot reach a Dask scheduler" in err
 
 
 # --- resilience (last: these kill workers; each nanny starts a new one) -----------------------

@@ -258,35 +258,19 @@ def _serve_fake(root: Path, monkeypatch, name="mnist"):
     return arrays
 
 
-class _Recorder:
-    def __init__(self):
-        self.started, self.advanced = [], 0
-
-    def start(self, description, total):
-        self.started.append((description, total))
-        return self
-
-    def advance(self, amount=1):
-        self.advanced += amount
-
-    def stop(self, task):
-        pass
-
-
-def test_download_into_cache_with_progress(server, monkeypatch):
+def test_download_into_cache_with_progress(server, monkeypatch, progress_recorder):
     url, root, requests = server
     arrays = _serve_fake(root, monkeypatch)
     monkeypatch.setenv("KNNVISION_MNIST_URL", url)
-    recorder = _Recorder()
-    with reporting(recorder):
+    with reporting(progress_recorder):
         ds = load_dataset("mnist")
     _assert_fake(ds, arrays)
     cached = sorted(p.name for p in (cache_dir() / "mnist").iterdir())
     assert cached == sorted(f"{stem}.gz" for stem in FILES)
     assert sorted(requests) == sorted(f"/{stem}.gz" for stem in FILES)
     sizes = {f"downloading mnist/{stem}.gz": (root / f"{stem}.gz").stat().st_size for stem in FILES}
-    assert dict(recorder.started) == sizes
-    assert recorder.advanced == sum(sizes.values())
+    assert dict(progress_recorder.started) == sizes
+    assert progress_recorder.advanced == sum(sizes.values())
     # The second load reads the cache: no request, even with the network gone.
     monkeypatch.setenv("KNNVISION_MNIST_URL", DEAD_URL)
     _assert_fake(load_dataset("mnist"), arrays)

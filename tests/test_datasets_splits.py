@@ -16,7 +16,9 @@ def pool():
     return X, y
 
 
-def _check_parts(parts, X, y, sizes):
+def _check_parts(parts, X, y, sizes, per_class=None):
+    """Check a split's (train, val, test) parts against ``sizes`` (and, if given, the
+    ``per_class`` rows of each of the 10 classes in each part); return the pool rows of each."""
     X_parts, y_parts = parts[:3], parts[3:]
     assert [len(p) for p in X_parts] == [len(p) for p in y_parts] == list(sizes)
     rows = [p[:, 0, 0] for p in X_parts]
@@ -25,16 +27,22 @@ def _check_parts(parts, X, y, sizes):
         assert X_parts[0].shape[1:] == X.shape[1:]
     joined = np.concatenate(rows)
     assert len(np.unique(joined)) == len(joined)  # disjoint
+    if per_class is not None:
+        for labels, count in zip(y_parts, per_class):
+            assert np.all(np.bincount(labels, minlength=10) == count)
     return rows
+
+
+def _assert_same_parts(parts, others):
+    for left, right in zip(parts, others, strict=True):
+        np.testing.assert_array_equal(left, right)
 
 
 def test_split_sizes_are_stratified_and_disjoint(pool):
     X, y = pool
     parts = train_val_test_split(X, y)
-    rows = _check_parts(parts, X, y, (700, 100, 200))
+    rows = _check_parts(parts, X, y, (700, 100, 200), per_class=(70, 10, 20))
     assert sorted(np.concatenate(rows)) == list(range(1000))
-    for labels, per_class in zip(parts[3:], (70, 10, 20)):
-        assert np.all(np.bincount(labels, minlength=10) == per_class)
 
 
 def test_split_is_reproducible_per_seed(pool):
@@ -42,8 +50,7 @@ def test_split_is_reproducible_per_seed(pool):
     a = train_val_test_split(X, y, seed=3)
     b = train_val_test_split(X, y, seed=3)
     c = train_val_test_split(X, y, seed=4)
-    for left, right in zip(a, b):
-        np.testing.assert_array_equal(left, right)
+    _assert_same_parts(a, b)
     assert not np.array_equal(a[2], c[2])
 
 
@@ -83,12 +90,8 @@ def test_split_checks_lengths():
 def test_subsample_draws_disjoint_stratified_parts(pool):
     X, y = pool
     parts = subsample(X, y, n_train=100, n_val=50, n_test=200)
-    _check_parts(parts, X, y, (100, 50, 200))
-    for labels, per_class in zip(parts[3:], (10, 5, 20)):
-        assert np.all(np.bincount(labels, minlength=10) == per_class)
-    again = subsample(X, y, n_train=100, n_val=50, n_test=200)
-    for left, right in zip(parts, again):
-        np.testing.assert_array_equal(left, right)
+    _check_parts(parts, X, y, (100, 50, 200), per_class=(10, 5, 20))
+    _assert_same_parts(parts, subsample(X, y, n_train=100, n_val=50, n_test=200))
     other = subsample(X, y, n_train=100, n_val=50, n_test=200, seed=1)
     assert not np.array_equal(parts[0], other[0])
 

@@ -107,26 +107,13 @@ def test_one_search_per_fold_and_distance(digits, monkeypatch):
     assert calls == [18] * 15  # 3 distances x 5 folds, each at the largest k
 
 
-def test_progress_is_reported_per_search(digits):
+def test_progress_is_reported_per_search(digits, progress_recorder):
     X, y, _, _ = digits
-    started, advanced = [], []
-
-    class Recorder:
-        def start(self, description, total):
-            started.append((description, total))
-            return self
-
-        def advance(self, amount=1):
-            advanced.append(amount)
-
-        def stop(self, task):
-            pass
-
-    with progress.reporting(Recorder()):
+    with progress.reporting(progress_recorder):
         KNNSearchCV(KNNClassifier(), {"n_neighbors": [1, 2], "p": [1, 2]}, cv=3,
                     refit=False).fit(X, y)
-    assert ("tuning by cross-validation", 6) in started
-    assert len(advanced) >= 6
+    assert ("tuning by cross-validation", 6) in progress_recorder.started
+    assert len(progress_recorder.amounts) >= 6
 
 
 def test_refit_and_n_jobs(digits):
@@ -229,19 +216,9 @@ def test_knn_grid_builds_sub_grids_per_metric_and_pca_size(digits):
                           "weights": ["uniform"]}]
 
 
-def test_cli_tune(capsys, monkeypatch, tmp_path):
-    import sys
-
-    from knnvision.cli import main
-
+def test_cli_tune(cli, tmp_path):
     def run(*args):
-        monkeypatch.setattr(sys, "argv", ["knnvision", "tune", "--no-report", "--out",
-                                          str(tmp_path), *args])
-        try:
-            main()
-        except SystemExit as exit_:
-            return exit_.code or 0, *capsys.readouterr()
-        return 0, *capsys.readouterr()
+        return cli("tune", "--no-report", "--out", tmp_path, *args)
 
     status, out, _ = run("--k", "1,3", "--metric", "euclidean,minkowski:3", "--pca", "0,10",
                          "--cv", "3", "--max-train", "300", "--top", "3")

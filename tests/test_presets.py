@@ -9,7 +9,6 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from knnvision import load
-from knnvision.cli import main
 from knnvision.datasets import load_dataset
 from knnvision.pipeline import ExperimentConfig, run_experiment, split_for_experiment
 from knnvision.presets import PRESETS, get_preset, preset_names, validation_scores
@@ -98,21 +97,10 @@ def test_a_preset_run_never_looks_at_the_test_part_before_the_end(monkeypatch):
     assert result.cv.extra["preset"] == "digits/best" and result.accuracy > 0.95
 
 
-def run_cli(args, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["knnvision", *map(str, args)])
-    try:
-        main()
-        status = 0
-    except SystemExit as exit_:
-        status = exit_.code or 0
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def test_cli_runs_a_preset_and_saves_a_loadable_model(capsys, monkeypatch, tmp_path):
-    status, out, _ = run_cli(["run", "--dataset", "digits", "--preset", "best", "--seed", "1337",
-                              "--max-train", "400", "--max-test", "100", "--no-report",
-                              "--out", tmp_path], capsys, monkeypatch)
+def test_cli_runs_a_preset_and_saves_a_loadable_model(cli, tmp_path):
+    status, out, _ = cli("run", "--dataset", "digits", "--preset", "best", "--seed", "1337",
+                         "--max-train", "400", "--max-test", "100", "--no-report",
+                         "--out", tmp_path)
     assert status == 0
     assert "preset digits/best" in out and "metric=idm" in out and "Test accuracy" in out
     results = json.loads((tmp_path / "results.json").read_text())
@@ -126,7 +114,6 @@ def test_cli_runs_a_preset_and_saves_a_loadable_model(capsys, monkeypatch, tmp_p
     assert done.stdout.strip() == "RerankKNNClassifier"
 
 
-def test_cli_unknown_preset_is_a_one_line_error(capsys, monkeypatch, tmp_path):
-    status, _, err = run_cli(["run", "--dataset", "digits", "--preset", "fastest", "--out",
-                              tmp_path], capsys, monkeypatch)
+def test_cli_unknown_preset_is_a_one_line_error(cli, tmp_path):
+    status, _, err = cli("run", "--dataset", "digits", "--preset", "fastest", "--out", tmp_path)
     assert status == 1 and "No preset 'fastest'" in err and "Traceback" not in err

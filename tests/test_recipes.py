@@ -7,7 +7,6 @@ Fashion-MNIST run (60,000 x 10,000) is left to ``benchmarks/recipes.py``.
 """
 
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from knnvision.cli import main
 from knnvision.datasets import load_dataset, train_val_test_split
 from knnvision.recipes import RECIPES, RecipeOptions, run_recipe
 from knnvision.report.recipe import write_outputs
@@ -119,23 +117,11 @@ def test_fashion_pca_on_a_subset_agrees_with_scikit_learn(tmp_path):
                                                  "timings"}
 
 
-def run_cli(args, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["knnvision", *map(str, args)])
-    status = 0
-    try:
-        main()
-    except SystemExit as exit_:
-        status = exit_.code or 0
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def test_cli_recipe_list_run_and_unknown(capsys, monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    status, out, _ = run_cli(["recipe", "--list"], capsys, monkeypatch)
+def test_cli_recipe_list_run_and_unknown(cli, tmp_path):
+    status, out, _ = cli("recipe", "--list")
     assert status == 0
     assert all(name in out for name in RECIPES)
-    status, out, _ = run_cli(["recipe", "toy-regression"], capsys, monkeypatch)
+    status, out, _ = cli("recipe", "toy-regression")
     assert status == 0
     assert "tutorial" in out and "knnvision" in out and "scikit-learn" in out
     assert "Time:" in out
@@ -144,7 +130,7 @@ def test_cli_recipe_list_run_and_unknown(capsys, monkeypatch, tmp_path):
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "prediction for a point of all 5s" in page and "predictions rise" in page
     assert [path.name for path in (folder / "figures").iterdir()] == ["timings.png"]
-    status, out, _ = run_cli(["recipe", "digits-quickstart", "--no-check"], capsys, monkeypatch)
+    status, out, _ = cli("recipe", "digits-quickstart", "--no-check")
     assert status == 0 and "scikit-learn" not in out and "hand-drawn 1" in out
-    status, _, err = run_cli(["recipe", "tutorial-9"], capsys, monkeypatch)
+    status, _, err = cli("recipe", "tutorial-9")
     assert status == 1 and "No recipe named 'tutorial-9'" in err and "Traceback" not in err

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from sklearn.pipeline import make_pipeline
 
 import knnvision
 from knnvision import KNNClassifier, KNNSearchCV
-from knnvision.cli import main
 from knnvision.datasets import load_dataset
 from knnvision.io import save
 from knnvision.model_selection import cross_validate_grid
@@ -162,22 +160,13 @@ def test_figures_never_touch_pyplot(digits_run):
 # --- the CLI -------------------------------------------------------------------------------
 
 
-def _cli(monkeypatch, *args):
-    monkeypatch.setattr(sys, "argv", ["knnvision", *map(str, args)])
-    try:
-        main()
-    except SystemExit as exit_:
-        return exit_.code or 0
-    return 0
-
-
-def test_no_report_then_report_command_rebuilds_it(tmp_path, monkeypatch, capsys):
+def test_no_report_then_report_command_rebuilds_it(tmp_path, cli):
     out = tmp_path / "run"
-    assert _cli(monkeypatch, "run", "--k", "1,3", "--cv", "2", "--no-report", "--out", out) == 0
+    assert cli("run", "--k", "1,3", "--cv", "2", "--no-report", "--out", out)[0] == 0
     assert not (out / "report.html").exists() and not (out / "figures").exists()
 
-    assert _cli(monkeypatch, "report", out) == 0
-    assert "report.html" in capsys.readouterr().out
+    status, printed, _ = cli("report", out)
+    assert status == 0 and "report.html" in printed
     page = (out / "report.html").read_text(encoding="utf-8")
     assert len(_parse(page).images) == len(DIGITS_FIGURES)
     recorded = json.loads((out / "results.json").read_text())
@@ -186,15 +175,13 @@ def test_no_report_then_report_command_rebuilds_it(tmp_path, monkeypatch, capsys
 
     recorded["test_accuracy"] = 0.5  # as if the dataset had changed since the run
     (out / "results.json").write_text(json.dumps(recorded))
-    capsys.readouterr()
-    assert _cli(monkeypatch, "report", out) == 1
-    assert "no longer gives the run's results" in capsys.readouterr().err
+    status, _, error = cli("report", out)
+    assert status == 1 and "no longer gives the run's results" in error
 
 
-def test_report_command_on_a_folder_without_results_fails_in_one_line(tmp_path, monkeypatch,
-                                                                      capsys):
-    assert _cli(monkeypatch, "report", tmp_path) == 1
-    error = capsys.readouterr().err
+def test_report_command_on_a_folder_without_results_fails_in_one_line(tmp_path, cli):
+    status, _, error = cli("report", tmp_path)
+    assert status == 1
     assert "results.json not found" in error and "Traceback" not in error
     with pytest.raises(FileNotFoundError, match="knnvision run --out"):
         rebuild_report(tmp_path)
@@ -234,11 +221,11 @@ def _arguments(kind: str, model: Path) -> list:
 
 @pytest.mark.parametrize("kind", OTHER_REPORTS)
 def test_tune_evaluate_and_recipe_write_a_report_that_report_rebuilds(
-        kind, digits_model, tmp_path, monkeypatch, capsys):
+        kind, digits_model, tmp_path, cli):
     _, figures, tables, headline = OTHER_REPORTS[kind]
     out = tmp_path / kind
-    assert _cli(monkeypatch, *_arguments(kind, digits_model), "--out", out) == 0
-    assert "Report: " in capsys.readouterr().out
+    status, printed, _ = cli(*_arguments(kind, digits_model), "--out", out)
+    assert status == 0 and "Report: " in printed
     page = _check_self_contained(out, figures)
     assert tables <= set(_parse(page).ids)
     assert f"<span>{headline}</span>" in page or f"<strong>{headline}</strong>" in page
@@ -250,7 +237,7 @@ def test_tune_evaluate_and_recipe_write_a_report_that_report_rebuilds(
 
     (out / "report.html").unlink()
     shutil.rmtree(out / "figures")
-    assert _cli(monkeypatch, "report", out) == 0
+    assert cli("report", out)[0] == 0
     assert (out / "report.html").read_text(encoding="utf-8") == page
 
 
@@ -259,18 +246,17 @@ def test_tune_evaluate_and_recipe_write_a_report_that_report_rebuilds(
     ("evaluate", ["MODEL"]),
     ("recipe", ["toy-regression", "--no-check"]),
 ])
-def test_no_report_writes_results_only(kind, arguments, digits_model, tmp_path, monkeypatch):
+def test_no_report_writes_results_only(kind, arguments, digits_model, tmp_path, cli):
     out = tmp_path / kind
     arguments = [digits_model if arg == "MODEL" else arg for arg in arguments]
-    assert _cli(monkeypatch, kind, *arguments, "--no-report", "--out", out) == 0
+    assert cli(kind, *arguments, "--no-report", "--out", out)[0] == 0
     assert json.loads((out / "results.json").read_text())["kind"] == kind
     assert not (out / "report.html").exists() and not (out / "figures").exists()
 
 
-def test_tune_report_draws_a_line_per_pca_size_and_saves_the_best_model(tmp_path, monkeypatch):
+def test_tune_report_draws_a_line_per_pca_size_and_saves_the_best_model(tmp_path, cli):
     out = tmp_path / "tune"
-    assert _cli(monkeypatch, "tune", "--k", "1,3", "--pca", "0,12", "--cv", "2", "--out",
-                out) == 0
+    assert cli("tune", "--k", "1,3", "--pca", "0,12", "--cv", "2", "--out", out)[0] == 0
     recorded = json.loads((out / "results.json").read_text())
     best_pca = recorded["best_params"].get("pca__n_components")
     model = knnvision.load(out / "model.knnv")  # "no PCA" is saved as the classifier alone
@@ -284,23 +270,21 @@ def test_tune_report_draws_a_line_per_pca_size_and_saves_the_best_model(tmp_path
     assert labels[:2] == ["pca=12", "pca=none"]  # constant metric and weights left out
 
 
-def test_report_of_an_evaluation_needs_its_model_file(digits_model, tmp_path, monkeypatch,
-                                                      capsys):
+def test_report_of_an_evaluation_needs_its_model_file(digits_model, tmp_path, cli):
     model = tmp_path / "copy.knnv"
     shutil.copy(digits_model, model)
     out = tmp_path / "evaluation"
-    assert _cli(monkeypatch, "evaluate", model, "--no-report", "--out", out) == 0
+    assert cli("evaluate", model, "--no-report", "--out", out)[0] == 0
     model.unlink()
-    capsys.readouterr()
-    assert _cli(monkeypatch, "report", out) == 1
-    error = capsys.readouterr().err
+    status, _, error = cli("report", out)
+    assert status == 1
     assert "copy.knnv not found" in error and "Traceback" not in error
 
 
-def test_report_command_refuses_an_unknown_kind(tmp_path, monkeypatch, capsys):
+def test_report_command_refuses_an_unknown_kind(tmp_path, cli):
     (tmp_path / "results.json").write_text(json.dumps({"kind": "bench"}))
-    assert _cli(monkeypatch, "report", tmp_path) == 1
-    assert "unknown kind 'bench'" in capsys.readouterr().err
+    status, _, error = cli("report", tmp_path)
+    assert status == 1 and "unknown kind 'bench'" in error
 
 
 # --- figure functions on their own ------------------------------------------------------------

@@ -3,7 +3,6 @@
 import base64
 import io
 import struct
-import sys
 import zlib
 from pathlib import Path
 
@@ -15,7 +14,6 @@ pytest.importorskip("fastapi")
 pytest.importorskip("python_multipart")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from knnvision.cli import main  # noqa: E402
 from knnvision.datasets import Dataset, load_dataset, load_digits  # noqa: E402
 from knnvision.estimators import KNNClassifier  # noqa: E402
 from knnvision.images import (  # noqa: E402
@@ -395,28 +393,17 @@ def test_default_model_falls_back_to_digits(monkeypatch):
     assert "MNIST files not found" in said[0] and "digits" in said[0]
 
 
-def run_cli(args, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["knnvision", *map(str, args)])
-    try:
-        main()
-        status = 0
-    except SystemExit as exit_:
-        status = exit_.code or 0
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
-def test_serve_command_runs_uvicorn_with_the_model(tmp_path, model, capsys, monkeypatch):
+def test_serve_command_runs_uvicorn_with_the_model(tmp_path, model, cli, monkeypatch):
     path = save(model, tmp_path / "m.knnv", metadata=model.metadata_)
     calls = []
     monkeypatch.setattr(server.uvicorn, "run", lambda app, **options: calls.append(options))
-    status, out, _ = run_cli(["serve", path, "--port", "8123"], capsys, monkeypatch)
+    status, out, _ = cli("serve", path, "--port", "8123")
     assert status == 0 and calls == [{"host": "127.0.0.1", "port": 8123, "log_level": "warning"}]
     assert "1,797 training images" in out and "http://127.0.0.1:8123/" in out
 
 
-def test_serve_command_reports_a_missing_model_in_one_line(tmp_path, capsys, monkeypatch):
-    status, _, err = run_cli(["serve", tmp_path / "nope.knnv"], capsys, monkeypatch)
+def test_serve_command_reports_a_missing_model_in_one_line(tmp_path, cli):
+    status, _, err = cli("serve", tmp_path / "nope.knnv")
     assert status == 1 and "nope.knnv" in err and "Traceback" not in err
 
 

@@ -167,6 +167,23 @@ def _idm_from_contexts(query_ctx, query_energy, ref_ctx, ref_energy, height, wid
 
 
 @njit(cache=True)
+def _idm_buffers(height, width, context):
+    """Scratch arrays of IDM comparisons, for :func:`_contexts_into`: ``gy``, ``gx`` (the Sobel
+    derivatives, reused for each image), then ``query_ctx``, ``ref_ctx`` (the two images'
+    gradient contexts) and ``query_energy``, ``ref_energy`` (their sums of squares)."""
+    side = 2 * context + 1
+    n_values = 2 * side * side
+    return (
+        np.empty((height, width)),
+        np.empty((height, width)),
+        np.empty((height, width, n_values)),
+        np.empty((height, width, n_values)),
+        np.empty((height, width)),
+        np.empty((height, width)),
+    )
+
+
+@njit(cache=True)
 def idm_distance(query, reference, height, width, warp, context):
     """Squared IDM distance between two flat ``height x width`` images.
 
@@ -174,14 +191,7 @@ def idm_distance(query, reference, height, width, warp, context):
     gradient context (radius ``context``) differs least; the distance is the sum over query
     pixels of those smallest squared context differences.
     """
-    side = 2 * context + 1
-    n_values = 2 * side * side
-    gy = np.empty((height, width))
-    gx = np.empty((height, width))
-    query_ctx = np.empty((height, width, n_values))
-    ref_ctx = np.empty((height, width, n_values))
-    query_energy = np.empty((height, width))
-    ref_energy = np.empty((height, width))
+    gy, gx, query_ctx, ref_ctx, query_energy, ref_energy = _idm_buffers(height, width, context)
     _contexts_into(query, height, width, context, gy, gx, query_ctx, query_energy)
     _contexts_into(reference, height, width, context, gy, gx, ref_ctx, ref_energy)
     return _idm_from_contexts(
@@ -211,16 +221,12 @@ def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep)
         the ``k_keep`` smallest (ties included).
     """
     n_queries, n_candidates = candidates.shape
-    side = 2 * context + 1
-    n_values = 2 * side * side
     result = np.empty((n_queries, n_candidates))
     for q in prange(n_queries):
-        gy = np.empty((height, width))
-        gx = np.empty((height, width))
-        query_ctx = np.empty((height, width, n_values))
-        ref_ctx = np.empty((height, width, n_values))
-        query_energy = np.empty((height, width))
-        ref_energy = np.empty((height, width))
+        # Per query: the parallel iterations must not share scratch arrays.
+        gy, gx, query_ctx, ref_ctx, query_energy, ref_energy = _idm_buffers(
+            height, width, context
+        )
         kept = np.full(k_keep, np.inf)  # the k_keep smallest complete distances, ascending
         _contexts_into(queries[q], height, width, context, gy, gx, query_ctx, query_energy)
         for c in range(n_candidates):
