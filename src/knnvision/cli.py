@@ -149,6 +149,9 @@ def run(
     max_test: Annotated[int | None, typer.Option(help="Use at most this many test images.",
                         min=1)] = None,
     seed: Annotated[int, typer.Option(help="Seed of every split.")] = 0,
+    stratify: Annotated[bool, typer.Option("--stratify/--no-stratify", help="Keep the class "
+                        "proportions in the test split; --no-stratify gives scikit-learn's "
+                        "train_test_split(test_size=..., random_state=SEED) rows.")] = True,
     n_jobs: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
     scheduler: SchedulerOption = None,
     out: Annotated[Path, typer.Option(help="Folder for model.knnv, results.json and the "
@@ -164,8 +167,9 @@ def run(
     config = ExperimentConfig(
         dataset=dataset, data_dir=str(data_dir) if data_dir else None,
         n_neighbors=_int_list(k, "--k"), weights=_weights_list(weights),
-        metrics=_metric_list(metric), cv=cv, test_size=test_size, max_train=max_train,
-        max_test=max_test, seed=seed, n_jobs=n_jobs, scheduler=scheduler, out_dir=str(out),
+        metrics=_metric_list(metric), cv=cv, test_size=test_size, stratify=stratify,
+        max_train=max_train, max_test=max_test, seed=seed, n_jobs=n_jobs, scheduler=scheduler,
+        out_dir=str(out),
         report=report, command=["knnvision", *sys.argv[1:]], preset=preset,
     )
     result = _with_progress(lambda: run_experiment(config))
@@ -271,7 +275,8 @@ def evaluate(
         raise ValueError("The model does not record its dataset; pass --dataset.")
     split = meta.get("split", {})
     config = ExperimentConfig(dataset=name, data_dir=str(data_dir) if data_dir else None,
-                              test_size=split.get("test_size", 0.2), seed=split.get("seed", 0))
+                              test_size=split.get("test_size", 0.2), seed=split.get("seed", 0),
+                              stratify=split.get("stratify", True))
 
     def work():
         evaluation = evaluate_model(model, config, rows="model")

@@ -37,6 +37,9 @@ class ExperimentConfig:
     metrics: Sequence[tuple[str, float]] = (("euclidean", 2),)
     cv: int = 5
     test_size: float = 0.2
+    #: Keep the class proportions in the test split (False: a plain shuffled split, as
+    #: scikit-learn's ``train_test_split`` without ``stratify`` makes it).
+    stratify: bool = True
     max_train: int | None = None
     max_test: int | None = None
     seed: int = 0
@@ -200,14 +203,16 @@ def final_estimator(model):
 
 def split_for_experiment(dataset: Dataset, config: ExperimentConfig):
     """Flattened (X_train, y_train, X_test, y_test): the official split when the dataset has
-    one, else a stratified split of ``test_size`` with ``seed``; then optional caps."""
+    one, else a split of ``test_size`` with ``seed`` (stratified unless ``config.stratify``
+    is false; then the same rows as ``train_test_split(..., random_state=seed)``); then
+    optional caps."""
     if dataset.test_images is not None:
         X_train, y_train = dataset.flat("train"), dataset.labels
         X_test, y_test = dataset.flat("test"), dataset.test_labels
     else:
         X_train, _, X_test, y_train, _, y_test = train_val_test_split(
             dataset.flat("train"), dataset.labels, val_size=0,
-            test_size=config.test_size, seed=config.seed,
+            test_size=config.test_size, seed=config.seed, stratify=config.stratify,
         )
     if config.max_train is not None and config.max_train < len(y_train):
         X_train, y_train = _cap(X_train, y_train, config.max_train, config.seed)
@@ -230,7 +235,7 @@ def model_metadata(dataset: Dataset, config: ExperimentConfig) -> dict:
         "max_value": int(dataset.max_value),
         "class_names": list(dataset.class_names),
         "split": {"test_size": config.test_size, "seed": config.seed,
-                  "official": dataset.test_images is not None},
+                  "stratify": config.stratify, "official": dataset.test_images is not None},
     }
 
 
