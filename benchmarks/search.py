@@ -1,6 +1,7 @@
 """Exact k-NN search: knnvision against scikit-learn and faiss-cpu on the same cores.
 
-Usage (from the project root; faiss is optional: ``pip install faiss-cpu``)::
+Usage (from the project root; faiss is optional: ``pip install faiss-cpu``, and so is PyTorch,
+which adds knnvision's ``algorithm="torch"`` row to the MNIST case: ``pip install torch``)::
 
     python benchmarks/search.py                 # full run, writes benchmarks/search_results.*
     python benchmarks/search.py --quick         # small subsets, seconds

@@ -8,7 +8,8 @@ peak resident memory each engine added.
 
 Cases (``--quick`` runs each on small subsets):
 
-* ``mnist_euclidean``: MNIST, 60,000 training x 10,000 test images, 784 features, k=3.
+* ``mnist_euclidean``: MNIST, 60,000 training x 10,000 test images, 784 features, k=3; with
+  PyTorch installed, knnvision's optional ``algorithm="torch"`` backend gets a row of its own.
 * ``fashion_manhattan``: Fashion-MNIST, Manhattan distance, k=5.
 * ``fashion_pca10``: Fashion-MNIST projected on its first 10 principal components, k=10,
   trees against trees.
@@ -17,8 +18,9 @@ Cases (``--quick`` runs each on small subsets):
 * ``auto_table`` (only when asked): brute force against kd-tree over PCA dimensions, the
   measurements behind ``algorithm="auto"``.
 
-faiss is a benchmark-only dependency (``pip install knnvision[bench]``): it is imported
-lazily and its rows are skipped when it is missing. scikit-learn is a dependency anyway.
+faiss is a benchmark-only dependency (``pip install knnvision[bench]``) and PyTorch an optional
+one (``pip install knnvision[torch]``): both are imported lazily and their rows are skipped when
+they are missing. scikit-learn is a dependency anyway.
 
 Memory: "peak +MB" is the largest resident-memory growth while an engine is built, warmed
 up and timed (sampled every 2 ms), beyond the data already loaded; the knnvision figure
@@ -28,7 +30,8 @@ Conventions: "effective GFLOP/s" counts ``2 * n_queries * n_train * n_features``
 brute-force search whatever the metric (one multiply-add, or subtract-abs-add, per feature
 pair). Agreement with a peer counts a query as agreeing when the distances match within
 float32 precision and the neighbours strictly closer than the k-th distance are the same
-set (peers may break exact ties differently). Agreement with the float64 reference is
+set (peers may break exact ties differently); further knnvision rows must be *identical* to
+the first (same indices, same float64 distances). Agreement with the float64 reference is
 checked on a random sample of queries with :func:`knnvision.search.reference_kneighbors`.
 """
 
@@ -174,6 +177,7 @@ def _case_mnist_euclidean(ctx: Context) -> dict:
     train, queries = data.train[: ctx.sizes.n_train], data.test[: ctx.sizes.n_queries]
     case = _case_header("mnist_euclidean", data.name, train, queries, "euclidean", 3)
     engines = [("knnvision", "brute", _knnvision(train, "euclidean", "brute"))]
+    engines += _torch_engines(train, "euclidean")
     engines += _faiss_engines(train, "euclidean")
     engines.append(("sklearn", "brute", _sklearn(train, "euclidean", "brute", ctx.threads)))
     return _run_engines(ctx, case, train, queries, engines)
@@ -296,6 +300,15 @@ CASE_FUNCTIONS = {
 
 def _knnvision(train, metric, algorithm):
     return lambda: build_index(train, metric=metric, algorithm=algorithm)
+
+
+def _torch_engines(train, metric):
+    """knnvision's optional torch backend, when PyTorch is installed."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return []
+    return [("knnvision", "torch", _knnvision(train, metric, "torch"))]
 
 
 def _sklearn(train, metric, algorithm, threads):
@@ -425,8 +438,11 @@ def _agreement(ours, theirs) -> dict:
     for row in range(n):
         strict = our_d[row] < our_d[row, -1]  # neighbours not tied with the k-th
         index_ok[row] = set(our_i[row, strict]) == set(their_i[row, strict[: their_i.shape[1]]])
+    # Exactly the same answer (what two knnvision backends must give).
+    identical = np.all(our_i == their_i[:n], axis=1) & np.all(our_d == their_d[:n], axis=1)
     return {"queries": int(n), "distance": float(distance_ok.mean()),
-            "index": float(index_ok.mean()), "both": float((distance_ok & index_ok).mean())}
+            "index": float(index_ok.mean()), "both": float((distance_ok & index_ok).mean()),
+            "identical": float(identical.mean())}
 
 
 def _reference_agreement(ctx, train, queries, ours, metric, k) -> dict:
@@ -596,6 +612,12 @@ def _machine(threads: int) -> dict:
         info["faiss"] = faiss.__version__
     except ImportError:
         info["faiss"] = None
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+    except ImportError:
+        info["torch"] = None
     return info
 
 
@@ -653,6 +675,11 @@ def _case_table(case):
         scaled = " (scaled)" if r["scaled"] else ""
         lines.append(f"| {r['engine']} | {r['algorithm']} | {r['seconds']:.3f}{scaled} | "
                      f"{ratio} | {flops} | {r['peak_rss_mb']:.0f} | {agree} |")
+    for r in case["results"][1:]:
+        if r["engine"] == first["engine"]:
+            same = case["agreement"][_peer_key(r)]["identical"]
+            lines.append(f"\nknnvision {r['algorithm']} vs knnvision {first['algorithm']}: "
+                         f"identical neighbours and distances on {same:.4f} of the queries")
     ref = case["agreement"].get("reference_float64")
     if ref:
         lines.append(f"\nknnvision vs float64 reference on {ref['queries']} sampled queries: "

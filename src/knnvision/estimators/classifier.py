@@ -42,8 +42,10 @@ class KNNClassifier(ClassifierMixin, WeightedNeighborsBase):
         ``"uniform"``: every neighbour counts once. ``"distance"``: a neighbour counts
         ``1 / distance``, and training samples at distance 0 decide alone. A callable receives
         the ``(n_queries, n_neighbors)`` distance array and returns weights of the same shape.
-    algorithm : {"auto", "brute", "kd_tree", "ball_tree"}, default="auto"
-        Search backend; every one returns the same neighbours. ``"auto"`` picks the fastest.
+    algorithm : {"auto", "brute", "kd_tree", "ball_tree", "torch"}, default="auto"
+        Search backend; every one returns the same neighbours. ``"auto"`` picks the fastest
+        of the first three; ``"torch"`` (Euclidean and cosine, needs ``knnvision[torch]``)
+        uses low-precision matrix units or a GPU with an exact re-check.
     metric : {"minkowski", "euclidean", "manhattan", "chebyshev", "cosine", "hamming"}, \
 default="minkowski"
         Distance between samples. ``"hamming"`` is the fraction of differing features;

@@ -9,8 +9,10 @@ float64 brute force, with ties in distance broken by the smaller training index.
 >>> distances, indices = index.query_train(k=5)  # each training row, itself excluded
 
 Backends (see each module): ``brute`` (float32 matrix products with an exact re-check for
-Euclidean/cosine, SIMD integer kernels for uint8, compiled loops otherwise) and ``kd_tree`` /
-``ball_tree`` (:mod:`.trees`). Threads: wrap calls in :func:`thread_limit`.
+Euclidean/cosine, SIMD integer kernels for uint8, compiled loops otherwise), ``kd_tree`` /
+``ball_tree`` (:mod:`.trees`) and, only when asked for, ``torch`` (:mod:`.torch_index`: int8
+and bfloat16 products with an exact re-check, Euclidean and cosine, on the CPU or a GPU; needs
+``pip install "knnvision[torch]"``). Threads: wrap calls in :func:`thread_limit`.
 
 Choosing a backend (``algorithm="auto"``), from ``python benchmarks/search.py --cases
 auto_table``: Fashion-MNIST projected by PCA to d dimensions, 60,000 training rows, 2,000
@@ -46,7 +48,7 @@ from .brute import BruteIndex
 from .metrics import METRIC_NAMES, TREE_METRICS, Metric, resolve_metric
 from .reference import reference_kneighbors
 
-ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree")
+ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "torch")
 DEFAULT_WORKING_MEMORY_MB = 256.0
 
 __all__ = [
@@ -95,8 +97,9 @@ def build_index(
         One of ``METRIC_NAMES``.
     p : float, optional
         Minkowski power (>= 1); only used with ``metric="minkowski"``, default 2.
-    algorithm : {"auto", "brute", "kd_tree", "ball_tree"}, default="auto"
-        ``"auto"`` picks the fastest exact backend for the data and metric.
+    algorithm : {"auto", "brute", "kd_tree", "ball_tree", "torch"}, default="auto"
+        ``"auto"`` picks the fastest exact backend for the data and metric among the first
+        three; ``"torch"`` (Euclidean and cosine, optional PyTorch) is used only when named.
     working_memory_mb : float, optional
         Budget for temporary blocks, default ``DEFAULT_WORKING_MEMORY_MB``.
     """
@@ -105,6 +108,10 @@ def build_index(
     budget = DEFAULT_WORKING_MEMORY_MB if working_memory_mb is None else working_memory_mb
     if algorithm == "brute":
         return BruteIndex(train, resolved, budget)
+    if algorithm == "torch":
+        from .torch_index import TorchIndex
+
+        return TorchIndex(train, resolved, budget)
     from .trees import build_tree
 
     return build_tree(train, resolved, algorithm)
@@ -115,6 +122,12 @@ def _resolve_algorithm(algorithm: str, metric: Metric, shape: tuple[int, int]) -
         raise ValueError(f"Unknown algorithm {algorithm!r}; choose one of {', '.join(ALGORITHMS)}.")
     if algorithm == "auto":
         return auto_algorithm(metric, shape)
+    if algorithm == "torch":
+        from .torch_index import check_metric, require_torch
+
+        check_metric(metric)
+        require_torch()
+        return algorithm
     if algorithm != "brute" and metric.name not in TREE_METRICS[algorithm]:
         raise ValueError(
             f"algorithm={algorithm!r} cannot search with metric {metric.name!r}; it supports "
