@@ -68,6 +68,10 @@ def test_a_preset_run_never_looks_at_the_test_part_before_the_end(monkeypatch):
     config = ExperimentConfig(dataset="digits", preset="best", seed=1337, max_train=500,
                               max_test=120, out_dir=None, report=False)
     X_train, _, X_test, _ = split_for_experiment(load_dataset("digits"), config)
+    # Compare rows as the classifier sees them: after the preset's per-image steps (deskew).
+    steps = get_preset("digits", "best").build()[:-1]
+    if len(steps):
+        X_train, X_test = steps.fit(X_train).transform(X_train), steps.transform(X_test)
     train_rows = {row.tobytes() for row in X_train}
     test_only_rows = {row.tobytes() for row in X_test} - train_rows
     assert len(test_only_rows) > 100
