@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 distributed = pytest.importorskip("distributed")
 
 import knnvision
-from knnvision import PCA, KNNClassifier, KNNSearchCV, progress
+from knnvision import PCA, KNNClassifier, KNNOutlierDetector, KNNSearchCV, progress
 from knnvision.distributed import build_sharded_index, get_client, sharded_search
 from knnvision.distributed import cluster as cluster_module
 from knnvision.model_selection import cross_validate_grid
@@ -147,6 +147,16 @@ def test_classifier_fit_predict_round_trip_through_dask(address, digits, tmp_pat
     loaded = knnvision.load(tmp_path / "model.knnv")
     assert loaded.backend == "local" and "dask" not in loaded.effective_algorithm_
     np.testing.assert_array_equal(loaded.predict(X_test), local.predict(X_test))
+
+
+def test_outlier_detector_scores_the_same_through_dask(address, digits):
+    X, _, X_test, _ = digits
+    local = KNNOutlierDetector(4, contamination=0.05).fit(X)
+    sharded = KNNOutlierDetector(4, contamination=0.05, backend="dask", scheduler=address).fit(X)
+    assert "dask" in sharded.effective_algorithm_
+    assert sharded.offset_ == local.offset_
+    np.testing.assert_array_equal(sharded.score_samples(X_test), local.score_samples(X_test))
+    np.testing.assert_array_equal(sharded.predict(X_test), local.predict(X_test))
 
 
 def test_scheduler_address_parameter_clones(address, digits):

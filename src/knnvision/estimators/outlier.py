@@ -30,8 +30,9 @@ class KNNOutlierDetector(OutlierMixin, NeighborsBase):
         Expected share of outliers in the training data, in (0, 0.5].
     aggregate : {"kth", "mean"}, default="mean"
         Score by the k-th neighbour's distance or by the mean of the k distances.
-    algorithm, metric, p, n_jobs, working_memory
-        As for :class:`KNNClassifier`.
+    algorithm, metric, p, n_jobs, working_memory, backend, scheduler
+        As for :class:`KNNClassifier` (``backend="dask"`` searches shards of the training
+        samples on a Dask cluster; the scores are the same).
 
     Attributes
     ----------
@@ -56,6 +57,8 @@ class KNNOutlierDetector(OutlierMixin, NeighborsBase):
         p=2,
         n_jobs=None,
         working_memory=None,
+        backend="local",
+        scheduler=None,
     ):
         super().__init__(
             n_neighbors,
@@ -67,6 +70,8 @@ class KNNOutlierDetector(OutlierMixin, NeighborsBase):
         )
         self.contamination = contamination
         self.aggregate = aggregate
+        self.backend = backend
+        self.scheduler = scheduler
 
     def fit(self, X, y=None):
         """Learn the training samples ``X`` and the outlier threshold; ``y`` is ignored."""
