@@ -13,19 +13,24 @@ from PIL import Image
 pytest.importorskip("fastapi")
 pytest.importorskip("python_multipart")
 from fastapi.testclient import TestClient  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
 
 from knnvision.datasets import Dataset, load_dataset, load_digits  # noqa: E402
-from knnvision.estimators import KNNClassifier  # noqa: E402
+from knnvision.decomposition import PCA  # noqa: E402
+from knnvision.estimators import KNNClassifier, KNNRegressor  # noqa: E402
 from knnvision.images import (  # noqa: E402
     frame_like_digits,
     frame_like_mnist,
     isolate_ink,
     to_features,
 )
-from knnvision.io import save  # noqa: E402
+from knnvision.io import load, save  # noqa: E402
 from knnvision.pipeline import ExperimentConfig, model_metadata  # noqa: E402
+from knnvision.preprocessing import Deskew  # noqa: E402
+from knnvision.rerank import RerankKNNClassifier  # noqa: E402
 from knnvision.web import create_app, server  # noqa: E402
 from knnvision.web.app import STATIC_DIR  # noqa: E402
+from knnvision.web.preprocess import preprocess_image  # noqa: E402
 
 # The project's shared/ folder sits beside the repository (also in CI).
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
@@ -353,6 +358,145 @@ def test_loaded_model_file_serves_with_its_metadata(tmp_path, model):
     path = save(model, tmp_path / "m.knnv", metadata=model.metadata_)
     client = TestClient(create_app(load(path)))
     assert client.get("/api/model").json()["dataset"] == "digits"
+
+
+# --- pipelines: `knnvision run --preset` and `knnvision tune --pca` models -------------------
+
+N_FIT = 1500  # the pipelines are fitted on the first digits; the rest are queries
+
+
+def fitted_pipeline(digits, steps):
+    pipeline = Pipeline(steps).fit(digits.flat()[:N_FIT], digits.labels[:N_FIT])
+    pipeline.metadata_ = model_metadata(digits, ExperimentConfig())
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def rerank_pipeline(digits):
+    """Like the digits preset, smaller: deskew, then 1-pixel shifted copies (4 directions) and
+    10 candidates re-ranked by IDM."""
+    return fitted_pipeline(digits, [
+        ("deskew", Deskew()),
+        ("knn", RerankKNNClassifier(3, weights="distance", n_candidates=10, warp=1,
+                                    shifts=(1,), directions=4)),
+    ])
+
+
+@pytest.fixture(scope="module")
+def pca_pipeline(digits):
+    """Like a `knnvision tune --pca 20` model."""
+    return fitted_pipeline(digits, [("pca", PCA(n_components=20)), ("knn", KNNClassifier(5))])
+
+
+@pytest.fixture(scope="module", params=["rerank", "pca"])
+def served_pipeline(request):
+    pipeline = request.getfixturevalue(f"{request.param}_pipeline")
+    return pipeline, TestClient(create_app(pipeline))
+
+
+def shown_pixels(data_url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))))
+
+
+def test_pipeline_predictions_are_the_pipelines(served_pipeline, digits):
+    pipeline, client = served_pipeline
+    knn = pipeline[-1]
+    for row in (N_FIT, N_FIT + 7, 1700):
+        result = client.post("/api/predict", json=digits.images[row].tolist(),
+                             params={"preprocess": "none"}).json()
+        features = digits.flat()[row:row + 1]
+        distances, indices = knn.kneighbors(pipeline[:-1].transform(features))
+        assert [n["index"] for n in result["neighbors"]] == indices[0].tolist()
+        assert [n["distance"] for n in result["neighbors"]] == pytest.approx(distances[0])
+        assert [n["label"] for n in result["neighbors"]] == [
+            str(digits.labels[i]) for i in indices[0]]
+        assert list(result["probabilities"].values()) == pytest.approx(
+            pipeline.predict_proba(features)[0])
+        assert result["label"] == str(pipeline.predict(features)[0])
+
+
+def test_pipeline_reads_a_drawing_framed_like_its_training_images(served_pipeline):
+    pipeline, client = served_pipeline
+    drawing = drawing_of_one()
+    result = client.post("/api/predict", json=drawing.tolist()).json()
+    framed = preprocess_image(drawing, client.app.state.predictor.image_format)
+    assert result["label"] == str(pipeline.predict(framed)[0]) == "1"
+    assert list(result["probabilities"].values()) == pytest.approx(
+        pipeline.predict_proba(framed)[0])
+
+
+def test_rerank_pipeline_shows_its_transformed_training_images(rerank_pipeline, digits):
+    client = TestClient(create_app(rerank_pipeline))
+    row = 1600
+    result = client.post("/api/predict", json=digits.images[row].tolist(),
+                         params={"preprocess": "none", "images": "true"}).json()
+    deskewed = rerank_pipeline[:-1].transform(digits.flat()[:N_FIT])
+    scale = 255 / 16
+    for neighbor in result["neighbors"]:
+        # Shifted copies are reported as (and shown like) the image they were made from.
+        assert 0 <= neighbor["index"] < N_FIT
+        assert np.array_equal(shown_pixels(neighbor["image"]),
+                              np.rint(deskewed[neighbor["index"]] * scale).reshape(8, 8))
+    query = rerank_pipeline[:-1].transform(digits.flat()[row:row + 1])
+    assert np.array_equal(shown_pixels(result["input_image"]),
+                          np.rint(query[0] * scale).reshape(8, 8))
+
+
+def test_pca_pipeline_neighbours_have_no_image(pca_pipeline):
+    client = TestClient(create_app(pca_pipeline))
+    result = upload(client, png_bytes(drawing_of_one()), images="true").json()
+    assert len(result["neighbors"]) == 5
+    assert all(n["image"] is None for n in result["neighbors"])
+    # The input is still shown, as framed before the PCA.
+    assert shown_pixels(result["input_image"]).shape == (8, 8)
+    assert client.get("/api/model").json()["neighbor_images"] is False
+
+
+def test_model_description_lists_the_pipeline_steps(rerank_pipeline, pca_pipeline, client):
+    info = TestClient(create_app(rerank_pipeline)).get("/api/model").json()
+    assert [(s["name"], s["estimator"]) for s in info["steps"]] == [
+        ("deskew", "Deskew"), ("knn", "RerankKNNClassifier")]
+    assert info["estimator"] == "RerankKNNClassifier" and info["neighbor_images"] is True
+    params = info["params"]
+    assert params["n_neighbors"] == 3 and params["weights"] == "distance"
+    assert params["n_candidates"] == 10 and params["distortion"] == "idm"
+    assert params["shifts"] == [1] and params["flip"] is False
+    assert info["steps"][-1]["params"] == params and "n_jobs" not in params
+    assert info["n_train"] == N_FIT and info["n_stored"] == 5 * N_FIT
+    assert info["image_shape"] == [8, 8] and info["dataset"] == "digits"
+
+    info = TestClient(create_app(pca_pipeline)).get("/api/model").json()
+    assert [(s["name"], s["estimator"]) for s in info["steps"]] == [
+        ("pca", "PCA"), ("knn", "KNNClassifier")]
+    assert info["steps"][0]["params"]["n_components"] == 20
+    assert info["n_train"] == info["n_stored"] == N_FIT
+
+    info = client.get("/api/model").json()  # a bare classifier is one step
+    assert [(s["name"], s["estimator"]) for s in info["steps"]] == [("knn", "KNNClassifier")]
+    assert info["n_train"] == info["n_stored"] == 1797 and info["neighbor_images"] is True
+
+
+def test_pipeline_that_does_not_end_in_a_classifier_over_the_images_is_refused(digits):
+    metadata = model_metadata(digits, ExperimentConfig())
+    X, y = digits.flat(), digits.labels
+    regressor = Pipeline([("pca", PCA(5)), ("knn", KNNRegressor())]).fit(X, y)
+    with pytest.raises(ValueError, match="Pipeline ending in KNNRegressor"):
+        create_app(regressor, metadata=metadata)
+    cropped = Pipeline([("pca", PCA(5)), ("knn", KNNClassifier())]).fit(X[:, :60], y)
+    with pytest.raises(ValueError, match="does not fit"):
+        create_app(cropped, metadata=metadata)
+
+
+def test_serve_command_serves_a_saved_pipeline(tmp_path, rerank_pipeline, cli, monkeypatch):
+    path = save(rerank_pipeline, tmp_path / "best.knnv", metadata=rerank_pipeline.metadata_)
+    apps = []
+    monkeypatch.setattr(server.uvicorn, "run", lambda app, **options: apps.append(app))
+    status, out, _ = cli("serve", path)
+    assert status == 0 and len(apps) == 1, out
+    assert "deskew -> RerankKNNClassifier, k=3, 1,500 training images of digits" in out
+    drawing = png_bytes(drawing_of_one())
+    assert upload(TestClient(apps[0]), drawing).json() == upload(
+        TestClient(create_app(load(path))), drawing).json()
 
 
 # --- default model and the serve command ----------------------------------------------------------

@@ -37,8 +37,10 @@ _require(all(find_spec(name) for name in ("playwright", "fastapi", "uvicorn", "p
 
 import uvicorn  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
 
 from knnvision.datasets import load_dataset, load_digits  # noqa: E402
+from knnvision.decomposition import PCA  # noqa: E402
 from knnvision.estimators import KNNClassifier  # noqa: E402
 from knnvision.pipeline import ExperimentConfig, model_metadata  # noqa: E402
 from knnvision.web import create_app  # noqa: E402
@@ -49,7 +51,11 @@ K = 5
 def serve(model):
     """Serve the app for ``model`` on a free loopback port from a background thread; yields
     the base URL."""
-    config = uvicorn.Config(create_app(model), host="127.0.0.1", port=0, log_level="warning")
+    app = create_app(model)
+    # As `knnvision serve` does: the first search builds lazy structures (seconds on 60,000
+    # images on a loaded machine), which would otherwise eat the page's first wait.
+    app.state.predictor.warm_up()
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -133,6 +139,26 @@ def test_undo_and_clear(page):
     page.click("#clear")
     expect(page.locator("#label")).to_have_text("–")
     expect(page.locator("#neighbors img")).to_have_count(0)
+
+
+def test_pipeline_without_neighbour_images_shows_placeholders(browser):
+    """A `knnvision tune --pca` model: its neighbours are PCA features, not images."""
+    digits = load_digits()
+    model = Pipeline([("pca", PCA(n_components=20)), ("knn", KNNClassifier(K))])
+    model.fit(digits.flat(), digits.labels)
+    model.metadata_ = model_metadata(digits, ExperimentConfig(dataset=digits.name))
+    for base_url in serve(model):
+        page = browser.new_page(viewport={"width": 1000, "height": 720})
+        page.goto(base_url)
+        expect(page.locator("#model-info")).to_contain_text("pca → k = 5")
+        draw(page, SEVEN)
+        expect(page.locator("#label")).to_have_text("7")
+        expect(page.locator("#neighbors figure")).to_have_count(K)
+        expect(page.locator("#neighbors .no-image")).to_have_count(K)
+        expect(page.locator("#neighbors img")).to_have_count(0)
+        expect(page.locator("#seen")).to_be_visible()
+        assert page.locator("#error").is_hidden()
+        page.close()
 
 
 def test_upload_of_a_file_that_is_not_an_image_shows_the_error(page, tmp_path):

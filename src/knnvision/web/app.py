@@ -1,7 +1,7 @@
 """The FastAPI app: the draw-a-digit page, ``POST /api/predict``, ``/api/health``, ``/api/model``.
 
 >>> from knnvision.web import create_app
->>> app = create_app(model)                       # a fitted KNNClassifier with metadata_
+>>> app = create_app(model)     # a fitted KNNClassifier (or a Pipeline ending in one) with metadata_
 >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
 Input comes from outside and is refused with a 4xx and ``{"detail": message}`` when it is
@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from .. import __version__
-from ..estimators import KNNClassifier
 from .middleware import BodySizeLimit, PageHeaders
 from .predictor import Predictor
 from .preprocess import (
@@ -48,11 +47,14 @@ MAX_PIXELS = 16_000_000
 
 
 class Neighbor(BaseModel):
-    index: int = Field(description="Row of the training set.")
+    index: int = Field(description="Row of the training set (an augmented copy is reported "
+                       "as the training image it was made from).")
     label: str = Field(description="Class of the training image.")
     distance: float = Field(description="Distance to the query, in the model's metric.")
-    image: str | None = Field(None, description="The training image as a PNG data URL, when "
-                              "images=true.")
+    image: str | None = Field(None, description="The training image as the classifier holds it "
+                              "(after the pipeline's image transformers), as a PNG data URL, "
+                              "when images=true; null when the classifier compares features "
+                              "that are not images (PCA, gradient histograms).")
 
 
 class Prediction(BaseModel):
@@ -62,18 +64,37 @@ class Prediction(BaseModel):
     neighbors: list[Neighbor] = Field(description="The k nearest training images, nearest "
                                       "first.")
     input_image: str | None = Field(None, description="The input as the model saw it (after "
-                                    "preprocessing), as a PNG data URL, when images=true.")
+                                    "framing, and after the pipeline's image transformers when "
+                                    "the neighbours are images), as a PNG data URL, when "
+                                    "images=true.")
+
+
+Param = str | bool | int | float | list[int | float]
+
+
+class Step(BaseModel):
+    name: str = Field(description="The step's name in the pipeline.")
+    estimator: str = Field(description="The step's class.")
+    params: dict[str, Param] = Field(description="Its parameters that have plain values.")
 
 
 class ModelInfo(BaseModel):
-    estimator: str
-    params: dict[str, str | int | float]
+    estimator: str = Field(description="The classifier's class.")
+    params: dict[str, Param] = Field(description="The classifier's parameters that have plain "
+                                     "values.")
+    steps: list[Step] = Field(description="What an image goes through after framing, in order: "
+                              "the pipeline's transformers, then the classifier (alone for a "
+                              "bare classifier).")
     classes: list[str]
-    n_train: int
+    n_train: int = Field(description="Training images the neighbours' indices refer to.")
+    n_stored: int = Field(description="Rows the classifier holds (augmented copies included).")
     dataset: str | None
     image_shape: list[int]
     max_value: int
     preprocess: str = Field(description="Framing applied to drawings with preprocess=auto.")
+    neighbor_images: bool = Field(description="Whether neighbours come with images "
+                                  "(images=true): false when the classifier compares features "
+                                  "that are not images.")
     max_upload_bytes: int
     max_pixels: int
 
@@ -125,7 +146,7 @@ _PREDICT_BODY = {
 
 
 def create_app(
-    model: KNNClassifier,
+    model,
     *,
     metadata: dict | None = None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -135,8 +156,10 @@ def create_app(
 
     Parameters
     ----------
-    model : KNNClassifier
-        A fitted classifier over images (rows of pixels).
+    model : KNNClassifier or sklearn.pipeline.Pipeline
+        A fitted classifier over images (rows of pixels), or a fitted pipeline of
+        transformers over such images ending in one (``knnvision run --preset``,
+        ``knnvision tune --pca``); see :class:`~knnvision.web.predictor.Predictor`.
     metadata : dict, optional
         The model's image format (see :func:`knnvision.pipeline.model_metadata`); default
         ``model.metadata_``, which :func:`knnvision.io.load` sets.
@@ -148,6 +171,8 @@ def create_app(
     Returns
     -------
     fastapi.FastAPI
+        Its ``state.predictor`` is the :class:`~knnvision.web.predictor.Predictor` serving
+        the model.
     """
     if metadata is None:
         metadata = getattr(model, "metadata_", None) or {}
@@ -158,6 +183,7 @@ def create_app(
     app = FastAPI(title="knnvision", version=__version__, docs_url=None, redoc_url=None,
                   description="Exact k-nearest-neighbours image classification: draw or upload "
                               "an image, get its class and its nearest training images.")
+    app.state.predictor = predictor
     app.add_middleware(BodySizeLimit, max_bytes=limits["max_upload_bytes"])
     app.add_middleware(PageHeaders)
     _add_error_handlers(app)
@@ -169,7 +195,8 @@ def create_app(
 
     @app.get("/api/model", response_model=ModelInfo)
     def model_info() -> dict:
-        """The served model: parameters, classes, training size, image format and limits."""
+        """The served model: its steps, the classifier's parameters, classes, training size,
+        image format and limits."""
         return predictor.describe() | limits
 
     @app.post("/api/predict", response_model=Prediction, responses=_ERRORS,

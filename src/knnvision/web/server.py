@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import uvicorn
 
 from ..datasets import load_dataset
@@ -51,7 +50,9 @@ def serve(
     Parameters
     ----------
     model_path : str or path-like, optional
-        A ``.knnv`` model file; without one, :func:`default_model` fits one.
+        A ``.knnv`` model file: a classifier, or a pipeline ending in one (as
+        ``knnvision run --preset`` and ``knnvision tune --pca`` save them); without one,
+        :func:`default_model` fits one.
     host : str, default="127.0.0.1"
         Address to listen on; the default accepts connections from this machine only.
     port : int, default=8000
@@ -61,15 +62,18 @@ def serve(
     """
     model = default_model(say) if model_path is None else load(Path(model_path))
     app = create_app(model)
+    predictor = app.state.predictor
     if model_path is not None:
-        say(f"Loaded {model_path}: k={model.n_neighbors}, {model.n_samples_fit_:,} training "
-            f"images of {model.metadata_.get('dataset', 'an unnamed dataset')}.")
-    _warm_up(model)
+        say(f"Loaded {model_path}: {_summary(predictor.describe())}.")
+    predictor.warm_up()
     say(f"Serving on http://{host}:{port}/ (API schema: /openapi.json); "
         "Ctrl+C stops.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-def _warm_up(model: KNNClassifier) -> None:
-    """One search before the first request, so compiled kernels are ready (JIT, caches)."""
-    model.kneighbors(np.zeros((1, model.n_features_in_), dtype=np.uint8))
+def _summary(info: dict) -> str:
+    """One line about a served model, from :meth:`Predictor.describe`."""
+    steps = [step["name"] for step in info["steps"][:-1]]
+    return (" -> ".join([*steps, info["estimator"]]) + f", k={info['params']['n_neighbors']}, "
+            f"{info['n_train']:,} training images of "
+            f"{info['dataset'] or 'an unnamed dataset'}")

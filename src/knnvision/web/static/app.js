@@ -136,8 +136,8 @@ function showPrediction(result) {
   document.getElementById("error").hidden = true;
   document.getElementById("label").textContent = result.label;
   const seen = document.getElementById("seen");
-  seen.src = result.input_image;
-  seen.hidden = false;
+  seen.hidden = !result.input_image;
+  if (result.input_image) seen.src = result.input_image;
   showBars(result.probabilities, result.label);
   showNeighbors(result.neighbors);
 }
@@ -159,9 +159,18 @@ function showBars(probabilities, best) {
 function showNeighbors(neighbors) {
   const figures = neighbors.map((neighbor) => {
     const figure = element("figure");
-    const image = element("img");
-    image.src = neighbor.image;
-    image.alt = `training image ${neighbor.index}, a ${neighbor.label}`;
+    const description = `training image ${neighbor.index}, a ${neighbor.label}`;
+    let image;
+    if (neighbor.image) {
+      image = element("img");
+      image.src = neighbor.image;
+      image.alt = description;
+    } else { // the model compares features that are not images (PCA, gradient histograms)
+      image = element("div", "no-image", `#${neighbor.index}`);
+      image.setAttribute("role", "img");
+      image.setAttribute("aria-label", description);
+      image.title = "This model compares features, not pixels: no image to show.";
+    }
     const caption = element("figcaption");
     caption.append(element("strong", "", neighbor.label), " ",
                    element("span", "distance", neighbor.distance.toFixed(1)));
@@ -198,10 +207,16 @@ async function showModelInfo() {
   const info = document.getElementById("model-info");
   try {
     const model = await (await fetch("/api/model")).json();
-    const { metric, p } = model.params;
-    const metricName = metric !== "minkowski" ? metric
+    const { metric, p, distortion, n_candidates: candidates, features } = model.params;
+    let metricName = metric !== "minkowski" ? metric
       : { 1: "manhattan", 2: "euclidean" }[p] || `minkowski p=${p}`;
-    info.textContent = `k = ${model.params.n_neighbors}, ${model.params.weights} weights, ${metricName}; ` +
+    if (features === "hog") metricName = `${metricName} on gradient histograms`;
+    if (distortion && distortion !== "none") { // a re-ranking classifier
+      metricName = `${candidates} ${metricName} candidates re-ranked by ${distortion}`;
+    }
+    const steps = model.steps.slice(0, -1).map((step) => step.name);
+    info.textContent = (steps.length ? `${steps.join(" → ")} → ` : "") +
+      `k = ${model.params.n_neighbors}, ${model.params.weights} weights, ${metricName}; ` +
       `${model.n_train.toLocaleString("en")} training images` +
       (model.dataset ? ` (${model.dataset})` : "");
   } catch (error) {
