@@ -1,13 +1,18 @@
 """Brute force (float32 products + exact re-check, uint8 SIMD, compiled loops) against the
 float64 reference: every metric, dtype and k, with ties, duplicates and tiny memory budgets."""
 
-import zlib
 
 import numba
 import numpy as np
 import pytest
+from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 
-from knnvision.search import build_index, reference_kneighbors, resolve_metric, thread_limit
+from knnvision.search import (
+    build_index,
+    reference_kneighbors,
+    resolve_metric,
+    thread_limit,
+)
 from knnvision.search.brute import FEW_QUERIES, BruteIndex
 
 METRICS = [
@@ -17,65 +22,39 @@ METRICS = [
 DTYPES = [np.float64, np.float32, np.uint8]
 
 
-def _rng(*key):
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
-
-
-def _data(kind, dtype, n_features, rng):
-    """Training rows (duplicates appended) and queries (some equal to training rows)."""
-    if kind == "continuous":
-        train = rng.normal(size=(150, n_features)) * 3
-        queries = rng.normal(size=(30, n_features)) * 3
-        if dtype == np.uint8:
-            train, queries = np.abs(train * 20), np.abs(queries * 20)
-    else:  # three values: distances tie everywhere
-        train = rng.integers(0, 3, size=(150, n_features))
-        queries = rng.integers(0, 3, size=(30, n_features))
-    train = np.vstack([train, train[:25], train[:5]]).astype(dtype)
-    queries = np.vstack([queries, train[::37]]).astype(dtype)
-    return train, queries
-
-
-def _assert_exact(index, train, queries, k, metric):
-    distances, indices = index.query(queries, k)
-    ref_distances, ref_indices = reference_kneighbors(train, queries, k, metric)
-    assert distances.dtype == np.float64 and indices.dtype == np.int64
-    assert distances.shape == indices.shape == (len(queries), k)
-    np.testing.assert_array_equal(indices, ref_indices)
-    np.testing.assert_allclose(distances, ref_distances, rtol=1e-12, atol=1e-300)
-
-
 @pytest.mark.parametrize("metric_name,p", METRICS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", ["continuous", "integer"])
 def test_brute_matches_reference(metric_name, p, dtype, kind):
     metric = resolve_metric(metric_name, p)
     for n_features in (5, 140):  # 140 > 128: NumPy's pairwise sum splits the row
-        train, queries = _data(kind, dtype, n_features, _rng(metric_name, dtype, kind, n_features))
+        rng = seeded_rng(metric_name, dtype, kind, n_features)
+        train, queries = rows_with_ties(kind, dtype, rng, n_features=n_features)
         index = BruteIndex(train, metric, 256)
         for k in (1, 3, 5, 20):
             # One query, a few (the few-query paths) and a block.
             for rows in (queries[:1], queries[:FEW_QUERIES], queries):
-                _assert_exact(index, train, rows, k, metric)
+                assert_matches_reference(index, train, rows, k, metric)
 
 
 @pytest.mark.parametrize("metric_name,p", METRICS)
 @pytest.mark.parametrize("dtype", [np.float32, np.uint8])
 def test_tiny_working_memory_gives_identical_results(metric_name, p, dtype):
     metric = resolve_metric(metric_name, p)
-    train, queries = _data("integer", dtype, 12, _rng("tiny", metric_name, dtype))
+    train, queries = rows_with_ties("integer", dtype, seeded_rng("tiny", metric_name, dtype),
+                                    n_features=12)
     big = BruteIndex(train, metric, 256).query(queries, 7)
     small = BruteIndex(train, metric, 0.002).query(queries, 7)  # blocks of a few rows
     np.testing.assert_array_equal(big[1], small[1])
     np.testing.assert_array_equal(big[0], small[0])
-    _assert_exact(BruteIndex(train, metric, 0.002), train, queries, 7, metric)
+    assert_matches_reference(BruteIndex(train, metric, 0.002), train, queries, 7, metric)
 
 
 def test_float32_near_ties_are_settled_exactly():
     # Points on a sphere around the query whose radii differ by 1e-9 relative: float32
     # products cannot order them, the float64 re-check must. A few far points keep the
     # near-ties a small candidate set (the spare-candidate path, no fallback).
-    rng = _rng("near-ties")
+    rng = seeded_rng("near-ties")
     query = rng.normal(size=(1, 30)) * 100
     directions = rng.normal(size=(5, 30))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -90,20 +69,20 @@ def test_float32_near_ties_are_settled_exactly():
     # Precondition: float32 really misorders the near-ties.
     assert not np.array_equal(np.argsort(estimates[20:25]), np.argsort(exact[20:25]))
     for k in (1, 2, 4, 5):
-        _assert_exact(BruteIndex(train, metric, 256), train, queries, k, metric)
+        assert_matches_reference(BruteIndex(train, metric, 256), train, queries, k, metric)
 
 
 @pytest.mark.parametrize("metric_name", ["euclidean", "cosine"])
 def test_float32_hopeless_precision_falls_back_to_exact(metric_name):
     # A huge common offset and tiny spreads: float32 estimates are all equal within their
     # bound, every spare candidate is a near-tie, and the query is searched again exactly.
-    rng = _rng("offset", metric_name)
+    rng = seeded_rng("offset", metric_name)
     offset = np.full(20, 1e4)
     train = offset + 1e-3 * rng.normal(size=(60, 20))
     queries = offset + 1e-3 * rng.normal(size=(4, 20))
     metric = resolve_metric(metric_name)
     for k in (1, 3, 10):
-        _assert_exact(BruteIndex(train, metric, 256), train, queries, k, metric)
+        assert_matches_reference(BruteIndex(train, metric, 256), train, queries, k, metric)
 
 
 def test_many_exact_duplicates_overflow_the_spare_candidates():
@@ -113,35 +92,36 @@ def test_many_exact_duplicates_overflow_the_spare_candidates():
         metric = resolve_metric(metric_name, 2.5 if metric_name == "minkowski" else None)
         for dtype in (np.float64, np.float32):
             t, q = train.astype(dtype), queries.astype(dtype)
-            _assert_exact(BruteIndex(t, metric, 256), t, q, 12, metric)
+            assert_matches_reference(BruteIndex(t, metric, 256), t, q, 12, metric)
 
 
 def test_huge_values_use_the_exact_float64_path():
-    rng = _rng("huge")
+    rng = seeded_rng("huge")
     train = rng.normal(size=(50, 4)) * 1e200
     queries = rng.normal(size=(3, 4)) * 1e200
     metric = resolve_metric("manhattan")
-    _assert_exact(BruteIndex(train, metric, 256), train, queries, 5, metric)
+    assert_matches_reference(BruteIndex(train, metric, 256), train, queries, 5, metric)
     train, queries = train * 1e-100, queries * 1e-100  # squares stay finite in float64
     metric = resolve_metric("euclidean")
-    _assert_exact(BruteIndex(train, metric, 256), train, queries, 5, metric)
+    assert_matches_reference(BruteIndex(train, metric, 256), train, queries, 5, metric)
 
 
 def test_zero_rows_under_cosine():
     train = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0], [0.0, 2.0], [-1.0, 0.0]])
     queries = np.array([[0.0, 0.0], [3.0, 0.0]])
     metric = resolve_metric("cosine")
-    _assert_exact(BruteIndex(train, metric, 256), train, queries, 5, metric)
+    assert_matches_reference(BruteIndex(train, metric, 256), train, queries, 5, metric)
 
 
 def test_fortran_ordered_and_mixed_dtype_inputs():
-    rng = _rng("layout")
+    rng = seeded_rng("layout")
     train = np.asfortranarray(rng.integers(0, 255, size=(80, 33)).astype(np.uint8))
     queries = rng.integers(0, 255, size=(12, 33)).astype(np.float64)
     for metric_name in ("euclidean", "manhattan"):
         metric = resolve_metric(metric_name)
-        _assert_exact(BruteIndex(train, metric, 256), train, queries, 4, metric)
-        _assert_exact(BruteIndex(train, metric, 256), train, queries.astype(np.uint8), 4, metric)
+        assert_matches_reference(BruteIndex(train, metric, 256), train, queries, 4, metric)
+        index = BruteIndex(train, metric, 256)
+        assert_matches_reference(index, train, queries.astype(np.uint8), 4, metric)
 
 
 def test_bad_requests_raise_value_errors():
@@ -158,8 +138,19 @@ def test_bad_requests_raise_value_errors():
     assert distances.shape == indices.shape == (0, 2)
 
 
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
+def test_trees_check_requests_like_the_brute_force(algorithm):
+    index = build_index(np.zeros((5, 3)), algorithm=algorithm)
+    with pytest.raises(ValueError, match="Queries have 4 features but the index was built with 3"):
+        index.query(np.zeros((2, 4)), 1)
+    with pytest.raises(ValueError, match="only 5 training rows"):
+        index.query(np.zeros((2, 3)), 6)
+    distances, indices = index.query(np.zeros((0, 3)), 2)
+    assert distances.shape == indices.shape == (0, 2)
+
+
 def test_build_index_routes_and_auto():
-    rng = _rng("auto")
+    rng = seeded_rng("auto")
     low = rng.normal(size=(3000, 3))
     assert build_index(low, algorithm="auto").algorithm == "kd_tree"
     assert build_index(low, metric="cosine", algorithm="auto").algorithm == "brute"
@@ -168,7 +159,7 @@ def test_build_index_routes_and_auto():
     assert build_index(low[:50], algorithm="auto").algorithm == "brute"
     for algorithm in ("auto", "brute", "kd_tree", "ball_tree"):
         index = build_index(low, algorithm=algorithm, working_memory_mb=1)
-        _assert_exact(index, low, low[:20], 3, resolve_metric("euclidean"))
+        assert_matches_reference(index, low, low[:20], 3, resolve_metric("euclidean"))
     with pytest.raises(ValueError, match="Unknown algorithm"):
         build_index(low, algorithm="annoy")
 
@@ -178,10 +169,10 @@ def test_thread_limit_sets_and_restores_numba_threads():
     with thread_limit(1) as threads:
         assert threads == 1
         assert numba.get_num_threads() == 1
-        rng = _rng("threads")
+        rng = seeded_rng("threads")
         train = rng.integers(0, 255, size=(100, 40)).astype(np.uint8)
         metric = resolve_metric("manhattan")
-        _assert_exact(BruteIndex(train, metric, 256), train, train[:30], 3, metric)
+        assert_matches_reference(BruteIndex(train, metric, 256), train, train[:30], 3, metric)
     assert numba.get_num_threads() == before
     with pytest.raises(ValueError, match="n_jobs=0"), thread_limit(0):
         pass
@@ -194,7 +185,7 @@ def test_minkowski_rounding_near_ties_follow_the_reference():
     import math
 
     p = 3.7
-    rng = _rng("svml")
+    rng = seeded_rng("svml")
     values = rng.random(4000) * 10
     numpy_pow = values**p
     libm_pow = np.array([math.pow(v, p) for v in values])
@@ -212,8 +203,8 @@ def test_minkowski_rounding_near_ties_follow_the_reference():
     queries = np.zeros((1, 2))
     metric = resolve_metric("minkowski", p)
     for k in (1, 2, 5):
-        _assert_exact(BruteIndex(train, metric, 256), train, queries, k, metric)
-        _assert_exact(build_index(train, metric="minkowski", p=p, algorithm="kd_tree"),
+        assert_matches_reference(BruteIndex(train, metric, 256), train, queries, k, metric)
+        assert_matches_reference(build_index(train, metric="minkowski", p=p, algorithm="kd_tree"),
                       train, queries, k, metric)
 
 
@@ -222,7 +213,7 @@ def test_few_queries_projection_filter(dtype, monkeypatch):
     # The filter (few Euclidean queries) with ties, duplicates and exact copies of rows.
     from knnvision.search import brute
 
-    rng = _rng("filter", dtype)
+    rng = seeded_rng("filter", dtype)
     train = rng.integers(0, 3, size=(2600, 40))
     train[2000:2300] = train[:300]  # duplicates
     queries = np.vstack([rng.integers(0, 3, size=(4, 40)), train[[5, 2005]]]).astype(dtype)
@@ -231,20 +222,22 @@ def test_few_queries_projection_filter(dtype, monkeypatch):
     index = BruteIndex(train, metric, 256)
     assert index._engine(queries) == index._query_filtered
     for k in (1, 3, 20):
-        _assert_exact(index, train, queries, k, metric)
-        _assert_exact(index, train, queries[:1], k, metric)
+        assert_matches_reference(index, train, queries, k, metric)
+        assert_matches_reference(index, train, queries[:1], k, metric)
     # Also through the filter on the small continuous and integer sets.
     monkeypatch.setattr(brute, "_FILTER_MIN_ROWS", 1)
     monkeypatch.setattr(brute, "_FILTER_MIN_FEATURES", 1)
     for kind in ("continuous", "integer"):
-        train, queries = _data(kind, dtype, 5, _rng("filter-small", kind, dtype))
+        train, queries = rows_with_ties(kind, dtype, seeded_rng("filter-small", kind, dtype),
+                                        n_features=5)
         for k in (1, 5, 20):
-            _assert_exact(BruteIndex(train, metric, 256), train, queries[:FEW_QUERIES], k, metric)
+            index = BruteIndex(train, metric, 256)
+            assert_matches_reference(index, train, queries[:FEW_QUERIES], k, metric)
 
 
 @pytest.mark.parametrize("algorithm", ["brute", "kd_tree", "ball_tree"])
 def test_query_train_excludes_each_row_itself(algorithm):
-    rng = _rng("self", algorithm)
+    rng = seeded_rng("self", algorithm)
     train = rng.integers(0, 2, size=(60, 3)).astype(np.float64)  # many exact duplicates
     index = build_index(train, algorithm=algorithm)
     metric = resolve_metric("euclidean")
@@ -264,7 +257,7 @@ def test_lp_near_ties_below_the_sums_rounding_follow_the_reference(metric_name, 
     # Copies of one row, each nudged by an ulp or two in random places: their distances to
     # the query differ by less than the rounding of the fast sums, whose order differs from
     # the reference's, so the estimates misorder them and only the re-check can sort them.
-    rng = _rng("lp-ties", metric_name, p, dtype)
+    rng = seeded_rng("lp-ties", metric_name, p, dtype)
     base = (rng.random(300) + 0.5).astype(dtype)
     train = np.repeat(base[None, :], 400, axis=0)
     for row in train:
@@ -277,4 +270,4 @@ def test_lp_near_ties_below_the_sums_rounding_follow_the_reference(metric_name, 
     with thread_limit(2):
         for k in (1, 3, 10, 59):
             for rows in (queries[:1], queries):  # one query splits the training rows
-                _assert_exact(index, train, rows, k, metric)
+                assert_matches_reference(index, train, rows, k, metric)

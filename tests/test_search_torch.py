@@ -2,17 +2,15 @@
 reference: every dtype, ties everywhere, k up to the training size, both folding paths (the
 CPU's numba scan and the GPU's torch.topk, run here on the CPU), estimators and model files."""
 
-import zlib
-
 import numpy as np
 import pytest
+from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 from sklearn.datasets import load_digits
 
 import knnvision
 from knnvision import KNNClassifier
 from knnvision.search import (
     build_index,
-    reference_kneighbors,
     resolve_metric,
     thread_limit,
     torch_index,
@@ -24,34 +22,7 @@ torch = pytest.importorskip("torch")
 DTYPES = [np.float64, np.float32, np.uint8]
 
 
-def _rng(*key):
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
-
-def _data(kind, dtype, rng, n_features=37):
-    """Training rows with duplicates, and queries (some equal to training rows).
-
-    37 features: not a multiple of 8, so the zero padding of the products is exercised.
-    """
-    if kind == "continuous":
-        train = rng.normal(size=(150, n_features)) * 3
-        queries = rng.normal(size=(30, n_features)) * 3
-        if dtype == np.uint8:
-            train, queries = np.abs(train * 20), np.abs(queries * 20)
-    else:  # three values: distances tie everywhere
-        train = rng.integers(0, 3, size=(150, n_features))
-        queries = rng.integers(0, 3, size=(30, n_features))
-    train = np.vstack([train, train[:25], train[:5]]).astype(dtype)
-    queries = np.vstack([queries, train[::37]]).astype(dtype)
-    return train, queries
-
-
-def _assert_exact(index, train, queries, k, metric):
-    distances, indices = index.query(queries, k)
-    ref_distances, ref_indices = reference_kneighbors(train, queries, k, metric)
-    assert distances.dtype == np.float64 and indices.dtype == np.int64
-    np.testing.assert_array_equal(indices, ref_indices)
-    np.testing.assert_array_equal(distances, ref_distances)
 
 
 @pytest.mark.parametrize("metric_name", ["euclidean", "cosine"])
@@ -60,17 +31,19 @@ def _assert_exact(index, train, queries, k, metric):
 @pytest.mark.parametrize("topk_fold", [False, True], ids=["scan", "topk"])
 def test_matches_reference(metric_name, dtype, kind, topk_fold):
     metric = resolve_metric(metric_name)
-    train, queries = _data(kind, dtype, _rng(metric_name, dtype, kind))
+    # 37 features: not a multiple of 8, so the zero padding of the products is exercised.
+    rng = seeded_rng(metric_name, dtype, kind)
+    train, queries = rows_with_ties(kind, dtype, rng, n_features=37)
     index = build_index(train, metric=metric_name, algorithm="torch")
     assert index.algorithm == "torch" and index.device.type == "cpu"
     index._topk_fold = topk_fold  # True: the GPU's fold, checked here on the CPU
     for k in (1, 3, 20, len(train)):
-        _assert_exact(index, train, queries, k, metric)
+        assert_matches_reference(index, train, queries, k, metric, rtol=0)
 
 
 def test_near_ties_beyond_the_spare_candidates_are_collected(monkeypatch):
     # Every row is at one of a few distances: far more near-ties than spare candidates.
-    rng = _rng("overflow")
+    rng = seeded_rng("overflow")
     train = rng.integers(0, 2, size=(400, 12)).astype(np.float32)
     queries = rng.integers(0, 2, size=(40, 12)).astype(np.float32)
     calls = []
@@ -82,50 +55,52 @@ def test_near_ties_beyond_the_spare_candidates_are_collected(monkeypatch):
 
     monkeypatch.setattr(torch_index.TorchIndex, "_within_limits", counting)
     index = build_index(train, algorithm="torch")
-    _assert_exact(index, train, queries, 5, resolve_metric("euclidean"))
+    assert_matches_reference(index, train, queries, 5, resolve_metric("euclidean"), rtol=0)
     assert calls and calls[0] > 0
 
 
 def test_query_train_and_single_queries():
-    train, _ = _data("integer", np.uint8, _rng("train"))
+    train, _ = rows_with_ties("integer", np.uint8, seeded_rng("train"), n_features=37)
     index = build_index(train, algorithm="torch")
     brute = build_index(train, algorithm="brute")
     for got, expected in zip(index.query_train(4), brute.query_train(4), strict=True):
         np.testing.assert_array_equal(got, expected)
     # A handful of queries is answered by the brute force's few-query path: still exact.
-    _assert_exact(index, train, train[:FEW_QUERIES], 3, resolve_metric("euclidean"))
+    euclidean = resolve_metric("euclidean")
+    assert_matches_reference(index, train, train[:FEW_QUERIES], 3, euclidean, rtol=0)
 
 
 @pytest.mark.parametrize("metric_name", ["euclidean", "cosine"])
 def test_zero_rows(metric_name):
-    rng = _rng("zeros", metric_name)
+    rng = seeded_rng("zeros", metric_name)
     train = rng.normal(size=(60, 20))
     train[[3, 10, 11]] = 0.0
     queries = np.vstack([np.zeros((3, 20)), rng.normal(size=(20, 20))])
     index = build_index(train, metric=metric_name, algorithm="torch")
-    _assert_exact(index, train, queries, 6, resolve_metric(metric_name))
+    assert_matches_reference(index, train, queries, 6, resolve_metric(metric_name), rtol=0)
 
 
 def test_extreme_bytes_and_a_tiny_memory_budget():
     # 0 and 255 only: shifted to -128 and 127, the int8 extremes. A 0.05 MiB budget makes
     # the smallest tiles and many query chunks.
-    rng = _rng("extreme")
+    rng = seeded_rng("extreme")
     train = (rng.integers(0, 2, size=(300, 70)) * 255).astype(np.uint8)
     queries = (rng.integers(0, 2, size=(50, 70)) * 255).astype(np.uint8)
     index = build_index(train, algorithm="torch", working_memory_mb=0.05)
-    _assert_exact(index, train, queries, 7, resolve_metric("euclidean"))
+    assert_matches_reference(index, train, queries, 7, resolve_metric("euclidean"), rtol=0)
 
 
 def test_huge_values_are_searched_exactly():
-    train, queries = _data("continuous", np.float64, _rng("huge"))
+    rng = seeded_rng("huge")
+    train, queries = rows_with_ties("continuous", np.float64, rng, n_features=37)
     train, queries = train * 1e100, queries * 1e100
     index = build_index(train, algorithm="torch")
-    _assert_exact(index, train, queries, 3, resolve_metric("euclidean"))
+    assert_matches_reference(index, train, queries, 3, resolve_metric("euclidean"), rtol=0)
 
 
 def test_bf16_bound_covers_the_products_error():
     # The bound assumes float32 accumulation; check it holds here on long rows.
-    rng = _rng("bound")
+    rng = seeded_rng("bound")
     train = rng.normal(size=(64, 3000)) ** 3
     queries = rng.normal(size=(40, 3000)) ** 3
     index = build_index(train, algorithm="torch")
@@ -142,7 +117,8 @@ def test_bf16_bound_covers_the_products_error():
 
 
 def test_threads_are_respected_and_restored():
-    train, queries = _data("continuous", np.float32, _rng("threads"))
+    rng = seeded_rng("threads")
+    train, queries = rows_with_ties("continuous", np.float32, rng, n_features=37)
     index = build_index(train, algorithm="torch")
     before = torch.get_num_threads()
     answers = []

@@ -1,11 +1,10 @@
 """kd-tree and ball tree: exact against the float64 reference, ties and duplicates included."""
 
-import zlib
-
 import numpy as np
 import pytest
+from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 
-from knnvision.search import build_index, reference_kneighbors, resolve_metric
+from knnvision.search import build_index, resolve_metric
 from knnvision.search.metrics import TREE_METRICS
 from knnvision.search.trees import build_tree
 
@@ -13,29 +12,6 @@ METRICS = [("euclidean", None), ("manhattan", None), ("chebyshev", None), ("mink
            ("hamming", None)]
 
 
-def _data(kind, dtype, rng):
-    """Training rows (with duplicated rows appended) and queries of one flavour."""
-    if kind == "continuous":
-        train = rng.normal(size=(400, 5)) * 3
-        queries = rng.normal(size=(40, 5)) * 3
-        if dtype == np.uint8:
-            train, queries = np.abs(train * 20), np.abs(queries * 20)
-    else:  # few distinct values: most distances tie
-        train = rng.integers(0, 3, size=(400, 4))
-        queries = rng.integers(0, 3, size=(40, 4))
-    train = np.vstack([train, train[:60], train[:10]]).astype(dtype)
-    # Some queries equal training rows exactly.
-    queries = np.vstack([queries, train[::97][:5]]).astype(dtype)
-    return train, queries
-
-
-def _assert_same(index, train, queries, k, metric):
-    distances, indices = index.query(queries, k)
-    ref_distances, ref_indices = reference_kneighbors(train, queries, k, metric)
-    assert distances.dtype == np.float64 and indices.dtype == np.int64
-    assert distances.shape == indices.shape == (len(queries), k)
-    np.testing.assert_array_equal(indices, ref_indices)
-    np.testing.assert_allclose(distances, ref_distances, rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
@@ -45,12 +21,12 @@ def _assert_same(index, train, queries, k, metric):
 def test_tree_matches_reference(algorithm, metric_name, p, kind, dtype):
     if metric_name not in TREE_METRICS[algorithm]:
         pytest.skip("metric not supported by this tree")
-    rng = np.random.default_rng(zlib.crc32(f"{algorithm}{metric_name}{kind}{dtype}".encode()))
-    train, queries = _data(kind, dtype, rng)
+    rng = seeded_rng(algorithm, metric_name, kind, dtype)
+    train, queries = rows_with_ties(kind, dtype, rng, n_features=5, n_train=400, n_queries=40)
     metric = resolve_metric(metric_name, p)
     index = build_tree(train, metric, algorithm, leaf_size=6)
     for k in (1, 3, 5, 20):
-        _assert_same(index, train, queries, k, metric)
+        assert_matches_reference(index, train, queries, k, metric)
 
 
 @pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
@@ -63,7 +39,7 @@ def test_tree_leaf_sizes_and_tiny_sets(algorithm, leaf_size):
         queries = rng.integers(0, 2, size=(7, 3)).astype(np.float64)
         index = build_tree(train, metric, algorithm, leaf_size=leaf_size)
         for k in sorted({1, n}):
-            _assert_same(index, train, queries, k, metric)
+            assert_matches_reference(index, train, queries, k, metric)
 
 
 @pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
@@ -86,7 +62,8 @@ def test_tree_minkowski_near_ties_recheck():
     queries = np.zeros((4, 6))
     metric = resolve_metric("minkowski", 3.5)
     for algorithm in ("kd_tree", "ball_tree"):
-        _assert_same(build_tree(train, metric, algorithm, leaf_size=4), train, queries, 5, metric)
+        tree = build_tree(train, metric, algorithm, leaf_size=4)
+        assert_matches_reference(tree, train, queries, 5, metric)
 
 
 def test_tree_rejects_bad_requests():

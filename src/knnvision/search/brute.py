@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import kernels, progress
 from .metrics import Metric
-from .recheck import check_k, query_excluding_self, recheck_estimates
+from .recheck import check_query, no_neighbours, query_excluding_self, recheck_estimates
 
 # Queries up to this many take the few-query paths (parallel over training rows).
 FEW_QUERIES = 8
@@ -85,15 +85,9 @@ class BruteIndex:
 
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, indices)`` of the ``k`` nearest training rows, nearest first."""
-        check_k(k, len(self.train))
-        if queries.shape[1] != self.train.shape[1]:
-            raise ValueError(
-                f"Queries have {queries.shape[1]} features but the index was built with "
-                f"{self.train.shape[1]}."
-            )
+        queries = check_query(self.train, queries, k)
         if len(queries) == 0:
-            return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
-        queries = np.ascontiguousarray(queries)
+            return no_neighbours(k)
         engine = self._engine(queries)
         reduced = np.empty((len(queries), k))
         indices = np.empty((len(queries), k), dtype=np.int64)

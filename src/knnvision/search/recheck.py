@@ -29,6 +29,22 @@ def check_k(k: int, n_train: int) -> None:
         )
 
 
+def check_query(train: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Validate a request (``k``, the feature count) and return the queries C-ordered."""
+    check_k(k, len(train))
+    if queries.shape[1] != train.shape[1]:
+        raise ValueError(
+            f"Queries have {queries.shape[1]} features but the index was built with "
+            f"{train.shape[1]}."
+        )
+    return np.ascontiguousarray(queries)
+
+
+def no_neighbours(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The answer for zero queries: empty ``(distances, indices)`` with ``k`` columns."""
+    return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
+
+
 def recheck_estimates(
     train: np.ndarray,
     queries: np.ndarray,

@@ -73,7 +73,7 @@ import numpy as np
 from .. import kernels, progress
 from .brute import FEW_QUERIES, BruteIndex, _row_norms
 from .metrics import Metric
-from .recheck import check_k, query_excluding_self
+from .recheck import check_query, no_neighbours, query_excluding_self
 
 try:
     import torch
@@ -194,15 +194,9 @@ class TorchIndex:
 
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, indices)`` of the ``k`` nearest training rows, nearest first."""
-        check_k(k, len(self.train))
-        if queries.shape[1] != self.train.shape[1]:
-            raise ValueError(
-                f"Queries have {queries.shape[1]} features but the index was built with "
-                f"{self.train.shape[1]}."
-            )
+        queries = check_query(self.train, queries, k)
         if len(queries) == 0:
-            return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
-        queries = np.ascontiguousarray(queries)
+            return no_neighbours(k)
         if self._use_brute(queries):
             return self._brute().query(queries, k)
         engine = self._query_int8 if self._int8_applies(queries) else self._query_bf16

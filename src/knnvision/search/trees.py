@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import kernels, progress
 from .metrics import TREE_METRICS, Metric
-from .recheck import check_k, query_excluding_self, recheck_estimates
+from .recheck import check_query, query_excluding_self, recheck_estimates
 
 DEFAULT_LEAF_SIZE = 32
 # Queries handed to the compiled loop per call: large enough to keep both cores busy,
@@ -89,8 +89,7 @@ class TreeIndex:
 
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, indices)`` of the ``k`` nearest training rows, nearest first."""
-        check_k(k, len(self.train))
-        queries = np.ascontiguousarray(queries, dtype=np.float64)
+        queries = np.ascontiguousarray(check_query(self.train, queries, k), dtype=np.float64)
         estimate = self._kind == kernels.KIND_MINKOWSKI
         # Minkowski distances are estimates: keep spare candidates and widen the pruning so
         # every near-tie reaches the exact re-check.
