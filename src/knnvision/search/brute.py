@@ -33,9 +33,15 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .. import kernels, progress
+from .. import kernels
 from .metrics import Metric
-from .recheck import check_query, no_neighbours, query_excluding_self, recheck_estimates
+from .recheck import (
+    check_query,
+    no_neighbours,
+    query_excluding_self,
+    recheck_estimates,
+    search_in_chunks,
+)
 
 # Queries up to this many take the few-query paths (parallel over training rows).
 FEW_QUERIES = 8
@@ -88,15 +94,8 @@ class BruteIndex:
         queries = check_query(self.train, queries, k)
         if len(queries) == 0:
             return no_neighbours(k)
-        engine = self._engine(queries)
-        reduced = np.empty((len(queries), k))
-        indices = np.empty((len(queries), k), dtype=np.int64)
-        chunk = self._query_chunk_rows(k)
-        with progress.track(total=len(queries), description="searching neighbours") as task:
-            for q0 in range(0, len(queries), chunk):
-                q1 = min(q0 + chunk, len(queries))
-                reduced[q0:q1], indices[q0:q1] = engine(queries[q0:q1], k)
-                task.advance(q1 - q0)
+        reduced, indices = search_in_chunks(self._engine(queries), queries, k,
+                                            self._query_chunk_rows(k))
         return self.metric.to_distance(reduced), indices
 
     def query_train(self, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import progress
 from .metrics import Metric, reduced_distances
 
 # Rows of training data per block when a query falls back to an exact scan.
@@ -43,6 +44,19 @@ def check_query(train: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 def no_neighbours(k: int) -> tuple[np.ndarray, np.ndarray]:
     """The answer for zero queries: empty ``(distances, indices)`` with ``k`` columns."""
     return np.empty((0, k)), np.empty((0, k), dtype=np.int64)
+
+
+def search_in_chunks(engine, queries: np.ndarray, k: int, chunk: int):
+    """Run ``engine(query_rows, k) -> (reduced, indices)`` over ``chunk`` queries at a time,
+    with a progress bar; returns the reduced distances and indices of all queries."""
+    reduced = np.empty((len(queries), k))
+    indices = np.empty((len(queries), k), dtype=np.int64)
+    with progress.track(total=len(queries), description="searching neighbours") as task:
+        for q0 in range(0, len(queries), chunk):
+            q1 = min(q0 + chunk, len(queries))
+            reduced[q0:q1], indices[q0:q1] = engine(queries[q0:q1], k)
+            task.advance(q1 - q0)
+    return reduced, indices
 
 
 def recheck_estimates(

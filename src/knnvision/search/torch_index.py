@@ -70,10 +70,10 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .. import kernels, progress
+from .. import kernels
 from .brute import FEW_QUERIES, BruteIndex, _row_norms
 from .metrics import Metric
-from .recheck import check_query, no_neighbours, query_excluding_self
+from .recheck import check_query, no_neighbours, query_excluding_self, search_in_chunks
 
 try:
     import torch
@@ -200,16 +200,8 @@ class TorchIndex:
         if self._use_brute(queries):
             return self._brute().query(queries, k)
         engine = self._query_int8 if self._int8_applies(queries) else self._query_bf16
-        reduced = np.empty((len(queries), k))
-        indices = np.empty((len(queries), k), dtype=np.int64)
-        chunk = self._query_chunk_rows(k)
-        with _search_settings(self.device), progress.track(
-            total=len(queries), description="searching neighbours"
-        ) as task:
-            for q0 in range(0, len(queries), chunk):
-                q1 = min(q0 + chunk, len(queries))
-                reduced[q0:q1], indices[q0:q1] = engine(queries[q0:q1], k)
-                task.advance(q1 - q0)
+        with _search_settings(self.device):
+            reduced, indices = search_in_chunks(engine, queries, k, self._query_chunk_rows(k))
         return self.metric.to_distance(reduced), indices
 
     def query_train(self, k: int) -> tuple[np.ndarray, np.ndarray]:
