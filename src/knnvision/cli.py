@@ -133,26 +133,35 @@ SchedulerOption = Annotated[
 ]
 
 
+KListOption = Annotated[str, typer.Option("--k", help="Values of k to try, e.g. 1,3,5,7,9.")]
+MetricListOption = Annotated[str, typer.Option(help="Distances to try: euclidean, manhattan, "
+                             "chebyshev, cosine, hamming, minkowski:P; comma-separated.")]
+WeightsListOption = Annotated[str, typer.Option(help="uniform and/or distance, comma-separated.")]
+TestSizeOption = Annotated[float, typer.Option(help="Test share when the dataset has no official "
+                           "test part.", min=0.01, max=0.9)]
+MaxTrainOption = Annotated[int | None, typer.Option(help="Use at most this many training images.",
+                           min=1)]
+MaxTestOption = Annotated[int | None, typer.Option(help="Use at most this many test images.",
+                          min=1)]
+NJobsOption = Annotated[int | None, typer.Option(help="Threads (default: all cores).")]
+
+
 @app.command()
 def run(
     dataset: DatasetOption = "digits",
     data_dir: DataDirOption = None,
-    k: Annotated[str, typer.Option("--k", help="Values of k to try, e.g. 1,3,5,7,9.")] = "1,3,5,7,9",
-    metric: Annotated[str, typer.Option(help="Distances to try: euclidean, manhattan, "
-                      "chebyshev, cosine, hamming, minkowski:P; comma-separated.")] = "euclidean",
-    weights: Annotated[str, typer.Option(help="uniform and/or distance, comma-separated.")] = "uniform",
+    k: KListOption = "1,3,5,7,9",
+    metric: MetricListOption = "euclidean",
+    weights: WeightsListOption = "uniform",
     cv: Annotated[int, typer.Option(help="Cross-validation folds for tuning.", min=2)] = 5,
-    test_size: Annotated[float, typer.Option(help="Test share when the dataset has no official "
-                         "test part.", min=0.01, max=0.9)] = 0.2,
-    max_train: Annotated[int | None, typer.Option(help="Use at most this many training images.",
-                         min=1)] = None,
-    max_test: Annotated[int | None, typer.Option(help="Use at most this many test images.",
-                        min=1)] = None,
+    test_size: TestSizeOption = 0.2,
+    max_train: MaxTrainOption = None,
+    max_test: MaxTestOption = None,
     seed: Annotated[int, typer.Option(help="Seed of every split.")] = 0,
     stratify: Annotated[bool, typer.Option("--stratify/--no-stratify", help="Keep the class "
                         "proportions in the test split; --no-stratify gives scikit-learn's "
                         "train_test_split(test_size=..., random_state=SEED) rows.")] = True,
-    n_jobs: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
+    n_jobs: NJobsOption = None,
     scheduler: SchedulerOption = None,
     out: Annotated[Path, typer.Option(help="Folder for model.knnv, results.json and the "
                    "report.")] = Path("results"),
@@ -380,22 +389,18 @@ def report_command(
 def tune(
     dataset: DatasetOption = "digits",
     data_dir: DataDirOption = None,
-    k: Annotated[str, typer.Option("--k", help="Values of k to try, e.g. 2,4,6,8.")] = "1,3,5,7,9",
-    metric: Annotated[str, typer.Option(help="Distances to try: euclidean, manhattan, "
-                      "chebyshev, cosine, hamming, minkowski:P; comma-separated.")] = "euclidean",
-    weights: Annotated[str, typer.Option(help="uniform and/or distance, comma-separated.")] = "uniform",
+    k: KListOption = "1,3,5,7,9",
+    metric: MetricListOption = "euclidean",
+    weights: WeightsListOption = "uniform",
     pca: Annotated[str | None, typer.Option(help="PCA sizes to try, e.g. 0,20,50 (0: no PCA; "
                    "0.9: keep 90% of the variance); fitted on each fold's training part.")] = None,
     cv: Annotated[int, typer.Option(help="Stratified folds, unshuffled as in GridSearchCV.",
                   min=2)] = 5,
-    test_size: Annotated[float, typer.Option(help="Test share when the dataset has no official "
-                         "test part.", min=0.01, max=0.9)] = 0.2,
-    max_train: Annotated[int | None, typer.Option(help="Use at most this many training images.",
-                         min=1)] = None,
-    max_test: Annotated[int | None, typer.Option(help="Use at most this many test images.",
-                        min=1)] = None,
+    test_size: TestSizeOption = 0.2,
+    max_train: MaxTrainOption = None,
+    max_test: MaxTestOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
-    n_jobs: Annotated[int | None, typer.Option(help="Threads (default: all cores).")] = None,
+    n_jobs: NJobsOption = None,
     top: Annotated[int, typer.Option(help="Show the best N settings.", min=1)] = 10,
     scheduler: SchedulerOption = None,
     out: Annotated[Path, typer.Option(help="Folder for model.knnv (the best setting), "
