@@ -13,6 +13,9 @@ Exactness rules every kernel here keeps:
 * ``minkowski_estimate`` is *not* bit-identical: NumPy raises to a power with a SIMD routine
   that can differ from libm's ``pow`` by an ulp. Callers treat it as an estimate within
   ``minkowski_rel_error(d)`` of the reference and re-check near-ties with the reference formula.
+* ``lp_estimate_topk`` (Manhattan on floats, Minkowski) sums in any order, in float32 where
+  the rows are float32, so its values are estimates within ``lp_estimate_rel_error``; the
+  brute force re-checks every near-tie with the reference formula.
 * Integer kernels for ``uint8`` rows (sum of absolute or squared byte differences in int32/int64)
   are exact, so their float64 value equals the reference regardless of summation order.
 
