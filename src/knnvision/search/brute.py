@@ -308,7 +308,7 @@ class BruteIndex:
 
     def _exact_one(self, query, candidates, k):
         """Exact top-k of one query among ``candidates`` (all rows in the worst case)."""
-        q_norms, t_norms = self._norm_arrays(query)
+        q_norms, t_norms = self.norm_arrays(query)
         cand = candidates[None, :]
         zeros = np.zeros(cand.shape)
         reduced, indices = kernels.recheck_candidates(
@@ -317,7 +317,9 @@ class BruteIndex:
         )
         return reduced[0], indices[0]
 
-    def _norm_arrays(self, queries):
+    def norm_arrays(self, queries):
+        """Row norms of ``queries`` and of the training rows for the cosine re-check (zero
+        norms as 1); empty arrays for other metrics. The training norms are kept."""
         if self.metric.name != "cosine":
             return np.empty(0), np.empty(0)
         if "norms" not in self._prepared:
@@ -336,7 +338,7 @@ class BruteIndex:
         workers = 1 if len(queries) <= 4 * FEW_QUERIES else numba.get_num_threads()
         est_e, est_i = self._gemm_candidates(x32, k_keep, workers)
         limits = est_e[:, k - 1] + 2.0 * self._gemm_bound(queries, x_norms, stats)
-        q_norms, t_norms = self._norm_arrays(queries)
+        q_norms, t_norms = self.norm_arrays(queries)
         reduced, indices = kernels.recheck_candidates(
             self._kind, _as_float64(queries), self.train, est_e, est_i, limits, k, 2.0,
             q_norms, t_norms,

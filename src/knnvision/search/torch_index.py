@@ -276,7 +276,7 @@ class TorchIndex:
         est_e, est_i = self._candidates(side, rows, len(queries), k_keep)
         limits = est_e[:, k - 1] + 2.0 * bf16_bound(norms, side.largest, x.shape[1], cosine)
         q64 = np.ascontiguousarray(queries, dtype=np.float64)
-        q_norms, t_norms = self._norm_arrays(queries)
+        q_norms, t_norms = self._brute().norm_arrays(queries)
         reduced, indices = kernels.recheck_candidates(
             self._kind, q64, self.train, est_e, est_i, limits, k, 2.0, q_norms, t_norms
         )
@@ -315,13 +315,6 @@ class TorchIndex:
                 -1.0 if cosine else -2.0, False, largest, mean,
             )
         return self._prepared["bf16"]
-
-    def _norm_arrays(self, queries):
-        if self.metric.name != "cosine":
-            return np.empty(0), np.empty(0)
-        if "norms" not in self._prepared:
-            self._prepared["norms"] = _row_norms(self.train, zero_to_one=True)
-        return _row_norms(queries, zero_to_one=True), self._prepared["norms"]
 
     def _within_limits(self, side, rows, which, limits):
         """Per row in ``which``, the training rows whose estimate is at most its limit."""
