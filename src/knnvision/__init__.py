@@ -1,6 +1,6 @@
 """knnvision: fast, exact k-nearest-neighbours for image classification."""
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .estimators import KNNClassifier, KNNOutlierDetector, KNNRegressor  # noqa: E402
 from .io import load, save  # noqa: E402

@@ -17,7 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__, progress
+from . import progress
+from ._version import __version__
 from .datasets import load_dataset
 from .estimators import KNNClassifier
 from .io import load, read_header, save

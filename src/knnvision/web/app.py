@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from .. import __version__
+from .._version import __version__
 from .middleware import BodySizeLimit, PageHeaders
 from .predictor import Predictor
 from .preprocess import (
