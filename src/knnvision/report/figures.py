@@ -10,17 +10,21 @@ so they work in a notebook as well as in the report:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
 from ..model_selection import CVResult
-from .style import AGREES, DISAGREES, HEATMAP, class_color, class_marker, new_figure, styled
-from .text import params_text
+from .style import (
+    AGREES, CONTEXT, DISAGREES, HEATMAP, MAX_PANELS, class_color, class_marker, new_figure,
+    styled,
+)
+from .text import count_text, params_text
 
 __all__ = [
     "accuracy_vs_k",
@@ -47,6 +51,7 @@ def sample_grid(
     max_value: float | None = None,
     max_classes: int = 30,
     seed: int = 0,
+    title: str = "Example images per class",
 ) -> Figure:
     """A row of randomly chosen example images for each class, labelled with the class name.
 
@@ -66,6 +71,8 @@ def sample_grid(
         Show at most this many classes (the first ones), to keep the figure readable.
     seed : int, default=0
         Seed of the random choice of examples.
+    title : str, default="Example images per class"
+        Title above the images (say where they come from: "Example training images ...").
     """
     images, labels = np.asarray(images), np.asarray(labels)
     shown = list(range(min(len(class_names), max_classes)))
@@ -85,9 +92,8 @@ def sample_grid(
     axes.tick_params(length=0)
     for side in axes.spines.values():
         side.set_visible(False)
-    title = "Example images per class"
     if len(shown) < len(class_names):
-        title += f" (first {len(shown)} of {len(class_names)} classes)"
+        title += f" (first {count_text(len(shown))} of {count_text(len(class_names))} classes)"
     axes.set_title(title)
     return figure
 
@@ -96,9 +102,12 @@ def sample_grid(
 def accuracy_vs_k(cv, *, test_accuracy: float | None = None) -> Figure:
     """Held-out accuracy against k, with its spread, the chosen setting marked.
 
-    One line per setting of the other parameters of the grid (distance, weighting, PCA
-    size, ...); the band is the mean plus or minus one standard deviation over the folds.
-    With a single split (a validation split) the line is that split's accuracy.
+    The band is the mean plus or minus one standard deviation over the folds; with a single
+    split (a validation split) the line is that split's accuracy. When the grid has other
+    parameters (distance, weighting, PCA size, ...), each setting of them gets its own panel,
+    all on the same axes, with the other settings' lines in grey behind: overlapping bands in
+    one panel cannot be told apart. Beyond ``MAX_PANELS`` settings, the best ones are shown
+    (the figure's title says how many of how many).
 
     Parameters
     ----------
@@ -111,39 +120,112 @@ def accuracy_vs_k(cv, *, test_accuracy: float | None = None) -> Figure:
         Test accuracy of the chosen setting, drawn at the chosen k when given.
     """
     scores = _ScoresByK.of(cv)
-    figure = new_figure(7.5, 4.2)
-    axes = figure.add_subplot()
     series = scores.series()
-    for number, (name, members) in enumerate(series.items()):
-        ks = scores.ks[members]
-        mean, spread = scores.means[members], scores.spreads[members]
-        label = name if len(series) > 1 and name else scores.label
-        color = class_color(number)
-        axes.fill_between(ks, mean - spread, mean + spread, color=color, alpha=0.18, linewidth=0)
-        axes.plot(ks, mean, marker=class_marker(number), color=color, label=label)
+    if len(series) == 1:
+        figure = new_figure(7.5, 4.2)
+        axes = figure.add_subplot()
+        _draw_accuracy_curve(axes, scores, next(iter(series.values())), scores.label)
+        _mark_chosen(axes, scores, test_accuracy)
+        axes.set_xlabel("k (number of neighbours)")
+        axes.set_ylabel("accuracy")
+        axes.set_title("Accuracy against k")
+        panels = [axes]
+    else:
+        figure, panels = _accuracy_panels(scores, series, test_accuracy)
+    _format_accuracy_axes(panels, scores)
+    figure.legend(loc="outside lower center", ncols=2, frameon=False)
+    return figure
 
+
+def _accuracy_panels(scores: _ScoresByK, series: dict[str, np.ndarray], test_accuracy):
+    """One panel per grid setting (the best ``MAX_PANELS``), sharing both axes."""
+    shown = _best_series(scores, series, MAX_PANELS)
+    columns = 2 if len(shown) <= 4 else 3
+    rows = math.ceil(len(shown) / columns)
+    figure = new_figure(3.8 * columns + 0.4, 2.4 * rows + 1.2)
+    grid = figure.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    chosen_setting = scores.settings[scores.best]
+    for number, (name, members) in enumerate(shown.items()):
+        axes = grid.flat[number]
+        # The panel's own line first, so the legend lists it before the grey context.
+        _draw_accuracy_curve(axes, scores, members, scores.label if number == 0 else None)
+        others = [rows for other, rows in series.items() if other != name]
+        for count, other in enumerate(others):
+            axes.plot(scores.ks[other], scores.means[other], color=CONTEXT, linewidth=1,
+                      zorder=1, label="other settings" if number == count == 0 else None)
+        chosen = name == chosen_setting
+        if chosen:
+            _mark_chosen(axes, scores, test_accuracy)
+        axes.set_title(f"{name} (chosen)" if chosen else name, fontsize=10,
+                       fontweight="bold" if chosen else "normal")
+    for axes in grid.flat[len(shown):]:
+        axes.remove()
+    for column in range(min(columns, len(shown))):
+        # The lowest panel of each column carries the k axis (sharing hid it on the others).
+        bottom = grid[(len(shown) - 1 - column) // columns, column]
+        bottom.xaxis.set_tick_params(labelbottom=True)
+        bottom.set_xlabel("k (number of neighbours)")
+    for row in range(rows):
+        grid[row, 0].set_ylabel("accuracy")
+    title = "Accuracy against k, one panel per setting"
+    if len(shown) < len(series):
+        title = f"Accuracy against k: the best {len(shown)} of {count_text(len(series))} settings"
+    figure.suptitle(title, fontsize=11)
+    return figure, list(grid.flat[:len(shown)])
+
+
+def _best_series(scores: _ScoresByK, series: dict[str, np.ndarray], most: int):
+    """At most ``most`` settings, those with the highest best accuracy (the chosen one always),
+    kept in grid order so that panels read in the order the grid was given."""
+    if len(series) <= most:
+        return series
+    names = list(series)
+    chosen = scores.settings[scores.best]
+    # Stable sort: equal best accuracies keep grid order.
+    by_best = sorted(names, key=lambda name: (name != chosen, -scores.means[series[name]].max()))
+    kept = set(by_best[:most])
+    return {name: series[name] for name in names if name in kept}
+
+
+def _draw_accuracy_curve(axes, scores: _ScoresByK, members: np.ndarray, label) -> None:
+    ks, mean = scores.ks[members], scores.means[members]
+    spread = scores.spreads[members]
+    color = class_color(0)
+    # An accuracy is within 0 .. 100%: a band past it would draw an impossible accuracy.
+    axes.fill_between(ks, np.clip(mean - spread, 0, 1), np.clip(mean + spread, 0, 1),
+                      color=color, alpha=0.2, linewidth=0, zorder=2)
+    # Unclipped: a point at 100% sits on the top edge, which the axis does not pass.
+    axes.plot(ks, mean, marker=class_marker(0), color=color, label=label, zorder=3,
+              clip_on=False)
+
+
+def _mark_chosen(axes, scores: _ScoresByK, test_accuracy) -> None:
     best_k, best_mean = scores.ks[scores.best], scores.means[scores.best]
     axes.axvline(best_k, color="black", linestyle=":", linewidth=1)
     axes.plot([best_k], [best_mean], marker="*", markersize=16, color="black", linestyle="none",
-              label=f"chosen: k={best_k}, {scores.short} {best_mean:.2%}")
+              label=f"chosen: k={best_k}, {scores.short} {best_mean:.2%}", zorder=4,
+              clip_on=False)
     if test_accuracy is not None:
         # Hollow: no line of the grid is drawn white, whatever its colour and marker.
         axes.plot([best_k], [test_accuracy], marker="D", markersize=8, color="white",
                   markeredgecolor="black", markeredgewidth=1.5, linestyle="none",
-                  label=f"test accuracy at k={best_k}: {test_accuracy:.2%}")
+                  label=f"test accuracy at k={best_k}: {test_accuracy:.2%}", zorder=5,
+                  clip_on=False)
 
-    axes.set_xlabel("k (number of neighbours)")
-    axes.set_ylabel("accuracy")
-    axes.yaxis.set_major_formatter(PercentFormatter(1.0))  # as many decimals as the ticks need
+
+def _format_accuracy_axes(panels, scores: _ScoresByK) -> None:
+    """k ticks, percent ticks, and an accuracy axis that does not pass 100%."""
     all_ks = sorted(set(scores.ks.tolist()))
-    if len(all_ks) <= 15:
-        axes.set_xticks(all_ks)
-    else:
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.grid(True, axis="y")
-    axes.set_title("Accuracy against k")
-    figure.legend(loc="outside lower center", ncols=2, frameon=False)
-    return figure
+    for axes in panels:
+        axes.yaxis.set_major_formatter(_PercentTicks())
+        if len(all_ks) <= 15:
+            axes.set_xticks(all_ks)
+        else:
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.grid(True, axis="y")
+    bottom, top = panels[0].get_ylim()  # shared by all panels
+    if top > 1.0:
+        panels[0].set_ylim(bottom, 1.0)
 
 
 @styled
@@ -169,13 +251,14 @@ def confusion_heatmap(matrix, class_names: Sequence[str]) -> Figure:
     side = min(6.0, 1.8 + 0.36 * n)  # inches per panel
     figure = new_figure(2 * side + 1.2, side + 0.6)
     left, right = figure.subplots(1, 2)
-    image = _heatmap(left, counts, max(int(counts.max()), 1), class_names, "{:.0f}".format)
+    image = _heatmap(left, counts, max(int(counts.max()), 1), class_names, count_text)
     left.set_title("Counts")
-    figure.colorbar(image, ax=left, shrink=0.8, label="test images")
+    figure.colorbar(image, ax=left, shrink=0.8, label="test images",
+                    ticks=MaxNLocator(integer=True), format=StrMethodFormatter("{x:,.0f}"))
     image = _heatmap(right, shares * 100, 100, class_names, _percent_text)
     right.set_title("Share of each true class (%)")
     figure.colorbar(image, ax=right, shrink=0.8, format=PercentFormatter(100, decimals=0))
-    figure.suptitle(f"Confusion matrix ({int(counts.sum())} test images)")
+    figure.suptitle(f"Confusion matrix ({count_text(counts.sum())} test images)")
     return figure
 
 
@@ -204,19 +287,20 @@ def per_class_scores(
     axes = figure.add_subplot()
     for number, (metric, values) in enumerate(scores.items()):
         # Offset vertically so equal scores of one class do not hide each other.
+        # Unclipped: a score of 100% sits on the right edge, which the axis does not pass.
         axes.plot(values, rows + (number - 1) * 0.22, linestyle="none",
                   marker=class_marker(number), color=class_color(number), markersize=6,
-                  label=metric)
+                  label=metric, clip_on=False)
     macro = report.get("macro avg", {}).get("f1-score")
     if macro is not None:
         axes.axvline(macro, color="black", linestyle=":", linewidth=1,
                      label=f"macro-average F1 {macro:.3f}")
     supports = [int(report[name].get("support", 0)) for name in class_names]
-    axes.set_yticks(rows, [f"{name}  (n={s})" for name, s in zip(class_names, supports)])
+    axes.set_yticks(rows, [f"{name}  (n={count_text(support)})"
+                           for name, support in zip(class_names, supports)])
     axes.set_ylim(len(class_names) - 0.5, -0.5)  # first class on top
-    lowest = min(float(v.min()) for v in scores.values())
-    axes.set_xlim(max(0.0, lowest - 0.05 * max(1 - lowest, 0.1)), 1.005)
-    axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0 if lowest < 0.9 else 1))
+    axes.set_xlim(*_score_limits(min(float(v.min()) for v in scores.values())))
+    axes.xaxis.set_major_formatter(_PercentTicks())
     axes.grid(True, axis="x")
     axes.set_axisbelow(True)
     axes.set_xlabel("score on the test part")
@@ -274,6 +358,7 @@ def misclassified_neighbors(
         raise ValueError("neighbour images, labels and distances must have one row per query "
                          f"image ({m}) and the same number of neighbours")
     voting = n if n_voting is None else min(int(n_voting), n)
+    decimals = _distance_decimals(neighbor_distances)  # one format for the whole figure
     brightest = max_value if max_value is not None else max(
         _brightest(query_images), _brightest(neighbor_images))
     # One image axes holding every thumbnail: a grid of 100 small axes takes seconds to lay out.
@@ -292,7 +377,7 @@ def misclassified_neighbors(
             layout.place(axes, mosaic, row, j + 1, neighbor_images[row, j],
                          AGREES if label == truth else DISAGREES, j >= voting,
                          f"{_short(class_names[label])}\n"
-                         f"d = {_distance_text(neighbor_distances[row, j])}")
+                         f"d = {_distance_text(neighbor_distances[row, j], decimals)}")
     axes.imshow(mosaic, cmap=_gray_with_white_gaps(), vmin=0, vmax=brightest)
     axes.set_axis_off()
     if voting == n:
@@ -354,7 +439,7 @@ def pca_explained_variance(
         axes.grid(True, axis="y")
     if total.get_legend_handles_labels()[0]:
         total.legend(loc="lower right", frameon=False)
-    figure.suptitle(f"PCA: explained variance ({ratio.size} components, "
+    figure.suptitle(f"PCA: explained variance ({count_text(ratio.size)} components, "
                     f"{cumulative[-1]:.1%} in all)")
     return figure
 
@@ -398,7 +483,7 @@ def pca_scatter(
         known = ratio is not None and ratio.size > number
         share = f" ({ratio[number]:.1%} of variance)" if known else ""
         axis.set_label_text(f"principal component {number + 1}{share}")
-    axes.set_title(f"First two principal components ({len(points)} images)")
+    axes.set_title(f"First two principal components ({count_text(len(points))} images)")
     figure.legend(loc="outside right center", frameon=False, markerscale=1.8,
                   ncols=1 if len(class_names) <= 20 else 2)
     return figure
@@ -598,9 +683,50 @@ def _percent_text(percent: float) -> str:
     return f"{percent:.1f}" if 0 < percent < 9.95 or 99.5 <= percent < 100 else f"{percent:.0f}"
 
 
-def _distance_text(distance: float) -> str:
-    """Three significant digits, without the exponent notation ``:.3g`` gives from 1000 up."""
-    return f"{distance:.0f}" if abs(distance) >= 100 else f"{distance:.3g}"
+def _distance_decimals(distances) -> int:
+    """Decimals of every distance label of a figure, from the data's scale: none when all are
+    whole numbers (Manhattan distances of integer pixels), else three significant digits for
+    the largest (``24.0 .. 29.7``, ``1,205 .. 2,310``, ``0.412 .. 0.655``).
+
+    One count for the whole figure: ``d = 28`` beside ``d = 28.1`` reads as two precisions.
+    """
+    values = np.abs(np.asarray(distances, dtype=float))
+    values = values[np.isfinite(values)]
+    if values.size == 0 or np.all(values == np.round(values)):
+        return 0
+    return int(min(6, max(0, 2 - math.floor(math.log10(values.max())))))
+
+
+def _distance_text(distance: float, decimals: int) -> str:
+    return f"{distance:,.{decimals}f}"
+
+
+def _score_limits(lowest: float) -> tuple[float, float]:
+    """The score axis of the per-class figure: a little room left of the lowest score, at
+    least 5 points wide, and 100% at the right edge (no score can pass it)."""
+    left = max(0.0, lowest - 0.05 * max(1 - lowest, 0.1))
+    return min(left, 0.95), 1.0
+
+
+def _decimals_needed(values: Sequence[float], most: int = 4) -> int:
+    """The fewest decimals that write each of ``values`` exactly (up to ``most``)."""
+    for decimals in range(most + 1):
+        if all(abs(round(value, decimals) - value) < 1e-6 for value in values):
+            return decimals
+    return most
+
+
+class _PercentTicks(PercentFormatter):
+    """Percent tick labels (of shares 0 .. 1) with the decimals the ticks need, the same for
+    all of them: 92%, 94%, ... or 99.25%, 99.50%, ... (matplotlib's own choice follows the
+    axis range, and writes 92.0% for ticks on whole percents)."""
+
+    def __init__(self):
+        super().__init__(1.0, decimals=0)
+
+    def set_locs(self, locs):
+        super().set_locs(locs)
+        self.decimals = _decimals_needed([100 * loc for loc in locs])
 
 
 def _short(name: str, width: int = 12) -> str:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
+from .text import count_text
+
 __all__ = ["FigureImage", "ReportPage", "TextTable", "png_data_uri", "render_html"]
 
 
@@ -98,7 +100,8 @@ td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
 tr.average td { font-weight: 600; background: #f3f3f3; }
 pre { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px 12px;
       overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
-nav a { margin-right: 14px; }
+nav { margin-top: 12px; display: flex; flex-wrap: wrap; gap: 4px 14px; }
+nav a { white-space: nowrap; }
 """
 
 
@@ -147,7 +150,7 @@ def _body_sections(page: ReportPage) -> list[tuple[str, str, str]]:
                          _score_table(page.classification_report, page.class_names)))
     for anchor, title, values, render in (
         ("parameters", "Parameters", page.parameters, _key_value_table),
-        ("reproduce", "Reproduce this run", page.commands, _commands),
+        ("reproduce", "Reproduce these results", page.commands, _commands),
         ("versions", "Software versions", page.versions, _key_value_table),
     ):
         if values:
@@ -181,7 +184,7 @@ def _score_table(report: Mapping, class_names: Sequence[str]) -> str:
         support = sum(int(report[name]["support"]) for name in class_names if name in report)
         rows.append(f"<tr class=\"average\"><td>accuracy</td><td></td><td></td>"
                     f"<td class=\"number\">{float(report['accuracy']):.3f}</td>"
-                    f"<td class=\"number\">{support}</td></tr>")
+                    f"<td class=\"number\">{count_text(support)}</td></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
@@ -189,7 +192,7 @@ def _score_row(name: str, scores: Mapping[str, float], attributes: str) -> str:
     numbers = "".join(f"<td class=\"number\">{float(scores[key]):.3f}</td>"
                       for key in ("precision", "recall", "f1-score"))
     return (f"<tr{attributes}><td>{escape(str(name))}</td>{numbers}"
-            f"<td class=\"number\">{int(scores['support'])}</td></tr>")
+            f"<td class=\"number\">{count_text(scores['support'])}</td></tr>")
 
 
 def _text_table(table: TextTable) -> str:

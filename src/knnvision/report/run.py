@@ -81,15 +81,26 @@ def load_result(results_dir: str | Path, data_dir: str | Path | None = None) -> 
 
 
 def _makers(result: ExperimentResult) -> Makers:
-    dataset = result.dataset
     return {
-        "samples": lambda: figures.sample_grid(
-            dataset.images, dataset.labels, result.class_names, max_value=dataset.max_value,
-            seed=result.config.seed),
+        "samples": lambda: _samples_figure(result),
         "accuracy_vs_k": lambda: figures.accuracy_vs_k(result.cv, test_accuracy=result.accuracy),
         **Evaluation.of_experiment(result).figure_makers(),
         "timings": lambda: figures.timing_breakdown(result.timings),
     }
+
+
+def _samples_figure(result: ExperimentResult) -> Figure | None:
+    """Examples of the training part, the images the model searches (the whole dataset would
+    show test images too). ``None`` when the result does not hold the training rows as pixels
+    (an :class:`ExperimentResult` built by hand without them)."""
+    train, labels = result.train_features, result.train_labels
+    image_shape = result.dataset.images.shape[1:]
+    if train is None or labels is None or train.shape[1] != np.prod(image_shape):
+        return None
+    return figures.sample_grid(
+        train.reshape(-1, *image_shape), labels, result.class_names,
+        max_value=result.dataset.max_value, seed=result.config.seed,
+        title="Example training images per class")
 
 
 def _result_from(results_dir: Path, recorded: dict, data_dir) -> ExperimentResult:
@@ -136,7 +147,10 @@ def _page(result: ExperimentResult, versions: dict) -> ReportPage:
 
 
 def _parameters(result: ExperimentResult) -> dict[str, str]:
-    chosen = {f"chosen {key}": str(value) for key, value in result.cv.best.params().items()}
+    chosen = result.cv.best.params()
+    if chosen.get("metric") != "minkowski":
+        chosen.pop("p", None)  # the other distances ignore it
+    chosen = {f"chosen {key}": str(value) for key, value in chosen.items()}
     return {**chosen, **search_algorithm(result.model), **settings_table(vars(result.config))}
 
 

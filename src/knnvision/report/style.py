@@ -42,6 +42,13 @@ HEATMAP = "cividis"
 #: Emphasis colours of the misclassification figure (same class as the truth / another class).
 AGREES, DISAGREES = PALETTE[0], PALETTE[3]
 
+#: Most panels of a small-multiples figure (accuracy against k, one per grid setting): more
+#: would be too small to read, so the best ones are shown.
+MAX_PANELS = 6
+
+#: Colour of the context lines drawn behind a panel's own (the other settings).
+CONTEXT = "#c4c4c4"
+
 _RC = {
     "font.size": 10,
     "axes.titlesize": 11,

@@ -9,18 +9,25 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["CAPTIONS", "command_lines", "dataset_text", "params_text", "settings_table",
-           "top_settings", "value_text"]
+from .style import MAX_PANELS
+
+__all__ = ["CAPTIONS", "command_lines", "count_text", "dataset_text", "params_text",
+           "settings_table", "shown_ranks", "top_settings", "value_text"]
 
 #: Heading and caption of each figure, by its file name (``figures/NAME.png``).
 CAPTIONS: dict[str, tuple[str, str]] = {
-    "samples": ("Example images", "Randomly chosen training images of each class."),
+    "samples": (
+        "Example images",
+        "Randomly chosen images of each class from the training part (the images the model "
+        "searches for neighbours).",
+    ),
     "accuracy_vs_k": (
         "Accuracy against k",
         "Accuracy on held-out data for each k tried: the mean over the cross-validation folds "
-        "with a band of ± one standard deviation (or the accuracy on one validation split), one "
-        "line per other setting of the grid. The star marks the chosen setting, the diamond its "
-        "accuracy on the test part.",
+        "with a band of ± one standard deviation (or the accuracy on one validation split). "
+        "When the grid has other settings, each has its own panel on the same axes (the best "
+        f"{MAX_PANELS} when there are more), with the other settings' lines in grey behind "
+        "it. The star marks the chosen setting, the diamond its accuracy on the test part.",
     ),
     "confusion": (
         "Confusion matrix",
@@ -80,10 +87,16 @@ def settings_table(settings: Mapping) -> dict[str, str]:
             if key not in ("command", "report")}
 
 
+def count_text(count: int) -> str:
+    """A count as the reports show every count: with thousands separators (``60,000``)."""
+    return f"{int(count):,}"
+
+
 def dataset_text(name: str, n_train: int, n_test: int, image_shape: Sequence[int]) -> str:
-    """``digits: 1437 train / 360 test images, 8×8``."""
-    height, width = image_shape
-    return f"{name}: {n_train} train / {n_test} test images, {height}×{width}"
+    """``mnist: 60,000 train / 10,000 test images, 28×28``."""
+    height, width = image_shape[:2]
+    return (f"{name}: {count_text(n_train)} train / {count_text(n_test)} test images, "
+            f"{height}×{width}")
 
 
 def command_lines(command: Sequence[str] | None) -> dict[str, str]:
@@ -97,9 +110,25 @@ def top_settings(cv_results: Mapping, top: int) -> list[list[str]]:
     """The ``top`` best settings of a grid search, best first: rank, setting, accuracy.
 
     ``cv_results`` is a ``cv_results_`` of :class:`~knnvision.KNNSearchCV` (or as recorded in
-    ``results.json``); ties keep grid order, so the first row is the search's ``best_index_``.
+    ``results.json``). The rank is that of the accuracy as shown (:func:`shown_ranks`), so
+    settings that read the same share it; among them the search's own rank, then grid order,
+    decide the order, so the first row is the search's ``best_index_``.
     """
-    order = np.argsort(np.asarray(cv_results["rank_test_score"]), kind="stable")[:top]
     means, stds = cv_results["mean_test_score"], cv_results["std_test_score"]
-    return [[str(cv_results["rank_test_score"][i]), params_text(cv_results["params"][i]),
-             f"{means[i]:.2%} ± {stds[i]:.2%}"] for i in order]
+    shown = [f"{mean:.2%}" for mean in means]
+    ranks = shown_ranks(shown)
+    order = np.lexsort((np.arange(len(ranks)), np.asarray(cv_results["rank_test_score"]),
+                        ranks))[:top]
+    return [[str(ranks[i]), params_text(cv_results["params"][i]), f"{shown[i]} ± {stds[i]:.2%}"]
+            for i in order]
+
+
+def shown_ranks(scores_shown: Sequence[str]) -> np.ndarray:
+    """Rank 1 for the best of some scores as the page shows them (``"98.68%"``), higher is
+    better; scores that read the same share the smallest rank of their group (1, 1, 3).
+
+    Ranking the unrounded numbers would put 1 and 2 beside two equal-looking scores.
+    """
+    values = np.array([float(text.rstrip("%").replace(",", "")) for text in scores_shown])
+    # The rank of a score is one more than the number of scores that read higher.
+    return np.array([1 + int(np.sum(values > value)) for value in values], dtype=int)

@@ -19,7 +19,7 @@ from .evaluation import (
 from .files import Drawing, write_page
 from .files import write_outputs as write_outputs_of
 from .html import ReportPage, TextTable
-from .text import params_text, top_settings
+from .text import count_text, params_text, top_settings
 
 __all__ = ["rebuild", "write_outputs"]
 
@@ -84,9 +84,10 @@ def _page(recorded: dict, evaluation: Evaluation) -> ReportPage:
     mean, spread = cv["mean_test_score"][best], cv["std_test_score"][best]
     table = TextTable(
         "top_settings", "Best settings", ["rank", "setting", "CV accuracy (mean ± std)"], rows,
-        f"The best {len(rows)} of {len(cv['params'])} settings by {recorded['cv_folds']}-fold "
-        "cross-validation on the training part (stratified, unshuffled folds, as "
-        "GridSearchCV); equal scores share a rank and keep the grid's order.",
+        f"The best {count_text(len(rows))} of {count_text(len(cv['params']))} settings by "
+        f"{recorded['cv_folds']}-fold cross-validation on the training part (stratified, "
+        "unshuffled folds, as GridSearchCV). Settings whose accuracy reads the same here share "
+        "a rank; among them the higher unrounded accuracy comes first, then the grid's order.",
     )
     chosen = {f"chosen {key}": str(value) for key, value in recorded["best_params"].items()}
     return scores_page(
