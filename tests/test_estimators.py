@@ -142,10 +142,11 @@ def test_pickled_estimator_predicts_the_same(digits):
     "params,message",
     [
         ({"metric": "euclidian"}, "Unknown metric 'euclidian'"),
-        ({"metric": "minkowski", "p": 0.5}, "p must be a number >= 1"),
+        ({"metric": "minkowski", "p": 0}, "p must be a number > 0"),
+        ({"algorithm": "kd_tree", "p": 0.5}, "cannot search with Minkowski p=0.5"),
         ({"n_neighbors": 0}, "n_neighbors must be a positive integer"),
         ({"n_neighbors": 2.5}, "n_neighbors must be a positive integer"),
-        ({"weights": "nearest"}, "weights must be 'uniform', 'distance' or a callable"),
+        ({"weights": "nearest"}, "weights must be 'uniform', 'distance', None or a callable"),
         ({"algorithm": "lsh"}, "Unknown algorithm 'lsh'"),
         ({"algorithm": "kd_tree", "metric": "cosine"}, "cannot search with metric 'cosine'"),
     ],

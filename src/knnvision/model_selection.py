@@ -49,7 +49,12 @@ class KNNSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         The model to tune; its parameters not in the grid are kept.
     param_grid : dict or list of dicts
         Parameter names (as for ``estimator.set_params``, e.g. ``"pca__n_components"``,
-        ``"knn__n_neighbors"``) mapped to the values to try, as in ``GridSearchCV``.
+        ``"knn__n_neighbors"``) mapped to the values to try, as in ``GridSearchCV``;
+        NumPy arrays of values (``np.arange(2, 20, 2)``) work as there.
+    scoring : {None, "accuracy"}, default=None
+        Accepted so that ``GridSearchCV(..., scoring="accuracy")`` code runs unchanged; the
+        search always scores accuracy (as ``GridSearchCV`` does for a classifier by
+        default). Any other scoring is refused: use ``GridSearchCV`` for it.
     cv : int, cross-validation splitter or iterable, default=None
         As in ``GridSearchCV``: ``None`` is 5-fold, an integer is that many stratified
         (unshuffled) folds, or pass a splitter or ``(train, test)`` index pairs.
@@ -88,17 +93,25 @@ class KNNSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ...                              "knn__weights": ["uniform", "distance"]})
     """
 
-    def __init__(self, estimator, param_grid, *, cv=None, refit=True, n_jobs=None):
+    def __init__(
+        self, estimator, param_grid, *, scoring=None, cv=None, refit=True, n_jobs=None
+    ):
         self.estimator = estimator
         self.param_grid = param_grid
+        self.scoring = scoring
         self.cv = cv
         self.refit = refit
         self.n_jobs = n_jobs
 
     def fit(self, X, y):
         """Score every candidate by cross-validation on ``(X, y)``, then refit the best."""
-        if not isinstance(self.refit, bool):
+        if not isinstance(self.refit, (bool, np.bool_)):
             raise ValueError(f"refit must be True or False, got {self.refit!r}.")
+        if self.scoring not in (None, "accuracy"):
+            raise ValueError(
+                f"KNNSearchCV scores by accuracy only, got scoring={self.scoring!r}; use "
+                f"scikit-learn's GridSearchCV for other scores."
+            )
         candidates = list(ParameterGrid(self.param_grid))
         if not candidates:
             raise ValueError("param_grid is empty: give at least one value for a parameter.")
@@ -289,8 +302,8 @@ def validation_curve(
     split = (np.arange(len(X_train)), np.arange(len(X_train), len(X)))
     scores, _, _ = grid_fold_scores(estimator, candidates, X, y, [split], "validation curve")
     weights = GridPlan.classifier(estimator).weights
-    return ValidationCurve(np.array(ks), scores[:, 0], weights if isinstance(weights, str)
-                           else "callable")
+    label = "uniform" if weights is None else weights if isinstance(weights, str) else "callable"
+    return ValidationCurve(np.array(ks), scores[:, 0], label)
 
 
 # --- cross_validate_grid (knnvision run) ---------------------------------------------------

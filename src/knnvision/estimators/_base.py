@@ -7,12 +7,13 @@ Estimators know nothing of how search is done: they build one index at ``fit`` a
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..search import ALGORITHMS, build_index, resolve_metric, thread_limit
+from ..search import ALGORITHMS, build_index, effective_n_jobs, resolve_metric, thread_limit
 
 # uint8 images stay uint8 (the search has exact integer fast paths for them) and float32 stays
 # float32; anything else is converted to float64.
@@ -45,11 +46,12 @@ def check_enough_samples(k: int, n_samples: int, leave_self_out: bool = False) -
 def neighbor_weights(distances: np.ndarray, weights) -> np.ndarray | None:
     """Vote weights for each neighbour, or ``None`` for a plain (uniform) vote.
 
-    With ``"distance"`` the weight is ``1 / d``; a query that coincides with training rows
-    (``d == 0``) gives those rows weight 1 and every other neighbour weight 0, so an exact
-    match always decides.
+    ``None`` means ``"uniform"``, as in scikit-learn. With ``"distance"`` the weight is
+    ``1 / d``; a query that coincides with training rows (``d == 0``) gives those rows weight
+    1 and every other neighbour weight 0, so an exact match always decides. A callable that
+    gives every neighbour of some query weight 0 is an error (that query has no vote).
     """
-    if weights == "uniform":
+    if weights is None or weights == "uniform":
         return None
     if weights == "distance":
         with np.errstate(divide="ignore"):
@@ -64,13 +66,42 @@ def neighbor_weights(distances: np.ndarray, weights) -> np.ndarray | None:
             f"The weights callable must return an array of shape {distances.shape} "
             f"(one weight per neighbour), got {result.shape}."
         )
+    if result.size and not np.all(result.any(axis=1)):
+        raise ValueError(
+            "The weights callable gave every neighbour of some query weight 0, so that query "
+            "has no vote; make it give at least one neighbour a non-zero weight."
+        )
     return result
 
 
 def check_weights(weights) -> None:
-    if weights not in ("uniform", "distance") and not callable(weights):
+    """Accept ``"uniform"``, ``"distance"``, ``None`` (uniform) or a callable."""
+    if weights is not None and weights not in ("uniform", "distance") and not callable(weights):
         raise ValueError(
-            f"weights must be 'uniform', 'distance' or a callable, got {weights!r}."
+            f"weights must be 'uniform', 'distance', None or a callable, got {weights!r}."
+        )
+
+
+def check_working_memory(working_memory) -> None:
+    """``None`` (the default budget) or a positive number of megabytes, NumPy scalars too."""
+    if working_memory is None:
+        return
+    if (isinstance(working_memory, bool) or not isinstance(working_memory, numbers.Real)
+            or not working_memory > 0):
+        raise ValueError(
+            f"working_memory must be a positive number of megabytes or None, got "
+            f"{working_memory!r}."
+        )
+
+
+def warn_if_not_a_metric(metric) -> None:
+    """Warn, as scikit-learn does, that Minkowski with ``0 < p < 1`` is not a metric."""
+    if not metric.is_true_metric:
+        warnings.warn(
+            f"Minkowski p={metric.p:g} (below 1) is not a metric: it breaks the triangle "
+            f"inequality, so the search uses brute force (the neighbours are still exact).",
+            UserWarning,
+            stacklevel=4,
         )
 
 
@@ -110,7 +141,9 @@ class NeighborsBase(BaseEstimator):
             raise ValueError(
                 f"Unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}."
             )
-        resolve_metric(self.metric, self.p)
+        metric = resolve_metric(self.metric, self.p)
+        effective_n_jobs(self.n_jobs)  # refuse a bad n_jobs now, not at the first query
+        check_working_memory(self.working_memory)
         if self.backend not in BACKENDS:
             raise ValueError(
                 f"Unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}."
@@ -119,6 +152,7 @@ class NeighborsBase(BaseEstimator):
         self.n_samples_fit_ = X.shape[0]
         self._index = self._build_index()
         self.effective_algorithm_ = self._index.algorithm
+        warn_if_not_a_metric(metric)  # after the build: a tree refuses such a p instead
 
     def _build_index(self):
         if self.backend == "dask":

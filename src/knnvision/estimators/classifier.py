@@ -38,10 +38,12 @@ class KNNClassifier(ClassifierMixin, WeightedNeighborsBase):
     ----------
     n_neighbors : int, default=5
         Number of neighbours that vote.
-    weights : {"uniform", "distance"} or callable, default="uniform"
-        ``"uniform"``: every neighbour counts once. ``"distance"``: a neighbour counts
-        ``1 / distance``, and training samples at distance 0 decide alone. A callable receives
-        the ``(n_queries, n_neighbors)`` distance array and returns weights of the same shape.
+    weights : {"uniform", "distance"}, callable or None, default="uniform"
+        ``"uniform"`` (or ``None``): every neighbour counts once. ``"distance"``: a neighbour
+        counts ``1 / distance``, and training samples at distance 0 decide alone. A callable
+        receives the ``(n_queries, n_neighbors)`` distance array and returns weights of the
+        same shape; a query whose neighbours all get weight 0 raises a ValueError (as in
+        scikit-learn).
     algorithm : {"auto", "brute", "kd_tree", "ball_tree", "torch"}, default="auto"
         Search backend; every one returns the same neighbours. ``"auto"`` picks the fastest
         of the first three; ``"torch"`` (Euclidean and cosine, needs ``knnvision[torch]``)
@@ -49,10 +51,16 @@ class KNNClassifier(ClassifierMixin, WeightedNeighborsBase):
     metric : {"minkowski", "euclidean", "manhattan", "chebyshev", "cosine", "hamming"}, \
 default="minkowski"
         Distance between samples. ``"hamming"`` is the fraction of differing features;
-        ``"cosine"`` is ``1 - cosine similarity``.
+        ``"cosine"`` is ``1 - cosine similarity``. scikit-learn's other names work too:
+        ``"l1"`` and ``"cityblock"`` (Manhattan), ``"l2"`` (Euclidean), ``"infinity"``
+        (Chebyshev), ``"p"`` (Minkowski with ``p``) and ``"sqeuclidean"`` (the Euclidean
+        neighbours, with squared distances).
     p : float, default=2
-        Power of the Minkowski metric (1 is Manhattan, 2 Euclidean); used only when
-        ``metric="minkowski"``.
+        Power of the Minkowski metric (1 is Manhattan, 2 Euclidean, ``np.inf`` Chebyshev);
+        used only when ``metric`` is ``"minkowski"`` or ``"p"``. Any number > 0: below 1 it
+        is not a metric, so, as in scikit-learn, a warning says so, ``"auto"`` uses brute
+        force and the trees refuse it. (scikit-learn ignores ``p`` with ``metric="p"`` and
+        measures Euclidean distances; knnvision uses ``p``.)
     n_jobs : int, default=None
         Threads for the search; ``None`` or -1 uses every core.
     working_memory : float, default=None
@@ -68,6 +76,15 @@ default="minkowski"
         Number of training samples.
     effective_algorithm_ : str
         The search backend actually used.
+
+    Notes
+    -----
+    Where scikit-learn warns that, with neighbours at equal distances but different labels,
+    "the results will depend on the ordering of the training data" (and on its backend),
+    knnvision is exact and deterministic: equal distances always go to the smaller training
+    index, with every algorithm. So where distances tie (common with small integer pixels),
+    the neighbours, and then a vote, can differ from scikit-learn's, whose order there is
+    left unspecified.
     """
 
     def fit(self, X, y):

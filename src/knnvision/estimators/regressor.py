@@ -15,7 +15,11 @@ class KNNRegressor(RegressorMixin, WeightedNeighborsBase):
     Parameters are those of :class:`KNNClassifier`: ``n_neighbors``, ``weights``,
     ``algorithm``, ``metric``, ``p``, ``n_jobs``, ``working_memory``. With
     ``weights="distance"`` the mean is weighted by ``1 / distance``, and training samples at
-    distance 0 decide alone. Targets may have several columns (multi-output).
+    distance 0 decide alone; a weights callable that gives every neighbour of some query
+    weight 0 raises a ValueError. Targets may have several columns (multi-output).
+
+    Equal distances go to the smaller training index, with every algorithm, so the mean is
+    deterministic where scikit-learn's depends on the order of the training data.
 
     Attributes
     ----------
@@ -50,9 +54,10 @@ class KNNRegressor(RegressorMixin, WeightedNeighborsBase):
         if neighbor_targets.ndim == 3:
             weights = weights[:, :, None]
         totals = weights.sum(axis=1)
-        if np.any(totals == 0):
+        if np.any(totals == 0):  # all-zero rows are refused earlier: here +w and -w cancel
             raise ValueError(
-                "The weights callable gave every neighbour of some query weight 0; "
-                "weights must leave at least one positive weight per query."
+                "The weights callable gave the neighbours of some query weights that sum "
+                "to 0, so their mean is undefined; make the weights of each query sum to a "
+                "non-zero number."
             )
         return (neighbor_targets * weights).sum(axis=1) / totals

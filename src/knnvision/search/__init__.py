@@ -29,7 +29,8 @@ Float32 products keep brute force ahead for Euclidean distances from about 32 di
 without a matrix product (Manhattan, Chebyshev, Minkowski) trees stay ahead further. The rule
 keeps a margin (kd-tree up to 24 dimensions for Euclidean, 32 for the other tree metrics),
 because data with a higher intrinsic dimension than PCA output prunes worse, and uses brute
-force below 1,000 training rows, where it is cheap anyway. Cosine and Hamming always use
+force below 1,000 training rows, where it is cheap anyway. Cosine, Hamming and Minkowski with
+``0 < p < 1`` (not a metric: no triangle inequality for a tree to prune with) always use
 brute force.
 """
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import numbers
 import os
 from typing import Protocol
 
@@ -45,7 +47,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from .brute import BruteIndex
-from .metrics import METRIC_NAMES, TREE_METRICS, Metric, resolve_metric
+from .metrics import METRIC_ALIASES, METRIC_NAMES, TREE_METRICS, Metric, resolve_metric
 from .reference import reference_kneighbors
 
 ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "torch")
@@ -53,6 +55,7 @@ DEFAULT_WORKING_MEMORY_MB = 256.0
 
 __all__ = [
     "ALGORITHMS",
+    "METRIC_ALIASES",
     "METRIC_NAMES",
     "Metric",
     "SearchIndex",
@@ -94,9 +97,10 @@ def build_index(
     train : ndarray of shape (n_samples, n_features)
         Training rows, already validated (finite, 2-D).
     metric : str, default="euclidean"
-        One of ``METRIC_NAMES``.
+        One of ``METRIC_NAMES``, or a scikit-learn alias (``METRIC_ALIASES``).
     p : float, optional
-        Minkowski power (>= 1); only used with ``metric="minkowski"``, default 2.
+        Minkowski power (> 0; below 1 only brute force); only used with
+        ``metric="minkowski"``, default 2.
     algorithm : {"auto", "brute", "kd_tree", "ball_tree", "torch"}, default="auto"
         ``"auto"`` picks the fastest exact backend for the data and metric among the first
         three; ``"torch"`` (Euclidean and cosine, optional PyTorch) is used only when named.
@@ -133,6 +137,12 @@ def _resolve_algorithm(algorithm: str, metric: Metric, shape: tuple[int, int]) -
             f"algorithm={algorithm!r} cannot search with metric {metric.name!r}; it supports "
             f"{', '.join(TREE_METRICS[algorithm])}. Use algorithm='brute' or 'auto'."
         )
+    if algorithm != "brute" and not metric.is_true_metric:
+        raise ValueError(
+            f"algorithm={algorithm!r} cannot search with Minkowski p={metric.p:g}: below 1 it "
+            f"is not a metric, and trees need the triangle inequality. Use p >= 1 or "
+            f"algorithm='brute' (or 'auto')."
+        )
     return algorithm
 
 
@@ -144,6 +154,8 @@ _AUTO_TREE_MIN_ROWS = 1000
 def auto_algorithm(metric: Metric, shape: tuple[int, int]) -> str:
     """The backend ``algorithm="auto"`` picks for ``shape`` training rows under ``metric``."""
     n_samples, n_features = shape
+    if not metric.is_true_metric:
+        return "brute"  # Minkowski p < 1: trees cannot prune without a triangle inequality
     max_dim = _AUTO_TREE_MAX_DIM.get(metric.name, 0)
     if n_features <= max_dim and n_samples >= _AUTO_TREE_MIN_ROWS:
         return "kd_tree"
@@ -155,6 +167,9 @@ def effective_n_jobs(n_jobs: int | None) -> int:
     cores = os.cpu_count() or 1
     if n_jobs is None:
         return cores
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
+        raise ValueError(f"n_jobs must be a whole number of threads or None, got {n_jobs!r}.")
+    n_jobs = int(n_jobs)  # NumPy integers too: thread pools want a plain int
     if n_jobs == 0:
         raise ValueError("n_jobs=0 is not a number of threads; use None or -1 for all cores.")
     return max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs

@@ -9,11 +9,24 @@ the smaller training index.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 METRIC_NAMES = ("euclidean", "manhattan", "minkowski", "chebyshev", "cosine", "hamming")
+
+# The other names scikit-learn's neighbours estimators (and its DistanceMetric) give these
+# distances. "p" is DistanceMetric's name for Minkowski; here it takes the estimator's ``p``.
+# "sqeuclidean" finds the Euclidean neighbours and reports squared distances, as there.
+METRIC_ALIASES = {
+    "l1": "manhattan",
+    "cityblock": "manhattan",
+    "l2": "euclidean",
+    "sqeuclidean": "euclidean",
+    "infinity": "chebyshev",
+    "p": "minkowski",
+}
 
 # Metrics that satisfy the triangle inequality, and so can be searched with a tree.
 TREE_METRICS = {
@@ -26,15 +39,22 @@ TREE_METRICS = {
 class Metric:
     """A resolved metric: ``name`` is one of euclidean, manhattan, chebyshev, minkowski,
     cosine or hamming, with Minkowski ``p`` of 1, 2 and infinity folded into the names
-    manhattan, euclidean and chebyshev."""
+    manhattan, euclidean and chebyshev. ``squared`` (Euclidean only) reports squared
+    distances; the neighbours are the same."""
 
     name: str
     p: float = 2.0
+    squared: bool = False
+
+    @property
+    def is_true_metric(self) -> bool:
+        """False for Minkowski with ``0 < p < 1``: no triangle inequality, so no tree."""
+        return self.name != "minkowski" or self.p >= 1
 
     def to_distance(self, reduced: np.ndarray) -> np.ndarray:
         """Turn reduced distances into true distances (float64)."""
         reduced = np.asarray(reduced, dtype=np.float64)
-        if self.name == "euclidean":
+        if self.name == "euclidean" and not self.squared:
             return np.sqrt(reduced)
         if self.name == "minkowski":
             return reduced ** (1.0 / self.p)
@@ -44,27 +64,40 @@ class Metric:
 def resolve_metric(metric: str, p: float | None = None) -> Metric:
     """Validate ``metric`` (and ``p`` for Minkowski) and return its canonical form.
 
+    ``metric`` is one of ``METRIC_NAMES`` or a scikit-learn alias (``METRIC_ALIASES``).
+    ``p`` is any real number > 0, NumPy scalars included, or infinity; below 1 Minkowski is
+    not a metric (no triangle inequality) and only brute force can search with it.
+
     Raises
     ------
     ValueError
-        For an unknown metric name or a Minkowski ``p`` below 1.
+        For an unknown metric name or a Minkowski ``p`` that is not a number > 0.
     """
-    if not isinstance(metric, str) or metric not in METRIC_NAMES:
+    canonical = METRIC_ALIASES.get(metric, metric) if isinstance(metric, str) else metric
+    if not isinstance(canonical, str) or canonical not in METRIC_NAMES:
         raise ValueError(
-            f"Unknown metric {metric!r}; choose one of {', '.join(METRIC_NAMES)}."
+            f"Unknown metric {metric!r}; choose one of {', '.join(METRIC_NAMES)} "
+            f"(or scikit-learn's names {', '.join(METRIC_ALIASES)})."
         )
-    if metric != "minkowski":
-        return Metric(metric)
-    p = 2.0 if p is None else p
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or math.isnan(p) or p < 1:
-        raise ValueError(f"Minkowski p must be a number >= 1 (got {p!r}).")
+    if canonical != "minkowski":
+        return Metric(canonical, squared=metric == "sqeuclidean")
+    p = check_minkowski_p(2.0 if p is None else p)
     if p == 1:
         return Metric("manhattan")
     if p == 2:
         return Metric("euclidean")
     if math.isinf(p):
         return Metric("chebyshev")
-    return Metric("minkowski", float(p))
+    return Metric("minkowski", p)
+
+
+def check_minkowski_p(p) -> float:
+    """``p`` as a float: any real number > 0 (NumPy scalars too) or infinity; not a bool."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not float(p) > 0:
+        raise ValueError(
+            f"Minkowski p must be a number > 0 (1 is Manhattan, 2 Euclidean), got {p!r}."
+        )
+    return float(p)
 
 
 def reduced_distances(queries: np.ndarray, train: np.ndarray, metric: Metric) -> np.ndarray:

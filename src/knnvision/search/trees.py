@@ -58,6 +58,12 @@ def build_tree(
             f"algorithm={algorithm!r} cannot search with metric {metric.name!r}; it supports "
             f"{', '.join(TREE_METRICS[algorithm])}."
         )
+    if not metric.is_true_metric:
+        # Node bounds rest on the triangle inequality, which Minkowski p < 1 breaks.
+        raise ValueError(
+            f"algorithm={algorithm!r} cannot search with Minkowski p={metric.p:g} (< 1, not a "
+            f"metric); use algorithm='brute'."
+        )
     return TreeIndex(train, metric, algorithm, leaf_size)
 
 
