@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from optional_parts import require_dataset
 
 from knnvision.datasets import load_dataset, load_mnist, write_idx
 from knnvision.datasets import mnist as mnist_module
@@ -21,7 +22,6 @@ from knnvision.datasets.download import content_sha256
 from knnvision.datasets.mnist import FILES, FileInfo, cache_dir
 from knnvision.progress import reporting
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = FILES
 
 
@@ -75,10 +75,7 @@ def _assert_fake(ds, arrays, name="mnist"):
 
 
 def _real(name: str) -> Path:
-    folder = SHARED / name
-    if not all((folder / f"{stem}.gz").is_file() for stem in FILES):
-        pytest.skip(f"real {name} files not found under {SHARED}")
-    return folder
+    return require_dataset(name)
 
 
 def _check_real(ds, name):

@@ -6,11 +6,11 @@ images, when the IDX files are found (``$KNNVISION_DATA`` or ``../shared/dataset
 Fashion-MNIST run (60,000 x 10,000) is left to ``benchmarks/recipes.py``.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from optional_parts import require_dataset
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -18,15 +18,10 @@ from knnvision.datasets import load_dataset, train_val_test_split
 from knnvision.recipes import RECIPES, RecipeOptions, run_recipe
 from knnvision.report.recipe import write_outputs
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-
 
 def data_dir(name: str) -> str:
-    """Folder holding the dataset's IDX files, or skip the test."""
-    for root in (os.environ.get("KNNVISION_DATA"), SHARED):
-        if root and (Path(root) / name / "train-images-idx3-ubyte.gz").exists():
-            return str(Path(root) / name)
-    pytest.skip(f"{name} IDX files not found (set KNNVISION_DATA)")
+    """Folder holding the dataset's IDX files, or skip the test (fail under CI=true)."""
+    return str(require_dataset(name))
 
 
 def test_registry_lists_every_tutorial():

@@ -4,7 +4,6 @@ the recipes, the CLI, and a real browser."""
 import base64
 import io
 import json
-import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from optional_parts import require_chromium
 from PIL import Image
 from sklearn.decomposition import PCA as SklearnPCA
 from sklearn.pipeline import make_pipeline
@@ -40,7 +40,6 @@ from knnvision.report import (
 )
 
 DIGITS_FIGURES = {"samples", "accuracy_vs_k", "confusion", "per_class", "misclassified", "timings"}
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +113,9 @@ def test_report_page_has_headline_scores_parameters_versions_and_command(digits_
     assert "knnvision run --k 1,3,5 --cv 3" in page
     assert "run_experiment(ExperimentConfig(dataset=&#x27;digits&#x27;" in page
     assert "matplotlib" in page and "scikit-learn" in page
+    assert "<th>chosen p</th>" not in page  # a Euclidean model: p means nothing for it
+    # Contents links wrap between links, never inside one ("Classification / report").
+    assert "nav a { white-space: nowrap; }" in page and "flex-wrap: wrap" in page
     recorded = json.loads((out / "results.json").read_text())
     assert recorded["config"]["command"] == ["knnvision", "run", "--k", "1,3,5", "--cv", "3"]
     assert "matplotlib" in recorded["versions"]
@@ -266,8 +268,10 @@ def test_tune_report_draws_a_line_per_pca_size_and_saves_the_best_model(tmp_path
     assert "pca=none" in page and "pca=12" in page  # in the table of best settings
 
     figure = accuracy_vs_k(recorded["cv_results"])
-    labels = [t.get_text() for t in figure.legends[0].get_texts()]
-    assert labels[:2] == ["pca=12", "pca=none"]  # constant metric and weights left out
+    titles = [axes.get_title() for axes in figure.axes]
+    chosen = "pca=none" if best_pca is None else "pca=12"
+    # One panel per setting; constant metric and weights left out of its name.
+    assert titles == [name + " (chosen)" * (name == chosen) for name in ("pca=12", "pca=none")]
 
 
 def test_report_of_an_evaluation_needs_its_model_file(digits_model, tmp_path, cli):
@@ -345,10 +349,11 @@ def test_accuracy_vs_k_reads_a_searchs_cv_results():
     grid = {"n_neighbors": [1, 3, 5], "weights": ["uniform", "distance"], "p": [2]}
     search = KNNSearchCV(KNNClassifier(), grid, cv=2).fit(X, y)
     figure = accuracy_vs_k(search.cv_results_, test_accuracy=0.5)
+    titles = [axes.get_title().removesuffix(" (chosen)") for axes in figure.axes]
+    assert titles == ["weights=uniform", "weights=distance"]  # p is the same for all
     labels = [t.get_text() for t in figure.legends[0].get_texts()]
-    assert labels[:2] == ["weights=uniform", "weights=distance"]  # p is the same for all
-    assert labels[2] == (f"chosen: k={search.best_params_['n_neighbors']}, "
-                         f"CV {search.best_score_:.2%}")
+    assert (f"chosen: k={search.best_params_['n_neighbors']}, CV {search.best_score_:.2%}"
+            in labels)
 
     one_split = {"params": [{"n_neighbors": k} for k in (1, 3)], "split0_test_score": [0.9, 0.8],
                  "mean_test_score": [0.9, 0.8], "std_test_score": [0.0, 0.0]}
@@ -363,18 +368,168 @@ def test_misclassified_figure_says_so_when_nothing_is_wrong():
     assert "No test image was misclassified" in figure.axes[0].texts[0].get_text()
 
 
+# --- what a reader sees: captions, axes, ranks, numbers ---------------------------------------
+
+
+def _drawn_tick_labels(axis) -> list[str]:
+    """The tick labels of ``axis`` as drawn (labels are set at draw time), those in view."""
+    axis.figure.canvas.draw()
+    low, high = sorted(axis.get_view_interval())
+    return [label.get_text() for label, tick in zip(axis.get_ticklabels(), axis.get_ticklocs())
+            if low - 1e-9 <= tick <= high + 1e-9]
+
+
+def test_example_images_are_training_images_as_the_caption_says(digits_run):
+    from knnvision.report.text import CAPTIONS
+
+    result, _ = digits_run
+    assert "training" in CAPTIONS["samples"][1]
+    figure = experiment_figures(result)["samples"]
+    mosaic = figure.axes[0].images[0].get_array().filled(np.nan)
+    height, width = result.dataset.image_shape
+    train_rows = {row.tobytes() for row in result.train_features.astype(float)}
+    shown = [mosaic[top:top + height, left:left + width]
+             for top in range(0, mosaic.shape[0], height + 1)
+             for left in range(0, mosaic.shape[1], width + 1)]
+    shown = [image for image in shown if not np.isnan(image).any()]
+    assert len(shown) == 8 * len(result.class_names)
+    # Every example is a row of the training part (the whole dataset holds the test part too).
+    assert all(image.ravel().tobytes() in train_rows for image in shown)
+    assert "training" in figure.axes[0].get_title()
+
+
+def test_per_class_score_axis_stops_at_100_percent():
+    names = ["a", "b", "c"]
+    perfect = {name: {"precision": 1.0, "recall": 1.0, "f1-score": 1.0, "support": 5}
+               for name in names}
+    axes = per_class_scores(perfect, names).axes[0]
+    assert axes.get_xlim()[1] == 1.0
+    labels = _drawn_tick_labels(axes.xaxis)
+    assert labels[-1] == "100%" and all(float(t.rstrip("%")) <= 100 for t in labels)
+
+    mixed = {**perfect, "b": {"precision": 0.92, "recall": 0.95, "f1-score": 0.935,
+                              "support": 5}}
+    axes = per_class_scores(mixed, names).axes[0]
+    assert axes.get_xlim()[1] == 1.0
+    labels = _drawn_tick_labels(axes.xaxis)
+    # Ticks on whole percents read as such, all with the same decimals.
+    assert labels[-1] == "100%" and all("." not in label for label in labels)
+
+
+def test_ranks_follow_the_scores_as_shown():
+    from knnvision.report.text import top_settings
+
+    # 98.6769% and 98.6772% both read 98.68%: one rank, not 1 and 2.
+    cv = {"params": [{"n_neighbors": k} for k in (1, 3, 5, 7)],
+          "mean_test_score": [0.986769, 0.986772, 0.98, 0.986769],
+          "std_test_score": [0.006, 0.006, 0.01, 0.007],
+          "rank_test_score": [2, 1, 4, 2]}
+    rows = top_settings(cv, 4)
+    assert [row[0] for row in rows] == ["1", "1", "1", "4"]
+    assert [row[1] for row in rows] == ["n_neighbors=3", "n_neighbors=1", "n_neighbors=7",
+                                        "n_neighbors=5"]  # the search's best stays first
+    assert all(row[2].startswith("98.68% ±") for row in rows[:3])
+
+    from knnvision.report.text import shown_ranks
+
+    assert shown_ranks(["90.00%", "95.00%", "95.00%", "80.00%"]).tolist() == [3, 1, 1, 4]
+
+
+def test_counts_are_written_with_thousands_separators():
+    from knnvision.report.html import ReportPage, render_html
+    from knnvision.report.text import dataset_text
+
+    assert dataset_text("mnist", 60000, 10000, (28, 28)) == \
+        "mnist: 60,000 train / 10,000 test images, 28×28"
+
+    names = ["zero", "one"]
+    matrix = [[1135, 15], [3, 9847]]
+    heatmap = confusion_heatmap(matrix, names)
+    assert heatmap.get_suptitle() == "Confusion matrix (11,000 test images)"
+    cells = [text.get_text() for text in heatmap.axes[0].texts]
+    assert "1,135" in cells and "9,847" in cells
+    colorbar = heatmap.axes[2]  # the counts' colour bar
+    assert any("," in label for label in _drawn_tick_labels(colorbar.yaxis))
+
+    report = {"zero": {"precision": 0.99, "recall": 0.98, "f1-score": 0.985, "support": 1150},
+              "one": {"precision": 0.99, "recall": 0.99, "f1-score": 0.99, "support": 9850},
+              "macro avg": {"precision": 0.99, "recall": 0.985, "f1-score": 0.987,
+                            "support": 11000}}
+    ticks = [t.get_text() for t in per_class_scores(report, names).axes[0].get_yticklabels()]
+    assert ticks == ["zero  (n=1,150)", "one  (n=9,850)"]
+    page = render_html(ReportPage("t", {}, [], classification_report=report, class_names=names))
+    assert ">9,850</td>" in page and ">11,000</td>" in page and "9850" not in page
+
+
+def test_distance_labels_of_a_figure_share_one_format():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 17, size=(8, 8, 8)).astype(float)
+    names = ["a", "b"]
+
+    def distance_labels(distances):
+        figure = misclassified_neighbors(
+            images[:1], [0], [1], images[1:4].reshape(1, 3, 8, 8), np.array([[1, 0, 1]]),
+            np.array([distances]), names)
+        return [text.get_text().split("d = ")[1] for text in figure.axes[0].texts[1:]]
+
+    assert distance_labels([24.0, 28.14, 29.71]) == ["24.0", "28.1", "29.7"]  # not 24 / 28.1
+    assert distance_labels([0.4123, 0.5, 0.655]) == ["0.412", "0.500", "0.655"]
+    assert distance_labels([987.6, 1204.4, 2310.0]) == ["988", "1,204", "2,310"]
+    assert distance_labels([56.0, 60.0, 61.0]) == ["56", "60", "61"]  # Manhattan on integers
+
+
+def _grid_results(settings: list[dict], means_by_k: list[list[float]]) -> dict:
+    """A GridSearchCV-style cv_results of ``settings`` x k = 1, 3, 5 (two folds)."""
+    params, means = [], []
+    for setting, row in zip(settings, means_by_k):
+        for k, mean in zip((1, 3, 5), row):
+            params.append({**setting, "n_neighbors": k})
+            means.append(mean)
+    means = np.array(means)
+    return {"params": params, "mean_test_score": means, "std_test_score": np.full(len(means), 0.02),
+            "split0_test_score": means, "split1_test_score": means,
+            "rank_test_score": 1 + np.array([np.sum(means > m) for m in means])}
+
+
+def test_accuracy_vs_k_draws_one_panel_per_setting_on_shared_axes():
+    settings = [{"metric": metric, "pca": pca} for metric in ("euclidean", "manhattan")
+                for pca in (20, "none")]
+    cv = _grid_results(settings, [[0.97, 0.96, 0.95], [0.99, 1.0, 0.99],
+                                  [0.96, 0.97, 0.96], [0.95, 0.95, 0.94]])
+    figure = accuracy_vs_k(cv, test_accuracy=0.99)
+    panels = figure.axes
+    assert [axes.get_title() for axes in panels] == [
+        "metric=euclidean, pca=20", "metric=euclidean, pca=none (chosen)",
+        "metric=manhattan, pca=20", "metric=manhattan, pca=none"]
+    assert len({axes.get_ylim() for axes in panels}) == 1  # shared axes
+    assert len({axes.get_xlim() for axes in panels}) == 1
+    # The band of a 100% accuracy stops at 100%, and so does the axis.
+    assert panels[0].get_ylim()[1] <= 1.0
+    assert all(float(t.rstrip("%")) <= 100 for t in _drawn_tick_labels(panels[0].yaxis))
+    # The chosen setting's star is in its own panel only.
+    stars = [[line for line in axes.get_lines() if line.get_marker() == "*"] for axes in panels]
+    assert [len(found) for found in stars] == [0, 1, 0, 0]
+    labels = [t.get_text() for t in figure.legends[0].get_texts()]
+    assert labels.count("other settings") == 1 and len(labels) == len(set(labels))
+
+    many = [{"metric": f"m{i}"} for i in range(9)]
+    cv = _grid_results(many, [[0.90 + 0.01 * i] * 3 for i in range(9)])
+    figure = accuracy_vs_k(cv)
+    assert len(figure.axes) == 6  # the best six, in grid order
+    assert [axes.get_title().removesuffix(" (chosen)") for axes in figure.axes] == \
+        [f"metric=m{i}" for i in range(3, 9)]
+    assert "best 6 of 9 settings" in figure.get_suptitle()
+
+
 # --- a real browser --------------------------------------------------------------------------
 
 
 def test_headless_chromium_renders_the_report(digits_run, tmp_path):
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing; CI must install Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} is not installed")
+    chromium = require_chromium()
     _, out = digits_run
     screenshot = tmp_path / "report.png"
     completed = subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+        [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
          f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}",
          "--window-size=1280,4000", (out / "report.html").resolve().as_uri()],
         capture_output=True, text=True, timeout=120, check=False,

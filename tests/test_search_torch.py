@@ -4,6 +4,7 @@ CPU's numba scan and the GPU's torch.topk, run here on the CPU), estimators and 
 
 import numpy as np
 import pytest
+from optional_parts import TORCH, require_module
 from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 from sklearn.datasets import load_digits
 
@@ -17,7 +18,7 @@ from knnvision.search import (
 )
 from knnvision.search.brute import FEW_QUERIES
 
-torch = pytest.importorskip("torch")
+torch = require_module("torch", TORCH)
 
 DTYPES = [np.float64, np.float32, np.uint8]
 

@@ -4,14 +4,14 @@ import base64
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from optional_parts import WEB, require_dataset, require_module
 from PIL import Image
 
-pytest.importorskip("fastapi")
-pytest.importorskip("python_multipart")
+require_module("fastapi", WEB)
+require_module("python_multipart", WEB)
 from fastapi.testclient import TestClient  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
@@ -31,9 +31,6 @@ from knnvision.rerank import RerankKNNClassifier  # noqa: E402
 from knnvision.web import create_app, server  # noqa: E402
 from knnvision.web.app import STATIC_DIR  # noqa: E402
 from knnvision.web.preprocess import preprocess_image  # noqa: E402
-
-# The project's shared/ folder sits beside the repository (also in CI).
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
 
 
 @pytest.fixture(scope="module")
@@ -592,9 +589,8 @@ def test_digits_framing_of_enlarged_digits_keeps_most_predictions(digits):
     assert accuracy >= 0.85
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="MNIST files not available")
 def test_mnist_framing_of_enlarged_mnist_digits_keeps_most_predictions():
-    mnist = load_dataset("mnist", data_dir=MNIST_DIR)
+    mnist = load_dataset("mnist", data_dir=require_dataset("mnist"))
     model = KNNClassifier(3).fit(mnist.flat()[:10_000], mnist.labels[:10_000])
     test = mnist.test_images[:200]
     enlarged = [np.asarray(Image.fromarray(image).resize((280, 280), Image.Resampling.BILINEAR))
@@ -602,3 +598,15 @@ def test_mnist_framing_of_enlarged_mnist_digits_keeps_most_predictions():
     framed = np.array([frame_like_mnist(isolate_ink(image)) for image in enlarged])
     original = model.predict(test.reshape(200, -1))
     assert (model.predict(framed.reshape(200, -1)) == original).mean() >= 0.9
+
+
+def test_an_upload_of_the_models_size_is_taken_as_it_is(client, model, digits):
+    # An 8x8 image like the training ones is not reframed (as `knnvision predict` reads it):
+    # it gives the model's own answer for that training row, as PNG and as JSON pixels.
+    shares = model.predict_proba(digits.flat())
+    for row in np.flatnonzero(shares.max(axis=1) < 1)[:3]:  # neighbours that disagree
+        image = np.rint(digits.images[row] * (255 / 16)).astype(np.uint8)
+        for result in (upload(client, png_bytes(255 - image)).json(),  # dark on light
+                       client.post("/api/predict", json=image.tolist()).json()):
+            assert list(result["probabilities"].values()) == pytest.approx(shares[row])
+    assert client.get("/api/model").json()["preprocess"] == "digits"  # for other sizes

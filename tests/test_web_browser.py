@@ -1,39 +1,27 @@
 """End to end in a real browser: draw on the page's canvas, see the prediction and neighbours.
 
 Playwright drives Debian's Chromium (``/usr/bin/chromium``; browsers are never downloaded)
-against the app served by uvicorn on 127.0.0.1. Without Chromium the test is skipped,
-except in CI (``CI`` set), where it fails.
+against the app served by uvicorn on 127.0.0.1. Without Chromium or Playwright the module is
+skipped, with the install command as reason, except under ``CI=true``, where it fails.
 """
 
 import math
 import os
-import shutil
 import tempfile
 import threading
 import time
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from optional_parts import PLAYWRIGHT, WEB, require_chromium, require_dataset, require_module
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = require_chromium()
 # Screenshots go to a temporary folder; set KNNVISION_SCREENSHOTS=docs/images to refresh the
 # README's pictures (a test run never rewrites tracked files on its own).
 SCREENSHOTS = Path(os.environ.get("KNNVISION_SCREENSHOTS", tempfile.gettempdir()))
-# The project's shared/ folder sits beside the repository (also in CI).
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "mnist"
-
-
-def _require(available: bool, what: str) -> None:
-    if not available:
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} is required in CI")
-        pytest.skip(f"{what} is not available")
-
-
-_require(CHROMIUM.is_file() or shutil.which("chromium") is not None, "Debian's chromium")
-_require(all(find_spec(name) for name in ("playwright", "fastapi", "uvicorn", "python_multipart")),
-         "the web extra and playwright")
+for module in ("fastapi", "uvicorn", "python_multipart"):
+    require_module(module, WEB)
+require_module("playwright", PLAYWRIGHT)
 
 import uvicorn  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
@@ -78,9 +66,8 @@ def fitted(dataset, **params):
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = CHROMIUM if CHROMIUM.is_file() else Path(shutil.which("chromium"))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable))
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
         yield browser
         browser.close()
 
@@ -179,10 +166,10 @@ DRAWN_DIGITS = {
 }
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="MNIST files not available")
 def test_mnist_model_reads_drawn_digits(browser):
     """Against all 60,000 MNIST training images, with the page's MNIST-style framing."""
-    model = fitted(load_dataset("mnist", data_dir=MNIST_DIR), n_neighbors=K, weights="distance")
+    mnist_dir = require_dataset("mnist")
+    model = fitted(load_dataset("mnist", data_dir=mnist_dir), n_neighbors=K, weights="distance")
     for base_url in serve(model):
         page = browser.new_page(viewport={"width": 1000, "height": 720})
         page.goto(base_url)

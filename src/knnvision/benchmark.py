@@ -19,8 +19,13 @@ Cases (``--quick`` runs each on small subsets):
   measurements behind ``algorithm="auto"``.
 
 faiss is a benchmark-only dependency (``pip install knnvision[bench]``) and PyTorch an optional
-one (``pip install knnvision[torch]``): both are imported lazily and their rows are skipped when
-they are missing. scikit-learn is a dependency anyway.
+one (``pip install knnvision[torch]``): both are imported lazily; a missing one is named, with
+its install command, in one line of the log and of the table, and its rows are left out.
+scikit-learn is a dependency anyway.
+
+Data: the MNIST and Fashion-MNIST IDX files, never downloaded (a benchmark times the files the
+user has). Without them a full run stops with one line naming the folders searched and the
+``--data-dir`` option; a ``quick`` run uses generated MNIST-shaped images instead and says so.
 
 Memory: "peak +MB" is the largest resident-memory growth while an engine is built, warmed
 up and timed (sampled every 2 ms), beyond the data already loaded; the knnvision figure
@@ -37,7 +42,7 @@ checked on a random sample of queries with :func:`knnvision.search.reference_kne
 
 from __future__ import annotations
 
-import gzip
+import importlib
 import json
 import os
 import platform
@@ -50,10 +55,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .datasets import cache_dir, load_mnist
+from .datasets.mnist import SYSTEM_DIRS
 from .search import build_index, reference_kneighbors, resolve_metric, thread_limit
 
 CASES = ("mnist_euclidean", "fashion_manhattan", "fashion_pca10", "single_query", "scaling")
 EXTRA_CASES = ("auto_table",)
+
+#: Optional peers: module name -> (what to call it, how to install it, cases that use it).
+OPTIONAL_PEERS = {
+    "faiss": ("faiss-cpu", 'pip install "knnvision[bench]"', set(CASES)),
+    "torch": ("PyTorch", 'pip install "knnvision[torch]"', {"mnist_euclidean"}),
+}
 
 
 @dataclass
@@ -90,7 +103,9 @@ class Context:
     synthetic: bool
     repeat: int
     log: Callable[[str], None]
+    quick: bool = False
     cache: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # said in the log and above the tables
 
 
 # ---------------------------------------------------------------------------------------------
@@ -114,13 +129,15 @@ def run(
     Parameters
     ----------
     quick : bool, default=False
-        Use small subsets (a smoke test that finishes in seconds).
+        Use small subsets (a smoke test that finishes in seconds), and generated images
+        where the IDX files are not found.
     cases : tuple of str, optional
         Which cases to run, default every one in ``CASES``; ``EXTRA_CASES`` on request.
     data_dir : path-like, optional
-        Folder holding ``mnist/`` and ``fashion-mnist/`` IDX files; default: the
-        ``KNNVISION_DATA`` environment variable, then ``../shared/datasets`` next to the
-        project, then whatever :func:`knnvision.datasets.load_dataset` finds or downloads.
+        Folder holding ``mnist/`` and ``fashion-mnist/`` IDX files (or one dataset's files);
+        when given, nothing else is searched. Default: the ``KNNVISION_DATA`` environment
+        variable, then ``../shared/datasets`` next to the project, then the user cache and
+        the system folders of :func:`knnvision.datasets.load_mnist`. Nothing is downloaded.
     n_jobs : int, optional
         Threads for every engine (BLAS, OpenMP, numba); default all cores.
     repeat : int, default=1
@@ -141,21 +158,28 @@ def run(
         )
     sizes = sizes or (Sizes.quick() if quick else Sizes())
     with thread_limit(n_jobs) as threads:
-        ctx = Context(sizes, threads, _default_data_dir(data_dir), synthetic, repeat, log)
+        folder = Path(data_dir) if data_dir is not None else None
+        ctx = Context(sizes, threads, folder, synthetic, repeat, log, quick=quick)
         _set_faiss_threads(threads)
         report = {
             "machine": _machine(threads),
             "quick": quick,
             "sizes": sizes.__dict__,
-            # A smaller yardstick for small runs (it is a rate: size barely matters).
-            "sgemm_gflops": _sgemm_gflops(2048 if sizes.n_train >= 10_000 else 512),
+            "missing_peers": _missing_peers(chosen),
             "cases": [],
         }
+        for peer, install in report["missing_peers"].items():
+            _note(ctx, f"{peer} is not installed, so it has no rows here ({install})")
+        for dataset in dict.fromkeys(CASE_DATASETS[name] for name in chosen):
+            _dataset(ctx, dataset)  # found (or refused) before anything is timed
+        # A smaller yardstick for small runs (it is a rate: size barely matters).
+        report["sgemm_gflops"] = _sgemm_gflops(2048 if sizes.n_train >= 10_000 else 512)
         log(f"float32 matrix product: {report['sgemm_gflops']:.0f} GFLOP/s on {threads} threads")
         for name in chosen:
             log(f"-- {name}")
             report["cases"].append(CASE_FUNCTIONS[name](ctx))
         report["machine"]["load_after"] = _load_average()
+        report["notes"] = ctx.notes
     log(markdown_table(report))
     return report
 
@@ -283,6 +307,15 @@ def _case_auto_table(ctx: Context) -> dict:
     return {"name": "auto_table", "n_queries": n_queries, "rows": rows}
 
 
+CASE_DATASETS = {
+    "mnist_euclidean": "mnist",
+    "fashion_manhattan": "fashion-mnist",
+    "fashion_pca10": "fashion-mnist",
+    "single_query": "mnist",
+    "scaling": "mnist",
+    "auto_table": "fashion-mnist",
+}
+
 CASE_FUNCTIONS = {
     "mnist_euclidean": _case_mnist_euclidean,
     "fashion_manhattan": _case_fashion_manhattan,
@@ -302,11 +335,27 @@ def _knnvision(train, metric, algorithm):
     return lambda: build_index(train, metric=metric, algorithm=algorithm)
 
 
+def _optional_module(name: str):
+    """The module ``name`` when it is installed, else None."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _missing_peers(cases) -> dict[str, str]:
+    """The optional peers that the chosen cases would time but that are not installed,
+    each with its install command."""
+    return {
+        label: install
+        for module, (label, install, used_by) in OPTIONAL_PEERS.items()
+        if used_by & set(cases) and _optional_module(module) is None
+    }
+
+
 def _torch_engines(train, metric):
     """knnvision's optional torch backend, when PyTorch is installed."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    if _optional_module("torch") is None:
         return []
     return [("knnvision", "torch", _knnvision(train, metric, "torch"))]
 
@@ -323,9 +372,8 @@ def _sklearn(train, metric, algorithm, threads):
 
 
 def _faiss_engines(train, metric):
-    try:
-        import faiss
-    except ImportError:
+    faiss = _optional_module("faiss")
+    if faiss is None:
         return []
 
     def factory():
@@ -498,42 +546,60 @@ def _rss_bytes() -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _default_data_dir(data_dir) -> Path | None:
-    if data_dir is not None:
-        return Path(data_dir)
-    if os.environ.get("KNNVISION_DATA"):
-        return Path(os.environ["KNNVISION_DATA"])
-    shared = Path(__file__).resolve().parents[3] / "shared" / "datasets"
-    return shared if shared.is_dir() else None
+def _shared_datasets() -> Path:
+    """The project's shared datasets beside the repository (of an editable install)."""
+    return Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 
 def _dataset(ctx: Context, name: str) -> Data:
     if name not in ctx.cache:
-        ctx.cache[name] = _synthetic(name) if ctx.synthetic else _load_images(name, ctx.data_dir)
+        ctx.cache[name] = _synthetic(name) if ctx.synthetic else _real_or_generated(ctx, name)
     return ctx.cache[name]
 
 
-def _load_images(name: str, data_dir: Path | None) -> Data:
-    folder = data_dir / name if data_dir is not None else None
+def _note(ctx: Context, line: str) -> None:
+    ctx.notes.append(line)
+    ctx.log(line)
+
+
+def _real_or_generated(ctx: Context, name: str) -> Data:
+    """The real files; for a quick run without them, generated images (a smoke test must
+    run offline on a fresh machine)."""
     try:
-        from .datasets import load_dataset
-
-        ds = load_dataset(name, data_dir=folder)
-        train, test = ds.images, ds.test_images
-    except ImportError:  # the datasets package is optional here: read IDX directly
-        if folder is None:
-            raise FileNotFoundError(f"{name}: give --data-dir with the IDX files") from None
-        train = _read_idx_gz(folder / "train-images-idx3-ubyte.gz")
-        test = _read_idx_gz(folder / "t10k-images-idx3-ubyte.gz")
-    return Data(name, _flat(train), _flat(test))
+        return _load_images(name, ctx.data_dir)
+    except FileNotFoundError as missing:
+        if not ctx.quick:
+            raise
+        _note(ctx, f"{missing} (--quick runs on generated MNIST-shaped images instead)")
+        return _synthetic(name)
 
 
-def _read_idx_gz(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    n_dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * n_dims).reshape(shape)
+def _data_folders(name: str, data_dir: Path | None) -> list[Path]:
+    """Where the IDX files of ``name`` may be, in order (each folder or its ``name/``)."""
+    if data_dir is not None:
+        return [data_dir]
+    env = os.environ.get("KNNVISION_DATA")
+    folders = [Path(env)] if env else []
+    folders.append(_shared_datasets())
+    folders.append(cache_dir())
+    return folders + list(SYSTEM_DIRS.get(name, ()))
+
+
+def _load_images(name: str, data_dir: Path | None) -> Data:
+    """Train and test images of ``name``, read and checked by :func:`load_mnist` (through
+    :func:`knnvision.datasets.read_idx`); never downloaded."""
+    folders = _data_folders(name, data_dir)
+    for folder in folders:
+        try:
+            ds = load_mnist(name, folder, download=False)
+        except FileNotFoundError:
+            continue
+        return Data(name, _flat(ds.images), _flat(ds.test_images))
+    searched = ", ".join(str(folder) for folder in folders)
+    raise FileNotFoundError(
+        f"{name} IDX files not found in {searched} (nor in a {name}/ sub-folder of them); "
+        f"pass --data-dir FOLDER holding {name}/ with its four IDX files, or set KNNVISION_DATA"
+    )
 
 
 def _flat(images: np.ndarray) -> np.ndarray:
@@ -581,11 +647,9 @@ def _sgemm_gflops(size: int = 2048, rounds: int = 3) -> float:
 
 
 def _set_faiss_threads(threads: int) -> None:
-    try:
-        import faiss
-    except ImportError:
-        return
-    faiss.omp_set_num_threads(threads)
+    faiss = _optional_module("faiss")
+    if faiss is not None:
+        faiss.omp_set_num_threads(threads)
 
 
 def _load_average() -> list[float] | None:
@@ -606,18 +670,9 @@ def _machine(threads: int) -> dict:
         "load_before": _load_average(),
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    try:
-        import faiss
-
-        info["faiss"] = faiss.__version__
-    except ImportError:
-        info["faiss"] = None
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-    except ImportError:
-        info["torch"] = None
+    for name in OPTIONAL_PEERS:
+        module = _optional_module(name)
+        info[name] = module.__version__ if module is not None else None
     return info
 
 
@@ -645,6 +700,10 @@ def markdown_table(report: dict) -> str:
          f"{report['sgemm_gflops']:.0f} GFLOP/s."),
         "",
     ]
+    # Missing peers and generated data, said once here rather than as empty columns.
+    lines += [f"Note: {note}." for note in report.get("notes", [])]
+    if report.get("notes"):
+        lines.append("")
     for case in report["cases"]:
         if case["name"] == "scaling":
             lines += _scaling_table(case)
@@ -706,15 +765,21 @@ def _single_table(case):
 
 
 def _scaling_table(case):
-    lines = ["**scaling**: MNIST Euclidean k=3", "",
-             "| train | queries | knnvision s | faiss s | knnvision / faiss |",
-             "|---:|---:|---:|---:|---:|"]
+    # faiss columns only when faiss ran (it is the only peer here; see the notes otherwise).
+    with_faiss = any(r["engine"] == "faiss" for row in case["rows"] for r in row["results"])
+    columns = ["train", "queries", "knnvision s"]
+    columns += ["faiss s", "knnvision / faiss"] if with_faiss else []
+    dataset = case["rows"][0]["dataset"] if case["rows"] else "mnist"
+    lines = [f"**scaling**: {dataset}, Euclidean, k=3", "",
+             "| " + " | ".join(columns) + " |", "|" + "---:|" * len(columns)]
     for row in case["rows"]:
         ours = row["results"][0]["seconds"]
-        faiss_rows = [r for r in row["results"] if r["engine"] == "faiss"]
-        theirs = f"{faiss_rows[0]['seconds']:.3f}" if faiss_rows else "-"
-        ratio = f"{ours / faiss_rows[0]['seconds']:.3f}" if faiss_rows else "-"
-        lines.append(f"| {row['n_train']} | {row['n_queries']} | {ours:.3f} | {theirs} | {ratio} |")
+        cells = [str(row["n_train"]), str(row["n_queries"]), f"{ours:.3f}"]
+        faiss_seconds = [r["seconds"] for r in row["results"] if r["engine"] == "faiss"]
+        if with_faiss:
+            cells += ([f"{faiss_seconds[0]:.3f}", f"{ours / faiss_seconds[0]:.3f}"]
+                      if faiss_seconds else ["-", "-"])
+        lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
