@@ -219,6 +219,10 @@ def _block_cosprod(A, i, B, j, lo, n, norm_a, norm_b):
 
 @njit(cache=True, inline="always")
 def _block(kind, A, i, B, j, lo, n, p, norm_a, norm_b):
+    # One integer type for the indices: callers pass prange's unsigned indices, plain ints
+    # and the literal 0, and numba would compile each unrolled block once per combination
+    # (12 versions per dtype pair where 3 do), which is most of a cold start.
+    i, j, lo, n = np.int64(i), np.int64(j), np.int64(lo), np.int64(n)
     if kind == KIND_EUCLIDEAN:
         return _block_sqdiff(A, i, B, j, lo, n)
     if kind == KIND_MANHATTAN:
@@ -228,9 +232,16 @@ def _block(kind, A, i, B, j, lo, n, p, norm_a, norm_b):
     return _block_cosprod(A, i, B, j, lo, n, norm_a, norm_b)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pairwise(kind, A, i, B, j, p, norm_a, norm_b, scratch):
     """Sum of the metric's terms over a whole row pair, in NumPy's pairwise order."""
+    # Inlined, so the cast happens in the caller and the loop below is compiled once for
+    # int64 indices, whatever index types the callers have (see ``_block``).
+    return _pairwise_sum(kind, A, np.int64(i), B, np.int64(j), p, norm_a, norm_b, scratch)
+
+
+@njit(cache=True)
+def _pairwise_sum(kind, A, i, B, j, p, norm_a, norm_b, scratch):
     n = A.shape[1]
     if n <= _PW_BLOCK:
         return _block(kind, A, i, B, j, 0, n, p, norm_a, norm_b)
