@@ -105,6 +105,52 @@ def test_image_folder(folder):
     assert ds.max_value == 255 and ds.test_images is None
 
 
+def test_colour_images_lost_to_grayscale_are_noted(folder, tmp_path):
+    ds = load_dataset(folder)
+    # The red square is colour; the JPEG of a gray (stored as RGB) and the gray PNGs are not.
+    assert ds.note == "1 colour image converted to grayscale; pass --color to keep RGB"
+    assert ds.source == str(folder.resolve())
+    _save(tmp_path / "grays" / "a" / "x.png", np.full((5, 5, 3), 90, np.uint8))
+    _save(tmp_path / "grays" / "b" / "y.png", np.full((5, 5), 7, np.uint8))
+    assert load_dataset(tmp_path / "grays").note is None
+
+
+def test_colour_note_counts_every_colour_image(tmp_path):
+    for i, colour in enumerate([(255, 0, 0), (0, 255, 0), (10, 20, 200)]):
+        _save(tmp_path / "rgb" / "c" / f"{i}.png", np.full((4, 4, 3), colour, np.uint8))
+    assert load_dataset(tmp_path / "rgb").note.startswith("3 colour images converted")
+
+
+def test_color_keeps_rgb_through_the_dataset(folder):
+    ds = load_dataset(folder, image_size=(6, 5), color=True)
+    assert ds.images.shape == (4, 6, 5, 3) and ds.color and ds.image_shape == (6, 5, 3)
+    assert ds.note is None
+    assert ds.flat().shape == (4, 6 * 5 * 3)
+    np.testing.assert_array_equal(ds.images[1], np.broadcast_to([255, 0, 0], (6, 5, 3)))
+    # Gray files have the same value in all three channels.
+    assert np.all(ds.images[2] == 255) and np.all(ds.images[3] == 0)
+    image = read_image(folder / "cat" / "d.png", (3, 3), color=True)
+    assert image.shape == (3, 3, 3) and np.all(image[..., 0] == 255)
+    assert not load_dataset(folder).color
+
+
+def test_color_is_refused_for_grayscale_datasets(tmp_path):
+    with pytest.raises(ValueError, match=r"--color keeps the colours of an image folder"):
+        load_dataset("digits", color=True)
+    path = tmp_path / "d.npz"
+    np.savez(path, X=np.zeros((2, 3, 3), np.uint8), y=[0, 1])
+    with pytest.raises(ValueError, match=r"drop --color"):
+        load_dataset(path, color=True)
+    assert load_dataset(path).source == str(path.resolve())
+
+
+def test_dataset_takes_rgb_images_only_with_three_channels():
+    rgb = np.zeros((2, 3, 3, 3), np.uint8)
+    assert Dataset("x", rgb, np.array([0, 1]), ("a", "b")).color
+    with pytest.raises(ValueError, match=r"\(n, height, width, 3\) for colour"):
+        Dataset("x", np.zeros((2, 3, 3, 4), np.uint8), np.array([0, 1]), ("a", "b"))
+
+
 def test_image_folder_default_size_and_int_size(folder):
     assert load_dataset(folder).images.shape == (4, 28, 28)
     assert load_image_folder(folder, image_size=3).images.shape == (4, 3, 3)

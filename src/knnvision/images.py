@@ -1,23 +1,74 @@
 """Turning new images (files a user drew or photographed) into a model's feature rows.
 
-A model remembers the image shape and pixel range of its training images; new images are
-brought to the same: grayscale, resized, dark background (the convention of MNIST and the
-UCI digits), and pixel values scaled to the training range.
+A model remembers the image shape, pixel range and dataset of its training images; a new
+image is brought to the same: grayscale, dark background (the convention of MNIST and the
+UCI digits), framed the way the training images were framed, and pixel values scaled to the
+training range. :func:`frame_image` does all of it for one image; the command line
+(``knnvision predict``) and the web API both use it, so one image gets one answer.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .datasets import read_idx
-from .datasets.folder import MAX_PIXELS, read_image
+from .datasets.folder import IMAGE_FORMATS, MAX_PIXELS, to_gray
 
 INVERT_CHOICES = ("auto", "yes", "no")
+
+#: How an image is made to look like the training images (see :func:`frame_image`).
+FRAMING_CHOICES = ("auto", "mnist", "digits", "resize", "none")
+
+#: File name endings read as images (also what ``predict`` picks from a folder).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm"})
+
+# Drawings and photos are shrunk to this side before framing: plenty for a 28x28 result,
+# and it bounds the work a large image can cause.
+WORKING_SIDE = 512
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """What a model's training images looked like.
+
+    Parameters
+    ----------
+    image_shape : (int, int)
+        ``(height, width)`` of the training images.
+    max_value : int
+        Brightest pixel value of the training images (16 for the UCI digits).
+    framing : {"mnist", "digits", "resize"}
+        How an image of another size is framed by default (see :func:`frame_image`).
+    """
+
+    image_shape: tuple[int, int]
+    max_value: int
+    framing: str
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> ImageFormat:
+        """Read the format from a model's metadata (``image_shape``, ``max_value``, ``dataset``)."""
+        shape = tuple(int(side) for side in metadata.get("image_shape", ()))
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(
+                "The model does not record the shape of its training images, so images cannot "
+                "be turned into its features; fit it with `knnvision fit` or `knnvision run`."
+            )
+        dataset = str(metadata.get("dataset", "")).lower()
+        framing = dataset if dataset in ("mnist", "digits") else "resize"
+        return cls(shape, int(metadata.get("max_value", 255)), framing)
+
+    @property
+    def n_pixels(self) -> int:
+        return self.image_shape[0] * self.image_shape[1]
 
 
 def needs_inversion(image: np.ndarray) -> bool:
@@ -53,36 +104,122 @@ def to_features(
     return out.astype(np.uint8).reshape(len(images), -1)
 
 
-def read_inputs(
-    paths: Sequence[str | Path], image_shape: tuple[int, int]
-) -> tuple[list[str], np.ndarray]:
-    """Read image files, IDX image files or ``.npz`` files into ``(names, images)``.
+# --- reading the inputs of `knnvision predict` ------------------------------------------------
 
-    Image files are decoded safely and resized to ``image_shape``; IDX and npz files must
-    already hold images of that shape (values 0..255). Returns one name per image.
+
+def list_inputs(paths: Sequence[str | Path]) -> list[Path]:
+    """The files to read: each file as given, and the image files below each folder.
+
+    A folder is searched recursively. Its image files (names ending as in
+    :data:`IMAGE_SUFFIXES`, any case) come sorted by path; other files, and hidden files and
+    folders (names starting with "."), are left out.
+    """
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = _images_below(path)
+            if not found:
+                raise ValueError(f"The folder {path} holds no image files "
+                                 f"({', '.join(sorted(IMAGE_SUFFIXES))}); add some or pass files.")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"No such input file: {path}")
+    if not files:
+        raise ValueError("No inputs given: pass image files, folders of images, IDX files or "
+                         ".npz files.")
+    return files
+
+
+def _images_below(folder: Path) -> list[Path]:
+    found = []
+    for parent, folders, names in os.walk(folder):  # never follows links to folders
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [Path(parent, name) for name in names
+                  if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(found)
+
+
+def read_inputs(
+    paths: Sequence[str | Path],
+    image_format: ImageFormat,
+    framing: str = "auto",
+    invert: str = "auto",
+    max_pixels: int = MAX_PIXELS,
+) -> tuple[list[str], np.ndarray]:
+    """Names and feature rows of image files, folders of images, IDX and ``.npz`` files.
+
+    Each image file becomes one row through :func:`frame_image`, named by its path. The
+    images of an IDX file or of an ``.npz`` file's ``X`` array are the model's training
+    format already: they must have the model's image shape and are taken as they are (values
+    0..255, scaled to the training range and inverted as ``invert`` says; with
+    ``framing="none"`` values 0..max_value used unchanged); row ``i`` is named ``path[i]``.
     """
     names: list[str] = []
     batches: list[np.ndarray] = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise FileNotFoundError(f"No such input file: {path}")
-        batch = _read_one(path, image_shape)
-        batches.append(batch)
-        names += [path.name] if len(batch) == 1 and _is_image_file(path) else [
-            f"{path.name}[{i}]" for i in range(len(batch))
-        ]
-    if not batches:
-        raise ValueError("No inputs given: pass image files, an IDX file or an .npz file.")
+    for path in list_inputs(paths):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            batches.append(_framed_file(path, image_format, framing, invert, max_pixels))
+            names.append(str(path))
+        else:
+            batch = _batch_features(path, image_format, framing, invert)
+            batches.append(batch)
+            names += [f"{path}[{i}]" for i in range(len(batch))]
     return names, np.concatenate(batches)
 
 
-def _is_image_file(path: Path) -> bool:
-    return path.suffix.lower() in {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm"}
+def _framed_file(path: Path, image_format: ImageFormat, framing: str, invert: str,
+                 max_pixels: int) -> np.ndarray:
+    image = read_gray(path, max_pixels)
+    try:
+        return frame_image(image, image_format, framing, invert)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
-def _read_one(path: Path, image_shape: tuple[int, int]) -> np.ndarray:
-    if _is_image_file(path):
-        return read_image(path, image_shape, MAX_PIXELS)[None]
+def read_gray(file: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """An image file as 8-bit grayscale, decoded exactly as the web API decodes an upload.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is not a supported image, is damaged, or has more than
+        ``max_pixels`` pixels (read from its header, before any pixel is decoded).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(file, formats=IMAGE_FORMATS) as image:
+                width, height = image.size
+                if width * height <= max_pixels:
+                    return gray_pixels(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ValueError(f"{file} has more pixels than Pillow accepts; shrink it.") from None
+        except UnidentifiedImageError:
+            raise ValueError(f"{file} is not a supported image ({', '.join(IMAGE_FORMATS)}); "
+                             "convert it.") from None
+        except Exception as error:  # Pillow raises many types on damaged data
+            raise ValueError(f"{file} could not be decoded ({type(error).__name__}); replace "
+                             "it.") from error
+    raise ValueError(f"{file} is {width}x{height} pixels, more than the limit of {max_pixels}; "
+                     "shrink it.")
+
+
+def gray_pixels(image: Image.Image) -> np.ndarray:
+    """An opened image as 8-bit grayscale, shrunk (aspect kept) to fit :data:`WORKING_SIDE`.
+
+    Every image file and upload goes through here, so the same bytes give the same pixels
+    on the command line and in the web API.
+    """
+    image.draft("L", (WORKING_SIDE, WORKING_SIDE))  # JPEG: decode at a reduced scale
+    gray = to_gray(image)
+    gray.thumbnail((WORKING_SIDE, WORKING_SIDE))
+    return np.asarray(gray, dtype=np.uint8)
+
+
+def _batch_features(path: Path, image_format: ImageFormat, framing: str,
+                    invert: str) -> np.ndarray:
     if path.suffix.lower() == ".npz":
         images = _npz_images(path)
     elif _looks_like_idx(path):
@@ -91,7 +228,11 @@ def _read_one(path: Path, image_shape: tuple[int, int]) -> np.ndarray:
         raise ValueError(
             f"{path} is not an image (PNG/JPEG/BMP/GIF), IDX or .npz file; convert it first."
         )
-    return _check_shape(images, image_shape, path)
+    if framing == "none":  # the values are the model's features already
+        images = _check_shape(images, image_format.image_shape, path, image_format.max_value)
+        return images.reshape(len(images), -1)
+    images = _check_shape(images, image_format.image_shape, path, 255)
+    return to_features(images, image_format.max_value, invert)
 
 
 def _looks_like_idx(path: Path) -> bool:
@@ -114,7 +255,9 @@ def _npz_images(path: Path) -> np.ndarray:
             ) from None
 
 
-def _check_shape(images: np.ndarray, image_shape: tuple[int, int], path: Path) -> np.ndarray:
+def _check_shape(images: np.ndarray, image_shape: tuple[int, int], path: Path,
+                 top: int) -> np.ndarray:
+    """The images as ``(n, height, width)`` uint8, refusing other shapes and values > top."""
     height, width = image_shape
     if images.ndim == 2 and images.shape[1] == height * width:
         images = images.reshape(-1, height, width)
@@ -123,8 +266,8 @@ def _check_shape(images: np.ndarray, image_shape: tuple[int, int], path: Path) -
             f"{path} holds images of shape {images.shape[1:]}, but the model expects "
             f"{height}x{width} images."
         )
-    if images.dtype.kind not in "ui" or images.min(initial=0) < 0 or images.max(initial=0) > 255:
-        raise ValueError(f"{path} must hold 8-bit images (integers 0..255).")
+    if images.dtype.kind not in "ui" or images.min(initial=0) < 0 or images.max(initial=0) > top:
+        raise ValueError(f"{path} must hold images of integers 0..{top}.")
     return images.astype(np.uint8)
 
 
@@ -242,3 +385,121 @@ def _scaled_glyph(ink: np.ndarray, box: tuple[int, int]) -> np.ndarray:
             max(1, min(box[0], round(glyph.shape[0] * scale))))
     resized = Image.fromarray(glyph).resize(size, Image.Resampling.LANCZOS)
     return np.asarray(resized, dtype=np.uint8)
+
+
+# --- one image, framed for a model ------------------------------------------------------------
+
+
+def frame_image(image: np.ndarray, image_format: ImageFormat, framing: str = "auto",
+                invert: str = "auto") -> np.ndarray:
+    """One feature row ``(1, n_pixels)`` of a model from a grayscale image of any size.
+
+    ``knnvision predict`` and the web API both call this, so a file gets the same answer
+    from either.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (height, width)
+        Grayscale pixels, 0..255 (0..``max_value`` with ``framing="none"``).
+    image_format : ImageFormat
+        The model's training images.
+    framing : {"auto", "mnist", "digits", "resize", "none"}, default="auto"
+        ``"mnist"``: the strokes' bounding box is scaled into 20x20 and centred by its centre
+        of mass in 28x28. ``"digits"``: the strokes fill the height of a 32x32 bitmap whose
+        4x4 blocks are counted (0..16). ``"resize"``: the whole image is resized (left as it
+        is when it has the model's size already). ``"none"``: the pixels already are the
+        model's features. ``"auto"``: an image of exactly the model's image size is taken
+        as it is (as ``"resize"``: only inverted and scaled), since it is then most likely
+        an image like the training ones; any other size gets the framing of the model's
+        dataset (MNIST, digits, else resize).
+    invert : {"auto", "yes", "no"}, default="auto"
+        Whether the image is dark ink on a light background; ``"auto"`` reads the border.
+
+    Raises
+    ------
+    ValueError
+        For a bad option, a ``"none"`` image of the wrong shape or range, or an image
+        without strokes when a framing needs them.
+    """
+    _check_choice("preprocess", framing, FRAMING_CHOICES)
+    _check_choice("invert", invert, INVERT_CHOICES)
+    image = np.asarray(image, dtype=np.uint8)
+    shape, max_value = image_format.image_shape, image_format.max_value
+    chosen = framing_for(image.shape, image_format, framing)
+    if chosen == "none":
+        return _raw_features(image, image_format)
+    if chosen == "resize":
+        if image.shape != shape:
+            image = np.asarray(Image.fromarray(image).resize(shape[::-1],
+                                                             Image.Resampling.BILINEAR))
+        return to_features(image[None], max_value, invert)
+    ink = isolate_ink(image, invert)
+    if ink is None:
+        raise ValueError("The image is blank: no strokes were found. Draw a digit first.")
+    frame = frame_like_mnist if chosen == "mnist" else frame_like_digits
+    return to_features(frame(ink, shape)[None], max_value, "no")
+
+
+def framing_for(size: tuple[int, ...], image_format: ImageFormat, framing: str = "auto") -> str:
+    """The framing :func:`frame_image` applies to an image of ``size`` (height, width)."""
+    if framing != "auto":
+        return framing
+    if tuple(size) == image_format.image_shape:
+        return "resize"  # taken as it is
+    return image_format.framing
+
+
+def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{option} must be one of {', '.join(choices)}, got {value!r}.")
+
+
+def _raw_features(image: np.ndarray, image_format: ImageFormat) -> np.ndarray:
+    if image.shape != image_format.image_shape:
+        height, width = image_format.image_shape
+        raise ValueError(f"With preprocess=none the image must be {height}x{width} pixels, "
+                         f"got {'x'.join(map(str, image.shape))}.")
+    if image.max(initial=0) > image_format.max_value:
+        raise ValueError(f"With preprocess=none pixel values must be 0..{image_format.max_value}.")
+    return image.reshape(1, -1).astype(np.uint8)
+
+
+def class_labels(classes: np.ndarray, names) -> list[str]:
+    """Display name of each class: the dataset's name for an integer label when known."""
+    classes = np.asarray(classes)
+    if names and classes.dtype.kind in "iu" and classes.min() >= 0 and classes.max() < len(names):
+        return [str(names[label]) for label in classes]
+    return [str(label) for label in classes]
+
+
+# --- colour models ----------------------------------------------------------------------------
+
+
+def is_color_model(metadata: dict) -> bool:
+    """Whether a model was fitted on RGB images (``--color``): ``image_shape`` ends in 3."""
+    shape = metadata.get("image_shape", ())
+    return bool(metadata.get("color")) and len(shape) == 3 and int(shape[2]) == 3
+
+
+def read_color_inputs(
+    paths: Sequence[str | Path], image_shape: Sequence[int], max_pixels: int = MAX_PIXELS
+) -> tuple[list[str], np.ndarray]:
+    """Names and feature rows of image files (and folders of them) for an RGB model.
+
+    Each image is read as its training images were (:func:`~knnvision.datasets.read_image`
+    with ``color=True``): RGB, resized to the model's height and width, flattened to
+    ``height * width * 3`` values. It is not inverted or framed like a drawing: a colour
+    photo has no strokes on paper to find.
+    """
+    from .datasets.folder import read_image
+
+    names, rows = [], []
+    for path in list_inputs(paths):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"{path}: a colour model reads image files (PNG, JPEG, ...), not "
+                             "IDX or .npz files.")
+        image = read_image(path, tuple(int(side) for side in image_shape[:2]), max_pixels,
+                           color=True)
+        rows.append(image.reshape(1, -1))
+        names.append(str(path))
+    return names, np.concatenate(rows)

@@ -54,6 +54,8 @@ class ExperimentConfig:
     #: A named recipe of :mod:`knnvision.presets` (e.g. "best"): replaces the k/weights/metric
     #: grid and the cross-validation by the preset's model, tuned on a validation split.
     preset: str | None = None
+    #: Image folders only: keep the images' colours (RGB features) instead of grayscale.
+    color: bool = False
 
 
 @dataclass
@@ -129,6 +131,8 @@ def evaluation_json(dataset: Dataset, model, test_labels, test_predictions) -> d
     names = list(dataset.class_names)
     return {
         "dataset": dataset.name,
+        # Where a folder or file dataset is, so `knnvision report` finds it from anywhere.
+        "dataset_path": dataset.source,
         "image_shape": list(dataset.image_shape),
         "class_names": names,
         "n_train": int(final_estimator(model).n_samples_fit_),
@@ -145,7 +149,7 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
     preset = _preset_of(config)
     with progress.track(total=4, description="experiment") as steps:
         started = time.perf_counter()
-        dataset = load_dataset(config.dataset, config.data_dir)
+        dataset = load_dataset(config.dataset, config.data_dir, color=config.color)
         X_train, y_train, X_test, y_test = split_for_experiment(dataset, config)
         timings["load_and_split"] = _lap(started)
         steps.advance()
@@ -228,8 +232,10 @@ def _cap(X, y, n: int, seed: int):
 
 
 def model_metadata(dataset: Dataset, config: ExperimentConfig) -> dict:
-    """What a saved model needs to treat new images like its training images."""
-    return {
+    """What a saved model needs to treat new images like its training images, and to find
+    its data again from any folder (``knnvision evaluate``): the dataset folder's or file's
+    absolute path, and the data folder it was read from, when one was given."""
+    metadata = {
         "dataset": dataset.name,
         "image_shape": list(dataset.image_shape),
         "max_value": int(dataset.max_value),
@@ -237,6 +243,18 @@ def model_metadata(dataset: Dataset, config: ExperimentConfig) -> dict:
         "split": {"test_size": config.test_size, "seed": config.seed,
                   "stratify": config.stratify, "official": dataset.test_images is not None},
     }
+    if dataset.source is not None:
+        metadata["dataset_path"] = dataset.source
+    if config.data_dir is not None:
+        metadata["data_dir"] = absolute_path(config.data_dir)
+    if dataset.color:
+        metadata["color"] = True
+    return metadata
+
+
+def absolute_path(path: str | Path) -> str:
+    """``path`` made absolute (against this working folder), as text for a JSON file."""
+    return str(Path(path).expanduser().resolve())
 
 
 def write_outputs(result: ExperimentResult, out_dir: Path) -> dict[str, str]:
@@ -268,6 +286,8 @@ def software_versions() -> dict[str, str]:
 
 def _config_json(config: ExperimentConfig) -> dict:
     values = dict(vars(config))
+    if config.data_dir is not None:  # to be found again from another working folder
+        values["data_dir"] = absolute_path(config.data_dir)
     values["n_neighbors"] = list(config.n_neighbors)
     values["weights"] = list(config.weights)
     values["metrics"] = [list(m) for m in config.metrics]

@@ -7,7 +7,8 @@
 
 :func:`load_dataset` takes a dataset name (``"digits"``, ``"mnist"``, ``"fashion-mnist"``)
 or a path to a folder of class sub-folders or an ``.npz`` file, and returns a
-:class:`Dataset` of uint8 grayscale images with integer labels.
+:class:`Dataset` of uint8 grayscale images (RGB from a folder with ``color=True``) with
+integer labels.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def load_dataset(
     *,
     download: bool = True,
     image_size: tuple[int, int] | int = (28, 28),
+    color: bool = False,
+    recorded_dir: str | os.PathLike | None = None,
 ) -> Dataset:
     """Load a dataset by name or path.
 
@@ -68,6 +71,13 @@ def load_dataset(
         MNIST / Fashion-MNIST only: download missing files into the user cache.
     image_size : (int, int) or int, default=(28, 28)
         Image folders only: ``(height, width)`` every image is resized to.
+    color : bool, default=False
+        Image folders only: keep RGB, images ``(n, height, width, 3)`` flattened to
+        ``height * width * 3`` features. Without it colour images become grayscale, and the
+        dataset's ``note`` says how many did.
+    recorded_dir : str or path-like, optional
+        MNIST / Fashion-MNIST only: a folder the files were found in before (a saved model's
+        data folder), searched before the usual places. See :func:`load_mnist`.
 
     Returns
     -------
@@ -82,17 +92,23 @@ def load_dataset(
     """
     key = str(name).strip().lower().replace("_", "-")
     if not isinstance(name, os.PathLike) and key in DATASET_NAMES:
+        if color:
+            raise ValueError(f"--color keeps the colours of an image folder; {key} images are "
+                             "grayscale, drop --color")
         if key == "digits":
             return load_digits()
-        return load_mnist(key, data_dir, download=download)
-    return _load_path(Path(name), image_size)
+        return load_mnist(key, data_dir, download=download, recorded_dir=recorded_dir)
+    return _load_path(Path(name), image_size, color)
 
 
-def _load_path(path: Path, image_size: tuple[int, int] | int) -> Dataset:
+def _load_path(path: Path, image_size: tuple[int, int] | int, color: bool) -> Dataset:
     """Load a dataset stored at ``path`` (folder or ``.npz``)."""
     if path.is_dir():
-        return load_image_folder(path, image_size=image_size)
+        return load_image_folder(path, image_size=image_size, color=color)
     if path.is_file() and path.suffix.lower() == ".npz":
+        if color:
+            raise ValueError(f"--color keeps the colours of an image folder; {path} is an "
+                             ".npz file of grayscale images, drop --color")
         return load_npz(path)
     if path.is_file():
         raise ValueError(

@@ -1,4 +1,5 @@
-"""The :class:`Dataset` every loader returns: grayscale uint8 images and integer labels."""
+"""The :class:`Dataset` every loader returns: uint8 images (grayscale, or RGB from an image
+folder loaded with ``color=True``) and integer labels."""
 
 from __future__ import annotations
 
@@ -11,24 +12,31 @@ __all__ = ["Dataset"]
 
 @dataclass(frozen=True, repr=False)
 class Dataset:
-    """A labelled set of grayscale images, with an optional official test part.
+    """A labelled set of images, with an optional official test part.
 
     Parameters
     ----------
     name : str
         Short name of the dataset (``"mnist"``, a folder or file name, ...).
-    images : numpy.ndarray of uint8, shape (n, h, w)
-        The training part, or all images when the dataset has no official split.
+    images : numpy.ndarray of uint8, shape (n, h, w) or (n, h, w, 3)
+        The training part, or all images when the dataset has no official split: grayscale,
+        or RGB colour images (last axis red, green, blue).
     labels : numpy.ndarray of int64, shape (n,)
         Class index of each image, in ``0 .. n_classes - 1``.
     class_names : tuple of str
         Name of each class; ``class_names[label]`` names a label.
-    test_images : numpy.ndarray of uint8, shape (m, h, w), or None, default=None
+    test_images : numpy.ndarray of uint8, shape (m, h, w) or (m, h, w, 3), or None
         The official test part (MNIST, Fashion-MNIST), else ``None``.
     test_labels : numpy.ndarray of int64, shape (m,), or None, default=None
         Labels of ``test_images``.
     max_value : int, default=255
         Brightest possible pixel value (16 for the UCI 8x8 digits).
+    source : str or None, default=None
+        Absolute path of the folder or file the dataset was read from (``None`` for a named
+        dataset), so that a saved model or a results folder can find it again.
+    note : str or None, default=None
+        A notice for the user about how the data was read (e.g. colour images converted to
+        grayscale); the command line prints it.
 
     Raises
     ------
@@ -43,6 +51,8 @@ class Dataset:
     test_images: np.ndarray | None = None
     test_labels: np.ndarray | None = None
     max_value: int = 255
+    source: str | None = None
+    note: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
@@ -62,8 +72,10 @@ class Dataset:
 
     def _check_part(self, images: np.ndarray, labels: np.ndarray, what: str) -> np.ndarray:
         """Validate one (images, labels) pair; return the labels as int64."""
-        if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 3:
-            raise ValueError(f"{what} must be a uint8 array of shape (n, height, width)")
+        if not (isinstance(images, np.ndarray) and images.dtype == np.uint8
+                and (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3))):
+            raise ValueError(f"{what} must be a uint8 array of shape (n, height, width), or "
+                             "(n, height, width, 3) for colour images")
         if images.size and int(images.max()) > self.max_value:
             raise ValueError(
                 f"{what} hold pixel value {int(images.max())} above max_value={self.max_value}"
@@ -87,12 +99,18 @@ class Dataset:
         return len(self.class_names)
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of every image."""
-        return self.images.shape[1], self.images.shape[2]
+    def image_shape(self) -> tuple[int, ...]:
+        """``(height, width)`` of every image, ``(height, width, 3)`` for colour images."""
+        return tuple(int(side) for side in self.images.shape[1:])
+
+    @property
+    def color(self) -> bool:
+        """Whether the images are RGB colour images (else grayscale)."""
+        return self.images.ndim == 4
 
     def flat(self, part: str = "train") -> np.ndarray:
-        """Images as rows of pixels, shape ``(n, height * width)``, without copying.
+        """Images as rows of pixels, shape ``(n, height * width)`` (``height * width * 3``
+        for colour images, each pixel's red, green and blue side by side), without copying.
 
         Parameters
         ----------

@@ -1,6 +1,8 @@
 """Image folders: one sub-folder per class, each holding image files.
 
-Images are decoded with Pillow, converted to 8-bit grayscale and resized to one size.
+Images are decoded with Pillow, converted to 8-bit grayscale (or, with ``color=True``, to
+8-bit RGB) and resized to one size. Colour images converted to grayscale are counted, and the
+dataset carries a note saying so.
 Files come from outside, so decoding is guarded: only a few common formats are accepted,
 the pixel count is checked from the header before any pixel is decoded, and any failure
 is a :class:`ValueError` that names the file.
@@ -38,6 +40,7 @@ def load_image_folder(
     *,
     image_size: tuple[int, int] | int = (28, 28),
     max_pixels: int = MAX_PIXELS,
+    color: bool = False,
 ) -> Dataset:
     """Load a folder with one sub-folder of images per class.
 
@@ -50,11 +53,16 @@ def load_image_folder(
         ``(height, width)`` every image is resized to (aspect ratio is not kept).
     max_pixels : int, default=MAX_PIXELS
         Largest ``width * height`` accepted; larger images are refused before decoding.
+    color : bool, default=False
+        Keep the colours: RGB images of shape ``(n, height, width, 3)`` (grayscale files are
+        repeated in the three channels). Without it, colour images are converted to
+        grayscale and the dataset's ``note`` says how many were.
 
     Returns
     -------
     Dataset
-        uint8 grayscale images, class names the sorted sub-folder names.
+        uint8 grayscale (or RGB) images, class names the sorted sub-folder names, ``source``
+        the folder's absolute path.
 
     Raises
     ------
@@ -70,17 +78,27 @@ def load_image_folder(
     size = _check_size(image_size)
     classes = _class_folders(root)
     files, labels = _list_images(classes)
-    images = np.empty((len(files), *size), dtype=np.uint8)
+    images = np.empty((len(files), *size, *((3,) if color else ())), dtype=np.uint8)
+    n_colour = 0
     with track(total=len(files), description=f"reading images from {root.name}") as task:
         for i, file in enumerate(files):
-            images[i] = read_image(file, size, max_pixels)
+            images[i], had_colour = _read_checked(file, size, max_pixels, color)
+            n_colour += had_colour
             task.advance()
     return Dataset(
         name=root.resolve().name,
         images=images,
         labels=np.asarray(labels, dtype=np.int64),
         class_names=tuple(folder.name for folder in classes),
+        source=str(root.resolve()),
+        note=None if color or not n_colour else grayscale_note(n_colour),
     )
+
+
+def grayscale_note(n_colour: int) -> str:
+    """The one-line notice that colour images lost their colours."""
+    images = "colour image" if n_colour == 1 else "colour images"
+    return f"{n_colour:,} {images} converted to grayscale; pass --color to keep RGB"
 
 
 def _check_size(image_size: tuple[int, int] | int) -> tuple[int, int]:
@@ -137,8 +155,10 @@ def read_image(
     file: str | os.PathLike,
     image_size: tuple[int, int] | int = (28, 28),
     max_pixels: int = MAX_PIXELS,
+    *,
+    color: bool = False,
 ) -> np.ndarray:
-    """Decode one image file safely to 8-bit grayscale of a given size.
+    """Decode one image file safely to 8-bit grayscale (or RGB) of a given size.
 
     Parameters
     ----------
@@ -148,10 +168,12 @@ def read_image(
         ``(height, width)`` of the result (aspect ratio is not kept).
     max_pixels : int, default=MAX_PIXELS
         Largest ``width * height`` accepted, checked before any pixel is decoded.
+    color : bool, default=False
+        Return RGB, shape ``(height, width, 3)``, instead of grayscale.
 
     Returns
     -------
-    numpy.ndarray of uint8, shape (height, width)
+    numpy.ndarray of uint8, shape (height, width) or (height, width, 3)
         Transparent areas are composed over white; 16-bit images are scaled to 8 bits.
 
     Raises
@@ -160,10 +182,15 @@ def read_image(
         If the file is not a supported image, is damaged, or has too many pixels; the
         message names the file.
     """
-    file = Path(file)
-    size = _check_size(image_size)
+    return _read_checked(Path(file), _check_size(image_size), max_pixels, color)[0]
+
+
+def _read_checked(
+    file: Path, size: tuple[int, int], max_pixels: int, color: bool
+) -> tuple[np.ndarray, bool]:
+    """:func:`read_image`, and whether the file held colours (lost unless ``color``)."""
     try:
-        return _decode(file, size, max_pixels)
+        return _decode(file, size, max_pixels, color)
     except _ImageTooLarge as exc:
         raise ValueError(str(exc)) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -179,8 +206,11 @@ def read_image(
         ) from exc
 
 
-def _decode(file: Path, size: tuple[int, int], max_pixels: int) -> np.ndarray:
-    """Open lazily, check the pixel count, then decode, convert and resize."""
+def _decode(
+    file: Path, size: tuple[int, int], max_pixels: int, color: bool
+) -> tuple[np.ndarray, bool]:
+    """Open lazily, check the pixel count, then decode, convert and resize; also say whether
+    the image held colours."""
     height, width = size
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -190,10 +220,48 @@ def _decode(file: Path, size: tuple[int, int], max_pixels: int) -> np.ndarray:
                     f"{file} is {im.width}x{im.height} pixels, more than the limit of "
                     f"{max_pixels}; shrink it or raise max_pixels"
                 )
-            im.draft("L", (width, height))  # JPEG: decode at a reduced scale when possible
+            may_have_colour = im.mode not in _GRAY_MODES
+            # JPEG: decode at a reduced scale when possible (in colour when it has colours,
+            # so that their loss can be told).
+            im.draft("RGB" if may_have_colour else "L", (width, height))
+            rgb = _small_rgb(im, size) if may_have_colour or color else None
+            has_colour = may_have_colour and _has_colour(rgb)
+            if color:
+                return rgb, has_colour
             gray = to_gray(im)
             resized = gray.resize((width, height), Image.Resampling.BILINEAR)
-            return np.asarray(resized, dtype=np.uint8)
+            return np.asarray(resized, dtype=np.uint8), has_colour
+
+
+#: Pillow modes that hold no colour (the rest may, palette images included).
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F"})
+
+
+def _small_rgb(im: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """The image as 8-bit RGB at ``size`` (transparency over white, as :func:`to_gray`)."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L"):
+        rgb = to_gray(im).convert("RGB")
+    elif im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(white, rgba).convert("RGB")
+    else:
+        rgb = im.convert("RGB")
+    resized = rgb.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.uint8)
+
+
+#: Largest difference between a pixel's red, green and blue that still counts as gray: JPEG
+#: decoding can leave a step of rounding between the channels of a gray image.
+_GRAY_TOLERANCE = 2
+
+
+def _has_colour(rgb: np.ndarray) -> bool:
+    """Whether some pixel's red, green and blue differ by more than the tolerance (resizing
+    cannot make a gray image coloured: each channel is filtered alike)."""
+    channels = rgb.astype(np.int16)
+    spread = channels.max(axis=-1) - channels.min(axis=-1)
+    return bool(spread.max(initial=0) > _GRAY_TOLERANCE)
 
 
 def to_gray(im: Image.Image) -> Image.Image:

@@ -4,12 +4,15 @@ Search order (the first folder holding all four files wins):
 
 1. ``data_dir`` when given (the folder itself or its sub-folder named after the dataset),
    and nowhere else;
-2. ``$KNNVISION_DATA/<name>/``, then ``$KNNVISION_DATA/`` itself;
-3. the user cache ``$XDG_CACHE_HOME/knnvision/<name>/`` (default ``~/.cache``);
-4. system folders (Debian's ``/usr/share/datasets/fashion-mnist/``).
+2. ``recorded_dir`` when given (where a saved model found its data), the same way;
+3. ``$KNNVISION_DATA/<name>/``, then ``$KNNVISION_DATA/`` itself;
+4. the user cache ``$XDG_CACHE_HOME/knnvision/<name>/`` (default ``~/.cache``);
+5. system folders (Debian's ``/usr/share/datasets/fashion-mnist/``).
 
 If none has them and ``download=True``, the files are downloaded into the cache and their
-sha256 (of the decompressed bytes) is checked against :data:`CHECKSUMS`.
+sha256 (of the decompressed bytes) is checked against :data:`CHECKSUMS`. Otherwise the error
+is one line: where the files were looked for, and the ``--data-dir`` option that points at
+them.
 """
 
 from __future__ import annotations
@@ -135,6 +138,7 @@ def load_mnist(
     *,
     download: bool = True,
     base_url: str | Sequence[str] | None = None,
+    recorded_dir: str | os.PathLike | None = None,
 ) -> Dataset:
     """Load MNIST or Fashion-MNIST with its official 60,000/10,000 train/test split.
 
@@ -150,6 +154,9 @@ def load_mnist(
     base_url : str or sequence of str, optional
         Base URL(s) to download from. Default: ``$KNNVISION_MNIST_URL`` /
         ``$KNNVISION_FASHION_MNIST_URL`` when set, else :data:`MIRRORS`.
+    recorded_dir : str or path-like, optional
+        A folder the files were found in before (the data folder a saved model recorded):
+        searched first, then the usual places (unlike ``data_dir``, the only place searched).
 
     Returns
     -------
@@ -159,28 +166,35 @@ def load_mnist(
     Raises
     ------
     FileNotFoundError
-        If the files are neither found nor downloadable; the message lists every folder
-        searched and where to get the files.
+        If the files are neither found nor downloadable; the one-line message lists every
+        folder searched and where to get the files.
     ValueError
         If a file is damaged or a download fails its checksum.
     """
     if name not in CHECKSUMS:
         raise ValueError(f"unknown IDX dataset {name!r}; choose one of {sorted(CHECKSUMS)}")
-    files, searched = _find(name, data_dir)
+    files, searched = _find(name, data_dir, recorded_dir)
     if files is None:
         if data_dir is not None:
-            raise FileNotFoundError(_not_found(name, searched, "data_dir was given"))
+            raise FileNotFoundError(_not_found(
+                name, searched, "in the --data-dir folder (nothing else is searched then)"))
         if not download:
-            raise FileNotFoundError(_not_found(name, searched, "download=False"))
+            raise FileNotFoundError(_not_found(
+                name, searched, "on this machine (and nothing is downloaded here)"))
         files = _download(name, _base_urls(name, base_url), searched)
     return _read(name, files)
 
 
-def _candidates(name: str, data_dir: str | os.PathLike | None) -> list[tuple[Path, str]]:
+def _candidates(
+    name: str, data_dir: str | os.PathLike | None, recorded_dir: str | os.PathLike | None
+) -> list[tuple[Path, str]]:
     """Folders to search, in order, each with a note on where it comes from."""
     if data_dir is not None:
-        return [(Path(data_dir), "data_dir"), (Path(data_dir) / name, "data_dir")]
+        return [(Path(data_dir), "--data-dir"), (Path(data_dir) / name, "--data-dir")]
     found: list[tuple[Path, str]] = []
+    if recorded_dir is not None:
+        found += [(Path(recorded_dir), "recorded --data-dir"),
+                  (Path(recorded_dir) / name, "recorded --data-dir")]
     env = os.environ.get("KNNVISION_DATA")
     if env:
         found += [(Path(env) / name, "$KNNVISION_DATA"), (Path(env), "$KNNVISION_DATA")]
@@ -190,18 +204,18 @@ def _candidates(name: str, data_dir: str | os.PathLike | None) -> list[tuple[Pat
 
 
 def _find(
-    name: str, data_dir: str | os.PathLike | None
+    name: str, data_dir: str | os.PathLike | None, recorded_dir: str | os.PathLike | None = None
 ) -> tuple[list[Path] | None, list[str]]:
-    """First folder holding all four files; also a line per folder searched, for errors."""
+    """First folder holding all four files; also a note per folder searched, for errors."""
     searched = []
-    if not os.environ.get("KNNVISION_DATA") and data_dir is None:
-        searched.append("  ($KNNVISION_DATA is not set)")
-    for folder, origin in _candidates(name, data_dir):
+    for folder, origin in _candidates(name, data_dir, recorded_dir):
         files = [_locate(folder, stem) for stem in FILES]
         missing = [stem for stem, path in zip(FILES, files) if path is None]
         if not missing and not _holds_other_dataset(name, files[1]):
             return files, searched
-        searched.append(f"  {folder} ({origin}): {_why_not(folder, missing, name)}")
+        searched.append(f"{folder} ({origin}: {_why_not(folder, missing, name)})")
+    if not os.environ.get("KNNVISION_DATA") and data_dir is None:
+        searched.append("$KNNVISION_DATA is not set")
     return None, searched
 
 
@@ -236,16 +250,16 @@ def _why_not(folder: Path, missing: list[str], name: str) -> str:
 
 
 def _not_found(name: str, searched: list[str], reason: str) -> str:
-    """The error message for missing files: where they were looked for, where to get them."""
+    """The one-line error for missing files: where they were looked for, the option that
+    points at them, and where to get them."""
     first, *others = MIRRORS[name]
-    urls = "\n".join(f"  {first}{stem}.gz" for stem in FILES)
     mirrors = f" (or the same names under {', '.join(others)})" if others else ""
     return (
-        f"{_TITLES[name]} not found ({reason}). Looked for {', '.join(FILES)} "
-        f"(each raw or gzipped as .gz) in:\n" + "\n".join(searched) + "\n"
-        "Put the four files in one of these folders, or point $KNNVISION_DATA or data_dir "
-        f"at a folder holding them. Get them from{mirrors}:\n{urls}\n"
-        f"or offline: {_OFFLINE_SOURCES[name]}"
+        f"{_TITLES[name]} not found {reason}; looked in {'; '.join(searched)}. "
+        f"Pass --data-dir (data_dir in Python) with a folder holding its four IDX files "
+        f"({', '.join(FILES)}; each raw or as .gz), or set $KNNVISION_DATA to one. Get them "
+        f"from {first}{FILES[0]}.gz and the three others beside it{mirrors}, or offline: "
+        f"{_OFFLINE_SOURCES[name]}."
     )
 
 
@@ -283,11 +297,9 @@ def _download_one(
         try:
             return download_verified(url, dest, nbytes=info.nbytes, sha256=info.sha256)
         except ConnectionError as exc:
-            errors.append(f"  {exc}")
-    failures = "\n".join(errors)
-    raise FileNotFoundError(
-        _not_found(name, searched, "download failed") + f"\nDownload errors:\n{failures}"
-    )
+            errors.append(str(exc))
+    raise FileNotFoundError(_not_found(
+        name, searched, f"on this machine and its download failed ({'; '.join(errors)})"))
 
 
 def _read(name: str, files: list[Path]) -> Dataset:

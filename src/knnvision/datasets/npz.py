@@ -100,6 +100,7 @@ def _build(path: Path, arrays: dict[str, np.ndarray]) -> Dataset:
         class_names=class_names,
         test_images=test_images,
         test_labels=codes[1] if has_test else None,
+        source=str(path.resolve()),
     )
 
 

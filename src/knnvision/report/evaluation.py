@@ -25,15 +25,16 @@ from matplotlib.figure import Figure
 from ..datasets import Dataset, load_dataset
 from ..io import load
 from ..pipeline import (
-    ExperimentConfig, class_scores, confusion_counts, evaluation_json, split_for_experiment,
+    ExperimentConfig, absolute_path, class_scores, confusion_counts, evaluation_json,
+    split_for_experiment,
 )
 from . import figures
 from .html import ReportPage
 from .text import command_lines, dataset_text, settings_table
 
 __all__ = [
-    "Evaluation", "check_recorded", "config_from_json", "evaluate_model", "find_pca",
-    "load_model", "model_text", "reload_evaluation", "scores_page", "search_algorithm",
+    "Evaluation", "check_recorded", "config_from_json", "evaluate_model", "find_dataset",
+    "find_pca", "load_model", "model_text", "reload_evaluation", "scores_page", "search_algorithm",
     "split_settings", "without_skipped_steps",
 ]
 
@@ -103,8 +104,10 @@ class Evaluation:
         }
 
 
-def evaluate_model(model, config: ExperimentConfig, *, rows: str = "split") -> Evaluation:
-    """Load ``config``'s dataset, split it as ``config`` says and predict its test part.
+def evaluate_model(model, config: ExperimentConfig, *, rows: str = "split",
+                   recorded_data_dir=None, image_size=None) -> Evaluation:
+    """Find ``config``'s dataset again (:func:`find_dataset`: never downloaded), split it as
+    ``config`` says and predict its test part.
 
     Parameters
     ----------
@@ -116,11 +119,13 @@ def evaluate_model(model, config: ExperimentConfig, *, rows: str = "split") -> E
         Where the training images of the misclassification figure come from: the split's
         training part (the model was fitted on it: ``run``, ``tune``), or the rows the model
         holds (any saved model: ``evaluate``).
+    recorded_data_dir, image_size
+        See :func:`find_dataset`.
     """
     if rows not in ("split", "model"):
         raise ValueError(f"rows must be 'split' or 'model', got {rows!r}")
     started = time.perf_counter()
-    dataset = load_dataset(config.dataset, config.data_dir)
+    dataset = find_dataset(config, recorded_data_dir, image_size)
     X_train, y_train, X_test, y_test = split_for_experiment(dataset, config)
     loaded = time.perf_counter()
     predictions = model.predict(X_test)
@@ -130,6 +135,28 @@ def evaluate_model(model, config: ExperimentConfig, *, rows: str = "split") -> E
         X_train, y_train = _model_images(model, X_train)
     return Evaluation(dataset, model, y_test, predictions, X_train, y_train, X_test,
                       config.seed, timings)
+
+
+def find_dataset(config: ExperimentConfig, recorded_data_dir=None, image_size=None) -> Dataset:
+    """The dataset a saved model or a finished run was made from, found again.
+
+    Nothing is downloaded: MNIST and Fashion-MNIST are looked for in ``config.data_dir``
+    alone when it is set (the user's ``--data-dir``), else in ``recorded_data_dir`` (the data
+    folder the model or run recorded) and then the usual places; missing, they are a one-line
+    error naming ``--data-dir``. A folder or ``.npz`` dataset is read from ``config.dataset``
+    (an absolute path, as models record it) with ``config.color``, its images resized to
+    ``image_size`` (the model's image size) when given.
+    """
+    path = Path(config.dataset)
+    if path.is_absolute() and not path.exists():
+        raise FileNotFoundError(
+            f"{path} no longer exists, and the model was made from the images there; put them "
+            "back, or evaluate on their new place with `knnvision evaluate MODEL --dataset "
+            "FOLDER`."
+        )
+    size = {} if image_size is None else {"image_size": tuple(int(s) for s in image_size[:2])}
+    return load_dataset(config.dataset, config.data_dir, download=False, color=config.color,
+                        recorded_dir=recorded_data_dir, **size)
 
 
 def check_recorded(evaluation: Evaluation, recorded: dict, *, rows: str = "split") -> None:
@@ -160,7 +187,14 @@ def reload_evaluation(model, recorded: dict, data_dir=None, *, rows: str = "spli
         If they are not what was recorded (the dataset changed).
     """
     config = config_from_json(recorded["config"], data_dir)
-    evaluation = evaluate_model(model, config, rows=rows)
+    # The dataset where the run found it (an absolute path for folders and files; older
+    # folders recorded the name as given), the recorded data folder searched first unless
+    # --data-dir names the only place to look.
+    lookup = dataclasses.replace(config, dataset=recorded.get("dataset_path") or config.dataset,
+                                 data_dir=None if data_dir is None else str(data_dir))
+    recorded_dir = config.data_dir if data_dir is None else None
+    evaluation = evaluate_model(model, lookup, rows=rows, recorded_data_dir=recorded_dir,
+                                image_size=recorded.get("image_shape"))
     check_recorded(evaluation, recorded, rows=rows)
     return config, evaluation
 
@@ -174,8 +208,12 @@ def load_model(path: Path):
 
 def split_settings(config: ExperimentConfig) -> dict:
     """The settings that pick a test part (dataset, split, caps), for ``results.json``."""
-    return {key: getattr(config, key) for key in
-            ("dataset", "data_dir", "test_size", "max_train", "max_test", "seed")}
+    settings = {key: getattr(config, key) for key in
+                ("dataset", "data_dir", "test_size", "stratify", "max_train", "max_test",
+                 "seed", "color")}
+    if config.data_dir is not None:  # to be found again from another working folder
+        settings["data_dir"] = absolute_path(config.data_dir)
+    return settings
 
 
 def config_from_json(values: dict, data_dir=None) -> ExperimentConfig:
@@ -263,8 +301,8 @@ def scores_page(recorded: dict, title: str, headline: dict, parameters: dict,
 
 def _misclassified_figure(evaluation: Evaluation) -> Figure | None:
     """Needs pixel features: it draws the training rows the neighbour search returned."""
-    shape = evaluation.dataset.image_shape
-    pixels = shape[0] * shape[1]
+    shape = evaluation.dataset.image_shape  # (height, width), or (height, width, 3)
+    pixels = int(np.prod(shape))
     train, test = evaluation.train_features, evaluation.test_features
     if train is None or test is None or train.shape[1] != pixels or test.shape[1] != pixels:
         return None

@@ -84,8 +84,7 @@ def sample_grid(
     cell = 0.55 * max(1.0, min(height, width) / 16) ** 0.25  # inches per image
     figure = new_figure(1.6 + per_class * cell, 0.8 + len(shown) * cell)
     axes = figure.add_subplot()
-    axes.imshow(mosaic, cmap=_gray_with_white_gaps(), vmin=0,
-                vmax=max_value if max_value is not None else _brightest(images))
+    _show_mosaic(axes, mosaic, max_value if max_value is not None else _brightest(images))
     axes.set_yticks([(r + 0.5) * (height + 1) - 0.5 for r in range(len(shown))],
                     [class_names[c] for c in shown])
     axes.set_xticks([])
@@ -364,7 +363,9 @@ def misclassified_neighbors(
     # One image axes holding every thumbnail: a grid of 100 small axes takes seconds to lay out.
     height, width = query_images.shape[1:3]
     layout = _ThumbnailLayout(height, width, n)
-    mosaic = np.full((m * layout.row_height, layout.total_width), np.nan)
+    # Colour images keep their channel axis: (..., 3).
+    mosaic = np.full((m * layout.row_height, layout.total_width, *query_images.shape[3:]),
+                     np.nan)
     figure = new_figure(max(7.0, layout.total_width * layout.inches_per_pixel + 0.3),
                         m * layout.row_height * layout.inches_per_pixel + 0.8)
     axes = figure.add_subplot()
@@ -378,7 +379,7 @@ def misclassified_neighbors(
                          AGREES if label == truth else DISAGREES, j >= voting,
                          f"{_short(class_names[label])}\n"
                          f"d = {_distance_text(neighbor_distances[row, j], decimals)}")
-    axes.imshow(mosaic, cmap=_gray_with_white_gaps(), vmin=0, vmax=brightest)
+    _show_mosaic(axes, mosaic, brightest)
     axes.set_axis_off()
     if voting == n:
         voted = f"all {n} voted"
@@ -531,14 +532,29 @@ def _random_members(labels: np.ndarray, label: int, count: int, rng) -> np.ndarr
 
 
 def _mosaic(rows: list[list[np.ndarray]], columns: int) -> np.ndarray:
-    """One float image of the rows of images, one pixel of NaN (drawn white) between them."""
-    height, width = next(image.shape for row in rows for image in row) if any(rows) else (1, 1)
-    mosaic = np.full((len(rows) * (height + 1) - 1, columns * (width + 1) - 1), np.nan)
+    """One float image of the rows of images, one pixel of NaN (drawn white) between them;
+    colour images keep their channel axis."""
+    shape = next(image.shape for row in rows for image in row) if any(rows) else (1, 1)
+    (height, width), channels = shape[:2], shape[2:]
+    mosaic = np.full((len(rows) * (height + 1) - 1, columns * (width + 1) - 1, *channels),
+                     np.nan)
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             top, left = r * (height + 1), c * (width + 1)
             mosaic[top : top + height, left : left + width] = image
     return mosaic
+
+
+def _show_mosaic(axes, mosaic: np.ndarray, brightest: float) -> None:
+    """Draw a mosaic of grayscale (2-D) or RGB (3-D) images, its NaN gaps white, pixel values
+    ``0 .. brightest``."""
+    if mosaic.ndim == 2:
+        axes.imshow(mosaic, cmap=_gray_with_white_gaps(), vmin=0, vmax=brightest)
+        return
+    # RGB has no colour map to give NaN a colour: the gaps are transparent over white.
+    gaps = np.isnan(mosaic).any(axis=-1)
+    rgb = np.clip(np.nan_to_num(mosaic) / brightest, 0.0, 1.0)
+    axes.imshow(np.dstack([rgb, (~gaps).astype(float)]))
 
 
 def _gray_with_white_gaps():

@@ -91,7 +91,8 @@ class ModelInfo(BaseModel):
     dataset: str | None
     image_shape: list[int]
     max_value: int
-    preprocess: str = Field(description="Framing applied to drawings with preprocess=auto.")
+    preprocess: str = Field(description="Framing applied with preprocess=auto to "
+                            "images of another size than the model's.")
     neighbor_images: bool = Field(description="Whether neighbours come with images "
                                   "(images=true): false when the classifier compares features "
                                   "that are not images.")
@@ -208,7 +209,9 @@ def create_app(
         preprocess: Literal[*PREPROCESS_CHOICES] = Query(
             "auto", description="How the image is made to look like the training images: "
             "mnist (bounding box into 20x20, centred by mass in 28x28), digits (UCI 4x4 block "
-            "counts), resize, none (pixels are features already), auto (the model's dataset)."),
+            "counts), resize, none (pixels are features already), auto (an image of the "
+            "model's size as it is, any other framed as the model's dataset; the same as "
+            "`knnvision predict --preprocess auto`)."),
         invert: Literal[*INVERT_CHOICES] = Query(
             "auto", description="Whether the image is dark ink on light paper."),
     ) -> JSONResponse:

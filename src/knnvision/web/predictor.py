@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ..estimators import KNNClassifier
+from ..images import class_labels
 from ..preprocessing import CenterOfMass, Deskew, GaussianBlur
 from .preprocess import ImageFormat, image_to_display, png_data_url, preprocess_image
 
@@ -76,7 +77,7 @@ class Predictor:
             and tuple(step.image_shape_) == self.image_format.image_shape
             for _, step in self.transformers
         )
-        self.class_names = _class_names(self.classifier.classes_,
+        self.class_names = class_labels(self.classifier.classes_,
                                         self.metadata.get("class_names"))
         # One search at a time: a single query already uses every core the model may use,
         # so concurrent searches would only slow each other down (and share the process-wide
@@ -219,9 +220,3 @@ def _plain_value(value):
         return [item.item() if isinstance(item, np.generic) else item for item in value]
     return None
 
-
-def _class_names(classes: np.ndarray, names) -> list[str]:
-    """Display name of each class: the dataset's name for an integer label when known."""
-    if names and classes.dtype.kind in "iu" and classes.min() >= 0 and classes.max() < len(names):
-        return [str(names[label]) for label in classes]
-    return [str(label) for label in classes]

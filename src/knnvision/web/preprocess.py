@@ -10,29 +10,24 @@ from __future__ import annotations
 import base64
 import io
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..datasets.folder import to_gray
 from ..images import (
+    FRAMING_CHOICES,
     INVERT_CHOICES,
-    frame_like_digits,
-    frame_like_mnist,
-    isolate_ink,
-    to_features,
+    ImageFormat,
+    frame_image,
+    gray_pixels,
 )
 
 #: Pillow format of each accepted upload content type.
 UPLOAD_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
 
-#: How a drawing is made to look like the training images; ``auto`` picks from the model.
-PREPROCESS_CHOICES = ("auto", "mnist", "digits", "resize", "none")
-
-# Drawings and photos are shrunk to this side before framing: plenty for a 28x28 result,
-# and it bounds the work a large upload can cause.
-_WORKING_SIDE = 512
+#: How a drawing is made to look like the training images; ``auto`` picks from the model
+#: (see :func:`knnvision.images.frame_image`).
+PREPROCESS_CHOICES = FRAMING_CHOICES
 
 
 class InputError(ValueError):
@@ -41,42 +36,6 @@ class InputError(ValueError):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True)
-class ImageFormat:
-    """What a model's training images looked like.
-
-    Parameters
-    ----------
-    image_shape : (int, int)
-        ``(height, width)`` of the training images.
-    max_value : int
-        Brightest pixel value of the training images (16 for the UCI digits).
-    framing : {"mnist", "digits", "resize"}
-        How a new drawing is framed by default (see :func:`preprocess_image`).
-    """
-
-    image_shape: tuple[int, int]
-    max_value: int
-    framing: str
-
-    @classmethod
-    def from_metadata(cls, metadata: dict) -> ImageFormat:
-        """Read the format from a model's metadata (``image_shape``, ``max_value``, ``dataset``)."""
-        shape = tuple(int(side) for side in metadata.get("image_shape", ()))
-        if len(shape) != 2 or min(shape) < 1:
-            raise ValueError(
-                "The model does not record the shape of its training images, so drawings cannot "
-                "be turned into its features; fit it with `knnvision fit` or `knnvision run`."
-            )
-        dataset = str(metadata.get("dataset", "")).lower()
-        framing = dataset if dataset in ("mnist", "digits") else "resize"
-        return cls(shape, int(metadata.get("max_value", 255)), framing)
-
-    @property
-    def n_pixels(self) -> int:
-        return self.image_shape[0] * self.image_shape[1]
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -100,10 +59,7 @@ def decode_upload(data: bytes, content_type: str, max_pixels: int) -> np.ndarray
         try:
             with Image.open(io.BytesIO(data), formats=(image_format,)) as image:
                 _check_pixel_count(image.width, image.height, max_pixels)
-                image.draft("L", (_WORKING_SIDE, _WORKING_SIDE))  # JPEG: decode scaled down
-                gray = to_gray(image)
-                gray.thumbnail((_WORKING_SIDE, _WORKING_SIDE))
-                return np.asarray(gray, dtype=np.uint8)
+                return gray_pixels(image)  # as the command line reads files
         except InputError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -175,20 +131,10 @@ def preprocess_image(image: np.ndarray, image_format: ImageFormat,
                      preprocess: str = "auto", invert: str = "auto") -> np.ndarray:
     """One feature row ``(1, n_pixels)`` in the model's training range from an image.
 
-    Parameters
-    ----------
-    image : ndarray of uint8, shape (height, width)
-        Grayscale pixels, 0..255 (0..``max_value`` with ``preprocess="none"``).
-    image_format : ImageFormat
-        The model's training images.
-    preprocess : {"auto", "mnist", "digits", "resize", "none"}, default="auto"
-        ``"mnist"``: the strokes' bounding box is scaled into 20x20 and centred by its centre
-        of mass in 28x28. ``"digits"``: the strokes fill the height of a 32x32 bitmap whose
-        4x4 blocks are counted (0..16). ``"resize"``: the whole image is resized. ``"none"``:
-        the pixels already are the model's features. ``"auto"``: the framing of the model's
-        dataset (MNIST, digits, else resize).
-    invert : {"auto", "yes", "no"}, default="auto"
-        Whether the image is dark ink on a light background; ``"auto"`` reads the border.
+    :func:`knnvision.images.frame_image` (which ``knnvision predict`` uses too), with its
+    refusals as :class:`InputError`. ``preprocess`` is its ``framing``: ``"auto"`` takes an
+    image of exactly the model's size as it is and frames any other size the way the
+    model's dataset was framed.
 
     Raises
     ------
@@ -196,34 +142,10 @@ def preprocess_image(image: np.ndarray, image_format: ImageFormat,
         422 for a bad option, a ``"none"`` image of the wrong shape, or an image without
         strokes when a framing needs them.
     """
-    if preprocess not in PREPROCESS_CHOICES:
-        raise InputError(422, f"preprocess must be one of {', '.join(PREPROCESS_CHOICES)}.")
-    if invert not in INVERT_CHOICES:
-        raise InputError(422, f"invert must be one of {', '.join(INVERT_CHOICES)}.")
-    framing = image_format.framing if preprocess == "auto" else preprocess
-    if framing == "none":
-        return _raw_features(image, image_format)
-    if framing == "resize":
-        resized = Image.fromarray(image).resize(image_format.image_shape[::-1],
-                                                Image.Resampling.BILINEAR)
-        return to_features(np.asarray(resized)[None], image_format.max_value, invert)
-    ink = isolate_ink(image, invert)
-    if ink is None:
-        raise InputError(422, "The image is blank: no strokes were found. Draw a digit first.")
-    frame = frame_like_mnist if framing == "mnist" else frame_like_digits
-    framed = frame(ink, image_format.image_shape)
-    return to_features(framed[None], image_format.max_value, "no")
-
-
-def _raw_features(image: np.ndarray, image_format: ImageFormat) -> np.ndarray:
-    if image.shape != image_format.image_shape:
-        height, width = image_format.image_shape
-        raise InputError(422, f"With preprocess=none the image must be {height}x{width} "
-                              f"pixels, got {image.shape[0]}x{image.shape[1]}.")
-    if image.max(initial=0) > image_format.max_value:
-        raise InputError(422, "With preprocess=none pixel values must be "
-                              f"0..{image_format.max_value}.")
-    return image.reshape(1, -1).astype(np.uint8)
+    try:
+        return frame_image(image, image_format, preprocess, invert)
+    except ValueError as error:
+        raise InputError(422, str(error)) from None
 
 
 def image_to_display(row: np.ndarray, image_format: ImageFormat) -> np.ndarray:
