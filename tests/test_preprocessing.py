@@ -12,8 +12,10 @@ from knnvision.preprocessing import (
     GaussianBlur,
     GradientHistograms,
     IntensityNormalizer,
+    _shift_each_image,
     image_moments,
     resolve_image_shape,
+    sample_bilinear,
 )
 
 
@@ -207,3 +209,148 @@ def test_transformers_work_in_a_pipeline_before_the_classifier():
     y = np.arange(60) % 3
     model = make_pipeline(Deskew(), GaussianBlur(0.5), KNNClassifier(1)).fit(X, y)
     np.testing.assert_array_equal(model.predict(X), y)
+
+
+# --- the scipy blur and the whole-pixel centring against the NumPy code they replaced -------
+
+
+def previous_blur(images: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The blur as it was written before scipy: per axis, zero-pad by the kernel's radius and
+    add one weighted, shifted copy of the images per kernel tap (float64 throughout)."""
+    radius = len(kernel) // 2
+    out = images.astype(np.float64)
+    for axis in (1, 2):
+        size = out.shape[axis]
+        widths = [(0, 0)] * 3
+        widths[axis] = (radius, radius)
+        padded = np.pad(out, widths)
+        summed = np.zeros_like(out)
+        for tap, weight in enumerate(kernel):
+            summed += weight * padded.take(range(tap, tap + size), axis=axis)
+        out = summed
+    return out
+
+
+def previous_centre_of_mass(images: np.ndarray) -> np.ndarray:
+    """Centring as it was before: bilinear sampling at the whole-pixel shifted positions."""
+    _, height, width = images.shape
+    moments = image_moments(images)
+    dy = np.rint((height - 1) / 2 - moments["cy"])
+    dx = np.rint((width - 1) / 2 - moments["cx"])
+    rows = np.arange(height)[None, :, None] - dy[:, None, None]
+    cols = np.arange(width)[None, None, :] - dx[:, None, None]
+    return sample_bilinear(images.astype(np.float64), rows, cols)
+
+
+def in_dtype(values: np.ndarray, dtype) -> np.ndarray:
+    """What the pixel transformers return for input of ``dtype``: uint8 rounded and clipped."""
+    if dtype == np.uint8:
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return values.astype(dtype)
+
+
+def strokes(n: int = 40, size: int = 28, seed: int = 8) -> np.ndarray:
+    """uint8 digit-like images: a few bright rectangles each, some touching the border."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, size, size), dtype=np.uint8)
+    for image in images:
+        for _ in range(3):
+            top, left = rng.integers(0, size - 2, 2)
+            tall, wide = rng.integers(2, size // 2, 2)
+            image[top : top + tall, left : left + wide] = rng.integers(60, 256)
+    images[0, :, :3] = 255  # ink on the left border
+    images[1, -2:, :] = 200  # and on the bottom one
+    images[2] = 0  # empty
+    images[3] = 97  # constant
+    return images
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0, 0.0, 1e-3, 20.0])
+def test_blur_of_uint8_images_is_bit_identical_to_the_previous_numpy_convolution(sigma):
+    images = strokes()
+    blur = GaussianBlur(sigma=sigma).fit(images)
+    expected = in_dtype(previous_blur(images, blur.kernel()), np.uint8)
+    np.testing.assert_array_equal(blur.transform(images), expected.reshape(len(images), -1))
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0])
+def test_blur_of_float_images_matches_the_previous_convolution(sigma):
+    pixels = strokes(size=12) / 255.0
+    kernel = GaussianBlur(sigma=sigma).kernel()
+    previous = previous_blur(pixels, kernel).reshape(len(pixels), -1)
+    pixels32 = pixels.astype(np.float32)
+    as_float32 = GaussianBlur(sigma=sigma).fit_transform(pixels32)
+    assert as_float32.dtype == np.float32
+    expected32 = previous_blur(pixels32, kernel).astype(np.float32).reshape(len(pixels), -1)
+    np.testing.assert_array_equal(as_float32, expected32)
+    # float64 keeps the last bits of a different summation order: a few units at most.
+    as_float64 = GaussianBlur(sigma=sigma).fit_transform(pixels)
+    assert as_float64.dtype == np.float64
+    np.testing.assert_array_max_ulp(as_float64, previous, maxulp=8)
+
+
+def test_float64_blur_is_within_a_few_units_in_the_last_place_of_exact_arithmetic():
+    from fractions import Fraction
+
+    image = np.random.default_rng(9).uniform(0, 1, (1, 6, 7))
+    blur = GaussianBlur(sigma=1.0).fit(image)
+    weights = [Fraction(w) for w in blur.kernel()]
+    radius = len(weights) // 2
+
+    def correlate_each_row(matrix):  # exact rationals, zeros outside the row
+        return [[sum(weights[t + radius] * row[x + t] for t in range(-radius, radius + 1)
+                     if 0 <= x + t < len(row)) for x in range(len(row))] for row in matrix]
+
+    def transposed(matrix):
+        return [list(column) for column in zip(*matrix)]
+
+    exact = [[Fraction(v) for v in row] for row in image[0]]
+    exact = transposed(correlate_each_row(transposed(correlate_each_row(exact))))
+    exact = np.array([[float(v) for v in row] for row in exact])
+    np.testing.assert_array_max_ulp(blur.transform(image).reshape(6, 7), exact, maxulp=4)
+
+
+def test_blur_of_a_single_constant_image_keeps_its_interior_and_dims_its_border():
+    image = np.full((1, 9, 9), 180, dtype=np.uint8)
+    blurred = GaussianBlur(sigma=1.0).fit_transform(image).reshape(9, 9)
+    assert np.all(blurred[3:6, 3:6] == 180)  # the kernel (radius 3) stays inside here
+    assert blurred[0, 0] < blurred[0, 4] < 180  # zeros outside pull the border down
+    previous = in_dtype(previous_blur(image, GaussianBlur(sigma=1.0).kernel()), np.uint8)
+    np.testing.assert_array_equal(blurred, previous[0])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_centre_of_mass_is_identical_to_the_previous_bilinear_centring(dtype):
+    images = strokes(n=60, seed=10).astype(dtype)
+    if dtype != np.uint8:
+        images[4:8] -= 40.0  # negative pixels: they count as no mass but are moved all the same
+    expected = in_dtype(previous_centre_of_mass(images), dtype).reshape(len(images), -1)
+    np.testing.assert_array_equal(CenterOfMass().fit_transform(images), expected)
+
+
+def test_centre_of_mass_moves_a_single_corner_image_far_and_leaves_empty_ones():
+    corner = np.zeros((2, 40, 30), dtype=np.uint8)
+    corner[0, :3, -2:] = 255  # centroid (1, 28.5), centre (19.5, 14.5)
+    centred = CenterOfMass().fit_transform(corner).reshape(2, 40, 30)
+    expected = np.zeros((40, 30), dtype=np.uint8)
+    expected[18:21, 14:16] = 255  # 18.5 rows rounds to even (18) down, 14 columns left
+    np.testing.assert_array_equal(centred[0], expected)
+    np.testing.assert_array_equal(centred[1], 0)
+    for single in corner:
+        previous = in_dtype(previous_centre_of_mass(single[None]), np.uint8)
+        centred_alone = CenterOfMass().fit_transform(single[None])
+        np.testing.assert_array_equal(centred_alone, previous.reshape(1, -1))
+
+
+def test_shift_each_image_matches_a_roll_with_zero_fill_even_beyond_the_frame():
+    rng = np.random.default_rng(11)
+    images = rng.integers(1, 256, (30, 5, 7)).astype(np.uint8)
+    dy, dx = rng.integers(-6, 7, 30), rng.integers(-8, 9, 30)
+    moved = _shift_each_image(images, dy, dx)
+    for image, down, right, result in zip(images, dy, dx, moved):
+        expected = np.zeros_like(image)
+        for y in range(5):
+            for x in range(7):
+                if 0 <= y - down < 5 and 0 <= x - right < 7:
+                    expected[y, x] = image[y - down, x - right]
+        np.testing.assert_array_equal(result, expected)

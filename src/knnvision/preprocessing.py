@@ -24,6 +24,7 @@ import math
 import numbers
 
 import numpy as np
+import scipy.ndimage
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -347,21 +348,15 @@ class GaussianBlur(OneToOneFeatureMixin, _ImageTransformer):
         return weights / weights.sum()
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
+        # scipy's correlate1d with our own kernel (not gaussian_filter, which computes its
+        # weights its own way): the transform runs 2.3-2.9x faster than with summed shifted
+        # copies in NumPy. It adds the two pixels a symmetric kernel weights alike before
+        # multiplying, so it rounds less: uint8 and float32 results were unchanged on every
+        # image measured, float64 ones move by a few units in the last place, closer to
+        # exact on average (benchmarks/preprocessing.md).
         kernel = self.kernel()
-        return _convolve_axis(_convolve_axis(images, kernel, axis=1), kernel, axis=2)
-
-
-def _convolve_axis(images: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
-    """Correlate with a symmetric odd-length ``kernel`` along ``axis``, zeros outside."""
-    radius = len(kernel) // 2
-    size = images.shape[axis]
-    pad = [(0, 0)] * images.ndim
-    pad[axis] = (radius, radius)
-    padded = np.pad(images, pad)
-    result = np.zeros_like(images)
-    for offset, weight in enumerate(kernel):
-        result += weight * np.take(padded, np.arange(offset, offset + size), axis=axis)
-    return result
+        rows_done = scipy.ndimage.correlate1d(images, kernel, axis=1, mode="constant", cval=0.0)
+        return scipy.ndimage.correlate1d(rows_done, kernel, axis=2, mode="constant", cval=0.0)
 
 
 NORMALIZATIONS = ("minmax", "l2", "standard")
@@ -433,9 +428,34 @@ class CenterOfMass(OneToOneFeatureMixin, _ImageTransformer):
         moments = image_moments(images)
         dy = np.rint((height - 1) / 2 - moments["cy"]).astype(np.int64)
         dx = np.rint((width - 1) / 2 - moments["cx"]).astype(np.int64)
-        rows = np.arange(height)[None, :, None] - dy[:, None, None]
-        cols = np.arange(width)[None, None, :] - dx[:, None, None]
-        return sample_bilinear(images, rows.astype(np.float64), cols.astype(np.float64))
+        return _shift_each_image(images, dy, dx)
+
+
+def _shift_each_image(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """Move image ``i`` by ``dy[i]`` rows down and ``dx[i]`` columns right (negative: up,
+    left), zeros filling what enters the frame; values are copied, never interpolated.
+
+    Images sharing an offset are moved together by one slice copy: centring leaves few
+    distinct offsets (a handful on MNIST), so this is a few copies rather than the four
+    gathers and weightings of bilinear sampling.
+    """
+    _, height, width = images.shape
+    moved = np.zeros_like(images)
+    offsets, group_of_image = np.unique(np.stack([dy, dx], axis=1), axis=0, return_inverse=True)
+    for group, (rows, cols) in enumerate(offsets):
+        if abs(rows) >= height or abs(cols) >= width:
+            continue  # moved wholly out of the frame: stays zeros
+        members = np.flatnonzero(group_of_image.ravel() == group)
+        moved[members, _landing(rows, height), _landing(cols, width)] = (
+            images[members, _landing(-rows, height), _landing(-cols, width)]
+        )
+    return moved
+
+
+def _landing(shift: int, size: int) -> slice:
+    """The part of an axis of ``size`` that a move by ``shift`` lands on inside the frame
+    (and, with ``-shift``, the part it comes from)."""
+    return slice(max(0, shift), size + min(0, shift))
 
 
 @register_saveable
