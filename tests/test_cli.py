@@ -2,6 +2,7 @@
 tests/conftest.py)."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -78,12 +79,8 @@ def test_predict_reads_npz_batches(cli, tmp_path):
     "args,message",
     [
         (["run", "--dataset", "nosuch"], "unknown dataset 'nosuch'"),
-        (["run", "--k", "three"], "--k takes whole numbers"),
-        (["run", "--metric", "euclidian"], "Unknown metric 'euclidian'"),
-        (["run", "--weights", "heavy"], "--weights takes uniform and/or distance"),
         (["run", "--k", "2000"], "larger than a cross-validation training fold"),
         (["info", "missing.knnv"], "Model file not found"),
-        (["fit", "--metric", "euclidean,manhattan"], "fit takes one metric"),
     ],
 )
 def test_user_errors_are_one_line_without_traceback(cli, args, message):
@@ -113,14 +110,45 @@ def test_corrupt_model_and_bad_inputs(cli, tmp_path):
     assert status == 1 and "expects 8x8 images" in err
 
 
-def test_usage_errors_exit_with_status_2(cli):
-    status, _, err = cli("run", "--cv", "1")
-    assert status == 2 and "--cv" in err
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "--cv", "1"], "Invalid value for '--cv'"),
+        (["run", "--k", "three"], "Invalid value for '--k': whole numbers separated by commas"),
+        (["run", "--metric", "euclidian"], "Invalid value for '--metric': Unknown metric "
+                                           "'euclidian'"),
+        (["run", "--weights", "heavy"], "Invalid value for '--weights': uniform and/or "
+                                        "distance, got 'heavy'"),
+        (["fit", "--metric", "euclidean,manhattan"], "fit takes one metric"),
+        (["fit", "--weights", "uniform,distance"], "uniform or distance"),
+    ],
+)
+def test_usage_errors_exit_with_status_2(cli, args, message):
+    status, _, err = cli(*args)
+    assert status == 2 and message in err
+    assert "Traceback" not in err
 
 
-def test_bench_quick_writes_table_and_json(cli, tmp_path):
-    status, out, _ = cli("bench", "--quick", "--cases", "scaling", "--out", tmp_path / "b.json")
+def test_bench_quick_writes_table_and_json(cli, tmp_path, monkeypatch):
+    # Offline, without the MNIST files (an empty --data-dir) and without faiss.
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    status, out, _ = cli("bench", "--quick", "--cases", "scaling", "--data-dir",
+                         tmp_path / "no-data", "--out", tmp_path / "bench" / "b.json")
     assert status == 0
-    report = json.loads((tmp_path / "b.json").read_text())
+    report = json.loads((tmp_path / "bench" / "b.json").read_text())  # its folder is made
     assert [case["name"] for case in report["cases"]] == ["scaling"]
-    assert (tmp_path / "b.md").read_text().startswith("Machine:")
+    markdown = (tmp_path / "bench" / "b.md").read_text()
+    assert markdown.startswith("Machine:") and "mnist (synthetic)" in markdown
+    lines = out.splitlines()
+    assert any(line.startswith("mnist IDX files not found") and "generated" in line
+               for line in lines)
+    # Named once, with its install command printed literally (not eaten as rich markup).
+    assert ('faiss-cpu is not installed, so it has no rows here '
+            '(pip install "knnvision[bench]")') in lines
+
+
+def test_bench_without_the_files_is_one_line_naming_data_dir(cli, tmp_path):
+    status, out, err = cli("bench", "--cases", "scaling", "--data-dir", tmp_path / "no-data")
+    assert status == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "mnist IDX files not found" in err and "--data-dir" in err

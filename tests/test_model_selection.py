@@ -226,4 +226,4 @@ def test_cli_tune(cli, tmp_path):
     assert "3-fold cross-validation, best 3 of 8" in out
     assert "Test accuracy of the best setting" in out and "pca=" in out
     status, _, err = run("--pca", "10,2.5")
-    assert status == 1 and "--pca takes whole numbers or fractions below 1" in err
+    assert status == 2 and "Invalid value for '--pca': whole numbers or fractions below 1" in err

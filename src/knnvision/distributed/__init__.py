@@ -16,7 +16,7 @@ try:
     import distributed as _distributed  # noqa: F401
 except ImportError as error:  # pragma: no cover - depends on the installation
     raise ImportError(
-        "The Dask backend needs dask and distributed: pip install 'knnvision[dask]'."
+        'The Dask backend needs dask and distributed: pip install "knnvision[dask]".'
     ) from error
 
 from .cluster import DEFAULT_CONNECT_TIMEOUT_S, LOCAL, get_client

@@ -13,7 +13,7 @@ try:
 except ImportError as error:
     raise ImportError(
         f"knnvision's web app needs the web extra ({error.name} is missing): "
-        "pip install 'knnvision[web]'"
+        'pip install "knnvision[web]"'
     ) from error
 
 from .app import MAX_PIXELS, MAX_UPLOAD_BYTES, create_app
