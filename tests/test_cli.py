@@ -16,6 +16,7 @@ def test_run_on_digits_reports_and_saves(cli, tmp_path):
     status, out, _ = cli("run", "--out", tmp_path / "out")
     assert status == 0
     assert "Test accuracy" in out and "Per-class report" in out and "Confusion matrix" in out
+    assert "1,437 training, 360 test images" in out  # counts with thousands separators
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["test_accuracy"] >= 0.98
     assert results["n_train"] == 1437 and results["n_test"] == 360

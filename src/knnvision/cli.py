@@ -366,8 +366,8 @@ def run(
     best = result.cv.best
     console.print(
         f"\n[bold]{_literal(result.dataset.name)}[/]: "
-        f"{final_estimator(result.model).n_samples_fit_} training, "
-        f"{len(result.test_labels)} test images; chosen k={best.n_neighbors}, "
+        f"{final_estimator(result.model).n_samples_fit_:,} training, "
+        f"{len(result.test_labels):,} test images; chosen k={best.n_neighbors}, "
         f"metric={_metric_text(best.metric, best.p)}, weights={best.weights}"
     )
     console.print(f"[bold green]Test accuracy: {result.accuracy:.2%}[/]\n")
@@ -416,7 +416,7 @@ def fit(
     path, model, data = _with_progress(work)
     _print_note(data)
     console.print(f"Saved {_literal(path)}: k={k}, {_metric_text(metric_name, p)}, "
-                  f"{model.n_samples_fit_} training images")
+                  f"{model.n_samples_fit_:,} training images")
 
 
 class InvertChoice(str, Enum):
@@ -568,7 +568,7 @@ def evaluate(
     evaluation, files = _with_progress(work)
     names = evaluation.class_names
     console.print(f"[bold green]Test accuracy on {_literal(evaluation.dataset.name)}: "
-                  f"{evaluation.accuracy:.2%}[/] ({len(evaluation.test_labels)} images)\n")
+                  f"{evaluation.accuracy:.2%}[/] ({len(evaluation.test_labels):,} images)\n")
     _print_report(evaluation.report(), names)
     _print_confusion(confusion_counts(evaluation.test_labels, evaluation.test_predictions,
                                       len(names)), names)
@@ -809,7 +809,7 @@ def tune(
     search, evaluation, files = _with_progress(work)
     _print_note(evaluation.dataset)
     _print_search(search, top)
-    console.print(f"\n{len(evaluation.train_labels)} training, {len(evaluation.test_labels)} "
+    console.print(f"\n{len(evaluation.train_labels):,} training, {len(evaluation.test_labels):,} "
                   f"test images. Best: {_literal(params_text(search.best_params_))}, "
                   f"CV {search.best_score_:.2%}")
     console.print(f"[bold green]Test accuracy of the best setting: {evaluation.accuracy:.2%}[/]")
@@ -949,7 +949,7 @@ def _print_report(report: dict, class_names: list[str]) -> None:
     for name in class_names + ["macro avg", "weighted avg"]:
         row = report[name]
         table.add_row(_literal(name), f"{row['precision']:.3f}", f"{row['recall']:.3f}",
-                      f"{row['f1-score']:.3f}", str(int(row["support"])))
+                      f"{row['f1-score']:.3f}", f"{int(row['support']):,}")
     console.print(table)
 
 
@@ -957,7 +957,7 @@ def _print_confusion(matrix: np.ndarray, class_names: list[str]) -> None:
     short = [_literal(name[:8]) for name in class_names]  # cut first, then escaped
     table = Table("true \\ predicted", *short, title="Confusion matrix")
     for i, (name, row) in enumerate(zip(short, matrix)):
-        cells = [f"[bold]{count}[/]" if i == j else str(count) for j, count in enumerate(row)]
+        cells = [f"[bold]{count:,}[/]" if i == j else f"{count:,}" for j, count in enumerate(row)]
         table.add_row(name, *cells)
     console.print(table)
 
