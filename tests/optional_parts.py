@@ -35,12 +35,13 @@ def in_ci() -> bool:
 
 def require(available: bool, what: str, install: str) -> None:
     """Skip the calling test (or, at module level, the module) unless ``available``; the
-    reason names ``what`` is missing and the ``install`` command. Fails instead under CI."""
+    reason names ``what`` is missing and ``install``, the command (or step) that brings it.
+    Fails instead under CI."""
     if available:
         return
-    reason = f"{what} is not available; install it with: {install}"
+    reason = f"missing {what}; to get it: {install}"
     if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.fail(f"CI=true, so this is a failure, not a skip: {reason}", pytrace=False)
     pytest.skip(reason, allow_module_level=True)
 
 

@@ -27,7 +27,7 @@ def test_available_part_neither_skips_nor_fails(ci):
 
 
 def test_missing_part_skips_with_the_install_command(not_ci):
-    with pytest.raises(pytest.skip.Exception, match=r"the example part .*knnvision\[example\]"):
+    with pytest.raises(pytest.skip.Exception, match=r"missing the example part; to get it: .*knnvision\[example\]"):
         require(False, "the example part", INSTALL)
     with pytest.raises(pytest.skip.Exception, match="no_such_module_knnvision"):
         require_module("no_such_module_knnvision", INSTALL)
@@ -36,7 +36,7 @@ def test_missing_part_skips_with_the_install_command(not_ci):
 @pytest.mark.parametrize("value", ["true", "True", "1"])
 def test_missing_part_fails_under_ci(monkeypatch, value):
     monkeypatch.setenv("CI", value)
-    with pytest.raises(pytest.fail.Exception, match=r"CI=true .*knnvision\[example\]"):
+    with pytest.raises(pytest.fail.Exception, match=r"CI=true, so this is a failure, not a skip: missing the example part; .*knnvision\[example\]"):
         require(False, "the example part", INSTALL)
 
 
@@ -69,7 +69,7 @@ def test_module_level_requirement_is_an_error_under_ci(pytester, ci):
     pytester.makepyfile(test_needs_part=MODULE_NEEDING_A_MISSING_PART)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*CI=true and the example part is not available*"])
+    result.stdout.fnmatch_lines(["*CI=true, so this is a failure, not a skip: missing the example part*"])
 
 
 def test_dataset_folder_needs_all_four_files(tmp_path, monkeypatch):
