@@ -299,6 +299,14 @@ def test_pixel_arrays_of_the_wrong_shape_or_range_are_refused(client, value, wor
     assert_refused(client.post("/api/predict", json=value), 422, words)
 
 
+def test_grayscale_model_is_described_and_refuses_rgb_arrays(client):
+    # Colour models are served too (tests/test_web_colour.py); a grayscale one stays gray.
+    info = client.get("/api/model").json()
+    assert info["color"] is False and info["image_shape"] == [8, 8]
+    assert_refused(client.post("/api/predict", json=np.zeros((8, 8, 3)).tolist()), 422,
+                   "the model reads grayscale images")
+
+
 def test_nan_pixels_are_refused(client):
     response = client.post("/api/predict", content=b"[[NaN, 0], [0, 0]]",
                            headers={"content-type": "application/json"})

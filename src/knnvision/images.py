@@ -47,28 +47,49 @@ class ImageFormat:
         Brightest pixel value of the training images (16 for the UCI digits).
     framing : {"mnist", "digits", "resize"}
         How an image of another size is framed by default (see :func:`frame_image`).
+    color : bool, default=False
+        Whether the training images were RGB (``--color``): then each image is
+        ``height * width * 3`` features and is resized, never framed like a drawing (see
+        :func:`frame_color_image`).
     """
 
     image_shape: tuple[int, int]
     max_value: int
     framing: str
+    color: bool = False
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> ImageFormat:
-        """Read the format from a model's metadata (``image_shape``, ``max_value``, ``dataset``)."""
+        """Read the format from a model's metadata (``image_shape``, ``max_value``, ``dataset``).
+
+        ``image_shape`` is ``[height, width]`` for grayscale models and
+        ``[height, width, 3]`` for colour ones.
+        """
         shape = tuple(int(side) for side in metadata.get("image_shape", ()))
-        if len(shape) != 2 or min(shape) < 1:
+        if len(shape) not in (2, 3) or min(shape) < 1:
             raise ValueError(
                 "The model does not record the shape of its training images, so images cannot "
                 "be turned into its features; fit it with `knnvision fit` or `knnvision run`."
             )
+        if len(shape) == 3 and shape[2] != 3:
+            raise ValueError(
+                f"The model records images of shape {list(shape)}: knnvision reads grayscale "
+                "[height, width] or RGB [height, width, 3] images; refit it with `knnvision fit`."
+            )
+        color = len(shape) == 3
         dataset = str(metadata.get("dataset", "")).lower()
-        framing = dataset if dataset in ("mnist", "digits") else "resize"
-        return cls(shape, int(metadata.get("max_value", 255)), framing)
+        framing = dataset if dataset in ("mnist", "digits") and not color else "resize"
+        return cls(shape[:2], int(metadata.get("max_value", 255)), framing, color)
+
+    @property
+    def array_shape(self) -> tuple[int, ...]:
+        """Shape of one image as an array: ``(height, width)``, or ``(height, width, 3)``."""
+        return (*self.image_shape, 3) if self.color else self.image_shape
 
     @property
     def n_pixels(self) -> int:
-        return self.image_shape[0] * self.image_shape[1]
+        """Features of one image: ``height * width`` values (times 3 in colour)."""
+        return int(np.prod(self.array_shape))
 
 
 def needs_inversion(image: np.ndarray) -> bool:
@@ -187,13 +208,18 @@ def read_gray(file: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         Naming the file, when it is not a supported image, is damaged, or has more than
         ``max_pixels`` pixels (read from its header, before any pixel is decoded).
     """
+    return _decode_file(file, max_pixels, gray_pixels)
+
+
+def _decode_file(file: str | Path, max_pixels: int, decode) -> np.ndarray:
+    """``decode(image)`` of an opened image file, with :func:`read_gray`'s refusals."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(file, formats=IMAGE_FORMATS) as image:
                 width, height = image.size
                 if width * height <= max_pixels:
-                    return gray_pixels(image)
+                    return decode(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ValueError(f"{file} has more pixels than Pillow accepts; shrink it.") from None
         except UnidentifiedImageError:
@@ -486,20 +512,86 @@ def read_color_inputs(
 ) -> tuple[list[str], np.ndarray]:
     """Names and feature rows of image files (and folders of them) for an RGB model.
 
-    Each image is read as its training images were (:func:`~knnvision.datasets.read_image`
-    with ``color=True``): RGB, resized to the model's height and width, flattened to
-    ``height * width * 3`` values. It is not inverted or framed like a drawing: a colour
-    photo has no strokes on paper to find.
+    Each image is read as its training images were (:func:`rgb_pixels`): RGB, resized to
+    the model's height and width, flattened to ``height * width * 3`` values. It is not
+    inverted or framed like a drawing: a colour photo has no strokes on paper to find. The
+    web API reads an upload to a colour model the same way, so both give the same answer.
     """
-    from .datasets.folder import read_image
-
+    image_format = ImageFormat(tuple(int(side) for side in image_shape[:2]), 255, "resize",
+                               color=True)
     names, rows = [], []
     for path in list_inputs(paths):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise ValueError(f"{path}: a colour model reads image files (PNG, JPEG, ...), not "
                              "IDX or .npz files.")
-        image = read_image(path, tuple(int(side) for side in image_shape[:2]), max_pixels,
-                           color=True)
-        rows.append(image.reshape(1, -1))
+        image = _decode_file(path, max_pixels,
+                             lambda opened: rgb_pixels(opened, image_format.image_shape))
+        rows.append(frame_color_image(image, image_format))
         names.append(str(path))
     return names, np.concatenate(rows)
+
+
+def rgb_pixels(image: Image.Image, size: tuple[int, int] | None = None) -> np.ndarray:
+    """An opened image as 8-bit RGB ``(height, width, 3)``, resized to ``size`` if given.
+
+    The conversion is the one a folder's training images get with ``color=True``
+    (:func:`~knnvision.datasets.read_image`): transparency over white, 16-bit values scaled
+    down, bilinear resizing straight from the full image. Image files for ``predict`` and
+    uploads to the web API both come through here.
+    """
+    # The folder reader's own conversion, so that a training file read again gives its row.
+    from .datasets.folder import _small_rgb
+
+    size = (image.height, image.width) if size is None else tuple(size)
+    image.draft("RGB", size[::-1])  # JPEG: decode at a reduced scale, as the folder reader
+    return _small_rgb(image, size)
+
+
+#: Framings a colour image accepts: it is resized (or taken as it is), never framed like a
+#: drawing, since a photo has no strokes on paper to find.
+COLOR_FRAMING_CHOICES = ("auto", "resize", "none")
+
+
+def frame_color_image(image: np.ndarray, image_format: ImageFormat, framing: str = "auto",
+                      invert: str = "auto") -> np.ndarray:
+    """One feature row ``(1, height * width * 3)`` of an RGB model from an RGB image.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (height, width, 3), or (height, width) for gray
+        RGB pixels 0..255 (0..``max_value`` with ``framing="none"``); a grayscale image is
+        taken as RGB with three equal channels.
+    image_format : ImageFormat
+        The model's training images (``color=True``).
+    framing : {"auto", "resize", "none"}, default="auto"
+        ``"auto"`` and ``"resize"``: resized to the model's size (bilinear; unchanged when
+        it has that size). ``"none"``: the pixels already are the model's features, so the
+        image must have the model's size. ``"mnist"`` and ``"digits"`` are refused.
+    invert : {"auto", "yes", "no"}, default="auto"
+        ``"yes"`` inverts every channel; ``"auto"`` and ``"no"`` leave the image as it is
+        (a photo's border says nothing about ink and paper).
+    """
+    _check_choice("invert", invert, INVERT_CHOICES)
+    if framing not in COLOR_FRAMING_CHOICES:
+        raise ValueError(f"A colour model's images are resized, not framed like a drawing: "
+                         f"preprocess must be one of {', '.join(COLOR_FRAMING_CHOICES)}, "
+                         f"got {framing!r}.")
+    image = np.asarray(image, dtype=np.uint8)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    height, width = image_format.image_shape
+    if framing == "none":
+        if image.shape != (height, width, 3):
+            raise ValueError(f"With preprocess=none the image must be {height}x{width} RGB "
+                             f"pixels, got {'x'.join(map(str, image.shape))}.")
+        if image.max(initial=0) > image_format.max_value:
+            raise ValueError("With preprocess=none pixel values must be "
+                             f"0..{image_format.max_value}.")
+        return image.reshape(1, -1)
+    if image.shape[:2] != (height, width):
+        image = rgb_pixels(Image.fromarray(image), (height, width))
+    if invert == "yes":
+        image = 255 - image
+    if image_format.max_value != 255:
+        image = np.rint(image * (image_format.max_value / 255.0)).astype(np.uint8)
+    return image.reshape(1, -1)

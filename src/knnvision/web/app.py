@@ -89,7 +89,11 @@ class ModelInfo(BaseModel):
     n_train: int = Field(description="Training images the neighbours' indices refer to.")
     n_stored: int = Field(description="Rows the classifier holds (augmented copies included).")
     dataset: str | None
-    image_shape: list[int]
+    image_shape: list[int] = Field(description="[height, width] of the training images, or "
+                                   "[height, width, 3] for a colour model.")
+    color: bool = Field(description="Whether the model was fitted on RGB images (--color): "
+                        "uploads are then read in colour and resized to the model's size, "
+                        "never framed like a drawing, and neighbour images are RGB.")
     max_value: int
     preprocess: str = Field(description="Framing applied with preprocess=auto to "
                             "images of another size than the model's.")
@@ -131,9 +135,13 @@ _PREDICT_BODY = {
             "application/json": {
                 "schema": {
                     "description": "Grayscale pixels, 0..255: rows of an image of any size, or "
-                                   "one flat row of the model's image size.",
+                                   "one flat row of the model's image size. A colour model "
+                                   "also takes RGB rows (height x width x 3) and a flat row "
+                                   "of height * width * 3 values.",
                     "oneOf": [
                         {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                        {"type": "array", "items": {"type": "array", "items": {
+                            "type": "array", "items": {"type": "number"}}}},
                         {"type": "array", "items": {"type": "number"}},
                     ],
                 },
@@ -211,9 +219,11 @@ def create_app(
             "mnist (bounding box into 20x20, centred by mass in 28x28), digits (UCI 4x4 block "
             "counts), resize, none (pixels are features already), auto (an image of the "
             "model's size as it is, any other framed as the model's dataset; the same as "
-            "`knnvision predict --preprocess auto`)."),
+            "`knnvision predict --preprocess auto`). A colour model's images are only resized "
+            "(auto, resize) or taken as they are (none)."),
         invert: Literal[*INVERT_CHOICES] = Query(
-            "auto", description="Whether the image is dark ink on light paper."),
+            "auto", description="Whether the image is dark ink on light paper. For a colour "
+            "model only yes does something (inverts every channel)."),
     ) -> JSONResponse:
         """Classify one image: a PNG/JPEG upload (form field ``file``) or a JSON pixel array."""
         started = time.perf_counter()
@@ -255,9 +265,10 @@ async def _read_body(request: Request) -> tuple[bytes, str]:
 
 def _image_from(data: bytes, data_type: str, predictor: Predictor, preprocess: str,
                 max_pixels: int):
-    """Decode the body read by :func:`_read_body` to a 2-D uint8 array."""
+    """Decode the body read by :func:`_read_body` to a uint8 image array (2-D gray, or
+    ``(height, width, 3)`` RGB for a colour model)."""
     if data_type != "application/json":
-        return decode_upload(data, data_type, max_pixels)
+        return decode_upload(data, data_type, max_pixels, predictor.image_format, preprocess)
     try:
         value = json.loads(data)
     except (ValueError, RecursionError):

@@ -70,11 +70,11 @@ class Predictor:
         if self.image_format.n_pixels != n_inputs:
             raise ValueError(
                 f"The model takes {n_inputs} features but its metadata describes "
-                f"{self.image_format.image_shape} images; the metadata does not fit the model."
+                f"{self.image_format.array_shape} images; the metadata does not fit the model."
             )
         self.shows_images = self.classifier.n_features_in_ == self.image_format.n_pixels and all(
             isinstance(step, IMAGE_TO_IMAGE)
-            and tuple(step.image_shape_) == self.image_format.image_shape
+            and tuple(step.image_shape_) == self.image_format.array_shape
             for _, step in self.transformers
         )
         self.class_names = class_labels(self.classifier.classes_,
@@ -87,7 +87,8 @@ class Predictor:
 
     def predict(self, image: np.ndarray, *, preprocess: str = "auto", invert: str = "auto",
                 with_images: bool = False) -> dict:
-        """Label, vote shares and neighbours of one grayscale image (see the API docs)."""
+        """Label, vote shares and neighbours of one image (see the API docs): grayscale, or
+        RGB ``(height, width, 3)`` for a colour model."""
         framed = preprocess_image(image, self.image_format, preprocess, invert)
         features = self.transform(framed)
         with self._search_lock:
@@ -142,7 +143,8 @@ class Predictor:
             "n_train": stored // factor,
             "n_stored": stored,
             "dataset": self.metadata.get("dataset"),
-            "image_shape": list(self.image_format.image_shape),
+            "image_shape": list(self.image_format.array_shape),
+            "color": self.image_format.color,
             "max_value": self.image_format.max_value,
             "preprocess": self.image_format.framing,
             "neighbor_images": self.shows_images,

@@ -18,8 +18,10 @@ from ..images import (
     FRAMING_CHOICES,
     INVERT_CHOICES,
     ImageFormat,
+    frame_color_image,
     frame_image,
     gray_pixels,
+    rgb_pixels,
 )
 
 #: Pillow format of each accepted upload content type.
@@ -41,8 +43,14 @@ class InputError(ValueError):
 # --- decoding ---------------------------------------------------------------------------------
 
 
-def decode_upload(data: bytes, content_type: str, max_pixels: int) -> np.ndarray:
+def decode_upload(data: bytes, content_type: str, max_pixels: int,
+                  model_format: ImageFormat | None = None, preprocess: str = "auto") -> np.ndarray:
     """An uploaded PNG or JPEG as an 8-bit grayscale array at (at most) a working size.
+
+    For a colour model (``model_format.color``) it is RGB ``(height, width, 3)`` instead,
+    read as ``knnvision predict`` reads a file for it (:func:`knnvision.images.rgb_pixels`):
+    resized straight to the model's size, or kept at its own size with
+    ``preprocess="none"`` (which then must be the model's).
 
     Raises
     ------
@@ -59,6 +67,9 @@ def decode_upload(data: bytes, content_type: str, max_pixels: int) -> np.ndarray
         try:
             with Image.open(io.BytesIO(data), formats=(image_format,)) as image:
                 _check_pixel_count(image.width, image.height, max_pixels)
+                if model_format is not None and model_format.color:
+                    size = None if preprocess == "none" else model_format.image_shape
+                    return rgb_pixels(image, size)  # as the command line reads files
                 return gray_pixels(image)  # as the command line reads files
         except InputError:
             raise
@@ -81,10 +92,13 @@ def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
 
 def pixels_from_json(value, image_format: ImageFormat, preprocess: str,
                      max_pixels: int) -> np.ndarray:
-    """A JSON array of pixels as a 2-D array of 8-bit values.
+    """A JSON array of pixels as a 2-D (or, for a colour model, 3-D) array of 8-bit values.
 
-    A 2-D array is an image of any size; a flat array must hold exactly one image of the
-    model's shape. Values are 0..255, or 0..``max_value`` with ``preprocess="none"``.
+    A 2-D array is a grayscale image of any size; for a colour model a 3-D array
+    ``(height, width, 3)`` is an RGB image of any size (and a 2-D one a gray image, taken
+    as RGB). A flat array must hold exactly one image of the model's shape (``height *
+    width * 3`` values in colour). Values are 0..255, or 0..``max_value`` with
+    ``preprocess="none"``.
 
     Raises
     ------
@@ -96,7 +110,9 @@ def pixels_from_json(value, image_format: ImageFormat, preprocess: str,
         raise InputError(422, "Send a JSON array of pixel rows (height x width), or one flat "
                               f"array of {image_format.n_pixels} pixels.")
     shape = _json_shape(value)
-    _check_pixel_count(shape[-1], shape[0] if len(shape) == 2 else 1, max_pixels)
+    # Checked before converting: rows x columns (the channels are bounded by the body size).
+    _check_pixel_count(shape[1] if len(shape) > 1 else shape[0],
+                       shape[0] if len(shape) > 1 else 1, max_pixels)
     try:
         pixels = np.asarray(value)
     except ValueError:  # ragged rows
@@ -106,12 +122,9 @@ def pixels_from_json(value, image_format: ImageFormat, preprocess: str,
     if pixels.ndim == 1:
         if pixels.size != image_format.n_pixels:
             raise InputError(422, f"A flat pixel array must hold {image_format.n_pixels} values "
-                                  f"(a {image_format.image_shape[0]}x{image_format.image_shape[1]} "
-                                  f"image), got {pixels.size}.")
-        pixels = pixels.reshape(image_format.image_shape)
-    if pixels.ndim != 2 or min(pixels.shape) < 1:
-        raise InputError(422, f"The pixel array must be 2-D (height x width), got shape "
-                              f"{list(pixels.shape)}.")
+                                  f"(a {_size_words(image_format)} image), got {pixels.size}.")
+        pixels = pixels.reshape(image_format.array_shape)
+    _check_dimensions(pixels.shape, image_format)
     top = image_format.max_value if preprocess == "none" else 255
     if not np.isfinite(pixels).all() or pixels.min() < 0 or pixels.max() > top:
         raise InputError(422, f"Pixel values must be numbers from 0 to {top}.")
@@ -120,8 +133,27 @@ def pixels_from_json(value, image_format: ImageFormat, preprocess: str,
 
 def _json_shape(value: list) -> tuple[int, ...]:
     """The shape a nested list claims from its first elements, read before converting it."""
-    first = value[0]
-    return (len(value), len(first)) if isinstance(first, list) else (len(value),)
+    shape = []
+    while isinstance(value, list) and value and len(shape) < 3:
+        shape.append(len(value))
+        value = value[0]
+    return tuple(shape)
+
+
+def _check_dimensions(shape: tuple[int, ...], image_format: ImageFormat) -> None:
+    """Refuse arrays that are not an image the model can read (2-D gray, or 3-D RGB)."""
+    if len(shape) == 2 and min(shape) >= 1:
+        return
+    if len(shape) == 3 and image_format.color and min(shape) >= 1 and shape[2] == 3:
+        return
+    expected = ("2-D (height x width) or 3-D (height x width x 3, RGB)" if image_format.color
+                else "2-D (height x width): the model reads grayscale images")
+    raise InputError(422, f"The pixel array must be {expected}, got shape {list(shape)}.")
+
+
+def _size_words(image_format: ImageFormat) -> str:
+    height, width = image_format.image_shape
+    return f"{height}x{width} RGB" if image_format.color else f"{height}x{width}"
 
 
 # --- preprocessing ----------------------------------------------------------------------------
@@ -131,8 +163,9 @@ def preprocess_image(image: np.ndarray, image_format: ImageFormat,
                      preprocess: str = "auto", invert: str = "auto") -> np.ndarray:
     """One feature row ``(1, n_pixels)`` in the model's training range from an image.
 
-    :func:`knnvision.images.frame_image` (which ``knnvision predict`` uses too), with its
-    refusals as :class:`InputError`. ``preprocess`` is its ``framing``: ``"auto"`` takes an
+    :func:`knnvision.images.frame_image` (which ``knnvision predict`` uses too), or
+    :func:`knnvision.images.frame_color_image` for a colour model, with their refusals as
+    :class:`InputError`. ``preprocess`` is its ``framing``: ``"auto"`` takes an
     image of exactly the model's size as it is and frames any other size the way the
     model's dataset was framed.
 
@@ -142,21 +175,24 @@ def preprocess_image(image: np.ndarray, image_format: ImageFormat,
         422 for a bad option, a ``"none"`` image of the wrong shape, or an image without
         strokes when a framing needs them.
     """
+    frame = frame_color_image if image_format.color else frame_image
     try:
-        return frame_image(image, image_format, preprocess, invert)
+        return frame(image, image_format, preprocess, invert)
     except ValueError as error:
         raise InputError(422, str(error)) from None
 
 
 def image_to_display(row: np.ndarray, image_format: ImageFormat) -> np.ndarray:
-    """A feature row as an 8-bit image for showing (training range stretched to 0..255)."""
+    """A feature row as an 8-bit image for showing (training range stretched to 0..255):
+    ``(height, width)`` gray, or ``(height, width, 3)`` RGB for a colour model."""
     scale = 255.0 / image_format.max_value
     pixels = np.rint(np.asarray(row, dtype=np.float64) * scale).clip(0, 255)
-    return pixels.astype(np.uint8).reshape(image_format.image_shape)
+    return pixels.astype(np.uint8).reshape(image_format.array_shape)
 
 
 def png_data_url(image: np.ndarray) -> str:
-    """A small grayscale image as a ``data:image/png;base64,...`` URL."""
+    """A small grayscale ``(h, w)`` or RGB ``(h, w, 3)`` image as a ``data:image/png;base64,...``
+    URL."""
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -218,10 +218,19 @@ async function showModelInfo() {
     info.textContent = (steps.length ? `${steps.join(" → ")} → ` : "") +
       `k = ${model.params.n_neighbors}, ${model.params.weights} weights, ${metricName}; ` +
       `${model.n_train.toLocaleString("en")} training images` +
-      (model.dataset ? ` (${model.dataset})` : "");
+      (model.dataset ? ` (${model.dataset})` : "") + (model.color ? ", in colour" : "");
+    if (model.color) showColourHint(model.image_shape);
   } catch (error) {
     info.textContent = `The model could not be described: ${error.message}`;
   }
+}
+
+// A colour model compares RGB photos: the drawing is still sent, as the white-on-black
+// picture it is, and (like an upload) only resized to the model's size, never framed.
+function showColourHint([height, width]) {
+  document.getElementById("hint").textContent =
+    `This model was trained on ${height}x${width} colour images: upload a photo. ` +
+    "A drawing is sent as a white-on-black picture, resized to that size.";
 }
 
 redraw();
