@@ -161,6 +161,23 @@ def test_command_line_and_web_api_give_the_same_answer(cli, client, colour_model
     assert len(shares) > 2 and any(0 < share < 1 for votes in shares for share in votes)
 
 
+def test_command_line_options_mean_what_they_mean_on_the_page(cli, client, colour_model_file,
+                                                              tmp_path):
+    opposite_of_red = tmp_path / "opposite[red].png"
+    opposite_of_red.write_bytes(encoded(255 - noisy_square(COLOURS["red"], seed=9)))
+    status, out, err = cli("predict", str(colour_model_file), str(opposite_of_red),
+                           "--invert", "yes", "--format", "json")
+    assert status == 0, err
+    from_api = upload(client, opposite_of_red.read_bytes(), invert="yes").json()
+    assert json.loads(out)[0]["label"] == from_api["label"] == "red"
+    # A drawing's framing, or an image of another size taken as features, is refused by both.
+    for option in ("mnist", "none"):
+        status, _, err = cli("predict", str(colour_model_file), str(opposite_of_red),
+                             "--preprocess", option)
+        assert status == 1 and len(err.strip().splitlines()) == 1, err
+        assert upload(client, opposite_of_red.read_bytes(), preprocess=option).status_code == 422
+
+
 def test_command_line_reads_a_file_as_the_folder_read_it(colour_folder, colour_data):
     files = [colour_folder / "green" / "2.png", colour_folder / "green" / "3.jpg"]
     _, rows = read_color_inputs(files, [*MODEL_SIZE, 3])

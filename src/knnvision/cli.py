@@ -478,7 +478,8 @@ def predict(
                          "probabilities; predict needs a classifier.")
     meta = getattr(model, "metadata_", None) or {}
     if is_color_model(meta):  # RGB photos: resized only, never framed like a drawing
-        names, features = read_color_inputs(inputs, meta["image_shape"])
+        names, features = read_color_inputs(inputs, meta["image_shape"], preprocess.value,
+                                            invert.value)
     else:
         try:
             image_format = ImageFormat.from_metadata(meta)

@@ -508,14 +508,16 @@ def is_color_model(metadata: dict) -> bool:
 
 
 def read_color_inputs(
-    paths: Sequence[str | Path], image_shape: Sequence[int], max_pixels: int = MAX_PIXELS
+    paths: Sequence[str | Path], image_shape: Sequence[int], framing: str = "auto",
+    invert: str = "auto", max_pixels: int = MAX_PIXELS,
 ) -> tuple[list[str], np.ndarray]:
     """Names and feature rows of image files (and folders of them) for an RGB model.
 
     Each image is read as its training images were (:func:`rgb_pixels`): RGB, resized to
     the model's height and width, flattened to ``height * width * 3`` values. It is not
     inverted or framed like a drawing: a colour photo has no strokes on paper to find. The
-    web API reads an upload to a colour model the same way, so both give the same answer.
+    web API reads an upload to a colour model the same way, so both give the same answer;
+    ``framing`` and ``invert`` mean what they mean there (:func:`frame_color_image`).
     """
     image_format = ImageFormat(tuple(int(side) for side in image_shape[:2]), 255, "resize",
                                color=True)
@@ -524,9 +526,10 @@ def read_color_inputs(
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise ValueError(f"{path}: a colour model reads image files (PNG, JPEG, ...), not "
                              "IDX or .npz files.")
-        image = _decode_file(path, max_pixels,
-                             lambda opened: rgb_pixels(opened, image_format.image_shape))
-        rows.append(frame_color_image(image, image_format))
+        # With framing "none" the file must already have the model's size: not resized here.
+        size = None if framing == "none" else image_format.image_shape
+        image = _decode_file(path, max_pixels, lambda opened: rgb_pixels(opened, size))
+        rows.append(frame_color_image(image, image_format, framing, invert))
         names.append(str(path))
     return names, np.concatenate(rows)
 
