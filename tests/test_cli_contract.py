@@ -270,6 +270,18 @@ def test_help_holds_every_option_sentence_in_full(cli, monkeypatch, columns, nam
             assert _squeezed(param.help) in shown, (param.name, out)
 
 
+@pytest.mark.parametrize("columns", ["80", "40"])
+def test_command_list_shows_each_summary_in_full(cli, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", columns)
+    status, out, _ = cli("--help")
+    command_list = out.split("Commands:")[1]
+    assert status == 0 and "..." not in command_list and "…" not in command_list
+    shown = _squeezed(command_list)
+    for name, command in _commands().items():
+        summary = command.help.split("\n\n")[0]
+        assert _squeezed(name + summary) in shown, (name, out)
+
+
 def test_run_help_keeps_the_split_and_the_preset_notes(cli, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     _, out, _ = cli("run", "--help")

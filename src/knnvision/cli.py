@@ -67,6 +67,10 @@ class _PlainHelpGroup(typer.core.TyperGroup):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for command in self.commands.values():
+            # The command list shows each command's first paragraph whole (click wraps it);
+            # click's default summary cuts it with "..." to fit one line.
+            if not command.short_help and command.help:
+                command.short_help = " ".join(command.help.split("\n\n")[0].split())
             for param in command.params:
                 if isinstance(param, typer.core.TyperArgument):
                     param.metavar = param.metavar or param.name.upper()
