@@ -180,7 +180,7 @@ def test_command_line_options_mean_what_they_mean_on_the_page(cli, client, colou
 
 def test_command_line_reads_a_file_as_the_folder_read_it(colour_folder, colour_data):
     files = [colour_folder / "green" / "2.png", colour_folder / "green" / "3.jpg"]
-    _, rows = read_color_inputs(files, [*MODEL_SIZE, 3])
+    _, rows = read_color_inputs(files, ImageFormat(MODEL_SIZE, 255, "resize", color=True))
     for file, row in zip(files, rows, strict=True):
         assert np.array_equal(row, read_image(file, MODEL_SIZE, color=True).ravel()), file
 

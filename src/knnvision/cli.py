@@ -473,7 +473,7 @@ def predict(
     IDX and .npz images must have the model's size and are taken as they are.
     """
     from .images import (
-        ImageFormat, class_labels, is_color_model, read_color_inputs, read_inputs,
+        ImageFormat, class_labels, read_color_inputs, read_inputs,
     )
 
     model = load(model_path)
@@ -481,15 +481,13 @@ def predict(
         raise ValueError(f"{model_path} holds a {type(model).__name__}, which gives no class "
                          "probabilities; predict needs a classifier.")
     meta = getattr(model, "metadata_", None) or {}
-    if is_color_model(meta):  # RGB photos: resized only, never framed like a drawing
-        names, features = read_color_inputs(inputs, meta["image_shape"], preprocess.value,
-                                            invert.value)
-    else:
-        try:
-            image_format = ImageFormat.from_metadata(meta)
-        except ValueError as error:
-            raise ValueError(f"{model_path}: {error}") from None
-        names, features = read_inputs(inputs, image_format, preprocess.value, invert.value)
+    try:
+        image_format = ImageFormat.from_metadata(meta)
+    except ValueError as error:
+        raise ValueError(f"{model_path}: {error}") from None
+    # RGB photos are resized only, never framed like a drawing.
+    read = read_color_inputs if image_format.color else read_inputs
+    names, features = read(inputs, image_format, preprocess.value, invert.value)
     probabilities = _with_progress(lambda: model.predict_proba(features))
     classes = class_labels(model.classes_, meta.get("class_names"))
     writers = {OutputFormat.table: _print_prediction_table, OutputFormat.csv: _write_prediction_csv,

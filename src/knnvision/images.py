@@ -501,14 +501,8 @@ def class_labels(classes: np.ndarray, names) -> list[str]:
 # --- colour models ----------------------------------------------------------------------------
 
 
-def is_color_model(metadata: dict) -> bool:
-    """Whether a model was fitted on RGB images (``--color``): ``image_shape`` ends in 3."""
-    shape = metadata.get("image_shape", ())
-    return bool(metadata.get("color")) and len(shape) == 3 and int(shape[2]) == 3
-
-
 def read_color_inputs(
-    paths: Sequence[str | Path], image_shape: Sequence[int], framing: str = "auto",
+    paths: Sequence[str | Path], image_format: ImageFormat, framing: str = "auto",
     invert: str = "auto", max_pixels: int = MAX_PIXELS,
 ) -> tuple[list[str], np.ndarray]:
     """Names and feature rows of image files (and folders of them) for an RGB model.
@@ -519,8 +513,6 @@ def read_color_inputs(
     web API reads an upload to a colour model the same way, so both give the same answer;
     ``framing`` and ``invert`` mean what they mean there (:func:`frame_color_image`).
     """
-    image_format = ImageFormat(tuple(int(side) for side in image_shape[:2]), 255, "resize",
-                               color=True)
     names, rows = [], []
     for path in list_inputs(paths):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
