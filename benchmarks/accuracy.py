@@ -31,9 +31,10 @@ from sklearn.pipeline import make_pipeline
 
 from knnvision import KNNClassifier, __version__
 from knnvision.datasets import load_dataset
-from knnvision.pipeline import ExperimentConfig, run_experiment, split_for_experiment
-from knnvision.preprocessing import Deskew, GaussianBlur
-from knnvision.rerank import RerankKNNClassifier
+from knnvision.results.experiment import ExperimentConfig, split_for_experiment
+from knnvision.experiments.run import run_experiment
+from knnvision.transforms.preprocessing import Deskew, GaussianBlur
+from knnvision.neighbors.rerank import RerankKNNClassifier
 
 
 def techniques(dataset: str) -> list[tuple[str, object]]:

@@ -6,7 +6,7 @@ The queries are MNIST test images. The same search runs
 
 * in this process, with every core (``build_index(train).query``), and
 * on a ``LocalCluster`` of worker processes (one thread each, one shard each), through
-  :func:`knnvision.distributed.build_sharded_index`,
+  :func:`knnvision.search.dask.build_sharded_index`,
 
 and the script checks that both give the same indices, then reports throughput, the overhead
 of Dask, the memory each worker holds, the measured cost of one shard's search and of the
@@ -30,7 +30,7 @@ import numpy as np
 import psutil
 
 from knnvision.datasets import load_dataset
-from knnvision.distributed import build_sharded_index
+from knnvision.search.dask import build_sharded_index
 from knnvision.search import build_index, thread_limit
 from knnvision.search.topk import merge_topk
 

@@ -28,9 +28,9 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
 from knnvision.datasets import load_dataset
-from knnvision.pipeline import ExperimentConfig, split_for_experiment
-from knnvision.preprocessing import Deskew, GaussianBlur
-from knnvision.presets import get_preset
+from knnvision.results.experiment import ExperimentConfig, split_for_experiment
+from knnvision.transforms.preprocessing import Deskew, GaussianBlur
+from knnvision.experiments.presets import get_preset
 
 # The preset before this study, spelled out (``get_preset`` now returns the chosen one).
 CURRENT = replace(

@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from knnvision.datasets import load_dataset, train_val_test_split
-from knnvision.estimators._base import neighbor_weights
-from knnvision.estimators.classifier import vote_shares
-from knnvision.preprocessing import Deskew, GaussianBlur
-from knnvision.rerank import RerankKNNClassifier
+from knnvision.neighbors._base import neighbor_weights
+from knnvision.neighbors.classifier import vote_shares
+from knnvision.transforms.preprocessing import Deskew, GaussianBlur
+from knnvision.neighbors.rerank import RerankKNNClassifier
 
 KS = (1, 3, 5, 7)
 WEIGHTS = ("uniform", "distance")

@@ -24,7 +24,7 @@ import scipy.ndimage
 from threadpoolctl import threadpool_limits
 
 from knnvision.datasets import load_dataset
-from knnvision.preprocessing import (
+from knnvision.transforms.preprocessing import (
     CenterOfMass,
     GaussianBlur,
     _shift_each_image,

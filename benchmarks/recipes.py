@@ -16,7 +16,7 @@ import platform
 import time
 from pathlib import Path
 
-from knnvision.recipes import RECIPES, RecipeOptions, run_recipe
+from knnvision.experiments.recipes import RECIPES, RecipeOptions, run_recipe
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ which adds knnvision's ``algorithm="torch"`` row to the MNIST case: ``pip instal
     python benchmarks/search.py --quick         # small subsets, seconds
     python benchmarks/search.py --cases single_query scaling --n-jobs 2
 
-The logic lives in :mod:`knnvision.benchmark` (also behind ``knnvision bench``).
+The logic lives in :mod:`knnvision.experiments.bench` (also behind ``knnvision bench``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))  # run from a fresh clone without installing
 
-from knnvision import benchmark
+from knnvision.experiments import bench as benchmark
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -48,9 +48,9 @@ import numpy as np
 from PIL import Image
 
 from knnvision.datasets import load_dataset
-from knnvision.estimators import KNNClassifier
+from knnvision.neighbors import KNNClassifier
 from knnvision.io import save
-from knnvision.pipeline import ExperimentConfig, model_metadata, software_versions
+from knnvision.results.experiment import ExperimentConfig, model_metadata, software_versions
 
 HERE = Path(__file__).resolve().parent
 BOUNDARY = "knnvisionbenchmarkboundary"

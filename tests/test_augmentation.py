@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from knnvision import progress
-from knnvision.augmentation import (
+from knnvision.transforms.augmentation import (
     augment_images,
     augmentation_factor,
     shift_images,

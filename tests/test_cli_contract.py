@@ -133,7 +133,7 @@ def _hide_module(monkeypatch, name: str, *importers: str) -> None:
 
 @pytest.mark.parametrize("command", ["run", "tune"])
 def test_scheduler_without_dask_says_what_to_install(cli, monkeypatch, command):
-    _hide_module(monkeypatch, "distributed", "knnvision.distributed")
+    _hide_module(monkeypatch, "distributed", "knnvision.search.dask")
     status, out, err = cli(command, "--scheduler", "local", *QUICK_RUN)
     assert status == 1
     assert 'pip install "knnvision[dask]"' in _one_line_error(err)

@@ -20,9 +20,10 @@ distributed = require_module("distributed", DASK)
 
 import knnvision
 from knnvision import PCA, KNNClassifier, KNNOutlierDetector, KNNSearchCV, progress
-from knnvision.distributed import build_sharded_index, get_client, sharded_search
-from knnvision.distributed import cluster as cluster_module
-from knnvision.model_selection import cross_validate_grid
+from knnvision.search.dask import build_sharded_index, get_client
+from knnvision.search.dask import sharded as sharded_search
+from knnvision.search.dask import cluster as cluster_module
+from knnvision.selection.search_cv import cross_validate_grid
 from knnvision.search import build_index
 
 N_FEATURES = 784  # MNIST-sized rows
@@ -243,7 +244,7 @@ def test_cli_tune_with_scheduler(address, cli, tmp_path):
 
 
 def test_cli_unreachable_scheduler_is_one_line(cli, monkeypatch, tmp_path):
-    monkeypatch.setattr("knnvision.distributed.cluster.DEFAULT_CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr("knnvision.search.dask.cluster.DEFAULT_CONNECT_TIMEOUT_S", 1.0)
     status, _, err = cli("run", "--no-report", "--out", tmp_path, "--scheduler",
                          "tcp://127.0.0.1:9")
     assert status == 1

@@ -5,7 +5,7 @@ import zlib
 import numpy as np
 import pytest
 
-from knnvision import kernels as K
+from knnvision.search import kernels as K
 from knnvision.search import reference_kneighbors, resolve_metric
 from knnvision.search.metrics import Metric, reduced_distances
 

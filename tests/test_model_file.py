@@ -149,7 +149,7 @@ def test_only_knnvision_estimators_are_saved(tmp_path):
 
 def test_metadata_of_a_folder_model_survives_the_file(tmp_path, monkeypatch):
     from knnvision.datasets import Dataset
-    from knnvision.pipeline import ExperimentConfig, model_metadata
+    from knnvision.results.experiment import ExperimentConfig, model_metadata
 
     monkeypatch.chdir(tmp_path)
     rgb = np.zeros((4, 2, 3, 3), np.uint8)

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from knnvision import PCA, KNNClassifier, KNNRegressor, KNNSearchCV, progress
-from knnvision.model_selection import cross_validate_grid, knn_grid, validation_curve
+from knnvision.selection.search_cv import cross_validate_grid, knn_grid, validation_curve
 
 # The tutorial's grid: n_neighbors 2..18 step 2, p 1..3 (weightings are tested below).
 TUTORIAL_GRID = {"n_neighbors": list(range(2, 20, 2)), "p": [1, 2, 3]}

@@ -11,10 +11,10 @@ from optional_parts import WEB, require_module
 from PIL import Image, ImageDraw, ImageFilter
 
 from knnvision.datasets import load_digits
-from knnvision.estimators import KNNClassifier
-from knnvision.images import ImageFormat, frame_image, framing_for
+from knnvision.neighbors import KNNClassifier
+from knnvision.io.images import ImageFormat, frame_image, framing_for
 from knnvision.io import load, save
-from knnvision.pipeline import ExperimentConfig, model_metadata
+from knnvision.results.experiment import ExperimentConfig, model_metadata
 
 MNIST_LIKE = ImageFormat((28, 28), 255, "mnist")
 

@@ -6,7 +6,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from knnvision import KNNClassifier
-from knnvision.preprocessing import (
+from knnvision.transforms.preprocessing import (
     CenterOfMass,
     Deskew,
     GaussianBlur,

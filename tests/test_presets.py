@@ -10,9 +10,10 @@ from sklearn.pipeline import Pipeline
 
 from knnvision import load
 from knnvision.datasets import load_dataset
-from knnvision.pipeline import ExperimentConfig, run_experiment, split_for_experiment
-from knnvision.presets import PRESETS, get_preset, preset_names, validation_scores
-from knnvision.rerank import RerankKNNClassifier
+from knnvision.results.experiment import ExperimentConfig, split_for_experiment
+from knnvision.experiments.run import run_experiment
+from knnvision.experiments.presets import PRESETS, get_preset, preset_names, validation_scores
+from knnvision.neighbors.rerank import RerankKNNClassifier
 
 
 def test_every_dataset_has_a_best_preset_that_builds():

@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from knnvision.datasets import load_dataset, train_val_test_split
-from knnvision.recipes import RECIPES, RecipeOptions, run_recipe
+from knnvision.experiments.recipes import RECIPES, RecipeOptions, run_recipe
 from knnvision.report.recipe import write_outputs
 
 

@@ -21,10 +21,9 @@ import knnvision
 from knnvision import KNNClassifier, KNNSearchCV
 from knnvision.datasets import load_dataset
 from knnvision.io import save
-from knnvision.model_selection import cross_validate_grid
-from knnvision.pipeline import (
-    ExperimentConfig, model_metadata, run_experiment, split_for_experiment,
-)
+from knnvision.selection.search_cv import cross_validate_grid
+from knnvision.results.experiment import ExperimentConfig, model_metadata, split_for_experiment
+from knnvision.experiments.run import run_experiment
 from knnvision.report import (
     accuracy_vs_k,
     confusion_heatmap,

@@ -7,9 +7,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from knnvision import KNNClassifier, load, save
-from knnvision.augmentation import shift_images
-from knnvision.preprocessing import Deskew
-from knnvision.rerank import (
+from knnvision.transforms.augmentation import shift_images
+from knnvision.transforms.preprocessing import Deskew
+from knnvision.neighbors.rerank import (
     RerankKNNClassifier,
     context_features,
     context_features_numpy,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from optional_parts import FAISS, require_module
 
-from knnvision import benchmark
-from knnvision.benchmark import Sizes
+from knnvision.experiments import bench as benchmark
+from knnvision.experiments.bench import Sizes
 from knnvision.datasets import write_idx
 
 TINY = Sizes(n_train=700, n_queries=40, single_queries=5, sklearn_slow_queries=20,

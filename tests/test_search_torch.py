@@ -179,7 +179,7 @@ def test_model_file_round_trip_and_missing_torch(tmp_path, digits, monkeypatch):
 
 
 def test_benchmark_has_a_torch_row_identical_to_brute():
-    from knnvision import benchmark
+    from knnvision.experiments import bench as benchmark
 
     sizes = benchmark.Sizes(n_train=500, n_queries=40, reference_sample=5)
     report = benchmark.run(cases=("mnist_euclidean",), synthetic=True, sizes=sizes, n_jobs=2,

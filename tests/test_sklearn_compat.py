@@ -9,8 +9,8 @@ from sklearn.datasets import load_digits
 from sklearn.neighbors import KNeighborsClassifier
 
 from knnvision import PCA, KNNClassifier, KNNOutlierDetector, KNNRegressor, KNNSearchCV
-from knnvision.preprocessing import Deskew, GaussianBlur, GradientHistograms
-from knnvision.rerank import RerankKNNClassifier
+from knnvision.transforms.preprocessing import Deskew, GaussianBlur, GradientHistograms
+from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.search import build_index, reference_kneighbors, resolve_metric
 
 

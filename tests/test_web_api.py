@@ -16,18 +16,18 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from knnvision.datasets import Dataset, load_dataset, load_digits  # noqa: E402
-from knnvision.decomposition import PCA  # noqa: E402
-from knnvision.estimators import KNNClassifier, KNNRegressor  # noqa: E402
-from knnvision.images import (  # noqa: E402
+from knnvision.transforms.pca import PCA  # noqa: E402
+from knnvision.neighbors import KNNClassifier, KNNRegressor  # noqa: E402
+from knnvision.io.images import (  # noqa: E402
     frame_like_digits,
     frame_like_mnist,
     isolate_ink,
     to_features,
 )
 from knnvision.io import load, save  # noqa: E402
-from knnvision.pipeline import ExperimentConfig, model_metadata  # noqa: E402
-from knnvision.preprocessing import Deskew  # noqa: E402
-from knnvision.rerank import RerankKNNClassifier  # noqa: E402
+from knnvision.results.experiment import ExperimentConfig, model_metadata  # noqa: E402
+from knnvision.transforms.preprocessing import Deskew  # noqa: E402
+from knnvision.neighbors.rerank import RerankKNNClassifier  # noqa: E402
 from knnvision.web import create_app, server  # noqa: E402
 from knnvision.web.app import STATIC_DIR  # noqa: E402
 from knnvision.web.preprocess import preprocess_image  # noqa: E402

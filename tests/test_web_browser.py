@@ -28,9 +28,9 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from knnvision.datasets import load_dataset, load_digits  # noqa: E402
-from knnvision.decomposition import PCA  # noqa: E402
-from knnvision.estimators import KNNClassifier  # noqa: E402
-from knnvision.pipeline import ExperimentConfig, model_metadata  # noqa: E402
+from knnvision.transforms.pca import PCA  # noqa: E402
+from knnvision.neighbors import KNNClassifier  # noqa: E402
+from knnvision.results.experiment import ExperimentConfig, model_metadata  # noqa: E402
 from knnvision.web import create_app  # noqa: E402
 
 K = 5

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient  # noqa: E402
 from test_web_api import header_only_png  # noqa: E402
 
 from knnvision.datasets import load_dataset, read_image  # noqa: E402
-from knnvision.estimators import KNNClassifier  # noqa: E402
-from knnvision.images import ImageFormat, read_color_inputs  # noqa: E402
+from knnvision.neighbors import KNNClassifier  # noqa: E402
+from knnvision.io.images import ImageFormat, read_color_inputs  # noqa: E402
 from knnvision.io import load, save  # noqa: E402
-from knnvision.pipeline import ExperimentConfig, model_metadata  # noqa: E402
+from knnvision.results.experiment import ExperimentConfig, model_metadata  # noqa: E402
 from knnvision.web import create_app  # noqa: E402
 
 COLOURS = {"blue": (30, 40, 200), "green": (40, 190, 30), "red": (210, 30, 40)}

@@ -29,10 +29,11 @@ from rich.text import Text
 from . import progress
 from ._version import __version__
 from .datasets import load_dataset
-from .estimators import KNNClassifier
+from .neighbors import KNNClassifier
 from .io import load, read_header, save
-from .pipeline import (
-    ExperimentConfig, confusion_counts, final_estimator, model_metadata, run_experiment,
+from .experiments.run import run_experiment
+from .results.experiment import (
+    ExperimentConfig, confusion_counts, final_estimator, model_metadata,
     split_for_experiment,
 )
 
@@ -361,7 +362,7 @@ def run(
         report=report, command=["knnvision", *sys.argv[1:]], preset=preset, color=color,
     )
     if scheduler is not None:
-        _require_extra("knnvision.distributed")
+        _require_extra("knnvision.search.dask")
     _say_if_replacing(out)
     with _folds_hint(cv):
         result = _with_progress(lambda: run_experiment(config))
@@ -399,7 +400,7 @@ def fit(
     color: ColorOption = False,
 ) -> None:
     """Fit a classifier on the training part of a dataset and save it, without tuning."""
-    from .estimators._base import check_enough_samples
+    from .neighbors._base import check_enough_samples
 
     metric_name, p = _option_value("--metric", _one_metric, metric)
     weighting = _option_value("--weights", _one_weighting, weights)
@@ -472,7 +473,7 @@ def predict(
 
     IDX and .npz images must have the model's size and are taken as they are.
     """
-    from .images import (
+    from .io.images import (
         ImageFormat, class_labels, read_color_inputs, read_inputs,
     )
 
@@ -710,7 +711,7 @@ def bench(
 ) -> None:
     """Time knnvision's search against scikit-learn and faiss-cpu (if installed) on the same
     data and threads, check they return the same neighbours, and write a table and JSON."""
-    from . import benchmark
+    from .experiments import bench
 
     chosen = tuple(c.strip() for c in cases.split(",") if c.strip()) if cases else None
 
@@ -719,10 +720,10 @@ def bench(
         # one-line notes stay one line, whatever the terminal's width.
         console.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    report = benchmark.run(quick=quick, cases=chosen, data_dir=data_dir, n_jobs=n_jobs,
+    report = bench.run(quick=quick, cases=chosen, data_dir=data_dir, n_jobs=n_jobs,
                            repeat=repeat, log=log)
     out.parent.mkdir(parents=True, exist_ok=True)
-    benchmark.save(report, out, out.with_suffix(".md"))
+    bench.save(report, out, out.with_suffix(".md"))
     log(f"Saved {out} and {out.with_suffix('.md')}")
 
 
@@ -768,7 +769,7 @@ def tune(
 ) -> None:
     """Grid search by cross-validation (KNNSearchCV, GridSearchCV's scores) on the training
     part, then the best setting's accuracy on the test part."""
-    from .model_selection import KNNSearchCV, knn_grid
+    from .selection.search_cv import KNNSearchCV, knn_grid
     from .report.evaluation import Evaluation, without_skipped_steps
     from .report.text import params_text
     from .report.tune import write_outputs
@@ -781,8 +782,8 @@ def tune(
     estimator, grid = knn_grid(settings["k"], weights=settings["weights"],
                                metrics=settings["metric"], pca_sizes=settings["pca"])
     if scheduler is not None:
-        _require_extra("knnvision.distributed")
-        from .distributed import on_dask
+        _require_extra("knnvision.search.dask")
+        from .selection.dask import on_dask
 
         estimator = on_dask(estimator, scheduler)
     config = ExperimentConfig(dataset=dataset, data_dir=str(data_dir) if data_dir else None,
@@ -836,7 +837,7 @@ def recipe(
     report: ReportOption = True,
 ) -> None:
     """Run a tutorial's experiment; print its numbers next to the tutorial's own."""
-    from .recipes import RECIPES, RecipeOptions, run_recipe
+    from .experiments.recipes import RECIPES, RecipeOptions, run_recipe
     from .report.recipe import write_outputs
 
     if list_recipes or name is None:
@@ -936,7 +937,7 @@ def _print_saved(files: dict[str, str]) -> None:
 
 def _print_cv(cv) -> None:
     title = f"{cv.n_folds}-fold cross-validation"
-    if "preset" in cv.extra:  # tuned on one validation split (knnvision.presets)
+    if "preset" in cv.extra:  # tuned on one validation split (knnvision.experiments.presets)
         title = _literal(f"preset {cv.extra['preset']}: {cv.extra['summary']}; validation split")
     table = Table("k", "metric", "weights", "CV accuracy", title=title)
     best = cv.best_index

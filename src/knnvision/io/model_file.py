@@ -29,8 +29,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
-from .. import __version__
-from ..estimators import KNNClassifier, KNNOutlierDetector, KNNRegressor
+from .._version import __version__
 
 MAGIC = b"KNNVMDL\0"
 FORMAT_VERSION = 1
@@ -41,14 +40,14 @@ _MAX_HEADER_BYTES = 16 * 2**20
 _ALLOWED_DTYPE_KINDS = "biufU"
 
 # The classes a model file may name. A name outside this table is refused, so a file can
-# never make the loader construct an arbitrary object.
-SAVEABLE_ESTIMATORS: dict[str, type[BaseEstimator]] = {
-    cls.__name__: cls for cls in (KNNClassifier, KNNRegressor, KNNOutlierDetector)
-}
+# never make the loader construct an arbitrary object. The estimators and transformers add
+# themselves (:func:`register_saveable`), so this module, below them, imports none of them;
+# ``import knnvision`` imports them all, so the table is full before any file is loaded.
+SAVEABLE_ESTIMATORS: dict[str, type[BaseEstimator]] = {}
 
 
 def register_saveable(cls: type[BaseEstimator]) -> type[BaseEstimator]:
-    """Allow model files to hold estimators of ``cls`` (a knnvision transformer, say).
+    """Allow model files to hold estimators of ``cls`` (a class decorator).
 
     The class must keep its fitted state in arrays and plain scalars.
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..pipeline import ExperimentConfig, final_estimator, software_versions
+from ..results.experiment import ExperimentConfig, final_estimator, software_versions
 from .evaluation import (
     Evaluation, load_model, model_text, reload_evaluation, scores_page, search_algorithm,
     split_settings,

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from ..datasets import Dataset, load_dataset
 from ..io import load
-from ..pipeline import (
+from ..results.experiment import (
     ExperimentConfig, absolute_path, class_scores, confusion_counts, evaluation_json,
     split_for_experiment,
 )
@@ -66,7 +66,7 @@ class Evaluation:
 
     @classmethod
     def of_experiment(cls, result) -> Evaluation:
-        """The test part of an :class:`~knnvision.pipeline.ExperimentResult`."""
+        """The test part of an :class:`~knnvision.experiments.run.ExperimentResult`."""
         return cls(result.dataset, result.model, result.test_labels, result.test_predictions,
                    result.train_features, result.train_labels, result.test_features,
                    result.config.seed)

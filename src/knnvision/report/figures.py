@@ -1,6 +1,6 @@
 """The figures of a knnvision report, one function each, every one returning a ``Figure``.
 
-They take plain arrays (and, for the tuning curve, a :class:`~knnvision.model_selection.CVResult`),
+They take plain arrays (and, for the tuning curve, a :class:`~knnvision.selection.search_cv.CVResult`),
 so they work in a notebook as well as in the report:
 
 >>> from knnvision.report import confusion_heatmap
@@ -19,7 +19,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
-from ..model_selection import CVResult
+from ..selection.search_cv import CVResult
 from .style import (
     AGREES, CONTEXT, DISAGREES, HEATMAP, MAX_PANELS, class_color, class_marker, new_figure,
     styled,
@@ -111,7 +111,7 @@ def accuracy_vs_k(cv, *, test_accuracy: float | None = None) -> Figure:
     Parameters
     ----------
     cv : CVResult or mapping
-        What :func:`~knnvision.model_selection.cross_validate_grid` returned, or the
+        What :func:`~knnvision.selection.search_cv.cross_validate_grid` returned, or the
         ``cv_results_`` of :class:`~knnvision.KNNSearchCV` or scikit-learn's ``GridSearchCV``
         (``params``, ``mean_test_score``, ``std_test_score``, ``split<i>_test_score`` and,
         when present, ``rank_test_score``; arrays or lists).

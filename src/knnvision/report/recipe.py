@@ -1,7 +1,7 @@
 """The report of ``knnvision recipe NAME``: a tutorial's numbers next to knnvision's.
 
 Everything the page shows is in ``results.json`` (the numbers, the recipe's tables and the
-data of its figures, :attr:`~knnvision.recipes.RecipeResult.plots`), so ``knnvision report
+data of its figures, :attr:`~knnvision.experiments.recipes.RecipeResult.plots`), so ``knnvision report
 DIR`` (:func:`rebuild`) redraws it without running the recipe again or reading any dataset.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..pipeline import software_versions
-from ..recipes import RecipeOptions, RecipeResult, Row
+from ..results.experiment import software_versions
+from ..results.recipe import RecipeOptions, RecipeResult, Row
 from . import figures
 from .files import Drawing, write_page
 from .files import write_outputs as write_outputs_of
@@ -111,7 +111,7 @@ def _commands(recorded: dict) -> dict[str, str]:
     arguments = ", ".join(f"{key}={value!r}" for key, value in recorded["options"].items())
     return {
         **command_lines(recorded.get("command")),
-        "Python:": "from knnvision.recipes import RecipeOptions, run_recipe\n"
+        "Python:": "from knnvision.experiments.recipes import RecipeOptions, run_recipe\n"
                    f"result = run_recipe({recorded['recipe']['name']!r}, "
                    f"RecipeOptions({arguments}))",
     }

@@ -1,7 +1,7 @@
 """The report of ``knnvision run``: an experiment's figures, PNG files and ``report.html``.
 
 :func:`write_report` is what ``knnvision run`` calls after saving ``results.json``;
-``knnvision report RESULTS_DIR`` rebuilds the :class:`~knnvision.pipeline.ExperimentResult`
+``knnvision report RESULTS_DIR`` rebuilds the :class:`~knnvision.experiments.run.ExperimentResult`
 from ``results.json``, ``model.knnv`` and the dataset (:func:`load_result`), then writes the
 same report.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..model_selection import Candidate, CVResult
-from ..pipeline import ExperimentConfig, ExperimentResult, software_versions
+from ..selection.search_cv import Candidate, CVResult
+from ..results.experiment import ExperimentConfig, ExperimentResult, software_versions
 from . import figures
 from .evaluation import Evaluation, load_model, model_text, reload_evaluation, search_algorithm
 from .files import Makers, draw_figures, read_results, write_page
@@ -29,7 +29,7 @@ def experiment_figures(result: ExperimentResult) -> dict[str, Figure]:
     """Every figure the report shows for ``result``, by name, in page order.
 
     The misclassified-images figure needs ``result``'s training and test features (set by
-    :func:`~knnvision.pipeline.run_experiment`); PCA figures need a PCA in the model.
+    :func:`~knnvision.experiments.run.run_experiment`); PCA figures need a PCA in the model.
     """
     return draw_figures(_makers(result))
 
@@ -161,6 +161,6 @@ def _commands(config: ExperimentConfig) -> dict[str, str]:
     )
     return {
         **command_lines(config.command),
-        "Python:": "from knnvision.pipeline import ExperimentConfig, run_experiment\n"
+        "Python:": "from knnvision.experiments.run import ExperimentConfig, run_experiment\n"
                    f"result = run_experiment(ExperimentConfig({arguments}))",
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..io import save
-from ..pipeline import ExperimentConfig, model_metadata, software_versions
+from ..results.experiment import ExperimentConfig, model_metadata, software_versions
 from . import figures
 from .evaluation import (
     Evaluation, load_model, reload_evaluation, scores_page, search_algorithm, split_settings,

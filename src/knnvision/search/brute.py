@@ -11,7 +11,7 @@ Three engines, chosen per metric and dtype:
   exact float64 kernel. The result equals the reference, ties included; when the spare
   candidates might not cover every near-tie, that query is re-scanned exactly.
 * **uint8 Manhattan** (and uint8 Euclidean for a handful of queries): exact integer sums of
-  byte differences with SIMD ``psadbw`` / ``pmaddwd`` (see :mod:`knnvision.kernels`).
+  byte differences with SIMD ``psadbw`` / ``pmaddwd`` (see :mod:`knnvision.search.kernels`).
 * **Manhattan on floats and Minkowski**: vectorised sums in any order (float32 where both
   sides are float32 exactly) with an early exit, kept as estimates within a known relative
   error, then every near-tie re-measured with the reference formula
@@ -33,7 +33,7 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .. import kernels
+from . import kernels
 from .metrics import Metric
 from .recheck import (
     check_query,

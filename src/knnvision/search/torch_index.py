@@ -70,7 +70,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .. import kernels
+from . import kernels
 from .brute import FEW_QUERIES, BruteIndex, _row_norms
 from .metrics import Metric
 from .recheck import check_query, no_neighbours, query_excluding_self, search_in_chunks

@@ -4,13 +4,13 @@ Both trees share one layout: a complete binary tree stored in arrays, node ``i``
 ``2i + 1`` and ``2i + 2``, every node owns a contiguous range of a permuted copy of the
 training rows, and each split halves its range at the median of the coordinate with the
 widest spread. Only the node bound differs: a bounding box for the kd-tree, a centre and
-radius for the ball tree. The query loop is compiled (:func:`knnvision.kernels.tree_query`).
+radius for the ball tree. The query loop is compiled (:func:`knnvision.search.kernels.tree_query`).
 
 Exactness: leaf distances are bit-identical to the reference, node bounds are shrunk by a
 rounding margin so they never exceed the distance of a point inside, and a node is pruned
 only when its bound is *strictly* greater than the current k-th distance, so a point tied
 with the k-th but with a smaller index is still found. Minkowski distances go through
-:func:`knnvision.search.recheck.recheck_estimates` (see :mod:`knnvision.kernels`).
+:func:`knnvision.search.recheck.recheck_estimates` (see :mod:`knnvision.search.kernels`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import math
 import numba
 import numpy as np
 
-from .. import kernels, progress
+from .. import progress
+from . import kernels
 from .metrics import TREE_METRICS, Metric
 from .recheck import check_query, query_excluding_self, recheck_estimates
 

@@ -170,7 +170,7 @@ def create_app(
         transformers over such images ending in one (``knnvision run --preset``,
         ``knnvision tune --pca``); see :class:`~knnvision.web.predictor.Predictor`.
     metadata : dict, optional
-        The model's image format (see :func:`knnvision.pipeline.model_metadata`); default
+        The model's image format (see :func:`knnvision.experiments.run.model_metadata`); default
         ``model.metadata_``, which :func:`knnvision.io.load` sets.
     max_upload_bytes : int, default=MAX_UPLOAD_BYTES
         Largest request body accepted (413 beyond).

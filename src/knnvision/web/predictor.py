@@ -1,7 +1,7 @@
 """One prediction with everything the page shows: label, vote shares and the neighbours.
 
 The served model is a fitted :class:`~knnvision.KNNClassifier` (subclasses such as
-:class:`~knnvision.rerank.RerankKNNClassifier` included), or a scikit-learn ``Pipeline`` of
+:class:`~knnvision.neighbors.rerank.RerankKNNClassifier` included), or a scikit-learn ``Pipeline`` of
 transformers ending in one, as ``knnvision run --preset`` and ``knnvision tune --pca`` make
 them. A framed image goes through the pipeline's transformers, then the classifier's
 ``kneighbors``; the vote shares are derived from those same neighbours (as
@@ -17,9 +17,9 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ..estimators import KNNClassifier
-from ..images import class_labels
-from ..preprocessing import CenterOfMass, Deskew, GaussianBlur
+from ..neighbors import KNNClassifier
+from ..io.images import class_labels
+from ..transforms.preprocessing import CenterOfMass, Deskew, GaussianBlur
 from .preprocess import ImageFormat, image_to_display, png_data_url, preprocess_image
 
 #: Transformers whose output is an image of the input's shape, dtype and value range: a
@@ -44,7 +44,7 @@ class Predictor:
         a fitted pipeline of transformers over such images whose last step is a
         :class:`~knnvision.KNNClassifier` (or a subclass).
     metadata : dict
-        The model's metadata (see :func:`knnvision.pipeline.model_metadata`): at least
+        The model's metadata (see :func:`knnvision.experiments.run.model_metadata`): at least
         ``image_shape``; ``max_value``, ``class_names`` and ``dataset`` when known.
 
     Attributes

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..images import (
+from ..io.images import (
     FRAMING_CHOICES,
     INVERT_CHOICES,
     ImageFormat,
@@ -28,7 +28,7 @@ from ..images import (
 UPLOAD_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG"}
 
 #: How a drawing is made to look like the training images; ``auto`` picks from the model
-#: (see :func:`knnvision.images.frame_image`).
+#: (see :func:`knnvision.io.images.frame_image`).
 PREPROCESS_CHOICES = FRAMING_CHOICES
 
 
@@ -48,7 +48,7 @@ def decode_upload(data: bytes, content_type: str, max_pixels: int,
     """An uploaded PNG or JPEG as an 8-bit grayscale array at (at most) a working size.
 
     For a colour model (``model_format.color``) it is RGB ``(height, width, 3)`` instead,
-    read as ``knnvision predict`` reads a file for it (:func:`knnvision.images.rgb_pixels`):
+    read as ``knnvision predict`` reads a file for it (:func:`knnvision.io.images.rgb_pixels`):
     resized straight to the model's size, or kept at its own size with
     ``preprocess="none"`` (which then must be the model's).
 
@@ -163,8 +163,8 @@ def preprocess_image(image: np.ndarray, image_format: ImageFormat,
                      preprocess: str = "auto", invert: str = "auto") -> np.ndarray:
     """One feature row ``(1, n_pixels)`` in the model's training range from an image.
 
-    :func:`knnvision.images.frame_image` (which ``knnvision predict`` uses too), or
-    :func:`knnvision.images.frame_color_image` for a colour model, with their refusals as
+    :func:`knnvision.io.images.frame_image` (which ``knnvision predict`` uses too), or
+    :func:`knnvision.io.images.frame_color_image` for a colour model, with their refusals as
     :class:`InputError`. ``preprocess`` is its ``framing``: ``"auto"`` takes an
     image of exactly the model's size as it is and frames any other size the way the
     model's dataset was framed.

@@ -9,9 +9,9 @@ from pathlib import Path
 import uvicorn
 
 from ..datasets import load_dataset
-from ..estimators import KNNClassifier
+from ..neighbors import KNNClassifier
 from ..io import load
-from ..pipeline import ExperimentConfig, model_metadata, split_for_experiment
+from ..results.experiment import ExperimentConfig, model_metadata, split_for_experiment
 from .app import create_app
 
 #: The model fitted when ``serve`` is given none: five neighbours, closer ones count more.

@@ -1,0 +1,342 @@
+"""Exact k-nearest-neighbour search over training rows sharded across a Dask cluster.
+
+The training rows are cut into contiguous shards, one per worker thread. Each shard is sent to
+(or loaded on) a worker once and kept there with the ordinary knnvision index built over it
+(:func:`knnvision.search.build_index`). Every query block goes to every shard; each shard
+answers with its k best as (exact reduced distance, global index), and the client merges the
+lists with the library's tie rule (:func:`knnvision.search.topk.merge_topk`). Shards are
+contiguous row ranges, so within a shard the smaller local index is the smaller global index,
+and the merged lists are exactly those of a single-machine search, ties included.
+
+Resilience: Dask re-runs a task lost with a worker on another worker by itself, but rows
+scattered from the client cannot be recomputed by Dask. When a worker dies, its shards are
+sent again from the client's copy (or loaded again from the ``.npy`` file) to the workers
+left, and the query blocks that needed them run again; the answer is unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import distributed
+import numpy as np
+from dask.sizeof import sizeof
+
+from ... import progress
+from ..local import build_local_index
+from ..metrics import Metric, reduced_distances, resolve_metric
+from ..topk import merge_topk
+from .cluster import get_client, one_thread_per_task, worker_threads
+
+# Query rows are sent in blocks of about this many bytes (at most MAX_QUERY_BLOCK_ROWS rows):
+# big enough that a task's work dwarfs Dask's per-task cost (~1 ms), small enough to keep
+# every worker busy and to merge on the client while workers search.
+QUERY_BLOCK_BYTES = 4 * 2**20
+MAX_QUERY_BLOCK_ROWS = 2048
+# Query blocks in flight at once: bounds the queries held by the scheduler and the workers.
+BLOCKS_IN_FLIGHT = 4
+# Restorations of one shard in one query before the cluster is deemed too unstable.
+MAX_RESTORES_PER_SHARD = 3
+
+
+@dataclass
+class _Shard:
+    """What a worker keeps for one shard: its rows, the index over them, their first row."""
+
+    rows: np.ndarray
+    index: object
+    start: int
+
+
+@sizeof.register(_Shard)
+def _shard_size(shard: _Shard) -> int:
+    # Tells Dask's memory manager what a shard weighs (its default for objects is ~100 bytes).
+    return int(shard.rows.nbytes)
+
+
+def _build_shard(rows, start, metric, p, algorithm, working_memory_mb) -> _Shard:
+    index = build_local_index(
+        rows, metric=metric, p=p, algorithm=algorithm, working_memory_mb=working_memory_mb
+    )
+    return _Shard(rows, index, start)
+
+
+def _load_shard(path, start, stop, metric, p, algorithm, working_memory_mb) -> _Shard:
+    # A private, resident copy of the rows: searching a memory map would read the disk.
+    rows = np.array(np.load(path, mmap_mode="r")[start:stop])
+    return _build_shard(rows, start, metric, p, algorithm, working_memory_mb)
+
+
+def _shard_algorithm(shard: _Shard) -> str:
+    return shard.index.algorithm
+
+
+def _query_rows(block: np.ndarray) -> np.ndarray:
+    # A query block as a task result rather than scattered data: Dask can recompute it.
+    return block
+
+
+def _search_shard(shard: _Shard, queries: np.ndarray, k: int):
+    """The shard's ``k`` nearest rows of each query: (exact reduced distances, global indices)."""
+    k_shard = min(k, len(shard.rows))
+    with one_thread_per_task():
+        _, local = shard.index.query(queries, k_shard)
+    return _exact_reduced(queries, shard.rows, local, shard.index.metric), local + shard.start
+
+
+def _exact_reduced(queries, rows, local, metric: Metric) -> np.ndarray:
+    # The search orders by the reference reduced distance; the distances it returns are a
+    # rounded function of it (a square root, say), in which distinct values can collide. The
+    # merge across shards must order exactly as the single-machine search does, so it sorts on
+    # the reference values, re-measured here for the k candidates only.
+    reduced = np.empty(local.shape)
+    for row in range(len(queries)):
+        reduced[row] = reduced_distances(queries[row : row + 1], rows[local[row]], metric)[0]
+    return reduced
+
+
+class ShardedIndex:
+    """Exact search over training rows kept in shards on the workers of a Dask cluster.
+
+    Build it with :func:`build_sharded_index`. It answers ``query`` exactly like
+    :func:`knnvision.search.build_index` over all the rows (same indices, same distances,
+    ties to the smaller training index).
+
+    Attributes
+    ----------
+    algorithm : str
+        The search each shard runs and the number of shards, e.g. ``"brute (dask, 4 shards)"``.
+    metric : Metric
+        The resolved metric.
+    bounds : list of (int, int)
+        The ``[start, stop)`` training rows of each shard.
+    """
+
+    def __init__(self, client, source, rows_like, metric: Metric, settings: dict, n_shards: int):
+        self.client = client
+        self.metric = metric
+        self.n_train, self.n_features = rows_like.shape
+        self.row_nbytes = self.n_features * rows_like.dtype.itemsize
+        self._source = source  # the client's rows, or the path of an .npy file on every worker
+        self._settings = settings
+        edges = np.linspace(0, self.n_train, min(n_shards, self.n_train) + 1).astype(int)
+        self.bounds = [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+        self._shards = self._place_shards()
+        # Waits for every shard, so that a failure shows at fit rather than at the first query.
+        algorithms = client.gather([client.submit(_shard_algorithm, f) for f in self._shards])
+        self.algorithm = f"{algorithms[0]} (dask, {len(self._shards)} shards)"
+
+    # --- shards --------------------------------------------------------------------------
+
+    def _place_shards(self) -> list:
+        slots = worker_threads(self.client)
+        return [self._send_shard(s, slots[s % len(slots)]) for s in range(len(self.bounds))]
+
+    def _send_shard(self, shard: int, worker: str | None):
+        """A future of shard ``shard``, built on ``worker`` (any worker when ``None``)."""
+        start, stop = self.bounds[shard]
+        placement = {"workers": [worker], "allow_other_workers": True} if worker else {}
+        if isinstance(self._source, str):
+            return self.client.submit(
+                _load_shard, self._source, start, stop, **self._settings, **placement,
+                pure=False,
+            )
+        rows = self.client.scatter(self._source[start:stop], hash=False,
+                                   workers=[worker] if worker else None)
+        # The built shard holds the scattered rows itself; the scattered key is let go.
+        return self.client.submit(_build_shard, rows, start, **self._settings, pure=False)
+
+    def shard_future(self, shard: int):
+        """The Dask future of shard ``shard`` (it changes when the shard is restored)."""
+        return self._shards[shard]
+
+    def restore_lost_shards(self, restores: list[int]) -> None:
+        """Send again every shard whose worker died (to the workers that are left).
+
+        ``restores`` counts, per shard, the restorations in the current query.
+        """
+        for shard, future in enumerate(self._shards):
+            if future.status in ("finished", "pending"):
+                continue
+            restores[shard] += 1
+            if restores[shard] > MAX_RESTORES_PER_SHARD:
+                raise RuntimeError(
+                    f"Shard {shard} of the training rows was lost {restores[shard]} times during "
+                    "one search: Dask workers keep dying. Check their logs; a worker needs "
+                    f"about {self.shard_nbytes() / 2**20:.0f} MiB per shard it holds."
+                )
+            self._shards[shard] = self._send_shard(shard, worker=None)
+
+    def shard_nbytes(self) -> int:
+        """Bytes of training rows in the largest shard."""
+        return max(stop - start for start, stop in self.bounds) * self.row_nbytes
+
+    # --- queries -------------------------------------------------------------------------
+
+    def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(distances, indices)`` of the ``k`` nearest training rows, nearest first."""
+        queries = self._checked_queries(queries, k)
+        reduced = np.empty((len(queries), k))
+        indices = np.empty((len(queries), k), dtype=np.int64)
+        rows = self._query_block_rows(queries)
+        blocks = [(q0, min(q0 + rows, len(queries))) for q0 in range(0, len(queries), rows)]
+        with progress.track(total=len(queries), description="searching neighbours (dask)") as task:
+            search = _ShardedQuery(self, queries, blocks, k)
+            for (q0, q1), block_reduced, block_indices in search.merged_blocks():
+                reduced[q0:q1], indices[q0:q1] = block_reduced, block_indices
+                task.advance(q1 - q0)
+        return self.metric.to_distance(reduced), indices
+
+    def _checked_queries(self, queries, k) -> np.ndarray:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer (got {k!r}).")
+        if k > self.n_train:
+            raise ValueError(
+                f"k={k} neighbours requested but the index holds only {self.n_train} training "
+                "rows; use a smaller k."
+            )
+        queries = np.asarray(queries)
+        if queries.ndim != 2 or queries.shape[1] != self.n_features:
+            raise ValueError(
+                f"Queries must be a 2-D array with {self.n_features} features, got shape "
+                f"{queries.shape}."
+            )
+        return queries
+
+    def _query_block_rows(self, queries) -> int:
+        row_bytes = max(1, queries.shape[1] * queries.dtype.itemsize)
+        return max(1, min(MAX_QUERY_BLOCK_ROWS, QUERY_BLOCK_BYTES // row_bytes))
+
+
+class _ShardedQuery:
+    """One query's blocks on the cluster: sent to every shard, merged as the partial lists
+    arrive, and re-run where a shard was lost with its worker.
+
+    At most ``BLOCKS_IN_FLIGHT`` blocks are out at once.
+    """
+
+    def __init__(self, index: ShardedIndex, queries: np.ndarray, blocks: list, k: int):
+        self.index, self.queries, self.blocks, self.k = index, queries, blocks, k
+        self.waiting = deque(range(len(blocks)))
+        # Dask's helpers default to the process's default client; ours may be another one.
+        self.running = distributed.as_completed(loop=index.client.loop)
+        self.tasks: dict = {}  # future -> (block, shard, query-rows future)
+        self.merged: dict[int, list] = {}  # block -> [reduced, indices, shards still to come]
+        self.restores = [0] * len(index.bounds)
+        self.reruns = 0
+
+    def merged_blocks(self):
+        """Yield ``((q0, q1), reduced, indices)`` per query block, as blocks complete."""
+        while self.waiting and len(self.merged) < BLOCKS_IN_FLIGHT:
+            self._start_next_block()
+        for future in self.running:
+            block, shard, rows = self.tasks.pop(future)
+            try:
+                part_reduced, part_indices = future.result()
+            except distributed.client.FutureCancelledError:
+                self._rerun(block, shard, rows)
+                continue
+            state = self.merged[block]
+            state[0], state[1] = merge_topk(state[0], state[1], part_reduced, part_indices, self.k)
+            state[2] -= 1
+            if state[2] == 0:
+                del self.merged[block]
+                yield self.blocks[block], state[0], state[1]
+                if self.waiting:
+                    self._start_next_block()
+
+    def _start_next_block(self) -> None:
+        block = self.waiting.popleft()
+        q0, q1 = self.blocks[block]
+        rows = self.index.client.submit(_query_rows, self.queries[q0:q1], pure=False)
+        n_shards = len(self.index.bounds)
+        self.merged[block] = [np.empty((q1 - q0, 0)), np.empty((q1 - q0, 0), np.int64), n_shards]
+        for shard in range(n_shards):
+            self._submit(block, shard, rows)
+
+    def _submit(self, block: int, shard: int, rows) -> None:
+        future = self.index.client.submit(
+            _search_shard, self.index.shard_future(shard), rows, self.k, pure=False
+        )
+        self.tasks[future] = (block, shard, rows)
+        self.running.add(future)
+
+    def _rerun(self, block: int, shard: int, rows) -> None:
+        # Dask cancels a task whose input was scattered data lost with a worker.
+        self.reruns += 1
+        if self.reruns > MAX_RESTORES_PER_SHARD * len(self.index.bounds) * BLOCKS_IN_FLIGHT:
+            raise RuntimeError("Dask keeps cancelling the search tasks; check the workers' logs.")
+        self.index.restore_lost_shards(self.restores)
+        self._submit(block, shard, rows)
+
+
+def build_sharded_index(
+    train,
+    *,
+    scheduler: str | None = None,
+    metric: str = "euclidean",
+    p: float | None = None,
+    algorithm: str = "auto",
+    working_memory_mb: float | None = None,
+    n_shards: int | None = None,
+) -> ShardedIndex:
+    """Split the training rows into shards on a Dask cluster, ready for exact search.
+
+    Parameters
+    ----------
+    train : ndarray of shape (n_samples, n_features), or path to a ``.npy`` file
+        Training rows. An array is sent from here, one shard to each worker thread, and kept
+        here too (a shard lost with its worker is sent again). A path is loaded by the
+        workers themselves, each reading only its rows: it must be readable at that path on
+        every worker (a shared file system), and nothing is held here.
+    scheduler : str or None, default=None
+        Which cluster: an address, ``"local"`` or ``None`` (see
+        :func:`knnvision.search.dask.get_client`).
+    metric, p, algorithm, working_memory_mb
+        As for :func:`knnvision.search.build_index`; each worker builds that index over its
+        shard.
+    n_shards : int, optional
+        Number of shards; default one per worker thread in the cluster now. Workers that
+        join later get no shard.
+
+    Returns
+    -------
+    ShardedIndex
+        Answers ``query(queries, k)`` exactly as a single-machine index would.
+    """
+    resolved = resolve_metric(metric, p)
+    source, rows_like = _training_source(train)
+    client = get_client(scheduler)
+    if n_shards is None:
+        n_shards = len(worker_threads(client))
+    if isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1:
+        raise ValueError(f"n_shards must be a positive integer, got {n_shards!r}.")
+    settings = {"metric": metric, "p": p, "algorithm": algorithm,
+                "working_memory_mb": working_memory_mb}
+    return ShardedIndex(client, source, rows_like, resolved, settings, int(n_shards))
+
+
+def _training_source(train):
+    """``(source, rows)``: the array itself, or the absolute path of a 2-D ``.npy`` file and
+    the file's rows memory-mapped (for their shape and dtype)."""
+    if isinstance(train, (str, os.PathLike)):
+        path = Path(train).resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"Training rows file not found: {path}")
+        try:
+            rows = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as error:
+            raise ValueError(f"{path} is not a .npy array file of numbers ({error}).") from None
+        source = str(path)
+    else:
+        rows = source = np.asarray(train)
+    if rows.ndim != 2 or rows.shape[0] == 0:
+        raise ValueError(
+            f"Training rows must be a non-empty 2-D array (n_samples, n_features), got shape "
+            f"{rows.shape}."
+        )
+    return source, rows
