@@ -31,10 +31,10 @@ from sklearn.pipeline import make_pipeline
 
 from knnvision import KNNClassifier, __version__
 from knnvision.datasets import load_dataset
-from knnvision.results.experiment import ExperimentConfig, split_for_experiment
 from knnvision.experiments.run import run_experiment
-from knnvision.transforms.preprocessing import Deskew, GaussianBlur
 from knnvision.neighbors.rerank import RerankKNNClassifier
+from knnvision.results.experiment import ExperimentConfig, split_for_experiment
+from knnvision.transforms.preprocessing import Deskew, GaussianBlur
 
 
 def techniques(dataset: str) -> list[tuple[str, object]]:
@@ -43,31 +43,53 @@ def techniques(dataset: str) -> list[tuple[str, object]]:
         return [
             ("raw pixels, Euclidean, k=3", KNNClassifier(3)),
             ("deskew, k=3", make_pipeline(Deskew(), KNNClassifier(3))),
-            ("deskew + blur (sigma 0.5), k=3",
-             make_pipeline(Deskew(), GaussianBlur(0.5), KNNClassifier(3))),
-            ("deskew + blur + 1-pixel shifts in 8 directions (540,000 rows), k=3",
-             make_pipeline(Deskew(), GaussianBlur(0.5),
-                           RerankKNNClassifier(3, distortion="none", shifts=(1,), directions=8))),
-            ("deskew + blur, 100 Euclidean candidates re-ranked by IDM, k=3",
-             make_pipeline(Deskew(), GaussianBlur(0.5),
-                           RerankKNNClassifier(3, n_candidates=100, warp=2, context=1))),
+            (
+                "deskew + blur (sigma 0.5), k=3",
+                make_pipeline(Deskew(), GaussianBlur(0.5), KNNClassifier(3)),
+            ),
+            (
+                "deskew + blur + 1-pixel shifts in 8 directions (540,000 rows), k=3",
+                make_pipeline(
+                    Deskew(),
+                    GaussianBlur(0.5),
+                    RerankKNNClassifier(3, distortion="none", shifts=(1,), directions=8),
+                ),
+            ),
+            (
+                "deskew + blur, 100 Euclidean candidates re-ranked by IDM, k=3",
+                make_pipeline(
+                    Deskew(),
+                    GaussianBlur(0.5),
+                    RerankKNNClassifier(3, n_candidates=100, warp=2, context=1),
+                ),
+            ),
         ]
     if dataset == "fashion-mnist":
         return [
             ("raw pixels, Euclidean, k=5", KNNClassifier(5)),
-            ("gradient histograms (HOG) of blurred images, k=5",
-             RerankKNNClassifier(5, features="hog", distortion="none")),
-            ("HOG + 1-pixel shifts in 4 directions (300,000 rows), k=5",
-             RerankKNNClassifier(5, features="hog", distortion="none", shifts=(1,), directions=4)),
-            ("HOG, 50 candidates re-ranked by 0.75 HOG + 0.25 IDM, k=5",
-             RerankKNNClassifier(5, features="hog", n_candidates=50, mix=0.25)),
+            (
+                "gradient histograms (HOG) of blurred images, k=5",
+                RerankKNNClassifier(5, features="hog", distortion="none"),
+            ),
+            (
+                "HOG + 1-pixel shifts in 4 directions (300,000 rows), k=5",
+                RerankKNNClassifier(
+                    5, features="hog", distortion="none", shifts=(1,), directions=4
+                ),
+            ),
+            (
+                "HOG, 50 candidates re-ranked by 0.75 HOG + 0.25 IDM, k=5",
+                RerankKNNClassifier(5, features="hog", n_candidates=50, mix=0.25),
+            ),
         ]
     if dataset == "digits":
         return [
             ("raw pixels, Euclidean, k=3", KNNClassifier(3)),
             ("deskew, k=3", make_pipeline(Deskew(), KNNClassifier(3))),
-            ("50 Euclidean candidates re-ranked by IDM (3 x 3 warp), k=3",
-             RerankKNNClassifier(3, n_candidates=50, warp=1, context=1)),
+            (
+                "50 Euclidean candidates re-ranked by IDM (3 x 3 warp), k=3",
+                RerankKNNClassifier(3, n_candidates=50, warp=1, context=1),
+            ),
         ]
     raise ValueError(f"no techniques listed for {dataset!r}")
 
@@ -79,8 +101,11 @@ def measure(model, X_train, y_train, X_test, y_test) -> dict:
     started = time.perf_counter()
     predictions = model.predict(X_test)
     predict_seconds = time.perf_counter() - started
-    return {"error": float(np.mean(predictions != y_test)), "fit_seconds": fit_seconds,
-            "predict_seconds": predict_seconds}
+    return {
+        "error": float(np.mean(predictions != y_test)),
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+    }
 
 
 def run_preset(config: ExperimentConfig) -> dict:
@@ -88,44 +113,59 @@ def run_preset(config: ExperimentConfig) -> dict:
     result = run_experiment(config)
     total = time.perf_counter() - started
     best = result.cv.best
-    return {"error": 1.0 - result.accuracy, "fit_seconds": result.timings["tune"] + result.timings["fit"],
-            "predict_seconds": result.timings["evaluate"], "total_seconds": total,
-            "timings": result.timings, "chosen": {"n_neighbors": best.n_neighbors,
-                                                  "weights": best.weights},
-            "validation_accuracy": float(result.cv.mean_scores.max())}
+    return {
+        "error": 1.0 - result.accuracy,
+        "fit_seconds": result.timings["tune"] + result.timings["fit"],
+        "predict_seconds": result.timings["evaluate"],
+        "total_seconds": total,
+        "timings": result.timings,
+        "chosen": {"n_neighbors": best.n_neighbors, "weights": best.weights},
+        "validation_accuracy": float(result.cv.mean_scores.max()),
+    }
 
 
 def table(dataset: str, rows: list[dict], n_train: int, n_test: int) -> str:
     lines = [
         f"# {dataset}: test error technique by technique ({n_train} training, {n_test} test images)",
         "",
-        (f"knnvision {__version__}, {platform.machine()}, {os.cpu_count()} cores, numba threads "
-         f"{numba.get_num_threads()}; the machine was shared with other engineers' jobs, so "
-         "timings are noisy. Fit includes preprocessing, augmentation and indexing; the "
-         "preset's fit also includes its tuning on the validation split."),
+        (
+            f"knnvision {__version__}, {platform.machine()}, {os.cpu_count()} cores, numba threads "
+            f"{numba.get_num_threads()}; the machine was shared with other engineers' jobs, so "
+            "timings are noisy. Fit includes preprocessing, augmentation and indexing; the "
+            "preset's fit also includes its tuning on the validation split."
+        ),
         "",
         "| technique | test error | test accuracy | fit (s) | predict (s) |",
         "|---|---|---|---|---|",
     ]
     for row in rows:
-        lines.append(f"| {row['technique']} | {row['error']:.2%} | {1 - row['error']:.2%} | "
-                     f"{row['fit_seconds']:.2f} | {row['predict_seconds']:.2f} |")
+        lines.append(
+            f"| {row['technique']} | {row['error']:.2%} | {1 - row['error']:.2%} | "
+            f"{row['fit_seconds']:.2f} | {row['predict_seconds']:.2f} |"
+        )
     preset = rows[-1]
     if "total_seconds" in preset:
-        lines += ["", (f"The preset chose k={preset['chosen']['n_neighbors']}, weights="
-                       f"{preset['chosen']['weights']} (validation accuracy "
-                       f"{preset['validation_accuracy']:.2%}); the whole run took "
-                       f"{preset['total_seconds']:.1f} s.")]
+        lines += [
+            "",
+            (
+                f"The preset chose k={preset['chosen']['n_neighbors']}, weights="
+                f"{preset['chosen']['weights']} (validation accuracy "
+                f"{preset['validation_accuracy']:.2%}); the whole run took "
+                f"{preset['total_seconds']:.1f} s."
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, choices=("mnist", "fashion-mnist", "digits"))
-    parser.add_argument("--data-root", default=os.environ.get("KNNVISION_DATA"),
-                        help="Folder holding mnist/ and fashion-mnist/ IDX folders.")
-    parser.add_argument("--skip-techniques", action="store_true",
-                        help="Only run the preset.")
+    parser.add_argument(
+        "--data-root",
+        default=os.environ.get("KNNVISION_DATA"),
+        help="Folder holding mnist/ and fashion-mnist/ IDX folders.",
+    )
+    parser.add_argument("--skip-techniques", action="store_true", help="Only run the preset.")
     args = parser.parse_args()
     data_dir = None
     if args.data_root and args.dataset != "digits":
@@ -133,26 +173,40 @@ def main() -> None:
     # UCI digits: the 80/20 split with random_state 1337 the target is stated for (the
     # tutorial's train_test_split, not stratified).
     digits = args.dataset == "digits"
-    config = ExperimentConfig(dataset=args.dataset, data_dir=data_dir, preset="best",
-                              seed=1337 if digits else 0, stratify=not digits, out_dir=None,
-                              report=False)
+    config = ExperimentConfig(
+        dataset=args.dataset,
+        data_dir=data_dir,
+        preset="best",
+        seed=1337 if digits else 0,
+        stratify=not digits,
+        out_dir=None,
+        report=False,
+    )
     X_train, y_train, X_test, y_test = split_for_experiment(
         load_dataset(args.dataset, data_dir), config
     )
     rows = []
-    for description, model in ([] if args.skip_techniques else techniques(args.dataset)):
+    for description, model in [] if args.skip_techniques else techniques(args.dataset):
         row = {"technique": description, **measure(model, X_train, y_train, X_test, y_test)}
         print(row, flush=True)
         rows.append(row)
-    row = {"technique": "**preset `best`** (k and weights tuned on a validation split)",
-           **run_preset(config)}
+    row = {
+        "technique": "**preset `best`** (k and weights tuned on a validation split)",
+        **run_preset(config),
+    }
     print(row, flush=True)
     rows.append(row)
     out = Path(__file__).with_name(f"accuracy_{args.dataset}")
     out.with_suffix(".md").write_text(table(args.dataset, rows, len(y_train), len(y_test)))
-    meta = {"command": " ".join(["python", *sys.argv]), "knnvision": __version__,
-            "python": platform.python_version(), "numpy": np.__version__,
-            "numba": numba.__version__, "cores": os.cpu_count(), "rows": rows}
+    meta = {
+        "command": " ".join(["python", *sys.argv]),
+        "knnvision": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "cores": os.cpu_count(),
+        "rows": rows,
+    }
     out.with_suffix(".json").write_text(json.dumps(meta, indent=2))
 
 

@@ -30,8 +30,8 @@ import numpy as np
 import psutil
 
 from knnvision.datasets import load_dataset
-from knnvision.search.dask import build_sharded_index
 from knnvision.search import build_index, thread_limit
+from knnvision.search.dask import build_sharded_index
 from knnvision.search.topk import merge_topk
 
 # (dx, dy) pixel shifts: every shift with |dx| + |dy| <= 2, and 3 pixels along each axis.
@@ -58,8 +58,7 @@ def training_and_queries(data_dir, n_queries: int):
         rows = rng.integers(0, 256, size=(60_000 * len(SHIFTS), 784), dtype=np.uint8)
         return rows, rng.integers(0, 256, size=(n_queries, 784), dtype=np.uint8), "random"
     images = mnist.images
-    train = np.concatenate([shifted(images, dx, dy).reshape(len(images), -1)
-                            for dx, dy in SHIFTS])
+    train = np.concatenate([shifted(images, dx, dy).reshape(len(images), -1) for dx, dy in SHIFTS])
     return train, mnist.flat("test")[:n_queries], f"MNIST x {len(SHIFTS)} shifts"
 
 
@@ -74,8 +73,10 @@ def timed(work, repeat: int = 1):
 
 
 def worker_rss_mib(client) -> dict[str, float]:
-    return {address: rss / 2**20 for address, rss in
-            client.run(lambda: psutil.Process().memory_info().rss).items()}
+    return {
+        address: rss / 2**20
+        for address, rss in client.run(lambda: psutil.Process().memory_info().rss).items()
+    }
 
 
 def shard_compute_seconds(task_stream) -> list[float]:
@@ -84,8 +85,11 @@ def shard_compute_seconds(task_stream) -> list[float]:
     for record in task_stream:
         if not record["key"].startswith("_search_shard"):
             continue
-        seconds += [part["stop"] - part["start"] for part in record["startstops"]
-                    if part["action"] == "compute"]
+        seconds += [
+            part["stop"] - part["start"]
+            for part in record["startstops"]
+            if part["action"] == "compute"
+        ]
     return seconds
 
 
@@ -115,8 +119,9 @@ def measure(train, queries, args) -> dict:
     that both see the same (shared, changing) load."""
     local = build_index(train, metric=args.metric)
     with (
-        distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                                 dashboard_address=None) as cluster,
+        distributed.LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
         distributed.Client(cluster) as client,
     ):
         m = {"rss_idle": worker_rss_mib(client)}
@@ -148,30 +153,40 @@ def measure(train, queries, args) -> dict:
 def report(m: dict, train, queries, args, say) -> None:
     local, dask = min(m["local"]), min(m["dask"])
     runs = "; ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(m["local"], m["dask"]))
-    say(f"Single process ({m['threads']} threads): {local:.1f} s, "
-        f"{len(queries) / local:.1f} queries/s")
-    say(f"Dask, {args.workers} worker processes x 1 thread, {m['n_shards']} shards: {dask:.1f} s, "
+    say(
+        f"Single process ({m['threads']} threads): {local:.1f} s, "
+        f"{len(queries) / local:.1f} queries/s"
+    )
+    say(
+        f"Dask, {args.workers} worker processes x 1 thread, {m['n_shards']} shards: {dask:.1f} s, "
         f"{len(queries) / dask:.1f} queries/s ({dask / local:.2f}x the single process's time); "
-        f"indices identical: {m['identical']}")
+        f"indices identical: {m['identical']}"
+    )
     say(f"Best of {args.repeat}, run in turn (single / Dask, s): {runs}")
-    say(f"Sending the shards and building the indexes (fit): {m['fit']:.1f} s. Dask's cost per "
+    say(
+        f"Sending the shards and building the indexes (fit): {m['fit']:.1f} s. Dask's cost per "
         f"search (one query over 2,000 rows): {m['fixed'] * 1000:.0f} ms with {m['n_shards']} "
         f"shards, {m['fixed_32'] * 1000:.0f} ms with 32: {m['per_task'] * 1000:.1f} ms per extra "
-        "shard task.")
+        "shard task."
+    )
     say()
     say("| worker | RSS idle (MiB) | after fit | after searches |")
     say("|---|---|---|---|")
     for address, idle in m["rss_idle"].items():
-        say(f"| {address} | {idle:.0f} | {m['rss_fitted'].get(address, np.nan):.0f} | "
-            f"{m['rss_searched'].get(address, np.nan):.0f} |")
+        say(
+            f"| {address} | {idle:.0f} | {m['rss_fitted'].get(address, np.nan):.0f} | "
+            f"{m['rss_searched'].get(address, np.nan):.0f} |"
+        )
     say(f"\nEach shard holds {train.nbytes / m['n_shards'] / 2**20:.0f} MiB of training rows.")
 
 
 def report_scaling(m: dict, train, queries, args, say) -> None:
     per_mrow = m["core_seconds"] / len(queries) / (len(train) / 1e6)
-    say(f"\nShard searches: {m['n_blocks']} query block(s) x {m['n_shards']} shards per search, "
+    say(
+        f"\nShard searches: {m['n_blocks']} query block(s) x {m['n_shards']} shards per search, "
         f"{m['core_seconds']:.1f} core-seconds in all (longest task {m['longest_task']:.2f} s): "
-        f"{per_mrow * 1000:.1f} core-ms per query per million training rows.")
+        f"{per_mrow * 1000:.1f} core-ms per query per million training rows."
+    )
     say()
     say("| shards | merge on the client (us per query) |")
     say("|---|---|")
@@ -180,21 +195,29 @@ def report_scaling(m: dict, train, queries, args, say) -> None:
         say(f"| {n} | {seconds * 1e6:.1f} |")
     per_shard_merge = merges[128] / 128
     say()
-    say(f"Expected on N single-thread workers (one shard each), these {len(queries)} queries "
+    say(
+        f"Expected on N single-thread workers (one shard each), these {len(queries)} queries "
         f"over {len(train):,} rows: search core-seconds / N + client merge of N lists + "
         f"{m['fixed'] * 1000:.0f} ms + {m['per_task'] * 1000:.1f} ms per shard task beyond "
         f"{m['n_shards']}. Not counted: the network (every worker receives the "
         f"{queries.nbytes / 2**20:.1f} MiB of queries and sends back "
-        f"{len(queries) * args.k * 16 / 2**10:.0f} KiB) and stragglers.")
+        f"{len(queries) * args.k * 16 / 2**10:.0f} KiB) and stragglers."
+    )
     say()
     say("| N | expected time (s) | queries/s | training MiB per worker |")
     say("|---|---|---|---|")
     for n in (1, 2, 4, 8, 16, 32, 64, 128):
         extra_tasks = max(0, n - m["n_shards"]) * m["n_blocks"]
-        expected = (m["core_seconds"] / n + len(queries) * per_shard_merge * n + m["fixed"]
-                    + m["per_task"] * extra_tasks)
-        say(f"| {n} | {expected:.2f} | {len(queries) / expected:.0f} | "
-            f"{train.nbytes / n / 2**20:.0f} |")
+        expected = (
+            m["core_seconds"] / n
+            + len(queries) * per_shard_merge * n
+            + m["fixed"]
+            + m["per_task"] * extra_tasks
+        )
+        say(
+            f"| {n} | {expected:.2f} | {len(queries) / expected:.0f} | "
+            f"{train.nbytes / n / 2**20:.0f} |"
+        )
 
 
 def main() -> None:
@@ -215,13 +238,17 @@ def main() -> None:
         print(line, flush=True)
         lines.append(line)
 
-    say(f"# Sharded exact search: {train.shape[0]:,} x {train.shape[1]} uint8 training rows "
+    say(
+        f"# Sharded exact search: {train.shape[0]:,} x {train.shape[1]} uint8 training rows "
         f"({source}, {train.nbytes / 2**20:.0f} MiB), {len(queries)} queries, k={args.k}, "
-        f"{args.metric}")
+        f"{args.metric}"
+    )
     say()
-    say(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    say(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB; shared with other engineers' jobs "
-        f"(load average at start {os.getloadavg()[0]:.1f}): timings noisy.")
+        f"(load average at start {os.getloadavg()[0]:.1f}): timings noisy."
+    )
     say()
     measured = measure(train, queries, args)
     report(measured, train, queries, args, say)

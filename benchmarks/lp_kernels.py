@@ -29,8 +29,10 @@ def main() -> None:
     data = load_dataset("fashion-mnist", str(Path(args.data_root) / "fashion-mnist"))
     train = data.flat("train").astype(np.float32) / 255
     test = data.flat("test").astype(np.float32) / 255
-    lines = ["| metric | queries | seconds | ms per query | agreement with the reference |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| metric | queries | seconds | ms per query | agreement with the reference |",
+        "|---|---|---|---|---|",
+    ]
     with thread_limit(2):
         for name, p, n_queries in CASES:
             index = build_index(train, metric=name, p=p, algorithm="brute")
@@ -42,12 +44,17 @@ def main() -> None:
             _, expected = reference_kneighbors(train, test[sample], K, resolve_metric(name, p))
             agreement = float(np.mean(np.all(indices[sample] == expected, axis=1)))
             label = name if p is None else f"{name} p={p:g}"
-            lines.append(f"| {label} | {n_queries} | {seconds:.2f} | "
-                         f"{1e3 * seconds / n_queries:.1f} | {agreement:.0%} of 20 sampled |")
+            lines.append(
+                f"| {label} | {n_queries} | {seconds:.2f} | "
+                f"{1e3 * seconds / n_queries:.1f} | {agreement:.0%} of 20 sampled |"
+            )
             print(lines[-1], flush=True)
     out = Path(__file__).with_name("lp_kernels.md")
-    out.write_text("# Manhattan and Minkowski on float32 Fashion-MNIST / 255 (k=5, 2 threads)\n\n"
-                   + "\n".join(lines) + "\n")
+    out.write_text(
+        "# Manhattan and Minkowski on float32 Fashion-MNIST / 255 (k=5, 2 threads)\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,8 @@ import numpy as np
 from knnvision.datasets import load_dataset, train_val_test_split
 from knnvision.neighbors._base import neighbor_weights
 from knnvision.neighbors.classifier import vote_shares
-from knnvision.transforms.preprocessing import Deskew, GaussianBlur
 from knnvision.neighbors.rerank import RerankKNNClassifier
+from knnvision.transforms.preprocessing import Deskew, GaussianBlur
 
 KS = (1, 3, 5, 7)
 WEIGHTS = ("uniform", "distance")
@@ -89,8 +89,9 @@ def grid_errors(clf, candidates, squared, y_val) -> np.ndarray:
     errors = np.zeros((len(WEIGHTS), len(KS)), dtype=int)
     for w, weighting in enumerate(WEIGHTS):
         for j, k in enumerate(KS):
-            shares = vote_shares(labels[:, :k], neighbor_weights(distances[:, :k], weighting),
-                                 len(clf.classes_))
+            shares = vote_shares(
+                labels[:, :k], neighbor_weights(distances[:, :k], weighting), len(clf.classes_)
+            )
             errors[w, j] = int(np.sum(np.argmax(shares, axis=1) != truth))
     return errors
 
@@ -137,10 +138,17 @@ def run_seed(seed: int, deskewed: np.ndarray, y: np.ndarray, only: set[str] | No
         for n, name in zip(PREFIXES, prefix_names):
             errors = grid_errors(clf, candidates[:, :n], rerank[:, :n], y_val)
             count, choice = tuned(errors)
-            save_result({"seed": seed, "variant": name, "errors": count, "choice": choice,
-                         "grid": errors.tolist(),
-                         "seconds": seconds if n == max(PREFIXES) else None,
-                         "note": f"prefix of the {max(PREFIXES)}-candidate re-rank"})
+            save_result(
+                {
+                    "seed": seed,
+                    "variant": name,
+                    "errors": count,
+                    "choice": choice,
+                    "grid": errors.tolist(),
+                    "seconds": seconds if n == max(PREFIXES) else None,
+                    "note": f"prefix of the {max(PREFIXES)}-candidate re-rank",
+                }
+            )
     for name, sigma, params in SINGLE_VARIANTS:
         if not wanted(name):
             continue
@@ -151,8 +159,17 @@ def run_seed(seed: int, deskewed: np.ndarray, y: np.ndarray, only: set[str] | No
         seconds = time.perf_counter() - started
         errors = grid_errors(clf, candidates, rerank, y_val)
         count, choice = tuned(errors)
-        save_result({"seed": seed, "variant": name, "errors": count, "choice": choice,
-                     "grid": errors.tolist(), "seconds": seconds, "note": ""})
+        save_result(
+            {
+                "seed": seed,
+                "variant": name,
+                "errors": count,
+                "choice": choice,
+                "grid": errors.tolist(),
+                "seconds": seconds,
+                "note": "",
+            }
+        )
 
 
 def report(path: Path) -> None:
@@ -164,18 +181,21 @@ def report(path: Path) -> None:
     lines = [
         "# MNIST preset: variants on validation splits of the training data",
         "",
-        (f"Made by `benchmarks/mnist_preset_validation.py`. Each seed holds out {VAL_SIZE:,} of "
-        "the 60,000 training images as `Preset.tune` does; fitted on the other 55,000. "
-        "Deskew + blur (sigma 0.5) + 200 Euclidean candidates re-ranked by IDM (warp 2, "
-        "context 1) is the current `mnist/best`; each other row changes one thing. Errors are "
-        "counts of the 5,000 at the k (1, 3, 5, 7) and weighting the preset's tuning would "
-        "pick on that split; the difference is against the baseline on the same split "
-        "(negative = fewer errors). Seconds: search + re-rank of the 5,000 validation images "
-        f"on {os.cpu_count()} shared cores (the 10,000 test images take about twice as long). "
-        "The 100/300/400 candidate rows are prefixes of one 400-candidate re-rank (exact for "
-        "the 7 nearest), timed once at 400. The official test images were never loaded."),
+        (
+            f"Made by `benchmarks/mnist_preset_validation.py`. Each seed holds out {VAL_SIZE:,} of "
+            "the 60,000 training images as `Preset.tune` does; fitted on the other 55,000. "
+            "Deskew + blur (sigma 0.5) + 200 Euclidean candidates re-ranked by IDM (warp 2, "
+            "context 1) is the current `mnist/best`; each other row changes one thing. Errors are "
+            "counts of the 5,000 at the k (1, 3, 5, 7) and weighting the preset's tuning would "
+            "pick on that split; the difference is against the baseline on the same split "
+            "(negative = fewer errors). Seconds: search + re-rank of the 5,000 validation images "
+            f"on {os.cpu_count()} shared cores (the 10,000 test images take about twice as long). "
+            "The 100/300/400 candidate rows are prefixes of one 400-candidate re-rank (exact for "
+            "the 7 nearest), timed once at 400. The official test images were never loaded."
+        ),
         "",
-        "| variant | " + " | ".join(f"seed {s}: errors (choice)" for s in seeds)
+        "| variant | "
+        + " | ".join(f"seed {s}: errors (choice)" for s in seeds)
         + " | vs baseline per seed | mean vs baseline | seconds per seed |",
         "|---|" + "---|" * len(seeds) + "---|---|---|",
     ]
@@ -197,10 +217,17 @@ def report(path: Path) -> None:
             per_seed, mean = "0", f"(mean error {np.mean(counts) / VAL_SIZE:.2%})"
         else:
             per_seed = ", ".join(f"{d:+d}" for d in diffs) or "-"
-            mean = (f"{np.mean(diffs):+.1f} errors ({np.mean(diffs) / VAL_SIZE * 100:+.3f} pp)"
-                    if diffs else "-")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {per_seed} | {mean} | "
-                     + f"{', '.join(secs) or '-'} |")
+            mean = (
+                f"{np.mean(diffs):+.1f} errors ({np.mean(diffs) / VAL_SIZE * 100:+.3f} pp)"
+                if diffs
+                else "-"
+            )
+        lines.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | {per_seed} | {mean} | "
+            + f"{', '.join(secs) or '-'} |"
+        )
     lines += ["", DECISION]
     path.write_text("\n".join(lines) + "\n")
     print(path.read_text())

@@ -56,24 +56,26 @@ def main() -> None:
     X_train, _, y_train, _ = train_test_split(X, y, test_size=0.2, random_state=1337)
 
     runs = {
-        "scikit-learn GridSearchCV(KNeighborsClassifier(algorithm='kd_tree'), n_jobs=-1)":
-            lambda: GridSearchCV(KNeighborsClassifier(algorithm="kd_tree"), GRID,
-                                 scoring="accuracy", n_jobs=-1),
-        "scikit-learn GridSearchCV(KNeighborsClassifier(algorithm='kd_tree')), one process":
-            lambda: GridSearchCV(KNeighborsClassifier(algorithm="kd_tree"), GRID,
-                                 scoring="accuracy"),
-        "knnvision KNNSearchCV(KNNClassifier())":
-            lambda: KNNSearchCV(KNNClassifier(), GRID, cv=5),
-        "knnvision KNNSearchCV(KNNClassifier(algorithm='kd_tree'))":
-            lambda: KNNSearchCV(KNNClassifier(algorithm="kd_tree"), GRID, cv=5),
-        "scikit-learn GridSearchCV(knnvision KNNClassifier()), one process":
-            lambda: GridSearchCV(KNNClassifier(), GRID, scoring="accuracy"),
+        "scikit-learn GridSearchCV(KNeighborsClassifier(algorithm='kd_tree'), n_jobs=-1)": lambda: (
+            GridSearchCV(
+                KNeighborsClassifier(algorithm="kd_tree"), GRID, scoring="accuracy", n_jobs=-1
+            )
+        ),
+        "scikit-learn GridSearchCV(KNeighborsClassifier(algorithm='kd_tree')), one process": lambda: (
+            GridSearchCV(KNeighborsClassifier(algorithm="kd_tree"), GRID, scoring="accuracy")
+        ),
+        "knnvision KNNSearchCV(KNNClassifier())": lambda: KNNSearchCV(KNNClassifier(), GRID, cv=5),
+        "knnvision KNNSearchCV(KNNClassifier(algorithm='kd_tree'))": lambda: KNNSearchCV(
+            KNNClassifier(algorithm="kd_tree"), GRID, cv=5
+        ),
+        "scikit-learn GridSearchCV(knnvision KNNClassifier()), one process": lambda: GridSearchCV(
+            KNNClassifier(), GRID, scoring="accuracy"
+        ),
     }
     results = {}
     for name, make in runs.items():
         results[name] = timed(make, X_train, y_train, args.repeat)
-        print(f"{name}: first {results[name][0]:.3f} s, best {results[name][1]:.3f} s",
-              flush=True)
+        print(f"{name}: first {results[name][0]:.3f} s, best {results[name][1]:.3f} s", flush=True)
 
     names = list(runs)
     sklearn_best = results[names[0]][1]
@@ -103,9 +105,10 @@ def _agreement(results, names) -> list[str]:
     reference = results[names[4]][2].cv_results_
     sklearn = results[names[0]][2].cv_results_
     splits = [f"split{i}_test_score" for i in range(5)]
-    identical = all(np.array_equal(ours[key], reference[key]) and
-                    np.array_equal(ours_tree[key], reference[key])
-                    for key in [*splits, "mean_test_score", "std_test_score", "rank_test_score"])
+    identical = all(
+        np.array_equal(ours[key], reference[key]) and np.array_equal(ours_tree[key], reference[key])
+        for key in [*splits, "mean_test_score", "std_test_score", "rank_test_score"]
+    )
     differing = int(np.sum(ours["mean_test_score"] != sklearn["mean_test_score"]))
     best = results[names[2]][2]
     return [

@@ -41,8 +41,9 @@ def measure(X, size, repeat: int) -> dict:
     makers = {}
     for route in routes:
         makers[(route, "knnvision")] = lambda r=route: PCA(size, svd_solver=r, random_state=0)
-        makers[(route, "scikit-learn")] = lambda r=route: ScikitPCA(size, svd_solver=r,
-                                                                    random_state=0)
+        makers[(route, "scikit-learn")] = lambda r=route: ScikitPCA(
+            size, svd_solver=r, random_state=0
+        )
     best = dict.fromkeys(makers, float("inf"))
     for _ in range(repeat):
         for key, make in makers.items():
@@ -63,8 +64,7 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} cores; the machine was shared with other "
         "jobs, so timings are noisy. Routes take turns within each repeat.",
         "",
-        "| rows x pixels | n_components | route | knnvision (s) | scikit-learn (s) | "
-        "auto picks |",
+        "| rows x pixels | n_components | route | knnvision (s) | scikit-learn (s) | auto picks |",
         "|---|---|---|---|---|---|",
     ]
     for rows in ROWS:
@@ -73,10 +73,12 @@ def main() -> None:
             auto = PCA(size)._choose_solver(*X.shape)
             best = measure(X, size, args.repeat)
             for route in dict.fromkeys(route for route, _ in best):
-                line = (f"| {rows} x {X.shape[1]} | {size} | {route} | "
-                        f"{best[(route, 'knnvision')]:.2f} | "
-                        f"{best[(route, 'scikit-learn')]:.2f} | "
-                        f"{'yes' if route == auto else ''} |")
+                line = (
+                    f"| {rows} x {X.shape[1]} | {size} | {route} | "
+                    f"{best[(route, 'knnvision')]:.2f} | "
+                    f"{best[(route, 'scikit-learn')]:.2f} | "
+                    f"{'yes' if route == auto else ''} |"
+                )
                 print(line, flush=True)
                 lines.append(line)
     Path(args.out).write_text("\n".join(lines) + "\n")

@@ -109,8 +109,9 @@ def moved_off_centre(images: np.ndarray, seed: int = 0) -> np.ndarray:
     """Each image rolled by up to MAX_MOVE pixels each way, as bounding-box centring leaves them."""
     rng = np.random.default_rng(seed)
     moves = rng.integers(-MAX_MOVE, MAX_MOVE + 1, size=(len(images), 2))
-    return np.stack([np.roll(image, tuple(move), axis=(0, 1))
-                     for image, move in zip(images, moves)])
+    return np.stack(
+        [np.roll(image, tuple(move), axis=(0, 1)) for image, move in zip(images, moves)]
+    )
 
 
 # --- measurement ---------------------------------------------------------------------------
@@ -132,17 +133,24 @@ def compare(label, previous, current, images, threads, repeat, reference=None) -
         old_seconds, old_output = best_seconds(previous, images, repeat)
         new_seconds, new_output = best_seconds(current, images, repeat)
     identical = "yes" if np.array_equal(old_output, new_output) else "NO"
-    row = (f"| {label} | {threads} | {1e3 * old_seconds:.0f} ms | {1e3 * new_seconds:.0f} ms | "
-           f"{old_seconds / new_seconds:.1f}x | {identical} |")
+    row = (
+        f"| {label} | {threads} | {1e3 * old_seconds:.0f} ms | {1e3 * new_seconds:.0f} ms | "
+        f"{old_seconds / new_seconds:.1f}x | {identical} |"
+    )
     rows = [row]
     if reference is not None:
         with threadpool_limits(threads):
             ref_seconds, ref_output = best_seconds(reference, images, repeat)
-        same = "yes" if np.array_equal(old_output, ref_output) else (
-            f"no: {int(np.sum(old_output != ref_output))} pixels differ")
-        rows.append(f"| {label}, scipy `gaussian_filter` (not used) | {threads} | "
-                    f"{1e3 * old_seconds:.0f} ms | {1e3 * ref_seconds:.0f} ms | "
-                    f"{old_seconds / ref_seconds:.1f}x | {same} |")
+        same = (
+            "yes"
+            if np.array_equal(old_output, ref_output)
+            else (f"no: {int(np.sum(old_output != ref_output))} pixels differ")
+        )
+        rows.append(
+            f"| {label}, scipy `gaussian_filter` (not used) | {threads} | "
+            f"{1e3 * old_seconds:.0f} ms | {1e3 * ref_seconds:.0f} ms | "
+            f"{old_seconds / ref_seconds:.1f}x | {same} |"
+        )
     for line in rows:
         print(line, flush=True)
     return rows
@@ -161,14 +169,18 @@ def kernel_seconds(run, repeat: int) -> float:
 def kernels_alone(images: np.ndarray, repeat: int) -> list[str]:
     """The loops themselves on one float64 chunk, without validation and the uint8 casts."""
     chunk = images[:4096].astype(np.float64)
-    lines = ["| kernel alone, 4,096 float64 images | previous | now | speed-up |",
-             "|---|---|---|---|"]
+    lines = [
+        "| kernel alone, 4,096 float64 images | previous | now | speed-up |",
+        "|---|---|---|---|",
+    ]
     for sigma in (*SIGMAS, 2.0):
         previous, current = PreviousGaussianBlur(sigma), GaussianBlur(sigma)
         old = kernel_seconds(lambda: previous._transform_images(chunk), repeat)
         new = kernel_seconds(lambda: current._transform_images(chunk), repeat)
-        lines.append(f"| blur sigma={sigma} ({len(current.kernel())} taps) | {1e3 * old:.1f} ms | "
-                     f"{1e3 * new:.1f} ms | {old / new:.1f}x |")
+        lines.append(
+            f"| blur sigma={sigma} ({len(current.kernel())} taps) | {1e3 * old:.1f} ms | "
+            f"{1e3 * new:.1f} ms | {old / new:.1f}x |"
+        )
     moments = image_moments(chunk)
     dy = np.rint(13.5 - moments["cy"]).astype(np.int64)
     dx = np.rint(13.5 - moments["cx"]).astype(np.int64)
@@ -176,19 +188,31 @@ def kernels_alone(images: np.ndarray, repeat: int) -> list[str]:
     cols = (np.arange(28)[None, None, :] - dx[:, None, None]).astype(np.float64)
     old = kernel_seconds(lambda: sample_bilinear(chunk, rows, cols), repeat)
     new = kernel_seconds(lambda: _shift_each_image(chunk, dy, dx), repeat)
-    lines.append(f"| centring shift (bilinear / slice copies) | {1e3 * old:.1f} ms | "
-                 f"{1e3 * new:.1f} ms | {old / new:.1f}x |")
+    lines.append(
+        f"| centring shift (bilinear / slice copies) | {1e3 * old:.1f} ms | "
+        f"{1e3 * new:.1f} ms | {old / new:.1f}x |"
+    )
+
     # scipy.ndimage.shift takes one offset per call, so per-image offsets cost a Python loop.
     def scipy_shift():
-        return np.stack([scipy.ndimage.shift(image, (down, right), order=0, mode="constant")
-                         for image, down, right in zip(chunk, dy, dx)])
+        return np.stack(
+            [
+                scipy.ndimage.shift(image, (down, right), order=0, mode="constant")
+                for image, down, right in zip(chunk, dy, dx)
+            ]
+        )
+
     by_scipy = kernel_seconds(scipy_shift, repeat)
     same = np.array_equal(scipy_shift(), _shift_each_image(chunk, dy, dx))
-    lines.append(f"| centring shift (scipy.ndimage.shift order=0 per image / slice copies; "
-                 f"{'identical' if same else 'DIFFERENT'}) | {1e3 * by_scipy:.1f} ms | "
-                 f"{1e3 * new:.1f} ms | {by_scipy / new:.1f}x |")
-    lines.append(f"| image moments (shared by both, unchanged) | "
-                 f"{1e3 * kernel_seconds(lambda: image_moments(chunk), repeat):.1f} ms | | |")
+    lines.append(
+        f"| centring shift (scipy.ndimage.shift order=0 per image / slice copies; "
+        f"{'identical' if same else 'DIFFERENT'}) | {1e3 * by_scipy:.1f} ms | "
+        f"{1e3 * new:.1f} ms | {by_scipy / new:.1f}x |"
+    )
+    lines.append(
+        f"| image moments (shared by both, unchanged) | "
+        f"{1e3 * kernel_seconds(lambda: image_moments(chunk), repeat):.1f} ms | | |"
+    )
     return lines
 
 
@@ -203,19 +227,25 @@ def float_agreement(images: np.ndarray) -> list[str]:
         new = GaussianBlur(sigma).fit_transform(pixels)
         ulp = np.spacing(np.maximum(np.abs(old), np.abs(new)))
         pixels32 = pixels.astype(np.float32)
-        same32 = np.array_equal(PreviousGaussianBlur(sigma).fit_transform(pixels32),
-                                GaussianBlur(sigma).fit_transform(pixels32))
-        line = (f"- sigma {sigma}: {np.mean(old != new):.0%} of the float64 pixels differ, by "
-                f"at most {(np.abs(old - new) / ulp).max():.0f} units in the last place; float32 "
-                f"input: {'identical' if same32 else 'differs'}")
+        same32 = np.array_equal(
+            PreviousGaussianBlur(sigma).fit_transform(pixels32),
+            GaussianBlur(sigma).fit_transform(pixels32),
+        )
+        line = (
+            f"- sigma {sigma}: {np.mean(old != new):.0%} of the float64 pixels differ, by "
+            f"at most {(np.abs(old - new) / ulp).max():.0f} units in the last place; float32 "
+            f"input: {'identical' if same32 else 'differs'}"
+        )
         if extended:
             kernel = np.asarray(GaussianBlur(sigma).kernel(), dtype=np.longdouble)
             exact = _previous_convolve_axis(pixels.astype(np.longdouble), kernel, axis=1)
             exact = _previous_convolve_axis(exact, kernel, axis=2).reshape(len(pixels), -1)
             errors = [np.abs((result - exact) / ulp)[ulp > 0] for result in (old, new)]
-            line += (f"; error against long double, mean / max units in the last place: "
-                     f"previous {errors[0].mean():.3f} / {errors[0].max():.2f}, "
-                     f"now {errors[1].mean():.3f} / {errors[1].max():.2f}")
+            line += (
+                f"; error against long double, mean / max units in the last place: "
+                f"previous {errors[0].mean():.3f} / {errors[0].max():.2f}, "
+                f"now {errors[1].mean():.3f} / {errors[1].max():.2f}"
+            )
         lines.append(line)
     return lines
 
@@ -232,17 +262,38 @@ def main() -> None:
     load = os.getloadavg()
     data_option = f" --data-root {args.data_root}" if args.data_root else ""
     thread_list = " ".join(map(str, args.threads))
-    lines = ["| transform of 10,000 x 28 x 28 uint8 | threads | previous | now | speed-up | "
-             "identical output |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| transform of 10,000 x 28 x 28 uint8 | threads | previous | now | speed-up | "
+        "identical output |",
+        "|---|---|---|---|---|---|",
+    ]
     for threads in args.threads:
         for sigma in SIGMAS:
-            lines += compare(f"GaussianBlur sigma={sigma}", PreviousGaussianBlur(sigma),
-                             GaussianBlur(sigma), images, threads, args.repeat,
-                             reference=ScipyGaussianFilter(sigma))
-        lines += compare("CenterOfMass, images as given", PreviousCenterOfMass(),
-                         CenterOfMass(), images, threads, args.repeat)
-        lines += compare(f"CenterOfMass, images moved up to {MAX_MOVE} px", PreviousCenterOfMass(),
-                         CenterOfMass(), moved, threads, args.repeat)
+            lines += compare(
+                f"GaussianBlur sigma={sigma}",
+                PreviousGaussianBlur(sigma),
+                GaussianBlur(sigma),
+                images,
+                threads,
+                args.repeat,
+                reference=ScipyGaussianFilter(sigma),
+            )
+        lines += compare(
+            "CenterOfMass, images as given",
+            PreviousCenterOfMass(),
+            CenterOfMass(),
+            images,
+            threads,
+            args.repeat,
+        )
+        lines += compare(
+            f"CenterOfMass, images moved up to {MAX_MOVE} px",
+            PreviousCenterOfMass(),
+            CenterOfMass(),
+            moved,
+            threads,
+            args.repeat,
+        )
     header = [
         "# GaussianBlur and CenterOfMass: previous NumPy code against the current one",
         "",
@@ -252,8 +303,13 @@ def main() -> None:
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the start.",
         "",
     ]
-    notes = ["", *kernels_alone(images, args.repeat),
-             "", "Float input (1,000 images / 255):", *float_agreement(images)]
+    notes = [
+        "",
+        *kernels_alone(images, args.repeat),
+        "",
+        "Float input (1,000 images / 255):",
+        *float_agreement(images),
+    ]
     for line in notes:
         print(line)
     if args.out:

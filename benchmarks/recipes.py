@@ -21,8 +21,11 @@ from knnvision.experiments.recipes import RECIPES, RecipeOptions, run_recipe
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=os.environ.get("KNNVISION_DATA"),
-                        help="Folder with mnist/ and fashion-mnist/ sub-folders of IDX files.")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("KNNVISION_DATA"),
+        help="Folder with mnist/ and fashion-mnist/ sub-folders of IDX files.",
+    )
     parser.add_argument("--only", nargs="*", default=list(RECIPES), help="Recipes to run.")
     parser.add_argument("--out", default=str(Path(__file__).with_name("recipes.md")))
     args = parser.parse_args()
@@ -39,22 +42,27 @@ def main() -> None:
     ]
     for name in args.only:
         data_dir = _data_dir(args.data_dir, RECIPES[name].datasets)
-        run_recipe(name, RecipeOptions(data_dir=data_dir, check=False, max_train=500,
-                                       max_test=100))  # warm-up: compile the kernels
+        run_recipe(
+            name, RecipeOptions(data_dir=data_dir, check=False, max_train=500, max_test=100)
+        )  # warm-up: compile the kernels
         started = time.perf_counter()
         result = run_recipe(name, RecipeOptions(data_dir=data_dir))
-        print(f"{name}: {time.perf_counter() - started:.1f} s in all, {result.seconds}",
-              flush=True)
+        print(f"{name}: {time.perf_counter() - started:.1f} s in all, {result.seconds}", flush=True)
         for number, row in enumerate(result.rows):
             ours, theirs = (
                 (f"{result.seconds.get(label, 0):.2f} s" if number == 0 else "")
                 for label in ("knnvision", "scikit-learn")
             )
-            lines.append(f"| {name if number == 0 else ''} | {row.quantity} | "
-                         f"{row.shown(row.tutorial)} | {row.shown(row.knnvision)} | "
-                         f"{row.shown(row.scikit_learn)} | {ours} | {theirs} |")
-    lines += ["", "— : the tutorial's text states no number for it (it shows the output as an "
-              "image, or leaves it to a quiz)."]
+            lines.append(
+                f"| {name if number == 0 else ''} | {row.quantity} | "
+                f"{row.shown(row.tutorial)} | {row.shown(row.knnvision)} | "
+                f"{row.shown(row.scikit_learn)} | {ours} | {theirs} |"
+            )
+    lines += [
+        "",
+        "— : the tutorial's text states no number for it (it shows the output as an "
+        "image, or leaves it to a quiz).",
+    ]
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

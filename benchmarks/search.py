@@ -25,21 +25,32 @@ from knnvision.experiments import bench as benchmark
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small subsets (seconds)")
-    parser.add_argument("--cases", nargs="+", choices=benchmark.CASES + benchmark.EXTRA_CASES,
-                        help=f"cases to run (default: all of {', '.join(benchmark.CASES)})")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        choices=benchmark.CASES + benchmark.EXTRA_CASES,
+        help=f"cases to run (default: all of {', '.join(benchmark.CASES)})",
+    )
     parser.add_argument("--data-dir", help="folder with mnist/ and fashion-mnist/ IDX files")
     parser.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of N runs")
     parser.add_argument("--synthetic", action="store_true", help="random images, no files")
-    parser.add_argument("--output", default=None,
-                        help="JSON path (default: benchmarks/search_results[_quick].json)")
+    parser.add_argument(
+        "--output", default=None, help="JSON path (default: benchmarks/search_results[_quick].json)"
+    )
     parser.add_argument("--markdown", default=None, help="markdown table path")
     args = parser.parse_args(argv)
     stem = "search_results_quick" if args.quick else "search_results"
     output = args.output or HERE / f"{stem}.json"
     markdown = args.markdown or Path(output).with_suffix(".md")
-    report = benchmark.run(quick=args.quick, cases=args.cases, data_dir=args.data_dir,
-                           n_jobs=args.n_jobs, repeat=args.repeat, synthetic=args.synthetic)
+    report = benchmark.run(
+        quick=args.quick,
+        cases=args.cases,
+        data_dir=args.data_dir,
+        n_jobs=args.n_jobs,
+        repeat=args.repeat,
+        synthetic=args.synthetic,
+    )
     benchmark.save(report, output, markdown)
     print(f"wrote {output} and {markdown}")
     return 0

@@ -48,8 +48,8 @@ import numpy as np
 from PIL import Image
 
 from knnvision.datasets import load_dataset
-from knnvision.neighbors import KNNClassifier
 from knnvision.io import save
+from knnvision.neighbors import KNNClassifier
 from knnvision.results.experiment import ExperimentConfig, model_metadata, software_versions
 
 HERE = Path(__file__).resolve().parent
@@ -58,16 +58,24 @@ BOUNDARY = "knnvisionbenchmarkboundary"
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("KNNVISION_DATA",
-                                                             "/work/shared/datasets/mnist"))
+    parser.add_argument(
+        "--data-dir", default=os.environ.get("KNNVISION_DATA", "/work/shared/datasets/mnist")
+    )
     parser.add_argument("--clients", type=int, default=32, help="concurrent connections")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds not measured")
-    parser.add_argument("--rate", type=float, default=0.0,
-                        help="total requests/s (open loop); 0: closed loop, as fast as possible")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="total requests/s (open loop); 0: closed loop, as fast as possible",
+    )
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--no-images", action="store_true",
-                        help="do not ask for the neighbour images (the page asks for them)")
+    parser.add_argument(
+        "--no-images",
+        action="store_true",
+        help="do not ask for the neighbour images (the page asks for them)",
+    )
     parser.add_argument("--server-cpus", default="0", help="CPUs of the server, e.g. 0 or 0,1")
     parser.add_argument("--client-cpus", default="1", help="CPUs of the clients")
     parser.add_argument("--save", action="store_true", help="append to benchmarks/web_load.*")
@@ -87,11 +95,17 @@ def fit_model_file(data_dir: str, k: int, threads: int, folder: Path) -> tuple[P
 
 def start_server(model_path: Path, port: int, cpus: set[int]) -> subprocess.Popen:
     threads = str(len(cpus))
-    env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads,
-               MKL_NUM_THREADS=threads, NUMBA_NUM_THREADS=threads)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS=threads,
+        OPENBLAS_NUM_THREADS=threads,
+        MKL_NUM_THREADS=threads,
+        NUMBA_NUM_THREADS=threads,
+    )
     return subprocess.Popen(
         [sys.executable, "-m", "knnvision", "serve", str(model_path), "--port", str(port)],
-        env=env, preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        env=env,
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
     )
 
 
@@ -130,12 +144,16 @@ def drawing_requests(test_images: np.ndarray, port: int, with_images: bool, coun
     for image in test_images[:count]:
         buffer = io.BytesIO()
         Image.fromarray(image).resize((280, 280), Image.Resampling.BILINEAR).save(buffer, "PNG")
-        body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
-                f"filename=\"drawing.png\"\r\nContent-Type: image/png\r\n\r\n").encode()
+        body = (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="drawing.png"\r\nContent-Type: image/png\r\n\r\n'
+        ).encode()
         body += buffer.getvalue() + f"\r\n--{BOUNDARY}--\r\n".encode()
-        head = (f"POST /api/predict{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST /api/predict{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         requests.append(head + body)
     return requests
 
@@ -171,7 +189,8 @@ async def client(port, requests, first, stop_at, measure_from, interval, start, 
             began = due if interval else loop.time()
             try:
                 status, body, headers = await exchange(
-                    reader, writer, requests[(first + sent) % len(requests)])
+                    reader, writer, requests[(first + sent) % len(requests)]
+                )
                 ok = status == 200 and b'"label"' in body
             except (OSError, asyncio.IncompleteReadError, ValueError):
                 ok, headers = False, {}
@@ -196,8 +215,16 @@ async def load(port, requests, clients, warmup, duration, rate, server_pid):
     interval = clients / rate if rate else 0.0
     records: list[tuple[float, float, bool]] = []
     tasks = [
-        client(port, requests, i * 7, stop_at, measure_from, interval,
-               start + (i * interval / clients if interval else 0.0), records)
+        client(
+            port,
+            requests,
+            i * 7,
+            stop_at,
+            measure_from,
+            interval,
+            start + (i * interval / clients if interval else 0.0),
+            records,
+        )
         for i in range(clients)
     ]
     await asyncio.gather(*tasks)  # ends when the last request sent before stop_at is answered
@@ -218,10 +245,13 @@ def summarise(records, server_cpu_s, load_average, args, server_cpus, client_cpu
         "requests": len(records),
         "errors": int(errors),
         "requests_per_s": len(records) / args.duration,
-        "latency_ms": {p: float(np.percentile(latency_ms, q)) for p, q in
-                       (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
-        "server_ms": {p: float(np.nanpercentile(server_ms, q)) for p, q in
-                      (("p50", 50), ("p99", 99))},
+        "latency_ms": {
+            p: float(np.percentile(latency_ms, q))
+            for p, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))
+        },
+        "server_ms": {
+            p: float(np.nanpercentile(server_ms, q)) for p, q in (("p50", 50), ("p99", 99))
+        },
         # CPU time per request barely depends on what else runs on the machine.
         "server_cpu_ms_per_request": 1000 * server_cpu_s / max(1, len(records)),
         "load_average_before_after": load_average,
@@ -256,8 +286,9 @@ def main() -> None:
     server_cpus = {int(c) for c in args.server_cpus.split(",")}
     client_cpus = {int(c) for c in args.client_cpus.split(",")}
     with tempfile.TemporaryDirectory() as folder:
-        model_path, test_images = fit_model_file(args.data_dir, args.k, len(server_cpus),
-                                                 Path(folder))
+        model_path, test_images = fit_model_file(
+            args.data_dir, args.k, len(server_cpus), Path(folder)
+        )
         port = free_port()
         server = start_server(model_path, port, server_cpus)
         try:
@@ -265,8 +296,11 @@ def main() -> None:
             os.sched_setaffinity(0, client_cpus)
             requests = drawing_requests(test_images, port, not args.no_images)
             before = os.getloadavg()[0]
-            records, server_cpu_s = asyncio.run(load(port, requests, args.clients, args.warmup,
-                                                     args.duration, args.rate, server.pid))
+            records, server_cpu_s = asyncio.run(
+                load(
+                    port, requests, args.clients, args.warmup, args.duration, args.rate, server.pid
+                )
+            )
             load_average = [round(before, 2), round(os.getloadavg()[0], 2)]
         finally:
             server.terminate()

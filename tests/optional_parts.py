@@ -24,8 +24,12 @@ WEB = 'pip install "knnvision[web]"'
 PLAYWRIGHT = 'pip install -e ".[test]"'  # Playwright then drives Debian's chromium
 CHROMIUM = "apt-get install chromium"
 
-_IDX_STEMS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+_IDX_STEMS = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 def in_ci() -> bool:
@@ -66,8 +70,9 @@ def dataset_folder(name: str) -> Path | None:
     under ``$KNNVISION_DATA`` first, then the shared datasets; None when neither has them."""
     roots = [Path(os.environ["KNNVISION_DATA"])] if os.environ.get("KNNVISION_DATA") else []
     for folder in (root / name for root in [*roots, SHARED_DATASETS]):
-        if all((folder / f"{stem}.gz").is_file() or (folder / stem).is_file()
-               for stem in _IDX_STEMS):
+        if all(
+            (folder / f"{stem}.gz").is_file() or (folder / stem).is_file() for stem in _IDX_STEMS
+        ):
             return folder
     return None
 
@@ -75,7 +80,10 @@ def dataset_folder(name: str) -> Path | None:
 def require_dataset(name: str) -> Path:
     """:func:`dataset_folder`, skipping (failing under CI) when the files are not there."""
     folder = dataset_folder(name)
-    require(folder is not None, f"the {name} IDX files",
-            f"copy the four files into {SHARED_DATASETS / name} or set KNNVISION_DATA "
-            f"to a folder with a {name}/ sub-folder")
+    require(
+        folder is not None,
+        f"the {name} IDX files",
+        f"copy the four files into {SHARED_DATASETS / name} or set KNNVISION_DATA "
+        f"to a folder with a {name}/ sub-folder",
+    )
     return folder

@@ -27,8 +27,19 @@ def test_run_on_digits_reports_and_saves(cli, tmp_path):
 
 
 def test_run_tunes_metric_and_weights_when_asked(cli, tmp_path):
-    status, out, _ = cli("run", "--k", "1,3", "--metric", "euclidean,manhattan,minkowski:3",
-                         "--weights", "uniform,distance", "--cv", "3", "--out", tmp_path / "o")
+    status, out, _ = cli(
+        "run",
+        "--k",
+        "1,3",
+        "--metric",
+        "euclidean,manhattan,minkowski:3",
+        "--weights",
+        "uniform,distance",
+        "--cv",
+        "3",
+        "--out",
+        tmp_path / "o",
+    )
     assert status == 0
     results = json.loads((tmp_path / "o" / "results.json").read_text())
     assert len(results["cv_results"]) == 2 * 3 * 2
@@ -116,10 +127,14 @@ def test_corrupt_model_and_bad_inputs(cli, tmp_path):
     [
         (["run", "--cv", "1"], "Invalid value for '--cv'"),
         (["run", "--k", "three"], "Invalid value for '--k': whole numbers separated by commas"),
-        (["run", "--metric", "euclidian"], "Invalid value for '--metric': Unknown metric "
-                                           "'euclidian'"),
-        (["run", "--weights", "heavy"], "Invalid value for '--weights': uniform and/or "
-                                        "distance, got 'heavy'"),
+        (
+            ["run", "--metric", "euclidian"],
+            "Invalid value for '--metric': Unknown metric 'euclidian'",
+        ),
+        (
+            ["run", "--weights", "heavy"],
+            "Invalid value for '--weights': uniform and/or distance, got 'heavy'",
+        ),
         (["fit", "--metric", "euclidean,manhattan"], "fit takes one metric"),
         (["fit", "--weights", "uniform,distance"], "uniform or distance"),
     ],
@@ -133,19 +148,29 @@ def test_usage_errors_exit_with_status_2(cli, args, message):
 def test_bench_quick_writes_table_and_json(cli, tmp_path, monkeypatch):
     # Offline, without the MNIST files (an empty --data-dir) and without faiss.
     monkeypatch.setitem(sys.modules, "faiss", None)
-    status, out, _ = cli("bench", "--quick", "--cases", "scaling", "--data-dir",
-                         tmp_path / "no-data", "--out", tmp_path / "bench" / "b.json")
+    status, out, _ = cli(
+        "bench",
+        "--quick",
+        "--cases",
+        "scaling",
+        "--data-dir",
+        tmp_path / "no-data",
+        "--out",
+        tmp_path / "bench" / "b.json",
+    )
     assert status == 0
     report = json.loads((tmp_path / "bench" / "b.json").read_text())  # its folder is made
     assert [case["name"] for case in report["cases"]] == ["scaling"]
     markdown = (tmp_path / "bench" / "b.md").read_text()
     assert markdown.startswith("Machine:") and "mnist (synthetic)" in markdown
     lines = out.splitlines()
-    assert any(line.startswith("mnist IDX files not found") and "generated" in line
-               for line in lines)
+    assert any(
+        line.startswith("mnist IDX files not found") and "generated" in line for line in lines
+    )
     # Named once, with its install command printed literally (not eaten as rich markup).
-    assert ('faiss-cpu is not installed, so it has no rows here '
-            '(pip install "knnvision[bench]")') in lines
+    assert (
+        'faiss-cpu is not installed, so it has no rows here (pip install "knnvision[bench]")'
+    ) in lines
 
 
 def test_bench_without_the_files_is_one_line_naming_data_dir(cli, tmp_path):

@@ -65,8 +65,9 @@ def test_run_and_tune_print_a_bracketed_out_folder_literally(cli, command):
 
 
 def test_recipe_prints_a_bracketed_out_folder_literally(cli):
-    status, out, err = cli("recipe", "digits-quickstart", "--no-check", "--no-report",
-                           "--out", "recipe[v1]")
+    status, out, err = cli(
+        "recipe", "digits-quickstart", "--no-check", "--no-report", "--out", "recipe[v1]"
+    )
     assert status == 0, err
     assert "recipe[v1]/results.json" in out
 
@@ -77,8 +78,7 @@ def test_class_names_from_folder_names_are_printed_literally(cli, tmp_path):
         (tmp_path / "data" / folder).mkdir(parents=True)
         for number, index in enumerate(np.flatnonzero(digits.target == label)[:10]):
             _save_digit_png(tmp_path / "data" / folder / f"{number}.png", index)
-    status, out, err = cli("run", "--dataset", "data", "--k", "1", *QUICK_RUN[2:], "--out",
-                           "o")
+    status, out, err = cli("run", "--dataset", "data", "--k", "1", *QUICK_RUN[2:], "--out", "o")
     assert status == 0, err
     report_rows = [line for line in out.splitlines() if "zero[a]" in line or "one[b]" in line]
     assert len(report_rows) >= 4  # both classes in the per-class report and the matrix
@@ -157,8 +157,10 @@ def test_torch_model_without_torch_says_what_to_install(cli, monkeypatch, tmp_pa
     knnvision.save(model.set_params(algorithm="torch"), tmp_path / "t.knnv")
     monkeypatch.setattr(torch_index, "torch", None)  # as on a machine without PyTorch
     _save_digit_png(tmp_path / "d.png")
-    args = {"evaluate": ["evaluate", "t.knnv", "--dataset", "digits"],
-            "predict": ["predict", "t.knnv", "d.png"]}[command]
+    args = {
+        "evaluate": ["evaluate", "t.knnv", "--dataset", "digits"],
+        "predict": ["predict", "t.knnv", "d.png"],
+    }[command]
     status, out, err = cli(*args)
     assert status == 1
     assert 'pip install "knnvision[torch]"' in _one_line_error(err)
@@ -311,8 +313,9 @@ def test_too_many_folds_for_a_small_class_is_a_hint_naming_cv(cli, tmp_path, com
     rows = np.concatenate([np.flatnonzero(digits.target == label)[:5] for label in range(3)])
     images = np.rint(digits.images[rows] * (255 / 16)).astype(np.uint8)
     np.savez(tmp_path / "tiny.npz", X=images, y=digits.target[rows])
-    status, out, err = cli(command, "--dataset", "tiny.npz", "--k", "1", "--cv", "5",
-                           "--no-report", "--out", "o")
+    status, out, err = cli(
+        command, "--dataset", "tiny.npz", "--k", "1", "--cv", "5", "--no-report", "--out", "o"
+    )
     assert status == 1
     line = _one_line_error(err)
     assert "--cv" in line and "n_splits" not in line

@@ -11,20 +11,21 @@ import signal
 
 import numpy as np
 import pytest
-from optional_parts import DASK, require_module
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.pipeline import Pipeline
+
+from optional_parts import DASK, require_module
 
 distributed = require_module("distributed", DASK)
 
 import knnvision
 from knnvision import PCA, KNNClassifier, KNNOutlierDetector, KNNSearchCV, progress
-from knnvision.search.dask import build_sharded_index, get_client
-from knnvision.search.dask import sharded as sharded_search
-from knnvision.search.dask import cluster as cluster_module
-from knnvision.selection.search_cv import cross_validate_grid
 from knnvision.search import build_index
+from knnvision.search.dask import build_sharded_index, get_client
+from knnvision.search.dask import cluster as cluster_module
+from knnvision.search.dask import sharded as sharded_search
+from knnvision.selection.search_cv import cross_validate_grid
 
 N_FEATURES = 784  # MNIST-sized rows
 
@@ -32,8 +33,9 @@ N_FEATURES = 784  # MNIST-sized rows
 @pytest.fixture(scope="module")
 def client():
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                 dashboard_address=None) as cluster,
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
         yield client
@@ -176,8 +178,7 @@ def test_no_scheduler_means_the_current_client(client, digits):
     with client.as_current():
         assert get_client() is client
         model = KNNClassifier(3, backend="dask").fit(X, y)
-    np.testing.assert_array_equal(model.predict(X_test),
-                                  KNNClassifier(3).fit(X, y).predict(X_test))
+    np.testing.assert_array_equal(model.predict(X_test), KNNClassifier(3).fit(X, y).predict(X_test))
 
 
 def test_bad_backend_or_scheduler_is_a_clear_error(client, digits):
@@ -200,8 +201,12 @@ def test_unreachable_scheduler_fails_fast_and_clearly():
 
 def test_search_cv_on_dask_scores_exactly_as_locally(address, digits):
     X, y, _, _ = digits
-    grid = {"pca__n_components": [8, 16], "knn__n_neighbors": [1, 3, 5],
-            "knn__weights": ["uniform", "distance"], "knn__metric": ["euclidean", "manhattan"]}
+    grid = {
+        "pca__n_components": [8, 16],
+        "knn__n_neighbors": [1, 3, 5],
+        "knn__weights": ["uniform", "distance"],
+        "knn__metric": ["euclidean", "manhattan"],
+    }
 
     def search(backend):
         knn = KNNClassifier(backend=backend, scheduler=address)
@@ -219,16 +224,21 @@ def test_search_cv_on_dask_scores_exactly_as_locally(address, digits):
 
 def test_cross_validate_grid_on_a_scheduler_address(address, digits):
     X, y, _, _ = digits
-    settings = {"n_neighbors": (1, 3), "weights": ("uniform", "distance"),
-                "metrics": (("euclidean", 2), ("manhattan", 2)), "cv": 3}
+    settings = {
+        "n_neighbors": (1, 3),
+        "weights": ("uniform", "distance"),
+        "metrics": (("euclidean", 2), ("manhattan", 2)),
+        "cv": 3,
+    }
     local = cross_validate_grid(X, y, **settings)
     on_dask = cross_validate_grid(X, y, scheduler=address, **settings)
     np.testing.assert_array_equal(on_dask.fold_scores, local.fold_scores)
 
 
 def test_cli_run_with_scheduler(address, cli, tmp_path):
-    status, out, _ = cli("run", "--k", "1,3", "--cv", "2", "--no-report", "--out", tmp_path,
-                         "--scheduler", address)
+    status, out, _ = cli(
+        "run", "--k", "1,3", "--cv", "2", "--no-report", "--out", tmp_path, "--scheduler", address
+    )
     assert status == 0
     assert "Test accuracy" in out
     results = json.loads((tmp_path / "results.json").read_text())
@@ -237,16 +247,29 @@ def test_cli_run_with_scheduler(address, cli, tmp_path):
 
 
 def test_cli_tune_with_scheduler(address, cli, tmp_path):
-    status, out, _ = cli("tune", "--k", "1,3", "--pca", "0,10", "--cv", "2", "--scheduler",
-                         address, "--no-report", "--out", tmp_path)
+    status, out, _ = cli(
+        "tune",
+        "--k",
+        "1,3",
+        "--pca",
+        "0,10",
+        "--cv",
+        "2",
+        "--scheduler",
+        address,
+        "--no-report",
+        "--out",
+        tmp_path,
+    )
     assert status == 0
     assert "Test accuracy" in out
 
 
 def test_cli_unreachable_scheduler_is_one_line(cli, monkeypatch, tmp_path):
     monkeypatch.setattr("knnvision.search.dask.cluster.DEFAULT_CONNECT_TIMEOUT_S", 1.0)
-    status, _, err = cli("run", "--no-report", "--out", tmp_path, "--scheduler",
-                         "tcp://127.0.0.1:9")
+    status, _, err = cli(
+        "run", "--no-report", "--out", tmp_path, "--scheduler", "tcp://127.0.0.1:9"
+    )
     assert status == 1
     assert "Cannot reach a Dask scheduler" in err
 

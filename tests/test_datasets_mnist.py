@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import require_dataset
 
 from knnvision.datasets import load_dataset, load_mnist, write_idx
 from knnvision.datasets import mnist as mnist_module
 from knnvision.datasets.download import content_sha256
 from knnvision.datasets.mnist import FILES, FileInfo, cache_dir
 from knnvision.progress import reporting
+from optional_parts import require_dataset
 
 TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS = FILES
 
@@ -342,11 +342,13 @@ def test_data_dir_never_downloads(server, monkeypatch, tmp_path):
 def test_recorded_dir_is_searched_first_then_the_usual_places(tmp_path):
     recorded = _write_fake(tmp_path / "recorded" / "mnist", _fake_arrays(seed=1))
     cached = _write_fake(cache_dir() / "mnist", _fake_arrays(seed=2))
-    _assert_fake(load_mnist("mnist", download=False, recorded_dir=recorded.parent),
-                 _fake_arrays(seed=1))
+    _assert_fake(
+        load_mnist("mnist", download=False, recorded_dir=recorded.parent), _fake_arrays(seed=1)
+    )
     # A recorded folder that is gone is passed over, unlike an explicit data_dir.
-    _assert_fake(load_mnist("mnist", download=False, recorded_dir=tmp_path / "gone"),
-                 _fake_arrays(seed=2))
+    _assert_fake(
+        load_mnist("mnist", download=False, recorded_dir=tmp_path / "gone"), _fake_arrays(seed=2)
+    )
     assert cached.is_dir()
 
 

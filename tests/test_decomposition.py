@@ -17,12 +17,14 @@ def digits():
     return X, y
 
 
-@parametrize_with_checks([
-    PCA(),
-    PCA(0.9, whiten=True),
-    PCA(1, svd_solver="randomized"),
-    PCA(svd_solver="covariance_eigh"),
-])
+@parametrize_with_checks(
+    [
+        PCA(),
+        PCA(0.9, whiten=True),
+        PCA(1, svd_solver="randomized"),
+        PCA(svd_solver="covariance_eigh"),
+    ]
+)
 def test_scikit_learn_conformance(estimator, check):
     check(estimator)
 
@@ -39,18 +41,20 @@ def test_matches_scikit_learn(digits, solver, n_components):
     # equal variances, so their directions are ill-determined in any implementation.
     lead = min(20, ours.n_components_)
     np.testing.assert_allclose(ours.components_[:lead], theirs.components_[:lead], atol=1e-8)
-    np.testing.assert_allclose(ours.explained_variance_, theirs.explained_variance_, rtol=1e-9,
-                               atol=1e-9)
-    np.testing.assert_allclose(ours.explained_variance_ratio_, theirs.explained_variance_ratio_,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        ours.explained_variance_, theirs.explained_variance_, rtol=1e-9, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        ours.explained_variance_ratio_, theirs.explained_variance_ratio_, atol=1e-12
+    )
     # Directions without variance have singular values at rounding level (the covariance
     # route takes square roots of eigenvalues near 1e-12), hence the absolute tolerance.
-    np.testing.assert_allclose(ours.singular_values_, theirs.singular_values_, rtol=1e-9,
-                               atol=1e-5)
+    np.testing.assert_allclose(ours.singular_values_, theirs.singular_values_, rtol=1e-9, atol=1e-5)
     np.testing.assert_allclose(ours.mean_, theirs.mean_)
     np.testing.assert_allclose(ours.noise_variance_, theirs.noise_variance_, rtol=1e-8)
-    np.testing.assert_allclose(ours.transform(X)[:, :lead], theirs.transform(X)[:, :lead],
-                               atol=1e-8)
+    np.testing.assert_allclose(
+        ours.transform(X)[:, :lead], theirs.transform(X)[:, :lead], atol=1e-8
+    )
 
 
 def test_randomized_finds_the_leading_subspace(digits):
@@ -60,11 +64,13 @@ def test_randomized_finds_the_leading_subspace(digits):
     # Cosines of the principal angles between the two subspaces are all close to 1.
     cosines = np.linalg.svd(exact.components_ @ approximate.components_.T, compute_uv=False)
     assert cosines.min() > 0.999
-    np.testing.assert_allclose(approximate.explained_variance_, exact.explained_variance_,
-                               rtol=1e-3)
+    np.testing.assert_allclose(
+        approximate.explained_variance_, exact.explained_variance_, rtol=1e-3
+    )
     # Its variance ratios are shares of the *total* variance, as for the exact routes.
-    np.testing.assert_allclose(approximate.explained_variance_ratio_,
-                               exact.explained_variance_ratio_, rtol=1e-3)
+    np.testing.assert_allclose(
+        approximate.explained_variance_ratio_, exact.explained_variance_ratio_, rtol=1e-3
+    )
     again = PCA(8, svd_solver="randomized", random_state=0).fit(X)
     np.testing.assert_array_equal(again.components_, approximate.components_)
 
@@ -94,8 +100,11 @@ def test_inverse_transform_and_whitening(digits):
     projected = white.transform(X)
     np.testing.assert_allclose(projected.var(axis=0, ddof=1), 1.0, rtol=1e-9)
     unwhitened = PCA(10).fit(X)
-    np.testing.assert_allclose(white.inverse_transform(projected),
-                               unwhitened.inverse_transform(unwhitened.transform(X)), atol=1e-9)
+    np.testing.assert_allclose(
+        white.inverse_transform(projected),
+        unwhitened.inverse_transform(unwhitened.transform(X)),
+        atol=1e-9,
+    )
 
 
 def test_images_in_uint8_give_the_float_results(digits):
@@ -104,8 +113,9 @@ def test_images_in_uint8_give_the_float_results(digits):
         as_bytes = PCA(5, svd_solver=solver).fit(X.astype(np.uint8))
         as_floats = PCA(5, svd_solver=solver).fit(X)
         np.testing.assert_array_equal(as_bytes.components_, as_floats.components_)
-        np.testing.assert_array_equal(as_bytes.transform(X.astype(np.uint8)),
-                                      as_floats.transform(X))
+        np.testing.assert_array_equal(
+            as_bytes.transform(X.astype(np.uint8)), as_floats.transform(X)
+        )
 
 
 def test_auto_picks_the_measured_route():

@@ -89,9 +89,7 @@ def test_classifier_matches_sklearn(data, metric, p, weights):
         np.testing.assert_allclose(
             ours.predict_proba(X_test)[untied], theirs.predict_proba(X_test)[untied], atol=1e-12
         )
-        np.testing.assert_array_equal(
-            ours.predict(X_test)[untied], theirs.predict(X_test)[untied]
-        )
+        np.testing.assert_array_equal(ours.predict(X_test)[untied], theirs.predict(X_test)[untied])
 
 
 @pytest.mark.parametrize("data,metric,p", list(_cases()))

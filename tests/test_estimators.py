@@ -13,8 +13,14 @@ from sklearn.preprocessing import StandardScaler
 from knnvision import KNNClassifier, KNNOutlierDetector, KNNRegressor
 from knnvision.search import reference_kneighbors, resolve_metric
 
-METRICS = [("euclidean", 2), ("manhattan", 2), ("minkowski", 3), ("chebyshev", 2),
-           ("cosine", 2), ("hamming", 2)]
+METRICS = [
+    ("euclidean", 2),
+    ("manhattan", 2),
+    ("minkowski", 3),
+    ("chebyshev", 2),
+    ("cosine", 2),
+    ("hamming", 2),
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +36,7 @@ def test_neighbours_equal_float64_reference_with_ties(digits, metric, p):
     X_train, y_train, X_test, _ = digits
     model = KNNClassifier(7, metric=metric, p=p).fit(X_train, y_train)
     distances, indices = model.kneighbors(X_test)
-    ref_distances, ref_indices = reference_kneighbors(
-        X_train, X_test, 7, resolve_metric(metric, p)
-    )
+    ref_distances, ref_indices = reference_kneighbors(X_train, X_test, 7, resolve_metric(metric, p))
     np.testing.assert_array_equal(indices, ref_indices)
     np.testing.assert_allclose(distances, ref_distances, rtol=1e-12)
 
@@ -175,6 +179,7 @@ def test_vote_from_found_neighbours_equals_predict_proba(digits):
     model = KNNClassifier(n_neighbors=7, weights="distance").fit(X_train, y_train + 3)
     distances, indices = model.kneighbors(X_test)
     np.testing.assert_array_equal(model.vote(distances, indices), model.predict_proba(X_test))
-    np.testing.assert_array_equal(model.classes_[model.class_positions(indices)],
-                                  (y_train + 3)[indices])
+    np.testing.assert_array_equal(
+        model.classes_[model.class_positions(indices)], (y_train + 3)[indices]
+    )
     np.testing.assert_array_equal(model.training_samples(indices[0]), X_train[indices[0]])

@@ -83,8 +83,9 @@ def test_box_bound_matches_twin(kind_name):
             assert got == pytest.approx(want, rel=1e-12, abs=0)
 
 
-@pytest.mark.parametrize("kind_name", ["euclidean", "manhattan", "chebyshev", "minkowski",
-                                       "hamming"])
+@pytest.mark.parametrize(
+    "kind_name", ["euclidean", "manhattan", "chebyshev", "minkowski", "hamming"]
+)
 def test_ball_bound_matches_twin_and_bounds_the_points(kind_name):
     rng = _rng("ball", kind_name)
     kind = K.KIND_OF_METRIC[kind_name]

@@ -115,8 +115,10 @@ def test_a_file_cannot_name_an_arbitrary_class(tmp_path):
 
 def test_arrays_must_fit_inside_the_file_and_be_data(tmp_path):
     path = tmp_path / "forged.knnv"
-    base = {"format": "knnvision-model", "model": {"class": "KNNClassifier", "params": {},
-                                                    "state": {}}}
+    base = {
+        "format": "knnvision-model",
+        "model": {"class": "KNNClassifier", "params": {}, "state": {}},
+    }
     _forge(path, {**base, "arrays": [{"dtype": "<f8", "shape": [1000], "offset": 0}]}, b"\0" * 8)
     with pytest.raises(ValueError, match="runs past the file end"):
         knnvision.load(path)
@@ -153,8 +155,9 @@ def test_metadata_of_a_folder_model_survives_the_file(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     rgb = np.zeros((4, 2, 3, 3), np.uint8)
-    dataset = Dataset("pets", rgb, np.array([0, 1, 0, 1]), ("cat", "dog"),
-                      source=str(tmp_path / "pets"))
+    dataset = Dataset(
+        "pets", rgb, np.array([0, 1, 0, 1]), ("cat", "dog"), source=str(tmp_path / "pets")
+    )
     metadata = model_metadata(dataset, ExperimentConfig(dataset="pets", data_dir="data"))
     model = KNNClassifier(1).fit(dataset.flat(), dataset.labels)
     loaded = knnvision.load(knnvision.save(model, tmp_path / "m.knnv", metadata=metadata))

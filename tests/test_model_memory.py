@@ -107,10 +107,12 @@ def _fake_mnist(folder, seed=0):
     """Four small IDX files shaped like MNIST's: 20 training and 10 test images."""
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
-    parts = {FILES[0]: rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-             FILES[1]: (np.arange(20) % 10).astype(np.uint8),
-             FILES[2]: rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
-             FILES[3]: (np.arange(10) % 10).astype(np.uint8)}
+    parts = {
+        FILES[0]: rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        FILES[1]: (np.arange(20) % 10).astype(np.uint8),
+        FILES[2]: rng.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        FILES[3]: (np.arange(10) % 10).astype(np.uint8),
+    }
     for stem, array in parts.items():
         write_idx(folder / f"{stem}.gz", array)
     return parts
@@ -118,16 +120,24 @@ def _fake_mnist(folder, seed=0):
 
 def _mnist_model(path, train_images, train_labels, **metadata):
     model = KNNClassifier(1).fit(train_images.reshape(len(train_images), -1), train_labels)
-    meta = {"dataset": "mnist", "image_shape": [28, 28], "max_value": 255,
-            "class_names": [str(d) for d in range(10)],
-            "split": {"test_size": 0.2, "seed": 0, "stratify": True, "official": True},
-            **metadata}
+    meta = {
+        "dataset": "mnist",
+        "image_shape": [28, 28],
+        "max_value": 255,
+        "class_names": [str(d) for d in range(10)],
+        "split": {"test_size": 0.2, "seed": 0, "stratify": True, "official": True},
+        **metadata,
+    }
     return save(model, path, metadata=meta)
 
 
 def test_evaluate_without_data_dir_never_downloads(cli, tmp_path, no_network):
-    model = _mnist_model(tmp_path / "mnist.knnv", np.zeros((10, 28, 28), np.uint8),
-                         np.arange(10), data_dir=str(tmp_path / "was-here"))
+    model = _mnist_model(
+        tmp_path / "mnist.knnv",
+        np.zeros((10, 28, 28), np.uint8),
+        np.arange(10),
+        data_dir=str(tmp_path / "was-here"),
+    )
     status, _, err = cli("evaluate", model, "--no-report")
     assert status == 1
     assert no_network == []  # nothing was downloaded
@@ -140,8 +150,9 @@ def test_evaluate_without_data_dir_never_downloads(cli, tmp_path, no_network):
 
 def test_evaluate_finds_mnist_in_the_recorded_data_dir(cli, tmp_path, no_network):
     parts = _fake_mnist(tmp_path / "data" / "mnist")
-    model = _mnist_model(tmp_path / "mnist.knnv", parts[FILES[0]], parts[FILES[1]],
-                         data_dir=str(tmp_path / "data"))
+    model = _mnist_model(
+        tmp_path / "mnist.knnv", parts[FILES[0]], parts[FILES[1]], data_dir=str(tmp_path / "data")
+    )
     status, out, err = cli("evaluate", model, "--out", "ev")
     assert status == 0, err
     assert "(10 images)" in out and no_network == []
@@ -188,8 +199,7 @@ def test_info_shows_p_only_for_minkowski(cli, tmp_path):
 
 
 def test_info_describes_the_official_split_without_test_size(cli, tmp_path):
-    model = _mnist_model(tmp_path / "mnist.knnv", np.zeros((10, 28, 28), np.uint8),
-                         np.arange(10))
+    model = _mnist_model(tmp_path / "mnist.knnv", np.zeros((10, 28, 28), np.uint8), np.arange(10))
     rows = _info_rows(cli, model)
     assert rows["test part"] == "the dataset's official test part"
     assert "0.2" not in "".join(rows.values()) and "split" not in rows
@@ -246,8 +256,14 @@ def test_colour_figures_draw_rgb_images():
     grid = figures.sample_grid(images, np.arange(6) % 2, ["a", "b"])
     assert _has_colour(_png(grid))
     neighbours = figures.misclassified_neighbors(
-        images[:2], [0, 1], [1, 0], images[2:6].reshape(2, 2, 5, 5, 3),
-        np.array([[1, 0], [0, 1]]), np.array([[1.0, 2.0], [1.5, 3.0]]), ["a", "b"])
+        images[:2],
+        [0, 1],
+        [1, 0],
+        images[2:6].reshape(2, 2, 5, 5, 3),
+        np.array([[1, 0], [0, 1]]),
+        np.array([[1.0, 2.0], [1.5, 3.0]]),
+        ["a", "b"],
+    )
     assert _has_colour(_png(neighbours))
 
 

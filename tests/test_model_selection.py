@@ -60,9 +60,13 @@ def test_tutorial_grid_scores_exactly_as_grid_search_cv(digits):
 def test_pca_grid_scores_exactly_as_grid_search_cv(digits):
     X, y, _, _ = digits
     model = Pipeline([("scale", StandardScaler()), ("pca", PCA()), ("knn", KNNClassifier())])
-    grid = {"pca__n_components": [5, 12], "pca__whiten": [False, True],
-            "knn__n_neighbors": [1, 4, 7], "knn__weights": ["uniform", "distance"],
-            "knn__metric": ["euclidean", "manhattan"]}
+    grid = {
+        "pca__n_components": [5, 12],
+        "pca__whiten": [False, True],
+        "knn__n_neighbors": [1, 4, 7],
+        "knn__weights": ["uniform", "distance"],
+        "knn__metric": ["euclidean", "manhattan"],
+    }
     ours = KNNSearchCV(model, grid, cv=3).fit(X, y)
     theirs = GridSearchCV(model, grid, cv=3).fit(X, y)
     assert_same_search(ours, theirs)
@@ -83,10 +87,14 @@ def test_equal_to_scikit_learns_own_classifier_where_nothing_ties(digits):
 
 def test_splitters_and_sub_grids_as_in_grid_search_cv(digits):
     X, y, _, _ = digits
-    grid = [{"n_neighbors": [1, 3]},
-            {"n_neighbors": [2, 6], "weights": ["distance"], "metric": ["chebyshev"]}]
-    for cv in (KFold(4, shuffle=True, random_state=3),
-               list(StratifiedKFold(3, shuffle=True, random_state=1).split(X, y))):
+    grid = [
+        {"n_neighbors": [1, 3]},
+        {"n_neighbors": [2, 6], "weights": ["distance"], "metric": ["chebyshev"]},
+    ]
+    for cv in (
+        KFold(4, shuffle=True, random_state=3),
+        list(StratifiedKFold(3, shuffle=True, random_state=1).split(X, y)),
+    ):
         ours = KNNSearchCV(KNNClassifier(), grid, cv=cv, refit=False).fit(X, y)
         theirs = GridSearchCV(KNNClassifier(), grid, cv=cv, refit=False).fit(X, y)
         assert_same_search(ours, theirs)
@@ -110,8 +118,9 @@ def test_one_search_per_fold_and_distance(digits, monkeypatch):
 def test_progress_is_reported_per_search(digits, progress_recorder):
     X, y, _, _ = digits
     with progress.reporting(progress_recorder):
-        KNNSearchCV(KNNClassifier(), {"n_neighbors": [1, 2], "p": [1, 2]}, cv=3,
-                    refit=False).fit(X, y)
+        KNNSearchCV(KNNClassifier(), {"n_neighbors": [1, 2], "p": [1, 2]}, cv=3, refit=False).fit(
+            X, y
+        )
     assert ("tuning by cross-validation", 6) in progress_recorder.started
     assert len(progress_recorder.amounts) >= 6
 
@@ -121,8 +130,9 @@ def test_refit_and_n_jobs(digits):
     grid = {"n_neighbors": [1, 5], "weights": ["uniform", "distance"]}
     one_thread = KNNSearchCV(KNNClassifier(), grid, n_jobs=1).fit(X, y)
     every_core = KNNSearchCV(KNNClassifier(), grid).fit(X, y)
-    np.testing.assert_array_equal(one_thread.cv_results_["mean_test_score"],
-                                  every_core.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        one_thread.cv_results_["mean_test_score"], every_core.cv_results_["mean_test_score"]
+    )
     assert one_thread.best_estimator_.n_jobs is None  # the refitted model is the user's own
     assert one_thread.refit_time_ >= 0
     np.testing.assert_array_equal(one_thread.classes_, np.arange(10))
@@ -134,8 +144,9 @@ def test_refit_and_n_jobs(digits):
 
 def test_string_labels(digits):
     X, y, _, _ = digits
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
-                      "nine"])[y]
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )[y]
     grid = {"n_neighbors": [1, 3, 6]}
     ours = KNNSearchCV(KNNClassifier(), grid, cv=3).fit(X, names)
     theirs = GridSearchCV(KNNClassifier(), grid, cv=3).fit(X, names)
@@ -146,8 +157,11 @@ def test_string_labels(digits):
     ("estimator", "grid", "message"),
     [
         (KNNRegressor(), {"n_neighbors": [1]}, "tunes a KNNClassifier"),
-        (Pipeline([("pca", PCA()), ("knn", KNNRegressor())]), {"knn__n_neighbors": [1]},
-         "tunes a KNNClassifier"),
+        (
+            Pipeline([("pca", PCA()), ("knn", KNNRegressor())]),
+            {"knn__n_neighbors": [1]},
+            "tunes a KNNClassifier",
+        ),
         (KNNClassifier(), {"n_neighbors": [500]}, "larger than a cross-validation training"),
         (KNNClassifier(), {"n_neighbors": [0]}, "positive integer"),
         (KNNClassifier(), {"weights": ["closest"]}, "weights must be"),
@@ -163,11 +177,15 @@ def test_bad_searches_say_what_to_do(digits, estimator, grid, message):
 def test_validation_curve_is_refitting_for_each_k(digits):
     X, y, X_val, y_val = digits
     ks = (1, 3, 5, 9, 15, 25)
-    for estimator in (KNNClassifier(weights="distance"),
-                      Pipeline([("pca", PCA(10)), ("knn", KNNClassifier(metric="manhattan"))])):
+    for estimator in (
+        KNNClassifier(weights="distance"),
+        Pipeline([("pca", PCA(10)), ("knn", KNNClassifier(metric="manhattan"))]),
+    ):
         curve = validation_curve(estimator, X, y, X_val, y_val, n_neighbors=ks)
-        expected = [estimator.set_params(**{_k_name(estimator): k}).fit(X, y).score(X_val, y_val)
-                    for k in ks]
+        expected = [
+            estimator.set_params(**{_k_name(estimator): k}).fit(X, y).score(X_val, y_val)
+            for k in ks
+        ]
         np.testing.assert_array_equal(curve.accuracy, expected)
         assert curve.best_k == ks[int(np.argmax(expected))]
         assert [point["n_neighbors"] for point in curve.to_records()] == list(ks)
@@ -182,6 +200,7 @@ def test_validation_curve_plot_data(digits):
     curve = validation_curve(KNNClassifier(), X, y, X_val, y_val, n_neighbors=[5, 1, 3])
     np.testing.assert_array_equal(curve.n_neighbors, [1, 3, 5])
     import matplotlib.pyplot as pyplot  # noqa: PLC0415  (a dependency: never skipped)
+
     axes = curve.plot()
     np.testing.assert_array_equal(axes.get_lines()[0].get_xdata(), [1, 3, 5])
     pyplot.close(axes.figure)
@@ -191,12 +210,21 @@ def test_validation_curve_plot_data(digits):
 
 def test_cross_validate_grid_matches_refitting(digits):
     X, y, _, _ = digits
-    result = cross_validate_grid(X, y, n_neighbors=(1, 4), weights=("uniform", "distance"),
-                                 metrics=(("euclidean", 2), ("minkowski", 3)), cv=3, seed=2)
+    result = cross_validate_grid(
+        X,
+        y,
+        n_neighbors=(1, 4),
+        weights=("uniform", "distance"),
+        metrics=(("euclidean", 2), ("minkowski", 3)),
+        cv=3,
+        seed=2,
+    )
     folds = list(StratifiedKFold(3, shuffle=True, random_state=2).split(X, y))
     for candidate, scores in zip(result.candidates, result.fold_scores):
-        expected = [KNNClassifier(**candidate.params()).fit(X[train], y[train])
-                    .score(X[test], y[test]) for train, test in folds]
+        expected = [
+            KNNClassifier(**candidate.params()).fit(X[train], y[train]).score(X[test], y[test])
+            for train, test in folds
+        ]
         np.testing.assert_array_equal(scores, expected)
     assert [c.metric for c in result.candidates[:4]] == ["euclidean"] * 4
     assert result.best == result.candidates[result.best_index]
@@ -204,24 +232,38 @@ def test_cross_validate_grid_matches_refitting(digits):
 
 def test_knn_grid_builds_sub_grids_per_metric_and_pca_size(digits):
     X, y, _, _ = digits
-    estimator, grid = knn_grid([1, 3], metrics=[("euclidean", 2), ("minkowski", 3)],
-                               pca_sizes=[0, 8])
+    estimator, grid = knn_grid(
+        [1, 3], metrics=[("euclidean", 2), ("minkowski", 3)], pca_sizes=[0, 8]
+    )
     search = KNNSearchCV(estimator, grid, cv=3).fit(X, y)
     params = search.cv_results_["params"]
     assert len(params) == 2 * 2 * 2
     assert sum(p.get("pca") == "passthrough" for p in params) == 4
     bare, bare_grid = knn_grid([1], metrics=[("manhattan", 2)])
     assert isinstance(bare, KNNClassifier)
-    assert bare_grid == [{"metric": ["manhattan"], "p": [2], "n_neighbors": [1],
-                          "weights": ["uniform"]}]
+    assert bare_grid == [
+        {"metric": ["manhattan"], "p": [2], "n_neighbors": [1], "weights": ["uniform"]}
+    ]
 
 
 def test_cli_tune(cli, tmp_path):
     def run(*args):
         return cli("tune", "--no-report", "--out", tmp_path, *args)
 
-    status, out, _ = run("--k", "1,3", "--metric", "euclidean,minkowski:3", "--pca", "0,10",
-                         "--cv", "3", "--max-train", "300", "--top", "3")
+    status, out, _ = run(
+        "--k",
+        "1,3",
+        "--metric",
+        "euclidean,minkowski:3",
+        "--pca",
+        "0,10",
+        "--cv",
+        "3",
+        "--max-train",
+        "300",
+        "--top",
+        "3",
+    )
     assert status == 0
     assert "3-fold cross-validation, best 3 of 8" in out
     assert "Test accuracy of the best setting" in out and "pca=" in out

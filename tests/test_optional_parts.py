@@ -4,6 +4,7 @@ machine, fail under CI=true (see tests/optional_parts.py)."""
 import json
 
 import pytest
+
 from optional_parts import dataset_folder, require, require_module
 
 pytest_plugins = ["pytester"]
@@ -27,7 +28,9 @@ def test_available_part_neither_skips_nor_fails(ci):
 
 
 def test_missing_part_skips_with_the_install_command(not_ci):
-    with pytest.raises(pytest.skip.Exception, match=r"missing the example part; to get it: .*knnvision\[example\]"):
+    with pytest.raises(
+        pytest.skip.Exception, match=r"missing the example part; to get it: .*knnvision\[example\]"
+    ):
         require(False, "the example part", INSTALL)
     with pytest.raises(pytest.skip.Exception, match="no_such_module_knnvision"):
         require_module("no_such_module_knnvision", INSTALL)
@@ -36,7 +39,10 @@ def test_missing_part_skips_with_the_install_command(not_ci):
 @pytest.mark.parametrize("value", ["true", "True", "1"])
 def test_missing_part_fails_under_ci(monkeypatch, value):
     monkeypatch.setenv("CI", value)
-    with pytest.raises(pytest.fail.Exception, match=r"CI=true, so this is a failure, not a skip: missing the example part; .*knnvision\[example\]"):
+    with pytest.raises(
+        pytest.fail.Exception,
+        match=r"CI=true, so this is a failure, not a skip: missing the example part; .*knnvision\[example\]",
+    ):
         require(False, "the example part", INSTALL)
 
 
@@ -69,7 +75,9 @@ def test_module_level_requirement_is_an_error_under_ci(pytester, ci):
     pytester.makepyfile(test_needs_part=MODULE_NEEDING_A_MISSING_PART)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*CI=true, so this is a failure, not a skip: missing the example part*"])
+    result.stdout.fnmatch_lines(
+        ["*CI=true, so this is a failure, not a skip: missing the example part*"]
+    )
 
 
 def test_dataset_folder_needs_all_four_files(tmp_path, monkeypatch):

@@ -7,14 +7,14 @@ import json
 
 import numpy as np
 import pytest
-from optional_parts import WEB, require_module
 from PIL import Image, ImageDraw, ImageFilter
 
 from knnvision.datasets import load_digits
-from knnvision.neighbors import KNNClassifier
-from knnvision.io.images import ImageFormat, frame_image, framing_for
 from knnvision.io import load, save
+from knnvision.io.images import ImageFormat, frame_image, framing_for
+from knnvision.neighbors import KNNClassifier
 from knnvision.results.experiment import ExperimentConfig, model_metadata
+from optional_parts import WEB, require_module
 
 MNIST_LIKE = ImageFormat((28, 28), 255, "mnist")
 
@@ -33,18 +33,23 @@ def digits_model_file(digits, tmp_path_factory):
 
 def mnist_like_images(digits, n=600) -> np.ndarray:
     """Digits enlarged and framed as MNIST's images were: a 28x28 training set offline."""
-    enlarged = [np.kron(image * 15, np.ones((12, 12))).astype(np.uint8)
-                for image in digits.images[:n]]
+    enlarged = [
+        np.kron(image * 15, np.ones((12, 12))).astype(np.uint8) for image in digits.images[:n]
+    ]
     return np.concatenate([frame_image(image, MNIST_LIKE, "mnist", "no") for image in enlarged])
 
 
 @pytest.fixture(scope="module")
 def mnist_like_model_file(digits, tmp_path_factory):
     rows = mnist_like_images(digits)
-    model = KNNClassifier(3).fit(rows, digits.labels[:len(rows)])
+    model = KNNClassifier(3).fit(rows, digits.labels[: len(rows)])
     path = tmp_path_factory.mktemp("models") / "mnist-like.knnv"
-    metadata = {"dataset": "mnist", "image_shape": [28, 28], "max_value": 255,
-                "class_names": [str(d) for d in range(10)]}
+    metadata = {
+        "dataset": "mnist",
+        "image_shape": [28, 28],
+        "max_value": 255,
+        "class_names": [str(d) for d in range(10)],
+    }
     return save(model, path, metadata=metadata)
 
 
@@ -78,8 +83,11 @@ def training_like_28(path, digits):
 @pytest.fixture(scope="module")
 def user_files(digits, tmp_path_factory):
     folder = tmp_path_factory.mktemp("inputs")
-    return [drawn_zero(folder / "zero.png"), photographed_seven(folder / "seven.jpg"),
-            training_like_28(folder / "small.png", digits)]
+    return [
+        drawn_zero(folder / "zero.png"),
+        photographed_seven(folder / "seven.jpg"),
+        training_like_28(folder / "small.png", digits),
+    ]
 
 
 def predictions(cli, *args) -> list[dict]:
@@ -90,8 +98,9 @@ def predictions(cli, *args) -> list[dict]:
 
 def api_prediction(client, path) -> dict:
     content_type = "image/jpeg" if path.suffix == ".jpg" else "image/png"
-    response = client.post("/api/predict",
-                           files={"file": (path.name, path.read_bytes(), content_type)})
+    response = client.post(
+        "/api/predict", files={"file": (path.name, path.read_bytes(), content_type)}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -116,7 +125,8 @@ def test_command_line_and_web_api_give_the_same_answer(cli, request, model_fixtu
         assert answer["label"] == from_api["label"], path.name
         assert list(answer["probabilities"]) == list(from_api["probabilities"])
         assert list(answer["probabilities"].values()) == pytest.approx(
-            list(from_api["probabilities"].values())), path.name
+            list(from_api["probabilities"].values())
+        ), path.name
 
 
 def test_a_drawn_zero_is_a_zero(cli, digits_model_file, user_files):
@@ -124,8 +134,9 @@ def test_a_drawn_zero_is_a_zero(cli, digits_model_file, user_files):
     assert answer["label"] == "0" and answer["probability"] == pytest.approx(1.0)
 
 
-def test_an_image_of_the_models_size_is_taken_as_it_is(cli, digits, tmp_path,
-                                                       mnist_like_model_file):
+def test_an_image_of_the_models_size_is_taken_as_it_is(
+    cli, digits, tmp_path, mnist_like_model_file
+):
     # A 28x28 training image for the 28x28 model: not reframed, so it finds itself.
     small = training_like_28(tmp_path / "small.png", digits)
     model = load(mnist_like_model_file)
@@ -136,8 +147,9 @@ def test_an_image_of_the_models_size_is_taken_as_it_is(cli, digits, tmp_path,
     assert framing_for((27, 28), MNIST_LIKE) == "mnist"
 
 
-def test_images_of_the_digits_size_and_npz_rows_are_the_training_rows(cli, digits, tmp_path,
-                                                                    digits_model_file):
+def test_images_of_the_digits_size_and_npz_rows_are_the_training_rows(
+    cli, digits, tmp_path, digits_model_file
+):
     model = load(digits_model_file)
     # Training images whose neighbours disagree: their vote shares tell rows apart.
     all_shares = model.predict_proba(digits.flat())
@@ -147,12 +159,17 @@ def test_images_of_the_digits_size_and_npz_rows_are_the_training_rows(cli, digit
         Image.fromarray(255 - image).save(tmp_path / f"d{i}.png")  # dark on light: inverted
     np.savez(tmp_path / "rows.npz", X=scaled)
     np.savez(tmp_path / "features.npz", X=digits.images[chosen].astype(np.uint8))
-    for inputs, options in ([[f"d{i}.png" for i in range(3)], []], [["rows.npz"], []],
-                            [["features.npz"], ["--preprocess", "none"]]):
+    for inputs, options in (
+        [[f"d{i}.png" for i in range(3)], []],
+        [["rows.npz"], []],
+        [["features.npz"], ["--preprocess", "none"]],
+    ):
         answers = predictions(cli, digits_model_file, *inputs, *options)
         np.testing.assert_allclose(
-            [list(a["probabilities"].values()) for a in answers], all_shares[chosen],
-            err_msg=str(inputs))
+            [list(a["probabilities"].values()) for a in answers],
+            all_shares[chosen],
+            err_msg=str(inputs),
+        )
 
 
 # --- folders ----------------------------------------------------------------------------------
@@ -160,16 +177,16 @@ def test_images_of_the_digits_size_and_npz_rows_are_the_training_rows(cli, digit
 
 def test_folders_give_every_image_below_them_sorted(cli, tmp_path, digits_model_file):
     folder = tmp_path / "scans"
-    for name in ["b.png", "a.PNG", "sub/c.jpg", "sub/deeper/d.bmp", ".hidden.png",
-                 ".cache/e.png"]:
+    for name in ["b.png", "a.PNG", "sub/c.jpg", "sub/deeper/d.bmp", ".hidden.png", ".cache/e.png"]:
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         drawn_zero(folder / name)
     (folder / "notes.txt").write_text("not an image")
     single = drawn_zero(tmp_path / "single.png")
     answers = predictions(cli, digits_model_file, single, folder)
     assert [a["input"] for a in answers] == [
-        str(single), *(str(folder / name) for name in
-                       ["a.PNG", "b.png", "sub/c.jpg", "sub/deeper/d.bmp"])]
+        str(single),
+        *(str(folder / name) for name in ["a.PNG", "b.png", "sub/c.jpg", "sub/deeper/d.bmp"]),
+    ]
 
 
 def test_a_folder_without_images_is_one_line(cli, tmp_path, digits_model_file):
@@ -189,8 +206,9 @@ def test_a_blank_image_names_its_file(cli, tmp_path, digits_model_file):
 # --- output -----------------------------------------------------------------------------------
 
 
-def test_csv_and_json_hold_the_same_answers_with_every_class(cli, tmp_path, digits_model_file,
-                                                             user_files):
+def test_csv_and_json_hold_the_same_answers_with_every_class(
+    cli, tmp_path, digits_model_file, user_files
+):
     answers = predictions(cli, digits_model_file, *user_files)
     status, out, err = cli("predict", digits_model_file, *user_files, "--format", "csv")
     assert status == 0, err
@@ -215,12 +233,14 @@ def test_file_names_are_printed_literally(cli, tmp_path, digits_model_file):
     assert "[scans]/seven[red].png" in out
     status, out, _ = cli("predict", digits_model_file, "[scans]", "--format", "csv")
     assert status == 0 and next(csv.DictReader(io.StringIO(out)))["input"] == (
-        "[scans]/seven[red].png")
+        "[scans]/seven[red].png"
+    )
     assert predictions(cli, digits_model_file, "[scans]")[0]["input"] == "[scans]/seven[red].png"
 
 
-@pytest.mark.parametrize("option,value", [("--invert", "maybe"), ("--format", "xml"),
-                                          ("--preprocess", "magic")])
+@pytest.mark.parametrize(
+    "option,value", [("--invert", "maybe"), ("--format", "xml"), ("--preprocess", "magic")]
+)
 def test_bad_option_values_are_usage_errors(cli, tmp_path, digits_model_file, option, value):
     path = drawn_zero(tmp_path / "zero.png")
     status, _, err = cli("predict", digits_model_file, path, option, value)

@@ -20,7 +20,13 @@ from knnvision.transforms.preprocessing import (
 
 
 @parametrize_with_checks(
-    [Deskew(), GaussianBlur(), IntensityNormalizer(), CenterOfMass(), GradientHistograms(cell_size=2)]
+    [
+        Deskew(),
+        GaussianBlur(),
+        IntensityNormalizer(),
+        CenterOfMass(),
+        GradientHistograms(cell_size=2),
+    ]
 )
 def test_scikit_learn_conformance(estimator, check):
     check(estimator)
@@ -91,12 +97,16 @@ def test_blur_of_a_dot_is_its_kernel():
     image[0, 5, 5] = 1.0
     blur = GaussianBlur(sigma=1.0).fit(image)
     kernel = blur.kernel()
-    np.testing.assert_allclose(blur.transform(image).reshape(11, 11)[2:9, 2:9], np.outer(kernel, kernel))
+    np.testing.assert_allclose(
+        blur.transform(image).reshape(11, 11)[2:9, 2:9], np.outer(kernel, kernel)
+    )
 
 
 def test_blur_with_sigma_zero_is_the_identity():
     images = np.random.default_rng(1).integers(0, 256, (3, 6, 6)).astype(np.uint8)
-    np.testing.assert_array_equal(GaussianBlur(sigma=0).fit_transform(images), images.reshape(3, -1))
+    np.testing.assert_array_equal(
+        GaussianBlur(sigma=0).fit_transform(images), images.reshape(3, -1)
+    )
 
 
 # --- dtypes and shapes ---------------------------------------------------------------------
@@ -189,7 +199,9 @@ def naive_cell_histograms(image, cell, n_bins):
 def test_cell_histograms_match_a_loop_reference():
     image = np.random.default_rng(6).uniform(0, 1, (9, 7))
     hog = GradientHistograms(cell_size=3, n_orientations=6).fit(image[None])
-    np.testing.assert_allclose(hog._cell_histograms(image[None])[0], naive_cell_histograms(image, 3, 6))
+    np.testing.assert_allclose(
+        hog._cell_histograms(image[None])[0], naive_cell_histograms(image, 3, 6)
+    )
 
 
 def test_a_horizontal_edge_votes_for_the_vertical_gradient_bin():
@@ -298,8 +310,17 @@ def test_float64_blur_is_within_a_few_units_in_the_last_place_of_exact_arithmeti
     radius = len(weights) // 2
 
     def correlate_each_row(matrix):  # exact rationals, zeros outside the row
-        return [[sum(weights[t + radius] * row[x + t] for t in range(-radius, radius + 1)
-                     if 0 <= x + t < len(row)) for x in range(len(row))] for row in matrix]
+        return [
+            [
+                sum(
+                    weights[t + radius] * row[x + t]
+                    for t in range(-radius, radius + 1)
+                    if 0 <= x + t < len(row)
+                )
+                for x in range(len(row))
+            ]
+            for row in matrix
+        ]
 
     def transposed(matrix):
         return [list(column) for column in zip(*matrix)]

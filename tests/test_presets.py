@@ -10,10 +10,10 @@ from sklearn.pipeline import Pipeline
 
 from knnvision import load
 from knnvision.datasets import load_dataset
-from knnvision.results.experiment import ExperimentConfig, split_for_experiment
-from knnvision.experiments.run import run_experiment
 from knnvision.experiments.presets import PRESETS, get_preset, preset_names, validation_scores
+from knnvision.experiments.run import run_experiment
 from knnvision.neighbors.rerank import RerankKNNClassifier
+from knnvision.results.experiment import ExperimentConfig, split_for_experiment
 
 
 def test_every_dataset_has_a_best_preset_that_builds():
@@ -66,8 +66,15 @@ def test_validation_scores_equal_the_fitted_model_scores():
 
 
 def test_a_preset_run_never_looks_at_the_test_part_before_the_end(monkeypatch):
-    config = ExperimentConfig(dataset="digits", preset="best", seed=1337, max_train=500,
-                              max_test=120, out_dir=None, report=False)
+    config = ExperimentConfig(
+        dataset="digits",
+        preset="best",
+        seed=1337,
+        max_train=500,
+        max_test=120,
+        out_dir=None,
+        report=False,
+    )
     X_train, _, X_test, _ = split_for_experiment(load_dataset("digits"), config)
     # Compare rows as the classifier sees them: after the preset's per-image steps (deskew).
     steps = get_preset("digits", "best").build()[:-1]
@@ -92,8 +99,11 @@ def test_a_preset_run_never_looks_at_the_test_part_before_the_end(monkeypatch):
     monkeypatch.setattr(RerankKNNClassifier, "kneighbors", spy_kneighbors)
     result = run_experiment(config)
 
-    touching_test = [i for i, (_, rows) in enumerate(seen)
-                     if any(row.tobytes() in test_only_rows for row in rows)]
+    touching_test = [
+        i
+        for i, (_, rows) in enumerate(seen)
+        if any(row.tobytes() in test_only_rows for row in rows)
+    ]
     assert touching_test == [len(seen) - 1]  # only the final evaluation
     assert seen[-1][0] == "query" and len(seen[-1][1]) == len(X_test)
     (_, fitted_on), (_, validated_on) = seen[0], seen[1]
@@ -103,9 +113,22 @@ def test_a_preset_run_never_looks_at_the_test_part_before_the_end(monkeypatch):
 
 
 def test_cli_runs_a_preset_and_saves_a_loadable_model(cli, tmp_path):
-    status, out, _ = cli("run", "--dataset", "digits", "--preset", "best", "--seed", "1337",
-                         "--max-train", "400", "--max-test", "100", "--no-report",
-                         "--out", tmp_path)
+    status, out, _ = cli(
+        "run",
+        "--dataset",
+        "digits",
+        "--preset",
+        "best",
+        "--seed",
+        "1337",
+        "--max-train",
+        "400",
+        "--max-test",
+        "100",
+        "--no-report",
+        "--out",
+        tmp_path,
+    )
     assert status == 0
     assert "preset digits/best" in out and "metric=idm" in out and "Test accuracy" in out
     results = json.loads((tmp_path / "results.json").read_text())
@@ -114,8 +137,12 @@ def test_cli_runs_a_preset_and_saves_a_loadable_model(cli, tmp_path):
     assert isinstance(model, Pipeline) and model[-1].distortion == "idm"
     # A fresh process knows the preset's classes without importing their modules first.
     loader = "import sys, knnvision; print(type(knnvision.load(sys.argv[1])[-1]).__name__)"
-    done = subprocess.run([sys.executable, "-c", loader, str(tmp_path / "model.knnv")],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", loader, str(tmp_path / "model.knnv")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == "RerankKNNClassifier"
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import require_dataset
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from knnvision.datasets import load_dataset, train_val_test_split
 from knnvision.experiments.recipes import RECIPES, RecipeOptions, run_recipe
 from knnvision.report.recipe import write_outputs
+from optional_parts import require_dataset
 
 
 def data_dir(name: str) -> str:
@@ -25,8 +25,13 @@ def data_dir(name: str) -> str:
 
 
 def test_registry_lists_every_tutorial():
-    assert list(RECIPES) == ["fashion-pca", "digits-grid", "mnist-subset", "digits-quickstart",
-                             "toy-regression"]
+    assert list(RECIPES) == [
+        "fashion-pca",
+        "digits-grid",
+        "mnist-subset",
+        "digits-quickstart",
+        "toy-regression",
+    ]
     assert [r.quick for r in RECIPES.values()] == [False, True, True, True, True]
     with pytest.raises(ValueError, match="No recipe named 'mnist'; choose one of fashion-pca"):
         run_recipe("mnist")
@@ -64,8 +69,13 @@ def test_digits_grid_uses_the_tutorials_split_and_grid(tmp_path):
     X, y = load_digits(return_X_y=True)
     expected = train_test_split(X, y, test_size=0.2, random_state=1337)
     X_train, _, X_test, y_train, _, y_test = train_val_test_split(
-        load_dataset("digits").flat("train"), y, val_size=0, test_size=0.2, seed=1337,
-        stratify=False)
+        load_dataset("digits").flat("train"),
+        y,
+        val_size=0,
+        test_size=0.2,
+        seed=1337,
+        stratify=False,
+    )
     for ours, theirs in zip((X_train, X_test, y_train, y_test), expected):
         np.testing.assert_array_equal(ours, theirs)
     # scikit-learn's grid search (process pool) is left out to keep the test quick; the
@@ -74,8 +84,12 @@ def test_digits_grid_uses_the_tutorials_split_and_grid(tmp_path):
     assert result.row("test accuracy, k=20, kd-tree, p=2").knnvision > 0.95
     assert result.row("best cross-validated accuracy").knnvision > 0.97
     assert result.row("best parameters (5-fold grid search)").knnvision.startswith("n_neighbors=")
-    assert _report_figures(result, tmp_path) == {"accuracy_vs_k", "confusion", "per_class",
-                                                 "timings"}
+    assert _report_figures(result, tmp_path) == {
+        "accuracy_vs_k",
+        "confusion",
+        "per_class",
+        "timings",
+    }
 
 
 def test_mnist_subset_on_small_subsets_agrees_with_scikit_learn():
@@ -87,7 +101,9 @@ def test_mnist_subset_on_small_subsets_agrees_with_scikit_learn():
     assert result.row("best K").knnvision == result.row("best K").scikit_learn
     assert result.row("… predictions equal to scikit-learn's").knnvision == "200/200"
     assert [table.title.split(",")[0] for table in result.tables] == [
-        "Per-class report", "Confusion matrix"]
+        "Per-class report",
+        "Confusion matrix",
+    ]
     assert "1000 training, 200 validation, 200 test" in result.setup
     curve = result.plots["cv_results"]  # the report's accuracy against K
     assert [p["n_neighbors"] for p in curve["params"]] == [1, 3, 5, 9, 15, 25]
@@ -108,8 +124,12 @@ def test_fashion_pca_on_a_subset_agrees_with_scikit_learn(tmp_path):
     assert result.row("test accuracy, k=10, euclidean").tutorial == 0.8153
     assert len(result.tables[0].rows) == 20
     assert np.asarray(result.plots["confusion_matrix"]).sum() == 500
-    assert _report_figures(result, tmp_path) == {"pca_variance", "confusion", "per_class",
-                                                 "timings"}
+    assert _report_figures(result, tmp_path) == {
+        "pca_variance",
+        "confusion",
+        "per_class",
+        "timings",
+    }
 
 
 def test_cli_recipe_list_run_and_unknown(cli, tmp_path):

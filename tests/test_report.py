@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
-from optional_parts import require_chromium
 from PIL import Image
 from sklearn.decomposition import PCA as SklearnPCA
 from sklearn.pipeline import make_pipeline
@@ -20,10 +19,8 @@ from sklearn.pipeline import make_pipeline
 import knnvision
 from knnvision import KNNClassifier, KNNSearchCV
 from knnvision.datasets import load_dataset
-from knnvision.io import save
-from knnvision.selection.search_cv import cross_validate_grid
-from knnvision.results.experiment import ExperimentConfig, model_metadata, split_for_experiment
 from knnvision.experiments.run import run_experiment
+from knnvision.io import save
 from knnvision.report import (
     accuracy_vs_k,
     confusion_heatmap,
@@ -37,6 +34,9 @@ from knnvision.report import (
     timing_breakdown,
     write_report,
 )
+from knnvision.results.experiment import ExperimentConfig, model_metadata, split_for_experiment
+from knnvision.selection.search_cv import cross_validate_grid
+from optional_parts import require_chromium
 
 DIGITS_FIGURES = {"samples", "accuracy_vs_k", "confusion", "per_class", "misclassified", "timings"}
 
@@ -45,8 +45,12 @@ DIGITS_FIGURES = {"samples", "accuracy_vs_k", "confusion", "per_class", "misclas
 def digits_run(tmp_path_factory):
     """A full run on the bundled digits, report included (about 3 s)."""
     out = tmp_path_factory.mktemp("digits")
-    config = ExperimentConfig(out_dir=str(out), n_neighbors=(1, 3, 5), cv=3,
-                              command=["knnvision", "run", "--k", "1,3,5", "--cv", "3"])
+    config = ExperimentConfig(
+        out_dir=str(out),
+        n_neighbors=(1, 3, 5),
+        cv=3,
+        command=["knnvision", "run", "--k", "1,3,5", "--cv", "3"],
+    )
     return run_experiment(config), out
 
 
@@ -130,8 +134,9 @@ def test_misclassified_figure_shows_exact_nearest_neighbours(digits_run):
     nearest = np.lexsort((np.arange(len(distances)), distances))[:5]  # ties: smaller index
     labels = [text.get_text() for text in figure.axes[0].texts]
     titles = [label.split("\nd = ") for label in labels[1:6]]  # after the test image's own
-    assert [name for name, _ in titles] == [result.class_names[result.train_labels[i]]
-                                            for i in nearest]
+    assert [name for name, _ in titles] == [
+        result.class_names[result.train_labels[i]] for i in nearest
+    ]
     assert [float(d) for _, d in titles] == pytest.approx(distances[nearest], rel=5e-3)
 
 
@@ -141,8 +146,13 @@ def test_pca_figures_appear_only_when_the_model_uses_pca(digits_run, tmp_path):
 
     pipeline = make_pipeline(SklearnPCA(12, random_state=0), KNNClassifier(3))
     pipeline.fit(result.train_features, result.train_labels)
-    with_pca = type(result)(**{**vars(result), "model": pipeline,
-                               "test_predictions": pipeline.predict(result.test_features)})
+    with_pca = type(result)(
+        **{
+            **vars(result),
+            "model": pipeline,
+            "test_predictions": pipeline.predict(result.test_features),
+        }
+    )
     files = write_report(with_pca, tmp_path)
     names = {path.stem for path in Path(files["figures"]).glob("*.png")}
     assert names == DIGITS_FIGURES | {"pca_variance", "pca_scatter"}
@@ -193,15 +203,34 @@ def test_report_command_on_a_folder_without_results_fails_in_one_line(tmp_path, 
 #: Per command: its arguments (after the command name; MODEL stands for a saved digits model),
 #: the figures its digits report shows, its table sections, and the text of its headline.
 OTHER_REPORTS = {
-    "tune": (["--k", "1,3", "--metric", "euclidean,manhattan", "--weights", "uniform,distance",
-              "--cv", "2"],
-             {"accuracy_vs_k", "confusion", "per_class", "misclassified", "timings"},
-             {"top_settings", "scores"}, "best setting"),
-    "evaluate": (["MODEL"], {"confusion", "per_class", "misclassified", "timings"},
-                 {"scores"}, "m.knnv: k-NN, k=3, minkowski p=2, uniform"),
+    "tune": (
+        [
+            "--k",
+            "1,3",
+            "--metric",
+            "euclidean,manhattan",
+            "--weights",
+            "uniform,distance",
+            "--cv",
+            "2",
+        ],
+        {"accuracy_vs_k", "confusion", "per_class", "misclassified", "timings"},
+        {"top_settings", "scores"},
+        "best setting",
+    ),
+    "evaluate": (
+        ["MODEL"],
+        {"confusion", "per_class", "misclassified", "timings"},
+        {"scores"},
+        "m.knnv: k-NN, k=3, minkowski p=2, uniform",
+    ),
     # digits-grid's report (accuracy against k) is checked in tests/test_recipes.py.
-    "recipe": (["digits-quickstart", "--no-check"], {"confusion", "per_class", "timings"},
-               {"numbers"}, "class of the hand-drawn 1"),
+    "recipe": (
+        ["digits-quickstart", "--no-check"],
+        {"confusion", "per_class", "timings"},
+        {"numbers"},
+        "class of the hand-drawn 1",
+    ),
 }
 
 
@@ -212,8 +241,7 @@ def digits_model(tmp_path_factory):
     config = ExperimentConfig()
     X_train, y_train, _, _ = split_for_experiment(data, config)
     path = tmp_path_factory.mktemp("model") / "m.knnv"
-    return save(KNNClassifier(3).fit(X_train, y_train), path,
-                metadata=model_metadata(data, config))
+    return save(KNNClassifier(3).fit(X_train, y_train), path, metadata=model_metadata(data, config))
 
 
 def _arguments(kind: str, model: Path) -> list:
@@ -222,7 +250,8 @@ def _arguments(kind: str, model: Path) -> list:
 
 @pytest.mark.parametrize("kind", OTHER_REPORTS)
 def test_tune_evaluate_and_recipe_write_a_report_that_report_rebuilds(
-        kind, digits_model, tmp_path, cli):
+    kind, digits_model, tmp_path, cli
+):
     _, figures, tables, headline = OTHER_REPORTS[kind]
     out = tmp_path / kind
     status, printed, _ = cli(*_arguments(kind, digits_model), "--out", out)
@@ -242,11 +271,14 @@ def test_tune_evaluate_and_recipe_write_a_report_that_report_rebuilds(
     assert (out / "report.html").read_text(encoding="utf-8") == page
 
 
-@pytest.mark.parametrize("kind,arguments", [
-    ("tune", ["--k", "1,3", "--cv", "2"]),
-    ("evaluate", ["MODEL"]),
-    ("recipe", ["toy-regression", "--no-check"]),
-])
+@pytest.mark.parametrize(
+    "kind,arguments",
+    [
+        ("tune", ["--k", "1,3", "--cv", "2"]),
+        ("evaluate", ["MODEL"]),
+        ("recipe", ["toy-regression", "--no-check"]),
+    ],
+)
 def test_no_report_writes_results_only(kind, arguments, digits_model, tmp_path, cli):
     out = tmp_path / kind
     arguments = [digits_model if arg == "MODEL" else arg for arg in arguments]
@@ -321,9 +353,15 @@ def test_figure_functions_label_their_axes():
     assert any("chosen" in t.get_text() for t in curve.legends[0].get_texts())
 
     neighbours = misclassified_neighbors(
-        images[:2], [0, 1], [1, 2], images[2:8].reshape(2, 3, 12, 12),
-        np.array([[1, 0, 2], [2, 2, 1]]), np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), names,
-        n_voting=2)
+        images[:2],
+        [0, 1],
+        [1, 2],
+        images[2:8].reshape(2, 3, 12, 12),
+        np.array([[1, 0, 2], [2, 2, 1]]),
+        np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+        names,
+        n_voting=2,
+    )
     texts = [text.get_text() for text in neighbours.axes[0].texts]
     assert texts[:2] == ["true: T-shirt/top\npredicted: Trouser", "Trouser\nd = 1"]
     assert len(texts) == 2 * (1 + 3)
@@ -351,19 +389,23 @@ def test_accuracy_vs_k_reads_a_searchs_cv_results():
     titles = [axes.get_title().removesuffix(" (chosen)") for axes in figure.axes]
     assert titles == ["weights=uniform", "weights=distance"]  # p is the same for all
     labels = [t.get_text() for t in figure.legends[0].get_texts()]
-    assert (f"chosen: k={search.best_params_['n_neighbors']}, CV {search.best_score_:.2%}"
-            in labels)
+    assert f"chosen: k={search.best_params_['n_neighbors']}, CV {search.best_score_:.2%}" in labels
 
-    one_split = {"params": [{"n_neighbors": k} for k in (1, 3)], "split0_test_score": [0.9, 0.8],
-                 "mean_test_score": [0.9, 0.8], "std_test_score": [0.0, 0.0]}
+    one_split = {
+        "params": [{"n_neighbors": k} for k in (1, 3)],
+        "split0_test_score": [0.9, 0.8],
+        "mean_test_score": [0.9, 0.8],
+        "std_test_score": [0.0, 0.0],
+    }
     labels = [t.get_text() for t in accuracy_vs_k(one_split).legends[0].get_texts()]
     assert labels == ["validation accuracy", "chosen: k=1, validation 90.00%"]
 
 
 def test_misclassified_figure_says_so_when_nothing_is_wrong():
     empty = np.zeros((0, 8, 8))
-    figure = misclassified_neighbors(empty, [], [], np.zeros((0, 3, 8, 8)), np.zeros((0, 3)),
-                                     np.zeros((0, 3)), ["a", "b"])
+    figure = misclassified_neighbors(
+        empty, [], [], np.zeros((0, 3, 8, 8)), np.zeros((0, 3)), np.zeros((0, 3)), ["a", "b"]
+    )
     assert "No test image was misclassified" in figure.axes[0].texts[0].get_text()
 
 
@@ -374,8 +416,11 @@ def _drawn_tick_labels(axis) -> list[str]:
     """The tick labels of ``axis`` as drawn (labels are set at draw time), those in view."""
     axis.figure.canvas.draw()
     low, high = sorted(axis.get_view_interval())
-    return [label.get_text() for label, tick in zip(axis.get_ticklabels(), axis.get_ticklocs())
-            if low - 1e-9 <= tick <= high + 1e-9]
+    return [
+        label.get_text()
+        for label, tick in zip(axis.get_ticklabels(), axis.get_ticklocs())
+        if low - 1e-9 <= tick <= high + 1e-9
+    ]
 
 
 def test_example_images_are_training_images_as_the_caption_says(digits_run):
@@ -387,9 +432,11 @@ def test_example_images_are_training_images_as_the_caption_says(digits_run):
     mosaic = figure.axes[0].images[0].get_array().filled(np.nan)
     height, width = result.dataset.image_shape
     train_rows = {row.tobytes() for row in result.train_features.astype(float)}
-    shown = [mosaic[top:top + height, left:left + width]
-             for top in range(0, mosaic.shape[0], height + 1)
-             for left in range(0, mosaic.shape[1], width + 1)]
+    shown = [
+        mosaic[top : top + height, left : left + width]
+        for top in range(0, mosaic.shape[0], height + 1)
+        for left in range(0, mosaic.shape[1], width + 1)
+    ]
     shown = [image for image in shown if not np.isnan(image).any()]
     assert len(shown) == 8 * len(result.class_names)
     # Every example is a row of the training part (the whole dataset holds the test part too).
@@ -399,15 +446,15 @@ def test_example_images_are_training_images_as_the_caption_says(digits_run):
 
 def test_per_class_score_axis_stops_at_100_percent():
     names = ["a", "b", "c"]
-    perfect = {name: {"precision": 1.0, "recall": 1.0, "f1-score": 1.0, "support": 5}
-               for name in names}
+    perfect = {
+        name: {"precision": 1.0, "recall": 1.0, "f1-score": 1.0, "support": 5} for name in names
+    }
     axes = per_class_scores(perfect, names).axes[0]
     assert axes.get_xlim()[1] == 1.0
     labels = _drawn_tick_labels(axes.xaxis)
     assert labels[-1] == "100%" and all(float(t.rstrip("%")) <= 100 for t in labels)
 
-    mixed = {**perfect, "b": {"precision": 0.92, "recall": 0.95, "f1-score": 0.935,
-                              "support": 5}}
+    mixed = {**perfect, "b": {"precision": 0.92, "recall": 0.95, "f1-score": 0.935, "support": 5}}
     axes = per_class_scores(mixed, names).axes[0]
     assert axes.get_xlim()[1] == 1.0
     labels = _drawn_tick_labels(axes.xaxis)
@@ -419,14 +466,20 @@ def test_ranks_follow_the_scores_as_shown():
     from knnvision.report.text import top_settings
 
     # 98.6769% and 98.6772% both read 98.68%: one rank, not 1 and 2.
-    cv = {"params": [{"n_neighbors": k} for k in (1, 3, 5, 7)],
-          "mean_test_score": [0.986769, 0.986772, 0.98, 0.986769],
-          "std_test_score": [0.006, 0.006, 0.01, 0.007],
-          "rank_test_score": [2, 1, 4, 2]}
+    cv = {
+        "params": [{"n_neighbors": k} for k in (1, 3, 5, 7)],
+        "mean_test_score": [0.986769, 0.986772, 0.98, 0.986769],
+        "std_test_score": [0.006, 0.006, 0.01, 0.007],
+        "rank_test_score": [2, 1, 4, 2],
+    }
     rows = top_settings(cv, 4)
     assert [row[0] for row in rows] == ["1", "1", "1", "4"]
-    assert [row[1] for row in rows] == ["n_neighbors=3", "n_neighbors=1", "n_neighbors=7",
-                                        "n_neighbors=5"]  # the search's best stays first
+    assert [row[1] for row in rows] == [
+        "n_neighbors=3",
+        "n_neighbors=1",
+        "n_neighbors=7",
+        "n_neighbors=5",
+    ]  # the search's best stays first
     assert all(row[2].startswith("98.68% ±") for row in rows[:3])
 
     from knnvision.report.text import shown_ranks
@@ -438,8 +491,10 @@ def test_counts_are_written_with_thousands_separators():
     from knnvision.report.html import ReportPage, render_html
     from knnvision.report.text import dataset_text
 
-    assert dataset_text("mnist", 60000, 10000, (28, 28)) == \
-        "mnist: 60,000 train / 10,000 test images, 28×28"
+    assert (
+        dataset_text("mnist", 60000, 10000, (28, 28))
+        == "mnist: 60,000 train / 10,000 test images, 28×28"
+    )
 
     names = ["zero", "one"]
     matrix = [[1135, 15], [3, 9847]]
@@ -450,10 +505,11 @@ def test_counts_are_written_with_thousands_separators():
     colorbar = heatmap.axes[2]  # the counts' colour bar
     assert any("," in label for label in _drawn_tick_labels(colorbar.yaxis))
 
-    report = {"zero": {"precision": 0.99, "recall": 0.98, "f1-score": 0.985, "support": 1150},
-              "one": {"precision": 0.99, "recall": 0.99, "f1-score": 0.99, "support": 9850},
-              "macro avg": {"precision": 0.99, "recall": 0.985, "f1-score": 0.987,
-                            "support": 11000}}
+    report = {
+        "zero": {"precision": 0.99, "recall": 0.98, "f1-score": 0.985, "support": 1150},
+        "one": {"precision": 0.99, "recall": 0.99, "f1-score": 0.99, "support": 9850},
+        "macro avg": {"precision": 0.99, "recall": 0.985, "f1-score": 0.987, "support": 11000},
+    }
     ticks = [t.get_text() for t in per_class_scores(report, names).axes[0].get_yticklabels()]
     assert ticks == ["zero  (n=1,150)", "one  (n=9,850)"]
     page = render_html(ReportPage("t", {}, [], classification_report=report, class_names=names))
@@ -467,8 +523,14 @@ def test_distance_labels_of_a_figure_share_one_format():
 
     def distance_labels(distances):
         figure = misclassified_neighbors(
-            images[:1], [0], [1], images[1:4].reshape(1, 3, 8, 8), np.array([[1, 0, 1]]),
-            np.array([distances]), names)
+            images[:1],
+            [0],
+            [1],
+            images[1:4].reshape(1, 3, 8, 8),
+            np.array([[1, 0, 1]]),
+            np.array([distances]),
+            names,
+        )
         return [text.get_text().split("d = ")[1] for text in figure.axes[0].texts[1:]]
 
     assert distance_labels([24.0, 28.14, 29.71]) == ["24.0", "28.1", "29.7"]  # not 24 / 28.1
@@ -485,21 +547,33 @@ def _grid_results(settings: list[dict], means_by_k: list[list[float]]) -> dict:
             params.append({**setting, "n_neighbors": k})
             means.append(mean)
     means = np.array(means)
-    return {"params": params, "mean_test_score": means, "std_test_score": np.full(len(means), 0.02),
-            "split0_test_score": means, "split1_test_score": means,
-            "rank_test_score": 1 + np.array([np.sum(means > m) for m in means])}
+    return {
+        "params": params,
+        "mean_test_score": means,
+        "std_test_score": np.full(len(means), 0.02),
+        "split0_test_score": means,
+        "split1_test_score": means,
+        "rank_test_score": 1 + np.array([np.sum(means > m) for m in means]),
+    }
 
 
 def test_accuracy_vs_k_draws_one_panel_per_setting_on_shared_axes():
-    settings = [{"metric": metric, "pca": pca} for metric in ("euclidean", "manhattan")
-                for pca in (20, "none")]
-    cv = _grid_results(settings, [[0.97, 0.96, 0.95], [0.99, 1.0, 0.99],
-                                  [0.96, 0.97, 0.96], [0.95, 0.95, 0.94]])
+    settings = [
+        {"metric": metric, "pca": pca}
+        for metric in ("euclidean", "manhattan")
+        for pca in (20, "none")
+    ]
+    cv = _grid_results(
+        settings, [[0.97, 0.96, 0.95], [0.99, 1.0, 0.99], [0.96, 0.97, 0.96], [0.95, 0.95, 0.94]]
+    )
     figure = accuracy_vs_k(cv, test_accuracy=0.99)
     panels = figure.axes
     assert [axes.get_title() for axes in panels] == [
-        "metric=euclidean, pca=20", "metric=euclidean, pca=none (chosen)",
-        "metric=manhattan, pca=20", "metric=manhattan, pca=none"]
+        "metric=euclidean, pca=20",
+        "metric=euclidean, pca=none (chosen)",
+        "metric=manhattan, pca=20",
+        "metric=manhattan, pca=none",
+    ]
     assert len({axes.get_ylim() for axes in panels}) == 1  # shared axes
     assert len({axes.get_xlim() for axes in panels}) == 1
     # The band of a 100% accuracy stops at 100%, and so does the axis.
@@ -515,8 +589,9 @@ def test_accuracy_vs_k_draws_one_panel_per_setting_on_shared_axes():
     cv = _grid_results(many, [[0.90 + 0.01 * i] * 3 for i in range(9)])
     figure = accuracy_vs_k(cv)
     assert len(figure.axes) == 6  # the best six, in grid order
-    assert [axes.get_title().removesuffix(" (chosen)") for axes in figure.axes] == \
-        [f"metric=m{i}" for i in range(3, 9)]
+    assert [axes.get_title().removesuffix(" (chosen)") for axes in figure.axes] == [
+        f"metric=m{i}" for i in range(3, 9)
+    ]
     assert "best 6 of 9 settings" in figure.get_suptitle()
 
 
@@ -528,10 +603,21 @@ def test_headless_chromium_renders_the_report(digits_run, tmp_path):
     _, out = digits_run
     screenshot = tmp_path / "report.png"
     completed = subprocess.run(
-        [str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}",
-         "--window-size=1280,4000", (out / "report.html").resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            str(chromium),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={screenshot}",
+            "--window-size=1280,4000",
+            (out / "report.html").resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     image = Image.open(screenshot)

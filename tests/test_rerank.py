@@ -7,8 +7,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from knnvision import KNNClassifier, load, save
-from knnvision.transforms.augmentation import shift_images
-from knnvision.transforms.preprocessing import Deskew
 from knnvision.neighbors.rerank import (
     RerankKNNClassifier,
     context_features,
@@ -18,6 +16,8 @@ from knnvision.neighbors.rerank import (
     idm_rerank,
     sobel_gradients_numpy,
 )
+from knnvision.transforms.augmentation import shift_images
+from knnvision.transforms.preprocessing import Deskew
 
 
 @parametrize_with_checks([RerankKNNClassifier()])
@@ -78,7 +78,9 @@ def test_rerank_kernel_matches_single_distances_and_abandons_only_losers():
     full = idm_rerank(queries, train, candidates, 6, 6, 1, 1, 12)
     for q in range(4):
         for c in range(12):
-            expected = idm_distance_numpy(queries[q].reshape(6, 6), train[candidates[q, c]].reshape(6, 6), 1, 1)
+            expected = idm_distance_numpy(
+                queries[q].reshape(6, 6), train[candidates[q, c]].reshape(6, 6), 1, 1
+            )
             assert np.isclose(full[q, c], expected, rtol=1e-12)
     pruned = idm_rerank(queries, train, candidates, 6, 6, 1, 1, 3)
     for q in range(4):
@@ -95,7 +97,10 @@ def test_rerank_kernel_matches_single_distances_and_abandons_only_losers():
 @pytest.mark.parametrize("weights", ["uniform", "distance"])
 def test_euclidean_rerank_over_every_training_image_changes_nothing(digits, weights):
     X, y = digits
-    X_train, y_train = np.vstack([X[:300], X[:40]]), np.concatenate([y[:300], y[:40]])  # exact duplicates tie
+    X_train, y_train = (
+        np.vstack([X[:300], X[:40]]),
+        np.concatenate([y[:300], y[:40]]),
+    )  # exact duplicates tie
     queries = np.vstack([X[300:360], X[:10]])
     plain = KNNClassifier(5, weights=weights).fit(X_train, y_train)
     reranked = RerankKNNClassifier(
@@ -111,7 +116,9 @@ def test_euclidean_rerank_over_every_training_image_changes_nothing(digits, weig
 
 def test_no_rerank_is_plain_knn_on_the_augmented_set(digits):
     X, y = digits
-    model = RerankKNNClassifier(3, distortion="none", shifts=(1,), directions=4).fit(X[:200], y[:200])
+    model = RerankKNNClassifier(3, distortion="none", shifts=(1,), directions=4).fit(
+        X[:200], y[:200]
+    )
     assert model.n_samples_fit_ == 5 * 200 and model.augmentation_factor_ == 5
     stored = model._fit_X
     _, plain_indices = KNNClassifier(3).fit(stored, np.tile(y[:200], 5)).kneighbors(X[200:260])
@@ -144,7 +151,9 @@ def test_mixed_distance_lies_between_its_parts(digits):
 
 def test_a_saved_pipeline_predicts_the_same(digits, tmp_path):
     X, y = digits
-    model = make_pipeline(Deskew(), RerankKNNClassifier(3, features="hog", mix=0.25, shifts=(1,), directions=4))
+    model = make_pipeline(
+        Deskew(), RerankKNNClassifier(3, features="hog", mix=0.25, shifts=(1,), directions=4)
+    )
     model.fit(X[:200], y[:200])
     path = save(model, tmp_path / "model.knnv")
     loaded = load(path)

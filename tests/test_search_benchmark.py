@@ -7,14 +7,21 @@ import sys
 
 import numpy as np
 import pytest
-from optional_parts import FAISS, require_module
 
+from knnvision.datasets import write_idx
 from knnvision.experiments import bench as benchmark
 from knnvision.experiments.bench import Sizes
-from knnvision.datasets import write_idx
+from optional_parts import FAISS, require_module
 
-TINY = Sizes(n_train=700, n_queries=40, single_queries=5, sklearn_slow_queries=20,
-             reference_sample=5, scaling_train=(300, 700), scaling_queries=(10, 40))
+TINY = Sizes(
+    n_train=700,
+    n_queries=40,
+    single_queries=5,
+    sklearn_slow_queries=20,
+    reference_sample=5,
+    scaling_train=(300, 700),
+    scaling_queries=(10, 40),
+)
 
 
 def test_quick_benchmark_runs_and_reports(tmp_path):
@@ -76,8 +83,9 @@ def test_full_run_without_the_files_names_the_folders_and_data_dir(monkeypatch, 
     assert "\n" not in message and "--data-dir" in message
     assert str(tmp_path / "shared") in message and str(tmp_path / "cache") in message
     with pytest.raises(FileNotFoundError, match=re.escape(f"not found in {tmp_path / 'empty'} ")):
-        benchmark.run(cases=("scaling",), data_dir=tmp_path / "empty", sizes=TINY,
-                      log=lambda line: None)
+        benchmark.run(
+            cases=("scaling",), data_dir=tmp_path / "empty", sizes=TINY, log=lambda line: None
+        )
 
 
 def test_files_are_read_by_the_strict_idx_reader(tmp_path):
@@ -105,13 +113,21 @@ def test_missing_peers_are_named_with_their_install_command(monkeypatch):
     for module in ("faiss", "torch"):
         monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
     lines = []
-    report = benchmark.run(synthetic=True, cases=("scaling", "mnist_euclidean"), sizes=TINY,
-                           log=lines.append)
-    assert report["missing_peers"] == {"faiss-cpu": 'pip install "knnvision[bench]"',
-                                       "PyTorch": 'pip install "knnvision[torch]"'}
+    report = benchmark.run(
+        synthetic=True, cases=("scaling", "mnist_euclidean"), sizes=TINY, log=lines.append
+    )
+    assert report["missing_peers"] == {
+        "faiss-cpu": 'pip install "knnvision[bench]"',
+        "PyTorch": 'pip install "knnvision[torch]"',
+    }
     assert sum(line.startswith("faiss-cpu is not installed") for line in lines) == 1
-    assert sum(line.startswith("PyTorch is not installed") and "knnvision[torch]" in line
-               for line in lines) == 1
+    assert (
+        sum(
+            line.startswith("PyTorch is not installed") and "knnvision[torch]" in line
+            for line in lines
+        )
+        == 1
+    )
     scaling = benchmark._scaling_table(report["cases"][0])
     assert scaling[2] == "| train | queries | knnvision s |"  # no empty faiss columns
     assert not any("-" in cell for line in scaling[4:] for cell in line.split("|"))

@@ -1,11 +1,9 @@
 """Brute force (float32 products + exact re-check, uint8 SIMD, compiled loops) against the
 float64 reference: every metric, dtype and k, with ties, duplicates and tiny memory budgets."""
 
-
 import numba
 import numpy as np
 import pytest
-from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 
 from knnvision.search import (
     build_index,
@@ -14,10 +12,15 @@ from knnvision.search import (
     thread_limit,
 )
 from knnvision.search.brute import FEW_QUERIES, BruteIndex
+from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 
 METRICS = [
-    ("euclidean", None), ("cosine", None), ("manhattan", None), ("chebyshev", None),
-    ("minkowski", 3.0), ("hamming", None),
+    ("euclidean", None),
+    ("cosine", None),
+    ("manhattan", None),
+    ("chebyshev", None),
+    ("minkowski", 3.0),
+    ("hamming", None),
 ]
 DTYPES = [np.float64, np.float32, np.uint8]
 
@@ -41,8 +44,9 @@ def test_brute_matches_reference(metric_name, p, dtype, kind):
 @pytest.mark.parametrize("dtype", [np.float32, np.uint8])
 def test_tiny_working_memory_gives_identical_results(metric_name, p, dtype):
     metric = resolve_metric(metric_name, p)
-    train, queries = rows_with_ties("integer", dtype, seeded_rng("tiny", metric_name, dtype),
-                                    n_features=12)
+    train, queries = rows_with_ties(
+        "integer", dtype, seeded_rng("tiny", metric_name, dtype), n_features=12
+    )
     big = BruteIndex(train, metric, 256).query(queries, 7)
     small = BruteIndex(train, metric, 0.002).query(queries, 7)  # blocks of a few rows
     np.testing.assert_array_equal(big[1], small[1])
@@ -204,8 +208,13 @@ def test_minkowski_rounding_near_ties_follow_the_reference():
     metric = resolve_metric("minkowski", p)
     for k in (1, 2, 5):
         assert_matches_reference(BruteIndex(train, metric, 256), train, queries, k, metric)
-        assert_matches_reference(build_index(train, metric="minkowski", p=p, algorithm="kd_tree"),
-                      train, queries, k, metric)
+        assert_matches_reference(
+            build_index(train, metric="minkowski", p=p, algorithm="kd_tree"),
+            train,
+            queries,
+            k,
+            metric,
+        )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -228,8 +237,9 @@ def test_few_queries_projection_filter(dtype, monkeypatch):
     monkeypatch.setattr(brute, "_FILTER_MIN_ROWS", 1)
     monkeypatch.setattr(brute, "_FILTER_MIN_FEATURES", 1)
     for kind in ("continuous", "integer"):
-        train, queries = rows_with_ties(kind, dtype, seeded_rng("filter-small", kind, dtype),
-                                        n_features=5)
+        train, queries = rows_with_ties(
+            kind, dtype, seeded_rng("filter-small", kind, dtype), n_features=5
+        )
         for k in (1, 5, 20):
             index = BruteIndex(train, metric, 256)
             assert_matches_reference(index, train, queries[:FEW_QUERIES], k, metric)
@@ -250,8 +260,10 @@ def test_query_train_excludes_each_row_itself(algorithm):
         np.testing.assert_allclose(distances[row], ref_d[0])
 
 
-@pytest.mark.parametrize("metric_name,p", [("manhattan", None), ("minkowski", 3.0),
-                                           ("minkowski", 4.0), ("minkowski", 2.5)])
+@pytest.mark.parametrize(
+    "metric_name,p",
+    [("manhattan", None), ("minkowski", 3.0), ("minkowski", 4.0), ("minkowski", 2.5)],
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_lp_near_ties_below_the_sums_rounding_follow_the_reference(metric_name, p, dtype):
     # Copies of one row, each nudged by an ulp or two in random places: their distances to

@@ -4,8 +4,6 @@ CPU's numba scan and the GPU's torch.topk, run here on the CPU), estimators and 
 
 import numpy as np
 import pytest
-from optional_parts import TORCH, require_module
-from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 from sklearn.datasets import load_digits
 
 import knnvision
@@ -17,13 +15,12 @@ from knnvision.search import (
     torch_index,
 )
 from knnvision.search.brute import FEW_QUERIES
+from optional_parts import TORCH, require_module
+from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 
 torch = require_module("torch", TORCH)
 
 DTYPES = [np.float64, np.float32, np.uint8]
-
-
-
 
 
 @pytest.mark.parametrize("metric_name", ["euclidean", "cosine"])
@@ -108,9 +105,10 @@ def test_bf16_bound_covers_the_products_error():
     side = index._bf16_side()
     x = torch_index._bf16_rows(queries, side.mean, unit=False)
     y = torch_index._bf16_rows(train, side.mean, unit=False)
-    estimate = side.offsets - 2.0 * (
-        torch.from_numpy(x).bfloat16() @ torch.from_numpy(y).bfloat16().T
-    ).double().numpy()
+    estimate = (
+        side.offsets
+        - 2.0 * (torch.from_numpy(x).bfloat16() @ torch.from_numpy(y).bfloat16().T).double().numpy()
+    )
     exact = (y * y).sum(axis=1) - 2.0 * x @ y.T
     norms = np.sqrt((x * x).sum(axis=1))
     bound = torch_index.bf16_bound(norms, side.largest, x.shape[1], cosine=False)
@@ -160,8 +158,9 @@ def test_classifier_predicts_like_brute(digits, dtype):
     brute_model = KNNClassifier(3, algorithm="brute").fit(X, y)
     assert torch_model.effective_algorithm_ == "torch"
     np.testing.assert_array_equal(torch_model.predict(X_new), brute_model.predict(X_new))
-    for got, expected in zip(torch_model.kneighbors(X_new), brute_model.kneighbors(X_new),
-                             strict=True):
+    for got, expected in zip(
+        torch_model.kneighbors(X_new), brute_model.kneighbors(X_new), strict=True
+    ):
         np.testing.assert_array_equal(got, expected)
 
 
@@ -182,8 +181,9 @@ def test_benchmark_has_a_torch_row_identical_to_brute():
     from knnvision.experiments import bench as benchmark
 
     sizes = benchmark.Sizes(n_train=500, n_queries=40, reference_sample=5)
-    report = benchmark.run(cases=("mnist_euclidean",), synthetic=True, sizes=sizes, n_jobs=2,
-                           log=lambda line: None)
+    report = benchmark.run(
+        cases=("mnist_euclidean",), synthetic=True, sizes=sizes, n_jobs=2, log=lambda line: None
+    )
     case = report["cases"][0]
     assert [r["algorithm"] for r in case["results"][:2]] == ["brute", "torch"]
     assert case["agreement"]["knnvision:torch"]["identical"] == 1.0

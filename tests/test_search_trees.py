@@ -2,16 +2,19 @@
 
 import numpy as np
 import pytest
-from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 
 from knnvision.search import build_index, resolve_metric
 from knnvision.search.metrics import TREE_METRICS
 from knnvision.search.trees import build_tree
+from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 
-METRICS = [("euclidean", None), ("manhattan", None), ("chebyshev", None), ("minkowski", 3.0),
-           ("hamming", None)]
-
-
+METRICS = [
+    ("euclidean", None),
+    ("manhattan", None),
+    ("chebyshev", None),
+    ("minkowski", 3.0),
+    ("hamming", None),
+]
 
 
 @pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])

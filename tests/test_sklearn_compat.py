@@ -9,9 +9,9 @@ from sklearn.datasets import load_digits
 from sklearn.neighbors import KNeighborsClassifier
 
 from knnvision import PCA, KNNClassifier, KNNOutlierDetector, KNNRegressor, KNNSearchCV
-from knnvision.transforms.preprocessing import Deskew, GaussianBlur, GradientHistograms
 from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.search import build_index, reference_kneighbors, resolve_metric
+from knnvision.transforms.preprocessing import Deskew, GaussianBlur, GradientHistograms
 
 
 @pytest.fixture(scope="module")
@@ -34,35 +34,78 @@ def _fit_output(estimator, X, y, queries):
 NUMPY_SCALAR_CASES = [
     (KNNClassifier, {"n_neighbors": np.int64(3), "p": np.int64(3)}, {"n_neighbors": 3, "p": 3}),
     (KNNClassifier, {"p": np.float32(1.5), "n_jobs": np.int64(1)}, {"p": 1.5, "n_jobs": 1}),
-    (KNNClassifier, {"p": np.int32(2), "working_memory": np.float32(8)},
-     {"p": 2, "working_memory": 8.0}),
+    (
+        KNNClassifier,
+        {"p": np.int32(2), "working_memory": np.float32(8)},
+        {"p": 2, "working_memory": 8.0},
+    ),
     (KNNRegressor, {"n_neighbors": np.int32(4), "p": np.int64(1)}, {"n_neighbors": 4, "p": 1}),
-    (KNNOutlierDetector, {"n_neighbors": np.int64(3), "contamination": np.float32(0.125),
-                          "p": np.float64(3)}, {"n_neighbors": 3, "contamination": 0.125, "p": 3}),
+    (
+        KNNOutlierDetector,
+        {"n_neighbors": np.int64(3), "contamination": np.float32(0.125), "p": np.float64(3)},
+        {"n_neighbors": 3, "contamination": 0.125, "p": 3},
+    ),
     (PCA, {"n_components": np.int64(5)}, {"n_components": 5}),
     (PCA, {"n_components": np.float32(0.5)}, {"n_components": 0.5}),
-    (PCA, {"n_components": np.int64(4), "svd_solver": "randomized",
-           "iterated_power": np.int64(3), "n_oversamples": np.int64(5),
-           "random_state": np.int64(0)},
-     {"n_components": 4, "svd_solver": "randomized", "iterated_power": 3, "n_oversamples": 5,
-      "random_state": 0}),
-    (Deskew, {"max_slant": np.float32(0.5), "image_shape": (np.int64(8), np.int64(8))},
-     {"max_slant": 0.5, "image_shape": (8, 8)}),
-    (GaussianBlur, {"sigma": np.float32(0.5), "truncate": np.int64(3)},
-     {"sigma": 0.5, "truncate": 3}),
-    (GradientHistograms, {"cell_size": np.int64(4), "n_orientations": np.int32(8),
-                          "block_size": np.int64(1)},
-     {"cell_size": 4, "n_orientations": 8, "block_size": 1}),
-    (RerankKNNClassifier, {"n_neighbors": np.int64(3), "n_candidates": np.int64(10),
-                           "warp": np.int64(1), "context": np.int64(1), "mix": np.float32(0.5),
-                           "shifts": (np.int64(1),), "directions": np.int64(4)},
-     {"n_neighbors": 3, "n_candidates": 10, "warp": 1, "context": 1, "mix": 0.5,
-      "shifts": (1,), "directions": 4}),
+    (
+        PCA,
+        {
+            "n_components": np.int64(4),
+            "svd_solver": "randomized",
+            "iterated_power": np.int64(3),
+            "n_oversamples": np.int64(5),
+            "random_state": np.int64(0),
+        },
+        {
+            "n_components": 4,
+            "svd_solver": "randomized",
+            "iterated_power": 3,
+            "n_oversamples": 5,
+            "random_state": 0,
+        },
+    ),
+    (
+        Deskew,
+        {"max_slant": np.float32(0.5), "image_shape": (np.int64(8), np.int64(8))},
+        {"max_slant": 0.5, "image_shape": (8, 8)},
+    ),
+    (
+        GaussianBlur,
+        {"sigma": np.float32(0.5), "truncate": np.int64(3)},
+        {"sigma": 0.5, "truncate": 3},
+    ),
+    (
+        GradientHistograms,
+        {"cell_size": np.int64(4), "n_orientations": np.int32(8), "block_size": np.int64(1)},
+        {"cell_size": 4, "n_orientations": 8, "block_size": 1},
+    ),
+    (
+        RerankKNNClassifier,
+        {
+            "n_neighbors": np.int64(3),
+            "n_candidates": np.int64(10),
+            "warp": np.int64(1),
+            "context": np.int64(1),
+            "mix": np.float32(0.5),
+            "shifts": (np.int64(1),),
+            "directions": np.int64(4),
+        },
+        {
+            "n_neighbors": 3,
+            "n_candidates": 10,
+            "warp": 1,
+            "context": 1,
+            "mix": 0.5,
+            "shifts": (1,),
+            "directions": 4,
+        },
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    "factory,numpy_params,python_params", NUMPY_SCALAR_CASES,
+    "factory,numpy_params,python_params",
+    NUMPY_SCALAR_CASES,
     ids=[f"{case[0].__name__}-{'-'.join(case[1])}" for case in NUMPY_SCALAR_CASES],
 )
 def test_numpy_scalar_parameters_mean_the_same_as_python_numbers(
@@ -77,11 +120,18 @@ def test_numpy_scalar_parameters_mean_the_same_as_python_numbers(
 def test_knn_search_cv_takes_numpy_scalars_and_accuracy_scoring(digits):
     X, y, _ = digits
     grid = {"n_neighbors": np.arange(1, 6, 2), "p": np.arange(1, 3)}
-    search = KNNSearchCV(KNNClassifier(), grid, scoring="accuracy", cv=np.int64(3),
-                         n_jobs=np.int64(1), refit=np.True_).fit(X, y)
+    search = KNNSearchCV(
+        KNNClassifier(),
+        grid,
+        scoring="accuracy",
+        cv=np.int64(3),
+        n_jobs=np.int64(1),
+        refit=np.True_,
+    ).fit(X, y)
     plain = KNNSearchCV(KNNClassifier(), {"n_neighbors": [1, 3, 5], "p": [1, 2]}, cv=3).fit(X, y)
-    np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
-                                  plain.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        search.cv_results_["mean_test_score"], plain.cv_results_["mean_test_score"]
+    )
     assert search.best_params_ == plain.best_params_
     with pytest.raises(ValueError, match="scores by accuracy only.*GridSearchCV"):
         KNNSearchCV(KNNClassifier(), grid, scoring="f1_macro").fit(X, y)
@@ -111,8 +161,12 @@ def test_non_numbers_and_bools_are_refused_at_fit(digits, params, message):
 
 # --- metric names ----------------------------------------------------------------------------
 
-ALIASES = [("l1", "manhattan"), ("cityblock", "manhattan"), ("l2", "euclidean"),
-           ("infinity", "chebyshev")]
+ALIASES = [
+    ("l1", "manhattan"),
+    ("cityblock", "manhattan"),
+    ("l2", "euclidean"),
+    ("infinity", "chebyshev"),
+]
 
 
 @pytest.mark.parametrize("alias,canonical", ALIASES)
@@ -157,11 +211,13 @@ def test_unknown_metric_lists_the_scikit_learn_names_too():
 def test_weights_none_is_uniform_as_in_scikit_learn(digits):
     X, y, queries = digits
     ours = KNNClassifier(7, weights=None).fit(X, y)
-    np.testing.assert_array_equal(ours.predict_proba(queries),
-                                  KNNClassifier(7).fit(X, y).predict_proba(queries))
+    np.testing.assert_array_equal(
+        ours.predict_proba(queries), KNNClassifier(7).fit(X, y).predict_proba(queries)
+    )
     np.testing.assert_array_equal(
         KNNRegressor(7, weights=None).fit(X, y).predict(queries),
-        KNNRegressor(7).fit(X, y).predict(queries))
+        KNNRegressor(7).fit(X, y).predict(queries),
+    )
     theirs = KNeighborsClassifier(7, weights=None).fit(X, y)
     np.testing.assert_array_equal(ours.predict(queries), theirs.predict(queries))
 
@@ -212,8 +268,11 @@ def test_auto_uses_brute_force_for_minkowski_below_one_where_it_would_use_a_tree
 @pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree"])
 def test_trees_refuse_minkowski_below_one(digits, algorithm):
     X, y, _ = digits
-    with pytest.raises(ValueError, match=rf"algorithm='{algorithm}' cannot search with "
-                                         r"Minkowski p=0.5.*algorithm='brute'"):
+    with pytest.raises(
+        ValueError,
+        match=rf"algorithm='{algorithm}' cannot search with "
+        r"Minkowski p=0.5.*algorithm='brute'",
+    ):
         KNNClassifier(p=0.5, algorithm=algorithm).fit(X, y)
 
 

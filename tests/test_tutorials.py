@@ -11,9 +11,9 @@ scikit-learn (a NumPy KNN from scratch); their experiments are in ``knnvision.ex
 import joblib
 import numpy as np
 import pytest
-from optional_parts import require_dataset
 
 from knnvision.datasets import load_dataset, subsample
+from optional_parts import require_dataset
 
 # --- tutorial 001: digits, KNN with a kd-tree, grid search over k and p ---------------------
 
@@ -87,8 +87,9 @@ def test_tutorial_001_kd_tree_k20_scores_96_94_percent(tutorial_001, tmp_path, m
     assert isinstance(ours["model"], KNNClassifier)
     assert ours["model"].effective_algorithm_ == "kd_tree"
     assert percent(ours["accuracy"]) == 96.94
-    np.testing.assert_array_equal(ours["loaded_model"].predict(ours["test_data"]),
-                                  ours["test_predictions"])
+    np.testing.assert_array_equal(
+        ours["loaded_model"].predict(ours["test_data"]), ours["test_predictions"]
+    )
     (tmp_path / "scikit-learn").mkdir()
     monkeypatch.chdir(tmp_path / "scikit-learn")  # its own model.pkl
     theirs = run_tutorial(TUTORIAL_001)
@@ -110,9 +111,11 @@ def test_tutorial_001_grid_with_numpy_ranges_finds_k2_p2_in_grid_search_cv(tutor
 
 def test_tutorial_001_grid_runs_unchanged_through_knn_search_cv(tutorial_001):
     knn_search = "from knnvision import KNNSearchCV as GridSearchCV"
-    ours = run_tutorial(TUTORIAL_001_GRID,
-                        [("from sklearn.model_selection import GridSearchCV", knn_search)],
-                        namespace=tutorial_001)
+    ours = run_tutorial(
+        TUTORIAL_001_GRID,
+        [("from sklearn.model_selection import GridSearchCV", knn_search)],
+        namespace=tutorial_001,
+    )
     search = ours["grid_search_model"]
     assert type(search).__name__ == "KNNSearchCV"
     assert search.best_params_ == {"n_neighbors": 2, "p": 2}
@@ -149,8 +152,13 @@ drawn = knc.predict(one.reshape((1, -1)))
 
 def test_tutorial_003_scores_98_percent_and_reads_the_drawn_one():
     # The module import, and the class name it is used by, changed to knnvision's.
-    ours = run_tutorial(TUTORIAL_003, [("import sklearn.neighbors as nb", "import knnvision as nb"),
-                                       ("nb.KNeighborsClassifier()", "nb.KNNClassifier()")])
+    ours = run_tutorial(
+        TUTORIAL_003,
+        [
+            ("import sklearn.neighbors as nb", "import knnvision as nb"),
+            ("nb.KNeighborsClassifier()", "nb.KNNClassifier()"),
+        ],
+    )
     assert type(ours["knc"]).__module__.startswith("knnvision")
     assert percent(ours["score"]) == 98.0
     assert list(ours["drawn"]) == [1]
@@ -189,18 +197,27 @@ def mnist_10000():
     2,000 test images from MNIST's training set (stratified, seed 0), pixels scaled to
     0..1 float32 as in the tutorial's pickle."""
     data = load_dataset("mnist", require_dataset("mnist"), download=False)
-    parts = subsample(data.flat("train"), data.labels, n_train=10_000, n_val=2_000,
-                      n_test=2_000, seed=0)
+    parts = subsample(
+        data.flat("train"), data.labels, n_train=10_000, n_val=2_000, n_test=2_000, seed=0
+    )
     trainData, valData, testData, trainLabels, valLabels, testLabels = parts  # noqa: N806
-    scaled = [(rows / np.float32(255)).astype(np.float32) for rows in (trainData, valData,
-                                                                       testData)]
-    return {"trainData": scaled[0], "valData": scaled[1], "testData": scaled[2],
-            "trainLabels": trainLabels, "valLabels": valLabels, "testLabels": testLabels}
+    scaled = [
+        (rows / np.float32(255)).astype(np.float32) for rows in (trainData, valData, testData)
+    ]
+    return {
+        "trainData": scaled[0],
+        "valData": scaled[1],
+        "testData": scaled[2],
+        "trainLabels": trainLabels,
+        "valLabels": valLabels,
+        "testLabels": testLabels,
+    }
 
 
 def test_tutorial_002_k_sweep_equals_scikit_learns_on_mnist(mnist_10000):
-    ours = run_tutorial(TUTORIAL_002, [(SKLEARN_CLASSIFIER, KNNVISION_CLASSIFIER)],
-                        namespace=dict(mnist_10000))
+    ours = run_tutorial(
+        TUTORIAL_002, [(SKLEARN_CLASSIFIER, KNNVISION_CLASSIFIER)], namespace=dict(mnist_10000)
+    )
     theirs = run_tutorial(TUTORIAL_002, namespace=dict(mnist_10000))
     assert type(ours["model"]).__module__.startswith("knnvision")
     assert list(ours["val_scores"]) == [1, 3, 5, 9, 15, 25]

@@ -7,8 +7,9 @@ import zlib
 
 import numpy as np
 import pytest
-from optional_parts import WEB, require_dataset, require_module
 from PIL import Image
+
+from optional_parts import WEB, require_dataset, require_module
 
 require_module("fastapi", WEB)
 require_module("python_multipart", WEB)
@@ -16,18 +17,18 @@ from fastapi.testclient import TestClient  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from knnvision.datasets import Dataset, load_dataset, load_digits  # noqa: E402
-from knnvision.transforms.pca import PCA  # noqa: E402
-from knnvision.neighbors import KNNClassifier, KNNRegressor  # noqa: E402
+from knnvision.io import load, save  # noqa: E402
 from knnvision.io.images import (  # noqa: E402
     frame_like_digits,
     frame_like_mnist,
     isolate_ink,
     to_features,
 )
-from knnvision.io import load, save  # noqa: E402
-from knnvision.results.experiment import ExperimentConfig, model_metadata  # noqa: E402
-from knnvision.transforms.preprocessing import Deskew  # noqa: E402
+from knnvision.neighbors import KNNClassifier, KNNRegressor  # noqa: E402
 from knnvision.neighbors.rerank import RerankKNNClassifier  # noqa: E402
+from knnvision.results.experiment import ExperimentConfig, model_metadata  # noqa: E402
+from knnvision.transforms.pca import PCA  # noqa: E402
+from knnvision.transforms.preprocessing import Deskew  # noqa: E402
 from knnvision.web import create_app, server  # noqa: E402
 from knnvision.web.app import STATIC_DIR  # noqa: E402
 from knnvision.web.preprocess import preprocess_image  # noqa: E402
@@ -59,23 +60,34 @@ def png_bytes(image: np.ndarray, image_format: str = "PNG") -> bytes:
 def drawing_of_one(height=200, width=200) -> np.ndarray:
     """A white vertical stroke on black, as the page's canvas sends it."""
     image = np.zeros((height, width), dtype=np.uint8)
-    image[height // 6: -height // 6, width // 2 - 8: width // 2 + 8] = 255
+    image[height // 6 : -height // 6, width // 2 - 8 : width // 2 + 8] = 255
     return image
 
 
 def upload(client, data: bytes, content_type="image/png", **params):
-    return client.post("/api/predict", params=params,
-                       files={"file": ("drawing", data, content_type)})
+    return client.post(
+        "/api/predict", params=params, files={"file": ("drawing", data, content_type)}
+    )
 
 
 def header_only_png(width: int, height: int) -> bytes:
     """A tiny PNG whose header announces ``width x height`` pixels (a decompression bomb)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 # --- health, model, schema, page ------------------------------------------------------------
@@ -113,8 +125,13 @@ def test_page_and_its_files_come_from_the_package_only(client):
         response = client.get(f"/static/{name}")
         assert response.status_code == 200
         assert response.headers["x-content-type-options"] == "nosniff"
-    for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fapp.py",
-                 "/static//etc/passwd", "/static/missing.js"):
+    for path in (
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        "/static/..%2fapp.py",
+        "/static//etc/passwd",
+        "/static/missing.js",
+    ):
         assert client.get(path).status_code == 404, path
     for file in STATIC_DIR.iterdir():  # no CDN, no outside resource
         assert "http://" not in file.read_text() and "https://" not in file.read_text(), file
@@ -138,17 +155,20 @@ def test_predict_from_a_drawing(client):
 
 def test_probabilities_and_neighbours_are_the_models(client, model, digits):
     for row in (0, 17, 1000):
-        response = client.post("/api/predict", json=digits.images[row].tolist(),
-                               params={"preprocess": "none"})
+        response = client.post(
+            "/api/predict", json=digits.images[row].tolist(), params={"preprocess": "none"}
+        )
         result = response.json()
-        features = digits.flat()[row:row + 1]
+        features = digits.flat()[row : row + 1]
         distances, indices = model.kneighbors(features)
         assert [n["index"] for n in result["neighbors"]] == indices[0].tolist()
         assert [n["distance"] for n in result["neighbors"]] == pytest.approx(distances[0])
         assert [n["label"] for n in result["neighbors"]] == [
-            str(digits.labels[i]) for i in indices[0]]
+            str(digits.labels[i]) for i in indices[0]
+        ]
         assert list(result["probabilities"].values()) == pytest.approx(
-            model.predict_proba(features)[0])
+            model.predict_proba(features)[0]
+        )
         assert result["label"] == str(model.predict(features)[0])
 
 
@@ -156,9 +176,10 @@ def test_distance_weighted_votes_match_predict_proba(digits):
     weighted = KNNClassifier(7, weights="distance").fit(digits.flat()[:900], digits.labels[:900])
     client = TestClient(create_app(weighted, metadata=model_metadata(digits, ExperimentConfig())))
     for row in (901, 1500):
-        result = client.post("/api/predict", json=digits.images[row].ravel().tolist(),
-                             params={"preprocess": "none"}).json()
-        expected = weighted.predict_proba(digits.flat()[row:row + 1])[0]
+        result = client.post(
+            "/api/predict", json=digits.images[row].ravel().tolist(), params={"preprocess": "none"}
+        ).json()
+        expected = weighted.predict_proba(digits.flat()[row : row + 1])[0]
         assert list(result["probabilities"].values()) == pytest.approx(expected)
 
 
@@ -210,8 +231,10 @@ def test_chunked_body_over_the_limit_is_refused(client):
     def chunks():
         for _ in range(30):
             yield b"[" + b"0," * 5_000 + b"0]"
-    response = client.post("/api/predict", content=chunks(),
-                           headers={"content-type": "application/json"})
+
+    response = client.post(
+        "/api/predict", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert_refused(response, 413, "larger than the limit")
 
 
@@ -235,18 +258,22 @@ def test_body_of_another_type_is_refused(client):
     assert_refused(client.post("/api/predict"), 415, "multipart/form-data")
 
 
-@pytest.mark.parametrize("data, declared", [
-    (b"not an image at all", "image/png"),
-    (png_bytes(drawing_of_one())[:60], "image/png"),           # truncated
-    (png_bytes(drawing_of_one(), "JPEG"), "image/png"),        # a JPEG that claims to be PNG
-    (png_bytes(drawing_of_one()), "image/jpeg"),               # and the other way round
-])
+@pytest.mark.parametrize(
+    "data, declared",
+    [
+        (b"not an image at all", "image/png"),
+        (png_bytes(drawing_of_one())[:60], "image/png"),  # truncated
+        (png_bytes(drawing_of_one(), "JPEG"), "image/png"),  # a JPEG that claims to be PNG
+        (png_bytes(drawing_of_one()), "image/jpeg"),  # and the other way round
+    ],
+)
 def test_damaged_or_mislabelled_images_are_refused(client, data, declared):
     assert_refused(upload(client, data, declared), 400, "not a valid")
 
 
-@pytest.mark.parametrize("image_format, content_type", [("PNG", "image/png"),
-                                                        ("JPEG", "image/jpeg")])
+@pytest.mark.parametrize(
+    "image_format, content_type", [("PNG", "image/png"), ("JPEG", "image/jpeg")]
+)
 def test_corrupted_images_never_crash_the_server(client, image_format, content_type):
     good = png_bytes(drawing_of_one(), image_format)
     rng = np.random.default_rng(1)
@@ -260,41 +287,52 @@ def test_corrupted_images_never_crash_the_server(client, image_format, content_t
 @pytest.mark.parametrize("mode", ["P", "RGB", "I;16", "LA"])
 def test_other_pixel_modes_are_read_as_gray(client, mode):
     drawing = Image.fromarray(drawing_of_one())
-    converted = (Image.fromarray(drawing_of_one().astype(np.uint16) * 257)
-                 if mode == "I;16" else drawing.convert(mode))
+    converted = (
+        Image.fromarray(drawing_of_one().astype(np.uint16) * 257)
+        if mode == "I;16"
+        else drawing.convert(mode)
+    )
     buffer = io.BytesIO()
     converted.save(buffer, format="PNG")
     assert upload(client, buffer.getvalue()).json()["label"] == "1"
 
 
 def test_form_without_the_file_field_is_refused(client):
-    response = client.post("/api/predict", data={"image": "x"},
-                           files={"other": ("a.png", b"x", "image/png")})
+    response = client.post(
+        "/api/predict", data={"image": "x"}, files={"other": ("a.png", b"x", "image/png")}
+    )
     assert_refused(response, 422, "field named file")
 
 
-@pytest.mark.parametrize("body, words", [
-    (b"[[1, 2], [3", "not valid json"),
-    (b"[" * 100_000 + b"]" * 100_000, "not valid json"),        # nesting bomb
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b"[[1, 2], [3", "not valid json"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid json"),  # nesting bomb
+    ],
+)
 def test_malformed_json_is_refused(client, body, words):
-    response = client.post("/api/predict", content=body,
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/predict", content=body, headers={"content-type": "application/json"}
+    )
     assert_refused(response, 400, words)
 
 
-@pytest.mark.parametrize("value, words", [
-    ({"pixels": [[1]]}, "json array"),
-    ([], "json array"),
-    ([[1, 2], [3]], "rectangular"),
-    ([["a", "b"], ["c", "d"]], "only numbers"),
-    ([[True, False]], "only numbers"),
-    ([[[1, 2]], [[3, 4]]], "2-d"),
-    ([[]], "2-d"),
-    ([1, 2, 3], "64 values"),
-    ([[0, 300], [0, 0]], "0 to 255"),
-    ([[0, -1], [0, 0]], "0 to 255"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ({"pixels": [[1]]}, "json array"),
+        ([], "json array"),
+        ([[1, 2], [3]], "rectangular"),
+        ([["a", "b"], ["c", "d"]], "only numbers"),
+        ([[True, False]], "only numbers"),
+        ([[[1, 2]], [[3, 4]]], "2-d"),
+        ([[]], "2-d"),
+        ([1, 2, 3], "64 values"),
+        ([[0, 300], [0, 0]], "0 to 255"),
+        ([[0, -1], [0, 0]], "0 to 255"),
+    ],
+)
 def test_pixel_arrays_of_the_wrong_shape_or_range_are_refused(client, value, words):
     assert_refused(client.post("/api/predict", json=value), 422, words)
 
@@ -303,13 +341,17 @@ def test_grayscale_model_is_described_and_refuses_rgb_arrays(client):
     # Colour models are served too (tests/test_web_colour.py); a grayscale one stays gray.
     info = client.get("/api/model").json()
     assert info["color"] is False and info["image_shape"] == [8, 8]
-    assert_refused(client.post("/api/predict", json=np.zeros((8, 8, 3)).tolist()), 422,
-                   "the model reads grayscale images")
+    assert_refused(
+        client.post("/api/predict", json=np.zeros((8, 8, 3)).tolist()),
+        422,
+        "the model reads grayscale images",
+    )
 
 
 def test_nan_pixels_are_refused(client):
-    response = client.post("/api/predict", content=b"[[NaN, 0], [0, 0]]",
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/predict", content=b"[[NaN, 0], [0, 0]]", headers={"content-type": "application/json"}
+    )
     assert_refused(response, 422, "0 to 255")
 
 
@@ -319,10 +361,16 @@ def test_json_pixel_count_limit(model):
 
 
 def test_raw_features_must_have_the_model_shape_and_range(client):
-    assert_refused(client.post("/api/predict", json=[[0] * 9] * 9, params={"preprocess": "none"}),
-                   422, "must be 8x8")
-    assert_refused(client.post("/api/predict", json=[[17] * 8] * 8, params={"preprocess": "none"}),
-                   422, "0 to 16")
+    assert_refused(
+        client.post("/api/predict", json=[[0] * 9] * 9, params={"preprocess": "none"}),
+        422,
+        "must be 8x8",
+    )
+    assert_refused(
+        client.post("/api/predict", json=[[17] * 8] * 8, params={"preprocess": "none"}),
+        422,
+        "0 to 16",
+    )
 
 
 def test_blank_drawing_is_refused(client):
@@ -380,11 +428,18 @@ def fitted_pipeline(digits, steps):
 def rerank_pipeline(digits):
     """Like the digits preset, smaller: deskew, then 1-pixel shifted copies (4 directions) and
     10 candidates re-ranked by IDM."""
-    return fitted_pipeline(digits, [
-        ("deskew", Deskew()),
-        ("knn", RerankKNNClassifier(3, weights="distance", n_candidates=10, warp=1,
-                                    shifts=(1,), directions=4)),
-    ])
+    return fitted_pipeline(
+        digits,
+        [
+            ("deskew", Deskew()),
+            (
+                "knn",
+                RerankKNNClassifier(
+                    3, weights="distance", n_candidates=10, warp=1, shifts=(1,), directions=4
+                ),
+            ),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -407,16 +462,19 @@ def test_pipeline_predictions_are_the_pipelines(served_pipeline, digits):
     pipeline, client = served_pipeline
     knn = pipeline[-1]
     for row in (N_FIT, N_FIT + 7, 1700):
-        result = client.post("/api/predict", json=digits.images[row].tolist(),
-                             params={"preprocess": "none"}).json()
-        features = digits.flat()[row:row + 1]
+        result = client.post(
+            "/api/predict", json=digits.images[row].tolist(), params={"preprocess": "none"}
+        ).json()
+        features = digits.flat()[row : row + 1]
         distances, indices = knn.kneighbors(pipeline[:-1].transform(features))
         assert [n["index"] for n in result["neighbors"]] == indices[0].tolist()
         assert [n["distance"] for n in result["neighbors"]] == pytest.approx(distances[0])
         assert [n["label"] for n in result["neighbors"]] == [
-            str(digits.labels[i]) for i in indices[0]]
+            str(digits.labels[i]) for i in indices[0]
+        ]
         assert list(result["probabilities"].values()) == pytest.approx(
-            pipeline.predict_proba(features)[0])
+            pipeline.predict_proba(features)[0]
+        )
         assert result["label"] == str(pipeline.predict(features)[0])
 
 
@@ -427,24 +485,31 @@ def test_pipeline_reads_a_drawing_framed_like_its_training_images(served_pipelin
     framed = preprocess_image(drawing, client.app.state.predictor.image_format)
     assert result["label"] == str(pipeline.predict(framed)[0]) == "1"
     assert list(result["probabilities"].values()) == pytest.approx(
-        pipeline.predict_proba(framed)[0])
+        pipeline.predict_proba(framed)[0]
+    )
 
 
 def test_rerank_pipeline_shows_its_transformed_training_images(rerank_pipeline, digits):
     client = TestClient(create_app(rerank_pipeline))
     row = 1600
-    result = client.post("/api/predict", json=digits.images[row].tolist(),
-                         params={"preprocess": "none", "images": "true"}).json()
+    result = client.post(
+        "/api/predict",
+        json=digits.images[row].tolist(),
+        params={"preprocess": "none", "images": "true"},
+    ).json()
     deskewed = rerank_pipeline[:-1].transform(digits.flat()[:N_FIT])
     scale = 255 / 16
     for neighbor in result["neighbors"]:
         # Shifted copies are reported as (and shown like) the image they were made from.
         assert 0 <= neighbor["index"] < N_FIT
-        assert np.array_equal(shown_pixels(neighbor["image"]),
-                              np.rint(deskewed[neighbor["index"]] * scale).reshape(8, 8))
-    query = rerank_pipeline[:-1].transform(digits.flat()[row:row + 1])
-    assert np.array_equal(shown_pixels(result["input_image"]),
-                          np.rint(query[0] * scale).reshape(8, 8))
+        assert np.array_equal(
+            shown_pixels(neighbor["image"]),
+            np.rint(deskewed[neighbor["index"]] * scale).reshape(8, 8),
+        )
+    query = rerank_pipeline[:-1].transform(digits.flat()[row : row + 1])
+    assert np.array_equal(
+        shown_pixels(result["input_image"]), np.rint(query[0] * scale).reshape(8, 8)
+    )
 
 
 def test_pca_pipeline_neighbours_have_no_image(pca_pipeline):
@@ -460,7 +525,9 @@ def test_pca_pipeline_neighbours_have_no_image(pca_pipeline):
 def test_model_description_lists_the_pipeline_steps(rerank_pipeline, pca_pipeline, client):
     info = TestClient(create_app(rerank_pipeline)).get("/api/model").json()
     assert [(s["name"], s["estimator"]) for s in info["steps"]] == [
-        ("deskew", "Deskew"), ("knn", "RerankKNNClassifier")]
+        ("deskew", "Deskew"),
+        ("knn", "RerankKNNClassifier"),
+    ]
     assert info["estimator"] == "RerankKNNClassifier" and info["neighbor_images"] is True
     params = info["params"]
     assert params["n_neighbors"] == 3 and params["weights"] == "distance"
@@ -472,7 +539,9 @@ def test_model_description_lists_the_pipeline_steps(rerank_pipeline, pca_pipelin
 
     info = TestClient(create_app(pca_pipeline)).get("/api/model").json()
     assert [(s["name"], s["estimator"]) for s in info["steps"]] == [
-        ("pca", "PCA"), ("knn", "KNNClassifier")]
+        ("pca", "PCA"),
+        ("knn", "KNNClassifier"),
+    ]
     assert info["steps"][0]["params"]["n_components"] == 20
     assert info["n_train"] == info["n_stored"] == N_FIT
 
@@ -500,8 +569,10 @@ def test_serve_command_serves_a_saved_pipeline(tmp_path, rerank_pipeline, cli, m
     assert status == 0 and len(apps) == 1, out
     assert "deskew -> RerankKNNClassifier, k=3, 1,500 training images of digits" in out
     drawing = png_bytes(drawing_of_one())
-    assert upload(TestClient(apps[0]), drawing).json() == upload(
-        TestClient(create_app(load(path))), drawing).json()
+    assert (
+        upload(TestClient(apps[0]), drawing).json()
+        == upload(TestClient(create_app(load(path))), drawing).json()
+    )
 
 
 # --- default model and the serve command ----------------------------------------------------------
@@ -509,9 +580,14 @@ def test_serve_command_serves_a_saved_pipeline(tmp_path, rerank_pipeline, cli, m
 
 def _fake_mnist() -> Dataset:
     rng = np.random.default_rng(0)
-    return Dataset(name="mnist", images=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
-                   labels=np.arange(60) % 10, class_names=tuple("0123456789"),
-                   test_images=np.zeros((5, 28, 28), np.uint8), test_labels=np.zeros(5, int))
+    return Dataset(
+        name="mnist",
+        images=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+        labels=np.arange(60) % 10,
+        class_names=tuple("0123456789"),
+        test_images=np.zeros((5, 28, 28), np.uint8),
+        test_labels=np.zeros(5, int),
+    )
 
 
 def test_default_model_uses_mnist_when_its_files_are_found(monkeypatch):
@@ -574,8 +650,12 @@ def test_mnist_framing_fits_20x20_and_centres_the_mass():
     framed = frame_like_mnist(image).astype(float)
     rows = np.flatnonzero(framed.any(axis=1))
     assert framed.shape == (28, 28) and rows[-1] - rows[0] + 1 == 20
-    centre = np.array([(framed.sum(axis=1) * np.arange(28)).sum(),
-                       (framed.sum(axis=0) * np.arange(28)).sum()]) / framed.sum()
+    centre = (
+        np.array(
+            [(framed.sum(axis=1) * np.arange(28)).sum(), (framed.sum(axis=0) * np.arange(28)).sum()]
+        )
+        / framed.sum()
+    )
     assert np.all(np.abs(centre - 14) <= 0.5)
 
 
@@ -590,8 +670,10 @@ def test_digits_framing_fills_the_height_centred_in_block_counts():
 
 def test_digits_framing_of_enlarged_digits_keeps_most_predictions(digits):
     model = KNNClassifier(5).fit(digits.flat()[:1000], digits.labels[:1000])
-    enlarged = [np.kron(image * 15, np.ones((20, 20))).astype(np.uint8)
-                for image in digits.images[1000:1300]]
+    enlarged = [
+        np.kron(image * 15, np.ones((20, 20))).astype(np.uint8)
+        for image in digits.images[1000:1300]
+    ]
     framed = np.array([frame_like_digits(isolate_ink(image)) for image in enlarged])
     accuracy = (model.predict(to_features(framed, 16, "no")) == digits.labels[1000:1300]).mean()
     assert accuracy >= 0.85
@@ -601,8 +683,10 @@ def test_mnist_framing_of_enlarged_mnist_digits_keeps_most_predictions():
     mnist = load_dataset("mnist", data_dir=require_dataset("mnist"))
     model = KNNClassifier(3).fit(mnist.flat()[:10_000], mnist.labels[:10_000])
     test = mnist.test_images[:200]
-    enlarged = [np.asarray(Image.fromarray(image).resize((280, 280), Image.Resampling.BILINEAR))
-                for image in test]
+    enlarged = [
+        np.asarray(Image.fromarray(image).resize((280, 280), Image.Resampling.BILINEAR))
+        for image in test
+    ]
     framed = np.array([frame_like_mnist(isolate_ink(image)) for image in enlarged])
     original = model.predict(test.reshape(200, -1))
     assert (model.predict(framed.reshape(200, -1)) == original).mean() >= 0.9
@@ -614,7 +698,9 @@ def test_an_upload_of_the_models_size_is_taken_as_it_is(client, model, digits):
     shares = model.predict_proba(digits.flat())
     for row in np.flatnonzero(shares.max(axis=1) < 1)[:3]:  # neighbours that disagree
         image = np.rint(digits.images[row] * (255 / 16)).astype(np.uint8)
-        for result in (upload(client, png_bytes(255 - image)).json(),  # dark on light
-                       client.post("/api/predict", json=image.tolist()).json()):
+        for result in (
+            upload(client, png_bytes(255 - image)).json(),  # dark on light
+            client.post("/api/predict", json=image.tolist()).json(),
+        ):
             assert list(result["probabilities"].values()) == pytest.approx(shares[row])
     assert client.get("/api/model").json()["preprocess"] == "digits"  # for other sizes

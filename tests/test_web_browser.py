@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from optional_parts import PLAYWRIGHT, WEB, require_chromium, require_dataset, require_module
 
 CHROMIUM = require_chromium()
@@ -28,9 +29,9 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from knnvision.datasets import load_dataset, load_digits  # noqa: E402
-from knnvision.transforms.pca import PCA  # noqa: E402
 from knnvision.neighbors import KNNClassifier  # noqa: E402
 from knnvision.results.experiment import ExperimentConfig, model_metadata  # noqa: E402
+from knnvision.transforms.pca import PCA  # noqa: E402
 from knnvision.web import create_app  # noqa: E402
 
 K = 5
@@ -95,8 +96,13 @@ def draw(page, strokes):
 
 
 def ellipse(cx, cy, rx, ry, start=0.0, points=32):
-    return [(cx + rx * math.cos(start + 2 * math.pi * i / points),
-             cy + ry * math.sin(start + 2 * math.pi * i / points)) for i in range(points + 1)]
+    return [
+        (
+            cx + rx * math.cos(start + 2 * math.pi * i / points),
+            cy + ry * math.sin(start + 2 * math.pi * i / points),
+        )
+        for i in range(points + 1)
+    ]
 
 
 SEVEN = [[(70, 55), (205, 55), (120, 235)]]
@@ -161,8 +167,19 @@ DRAWN_DIGITS = {
     "2": [[(80, 90), (110, 55), (160, 50), (195, 85), (185, 130), (90, 230), (210, 230)]],
     "4": [[(170, 235), (170, 45), (75, 170), (215, 170)]],
     "7": SEVEN[0:1],
-    "3": [[(85, 60), (150, 45), (190, 80), (170, 125), (125, 140), (175, 155), (195, 200),
-           (150, 240), (80, 225)]],
+    "3": [
+        [
+            (85, 60),
+            (150, 45),
+            (190, 80),
+            (170, 125),
+            (125, 140),
+            (175, 155),
+            (195, 200),
+            (150, 240),
+            (80, 225),
+        ]
+    ],
 }
 
 

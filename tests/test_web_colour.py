@@ -8,20 +8,21 @@ import json
 
 import numpy as np
 import pytest
-from optional_parts import WEB, require_module
 from PIL import Image
+
+from optional_parts import WEB, require_module
 
 require_module("fastapi", WEB)
 require_module("python_multipart", WEB)
 from fastapi.testclient import TestClient  # noqa: E402
-from test_web_api import header_only_png  # noqa: E402
 
 from knnvision.datasets import load_dataset, read_image  # noqa: E402
-from knnvision.neighbors import KNNClassifier  # noqa: E402
-from knnvision.io.images import ImageFormat, read_color_inputs  # noqa: E402
 from knnvision.io import load, save  # noqa: E402
+from knnvision.io.images import ImageFormat, read_color_inputs  # noqa: E402
+from knnvision.neighbors import KNNClassifier  # noqa: E402
 from knnvision.results.experiment import ExperimentConfig, model_metadata  # noqa: E402
 from knnvision.web import create_app  # noqa: E402
+from test_web_api import header_only_png  # noqa: E402
 
 COLOURS = {"blue": (30, 40, 200), "green": (40, 190, 30), "red": (210, 30, 40)}
 
@@ -62,8 +63,9 @@ def colour_model_file(colour_data, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(colour_model_file):
-    return TestClient(create_app(load(colour_model_file), max_upload_bytes=200_000,
-                                 max_pixels=100_000))
+    return TestClient(
+        create_app(load(colour_model_file), max_upload_bytes=200_000, max_pixels=100_000)
+    )
 
 
 def encoded(image: np.ndarray, image_format="PNG") -> bytes:
@@ -73,8 +75,7 @@ def encoded(image: np.ndarray, image_format="PNG") -> bytes:
 
 
 def upload(client, data: bytes, content_type="image/png", **params):
-    return client.post("/api/predict", params=params,
-                       files={"file": ("photo", data, content_type)})
+    return client.post("/api/predict", params=params, files={"file": ("photo", data, content_type)})
 
 
 def shown(data_url: str) -> Image.Image:
@@ -89,7 +90,8 @@ def user_files(tmp_path_factory):
     purple = noisy_square((120, 35, 120), (40, 50), seed=1)  # between red and blue: split vote
     Image.fromarray(purple).save(folder / "purple.png")
     Image.fromarray(noisy_square(COLOURS["blue"], (300, 200), seed=3)).save(
-        folder / "blue.jpg", quality=80)
+        folder / "blue.jpg", quality=80
+    )
     rgba = np.zeros((30, 30, 4), dtype=np.uint8)
     rgba[..., :3], rgba[5:25, 5:25, 3] = COLOURS["green"], 255  # green square on transparency
     Image.fromarray(rgba).save(folder / "sticker.png")
@@ -107,8 +109,9 @@ def test_colour_model_is_served_and_described(client, colour_data):
     assert info["classes"] == list(colour_data.class_names) and info["n_train"] == 18
 
 
-@pytest.mark.parametrize("image_format, content_type", [("PNG", "image/png"),
-                                                        ("JPEG", "image/jpeg")])
+@pytest.mark.parametrize(
+    "image_format, content_type", [("PNG", "image/png"), ("JPEG", "image/jpeg")]
+)
 @pytest.mark.parametrize("name", list(COLOURS))
 def test_uploads_are_classified_by_their_colour(client, name, image_format, content_type):
     photo = noisy_square(COLOURS[name], (90, 120), seed=7)
@@ -131,23 +134,23 @@ def test_neighbour_and_input_images_are_rgb(client, colour_data):
     assert np.array_equal(np.asarray(seen), np.asarray(expected))
 
 
-def test_a_training_file_uploaded_is_its_own_nearest_neighbour(client, colour_folder,
-                                                               colour_data):
+def test_a_training_file_uploaded_is_its_own_nearest_neighbour(client, colour_folder, colour_data):
     for file in (colour_folder / "red" / "0.png", colour_folder / "blue" / "1.jpg"):
         content_type = "image/jpeg" if file.suffix == ".jpg" else "image/png"
         nearest = upload(client, file.read_bytes(), content_type).json()["neighbors"][0]
         assert nearest["distance"] == 0.0, file
-        assert np.array_equal(colour_data.images[nearest["index"]],
-                              read_image(file, MODEL_SIZE, color=True))
+        assert np.array_equal(
+            colour_data.images[nearest["index"]], read_image(file, MODEL_SIZE, color=True)
+        )
 
 
 # --- one file, one answer: the command line and the page ------------------------------------
 
 
-def test_command_line_and_web_api_give_the_same_answer(cli, client, colour_model_file,
-                                                       user_files):
-    status, out, err = cli("predict", str(colour_model_file), *map(str, user_files),
-                           "--format", "json")
+def test_command_line_and_web_api_give_the_same_answer(cli, client, colour_model_file, user_files):
+    status, out, err = cli(
+        "predict", str(colour_model_file), *map(str, user_files), "--format", "json"
+    )
     assert status == 0, err
     from_cli = json.loads(out)
     assert [answer["input"] for answer in from_cli] == [str(path) for path in user_files]
@@ -161,19 +164,28 @@ def test_command_line_and_web_api_give_the_same_answer(cli, client, colour_model
     assert len(shares) > 2 and any(0 < share < 1 for votes in shares for share in votes)
 
 
-def test_command_line_options_mean_what_they_mean_on_the_page(cli, client, colour_model_file,
-                                                              tmp_path):
+def test_command_line_options_mean_what_they_mean_on_the_page(
+    cli, client, colour_model_file, tmp_path
+):
     opposite_of_red = tmp_path / "opposite[red].png"
     opposite_of_red.write_bytes(encoded(255 - noisy_square(COLOURS["red"], seed=9)))
-    status, out, err = cli("predict", str(colour_model_file), str(opposite_of_red),
-                           "--invert", "yes", "--format", "json")
+    status, out, err = cli(
+        "predict",
+        str(colour_model_file),
+        str(opposite_of_red),
+        "--invert",
+        "yes",
+        "--format",
+        "json",
+    )
     assert status == 0, err
     from_api = upload(client, opposite_of_red.read_bytes(), invert="yes").json()
     assert json.loads(out)[0]["label"] == from_api["label"] == "red"
     # A drawing's framing, or an image of another size taken as features, is refused by both.
     for option in ("mnist", "none"):
-        status, _, err = cli("predict", str(colour_model_file), str(opposite_of_red),
-                             "--preprocess", option)
+        status, _, err = cli(
+            "predict", str(colour_model_file), str(opposite_of_red), "--preprocess", option
+        )
         assert status == 1 and len(err.strip().splitlines()) == 1, err
         assert upload(client, opposite_of_red.read_bytes(), preprocess=option).status_code == 422
 
@@ -209,20 +221,24 @@ def test_a_gray_pixel_array_is_read_as_rgb(client):
     assert set(response.json()["probabilities"]) == set(COLOURS)
 
 
-@pytest.mark.parametrize("value, words", [
-    (np.zeros((6, 8, 2)).tolist(), "3-D (height x width x 3, RGB)"),
-    (np.zeros((6, 8, 4)).tolist(), "got shape [6, 8, 4]"),
-    ([0] * 48, "must hold 144 values (a 6x8 RGB image), got 48"),
-    (np.full((6, 8, 3), 256).tolist(), "from 0 to 255"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        (np.zeros((6, 8, 2)).tolist(), "3-D (height x width x 3, RGB)"),
+        (np.zeros((6, 8, 4)).tolist(), "got shape [6, 8, 4]"),
+        ([0] * 48, "must hold 144 values (a 6x8 RGB image), got 48"),
+        (np.full((6, 8, 3), 256).tolist(), "from 0 to 255"),
+    ],
+)
 def test_bad_rgb_arrays_are_refused(client, value, words):
     response = client.post("/api/predict", json=value)
     assert response.status_code == 422 and words in response.json()["detail"]
 
 
 def test_exact_rgb_array_must_have_the_models_size(client):
-    response = client.post("/api/predict", params={"preprocess": "none"},
-                           json=np.zeros((5, 8, 3)).tolist())
+    response = client.post(
+        "/api/predict", params={"preprocess": "none"}, json=np.zeros((5, 8, 3)).tolist()
+    )
     assert response.status_code == 422
     assert "must be 6x8 RGB pixels, got 5x8x3" in response.json()["detail"]
 
@@ -287,8 +303,9 @@ def test_damaged_upload_is_refused_and_the_server_keeps_serving(client):
 
 
 def test_image_format_reads_colour_metadata():
-    image_format = ImageFormat.from_metadata({"image_shape": [6, 8, 3], "color": True,
-                                              "dataset": "mnist", "max_value": 255})
+    image_format = ImageFormat.from_metadata(
+        {"image_shape": [6, 8, 3], "color": True, "dataset": "mnist", "max_value": 255}
+    )
     assert image_format.color and image_format.image_shape == (6, 8)
     assert image_format.array_shape == (6, 8, 3) and image_format.n_pixels == 144
     assert image_format.framing == "resize"  # never framed like a drawing

@@ -29,11 +29,14 @@ from rich.text import Text
 from . import progress
 from ._version import __version__
 from .datasets import load_dataset
-from .neighbors import KNNClassifier
-from .io import load, read_header, save
 from .experiments.run import run_experiment
+from .io import load, read_header, save
+from .neighbors import KNNClassifier
 from .results.experiment import (
-    ExperimentConfig, confusion_counts, final_estimator, model_metadata,
+    ExperimentConfig,
+    confusion_counts,
+    final_estimator,
+    model_metadata,
     split_for_experiment,
 )
 
@@ -112,8 +115,15 @@ def _print_version(wanted: bool) -> None:
 
 @app.callback()
 def _global_options(
-    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
-                       help="Print the knnvision version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the knnvision version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """Fast, exact k-nearest-neighbours image classification."""
 
@@ -142,9 +152,14 @@ class _RichTask:
 def _with_progress(work):
     """Run ``work()`` with progress bars on the terminal (transient: they vanish when done)."""
     bars = Progress(
-        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
         # Off when stderr is not a terminal: bars there would only leave a stray newline.
-        console=errors, transient=True, disable=not errors.is_terminal,
+        console=errors,
+        transient=True,
+        disable=not errors.is_terminal,
     )
     with bars, progress.reporting(RichReporter(bars)):
         return work()
@@ -226,7 +241,9 @@ def _refuse_flags_with_preset(ctx: typer.Context, preset: str, names: list[str])
     if typed:
         raise typer.BadParameter(
             f"{preset} sets k, the metric, the weights and its validation itself; drop "
-            f"{', '.join(typed)} (or drop --preset to tune them).", param_hint="'--preset'")
+            f"{', '.join(typed)} (or drop --preset to tune them).",
+            param_hint="'--preset'",
+        )
 
 
 # --- checks before the work ----------------------------------------------------------------
@@ -253,8 +270,11 @@ def _say_if_replacing(out: Path) -> None:
         return
     earlier = [name for name in _RESULT_FILES if (out / name).is_file()]
     if earlier:
-        console.print(f"Replacing the earlier results in {_literal(out)}: "
-                      f"{', '.join(earlier)}.", style="yellow", highlight=False)
+        console.print(
+            f"Replacing the earlier results in {_literal(out)}: {', '.join(earlier)}.",
+            style="yellow",
+            highlight=False,
+        )
 
 
 @contextmanager
@@ -277,47 +297,69 @@ def _folds_hint(cv: int):
 DatasetOption = Annotated[
     str,
     typer.Option(
-        "--dataset", "-d",
+        "--dataset",
+        "-d",
         help="digits (bundled), mnist, fashion-mnist, a folder of class sub-folders, or an .npz.",
     ),
 ]
 DataDirOption = Annotated[
     Path | None,
-    typer.Option(help="Folder holding the MNIST/Fashion-MNIST IDX files, the only place looked "
-                 "in (else they are searched for; run, fit and tune then download them, "
-                 "evaluate and report never do)."),
+    typer.Option(
+        help="Folder holding the MNIST/Fashion-MNIST IDX files, the only place looked "
+        "in (else they are searched for; run, fit and tune then download them, "
+        "evaluate and report never do)."
+    ),
 ]
 ReportOption = Annotated[
     bool,
-    typer.Option("--report/--no-report", help="Write report.html and figures/*.png next to "
-                 "results.json."),
+    typer.Option(
+        "--report/--no-report", help="Write report.html and figures/*.png next to results.json."
+    ),
 ]
 ColorOption = Annotated[
     bool,
-    typer.Option("--color", help="Image folders: keep the images' colours (RGB features) "
-                 "instead of converting them to grayscale."),
+    typer.Option(
+        "--color",
+        help="Image folders: keep the images' colours (RGB features) "
+        "instead of converting them to grayscale.",
+    ),
 ]
 SchedulerOption = Annotated[
     str | None,
-    typer.Option(metavar="ADDRESS", help="Tune and search on a Dask cluster: its scheduler "
-                 "address (tcp://HOST:8786), or 'local' to start one on this machine. Needs the "
-                 "dask extra."),
+    typer.Option(
+        metavar="ADDRESS",
+        help="Tune and search on a Dask cluster: its scheduler "
+        "address (tcp://HOST:8786), or 'local' to start one on this machine. Needs the "
+        "dask extra.",
+    ),
 ]
 
 
-KListOption = Annotated[str, typer.Option("--k", metavar="LIST", help="Values of k to try, "
-                       "e.g. 1,3,5,7,9.")]
-MetricListOption = Annotated[str, typer.Option(metavar="LIST", help="Distances to try: "
-                             "euclidean, manhattan, chebyshev, cosine, hamming, minkowski:P; "
-                             "comma-separated.")]
-WeightsListOption = Annotated[str, typer.Option(metavar="LIST", help="uniform and/or distance, "
-                              "comma-separated.")]
-TestSizeOption = Annotated[float, typer.Option(help="Test share when the dataset has no official "
-                           "test part.", min=0.01, max=0.9)]
-MaxTrainOption = Annotated[int | None, typer.Option(help="Use at most this many training images.",
-                           min=1)]
-MaxTestOption = Annotated[int | None, typer.Option(help="Use at most this many test images.",
-                          min=1)]
+KListOption = Annotated[
+    str, typer.Option("--k", metavar="LIST", help="Values of k to try, e.g. 1,3,5,7,9.")
+]
+MetricListOption = Annotated[
+    str,
+    typer.Option(
+        metavar="LIST",
+        help="Distances to try: "
+        "euclidean, manhattan, chebyshev, cosine, hamming, minkowski:P; "
+        "comma-separated.",
+    ),
+]
+WeightsListOption = Annotated[
+    str, typer.Option(metavar="LIST", help="uniform and/or distance, comma-separated.")
+]
+TestSizeOption = Annotated[
+    float,
+    typer.Option(help="Test share when the dataset has no official test part.", min=0.01, max=0.9),
+]
+MaxTrainOption = Annotated[
+    int | None, typer.Option(help="Use at most this many training images.", min=1)
+]
+MaxTestOption = Annotated[
+    int | None, typer.Option(help="Use at most this many test images.", min=1)
+]
 NJobsOption = Annotated[int | None, typer.Option(help="Threads (default: all cores).")]
 
 
@@ -334,32 +376,59 @@ def run(
     max_train: MaxTrainOption = None,
     max_test: MaxTestOption = None,
     seed: Annotated[int, typer.Option(help="Seed of every split.")] = 0,
-    stratify: Annotated[bool, typer.Option("--stratify/--no-stratify", help="Keep the class "
-                        "proportions in the test split; --no-stratify gives scikit-learn's "
-                        "train_test_split(test_size=..., random_state=SEED) rows.")] = True,
+    stratify: Annotated[
+        bool,
+        typer.Option(
+            "--stratify/--no-stratify",
+            help="Keep the class "
+            "proportions in the test split; --no-stratify gives scikit-learn's "
+            "train_test_split(test_size=..., random_state=SEED) rows.",
+        ),
+    ] = True,
     n_jobs: NJobsOption = None,
     scheduler: SchedulerOption = None,
-    out: Annotated[Path, typer.Option(help="Folder for model.knnv, results.json and the "
-                   "report.")] = Path("results"),
-    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html and "
-                      "figures/*.png next to results.json.")] = True,
-    preset: Annotated[str | None, typer.Option(help="A named recipe for the dataset, e.g. best "
-                      "(preprocessing, augmentation, re-ranked distance; k and weights tuned on a "
-                      "validation split of the training part). It sets what --k/--metric/"
-                      "--weights/--cv would, so it is not combined with them.")] = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for model.knnv, results.json and the report.")
+    ] = Path("results"),
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report/--no-report", help="Write report.html and figures/*.png next to results.json."
+        ),
+    ] = True,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="A named recipe for the dataset, e.g. best "
+            "(preprocessing, augmentation, re-ranked distance; k and weights tuned on a "
+            "validation split of the training part). It sets what --k/--metric/"
+            "--weights/--cv would, so it is not combined with them."
+        ),
+    ] = None,
     color: ColorOption = False,
 ) -> None:
     """The main job: load, tune k by cross-validation, evaluate once on the test part, save."""
     if preset is not None:
         _refuse_flags_with_preset(ctx, preset, ["k", "metric", "weights", "cv"])
     config = ExperimentConfig(
-        dataset=dataset, data_dir=str(data_dir) if data_dir else None,
+        dataset=dataset,
+        data_dir=str(data_dir) if data_dir else None,
         n_neighbors=_option_value("--k", _int_list, k),
         weights=_option_value("--weights", _weights_list, weights),
-        metrics=_option_value("--metric", _metric_list, metric), cv=cv, test_size=test_size,
-        stratify=stratify, max_train=max_train, max_test=max_test, seed=seed, n_jobs=n_jobs,
-        scheduler=scheduler, out_dir=str(out),
-        report=report, command=["knnvision", *sys.argv[1:]], preset=preset, color=color,
+        metrics=_option_value("--metric", _metric_list, metric),
+        cv=cv,
+        test_size=test_size,
+        stratify=stratify,
+        max_train=max_train,
+        max_test=max_test,
+        seed=seed,
+        n_jobs=n_jobs,
+        scheduler=scheduler,
+        out_dir=str(out),
+        report=report,
+        command=["knnvision", *sys.argv[1:]],
+        preset=preset,
+        color=color,
     )
     if scheduler is not None:
         _require_extra("knnvision.search.dask")
@@ -388,13 +457,21 @@ def fit(
     dataset: DatasetOption = "digits",
     data_dir: DataDirOption = None,
     k: Annotated[int, typer.Option("--k", help="Number of neighbours.", min=1)] = 5,
-    metric: Annotated[str, typer.Option(help="euclidean, manhattan, chebyshev, cosine, "
-                      "hamming or minkowski:P.")] = "euclidean",
+    metric: Annotated[
+        str, typer.Option(help="euclidean, manhattan, chebyshev, cosine, hamming or minkowski:P.")
+    ] = "euclidean",
     weights: Annotated[str, typer.Option(help="uniform or distance.")] = "uniform",
-    test_size: Annotated[float, typer.Option(help="Share held out for `evaluate` when the "
-                         "dataset has no official test part.", min=0.01, max=0.9)] = 0.2,
-    max_train: Annotated[int | None, typer.Option(min=1, help="Use at most this many "
-                         "training images.")] = None,
+    test_size: Annotated[
+        float,
+        typer.Option(
+            help="Share held out for `evaluate` when the dataset has no official test part.",
+            min=0.01,
+            max=0.9,
+        ),
+    ] = 0.2,
+    max_train: Annotated[
+        int | None, typer.Option(min=1, help="Use at most this many training images.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
     out: Annotated[Path, typer.Option(help="Model file to write.")] = Path("model.knnv"),
     color: ColorOption = False,
@@ -404,9 +481,14 @@ def fit(
 
     metric_name, p = _option_value("--metric", _one_metric, metric)
     weighting = _option_value("--weights", _one_weighting, weights)
-    config = ExperimentConfig(dataset=dataset, data_dir=str(data_dir) if data_dir else None,
-                              test_size=test_size, max_train=max_train, seed=seed,
-                              color=color)
+    config = ExperimentConfig(
+        dataset=dataset,
+        data_dir=str(data_dir) if data_dir else None,
+        test_size=test_size,
+        max_train=max_train,
+        seed=seed,
+        color=color,
+    )
     _say_if_replacing(out)
 
     def work():
@@ -420,8 +502,10 @@ def fit(
 
     path, model, data = _with_progress(work)
     _print_note(data)
-    console.print(f"Saved {_literal(path)}: k={k}, {_metric_text(metric_name, p)}, "
-                  f"{model.n_samples_fit_:,} training images")
+    console.print(
+        f"Saved {_literal(path)}: k={k}, {_metric_text(metric_name, p)}, "
+        f"{model.n_samples_fit_:,} training images"
+    )
 
 
 class InvertChoice(str, Enum):
@@ -453,19 +537,36 @@ class OutputFormat(str, Enum):
 @app.command()
 def predict(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .knnv model file.")],
-    inputs: Annotated[list[Path], typer.Argument(
-        metavar="INPUTS", help="Image files (PNG/JPEG/BMP/GIF/PGM/PPM), folders (every image "
-        "file below them, recursively, sorted by path), IDX image files or .npz files with an "
-        "X array.")],
-    invert: Annotated[InvertChoice, typer.Option(help="auto: make light-background images "
-                      "dark like the training images; yes; no.")] = InvertChoice.auto,
-    preprocess: Annotated[FramingChoice, typer.Option(help="How an image file is framed like "
-                          "the training images, as in the web API: auto (an image of the "
-                          "model's size as it is, any other framed like the model's dataset), "
-                          "mnist, digits, resize, none (pixels are the features).")
-                          ] = FramingChoice.auto,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="table; csv or json "
-                             "(to stdout, with every class probability).")] = OutputFormat.table,
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="INPUTS",
+            help="Image files (PNG/JPEG/BMP/GIF/PGM/PPM), folders (every image "
+            "file below them, recursively, sorted by path), IDX image files or .npz files with an "
+            "X array.",
+        ),
+    ],
+    invert: Annotated[
+        InvertChoice,
+        typer.Option(
+            help="auto: make light-background images dark like the training images; yes; no."
+        ),
+    ] = InvertChoice.auto,
+    preprocess: Annotated[
+        FramingChoice,
+        typer.Option(
+            help="How an image file is framed like "
+            "the training images, as in the web API: auto (an image of the "
+            "model's size as it is, any other framed like the model's dataset), "
+            "mnist, digits, resize, none (pixels are the features)."
+        ),
+    ] = FramingChoice.auto,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", help="table; csv or json (to stdout, with every class probability)."
+        ),
+    ] = OutputFormat.table,
 ) -> None:
     """Predict the class of each input image: label and probability.
 
@@ -474,13 +575,18 @@ def predict(
     IDX and .npz images must have the model's size and are taken as they are.
     """
     from .io.images import (
-        ImageFormat, class_labels, read_color_inputs, read_inputs,
+        ImageFormat,
+        class_labels,
+        read_color_inputs,
+        read_inputs,
     )
 
     model = load(model_path)
     if not hasattr(model, "predict_proba"):
-        raise ValueError(f"{model_path} holds a {type(model).__name__}, which gives no class "
-                         "probabilities; predict needs a classifier.")
+        raise ValueError(
+            f"{model_path} holds a {type(model).__name__}, which gives no class "
+            "probabilities; predict needs a classifier."
+        )
     meta = getattr(model, "metadata_", None) or {}
     try:
         image_format = ImageFormat.from_metadata(meta)
@@ -491,8 +597,11 @@ def predict(
     names, features = read(inputs, image_format, preprocess.value, invert.value)
     probabilities = _with_progress(lambda: model.predict_proba(features))
     classes = class_labels(model.classes_, meta.get("class_names"))
-    writers = {OutputFormat.table: _print_prediction_table, OutputFormat.csv: _write_prediction_csv,
-               OutputFormat.json: _write_prediction_json}
+    writers = {
+        OutputFormat.table: _print_prediction_table,
+        OutputFormat.csv: _write_prediction_csv,
+        OutputFormat.json: _write_prediction_json,
+    }
     writers[output_format](names, classes, probabilities)
 
 
@@ -525,19 +634,32 @@ def _write_prediction_json(names: list[str], classes: list[str], probabilities) 
     records = []
     for name, row in zip(names, probabilities, strict=True):
         best = int(np.argmax(row))
-        records.append({"input": name, "label": classes[best], "probability": float(row[best]),
-                        "probabilities": dict(zip(classes, map(float, row), strict=True))})
+        records.append(
+            {
+                "input": name,
+                "label": classes[best],
+                "probability": float(row[best]),
+                "probabilities": dict(zip(classes, map(float, row), strict=True)),
+            }
+        )
     sys.stdout.write(json.dumps(records, indent=2) + "\n")
 
 
 @app.command()
 def evaluate(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A .knnv model file.")],
-    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Dataset to evaluate "
-                       "on (default: the one the model was trained on).")] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="Dataset to evaluate on (default: the one the model was trained on).",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
     out: Annotated[Path, typer.Option(help="Folder for results.json and the report.")] = Path(
-        "results/evaluate"),
+        "results/evaluate"
+    ),
     report: ReportOption = True,
 ) -> None:
     """Accuracy, per-class report and confusion matrix of a saved model on a test part.
@@ -555,27 +677,40 @@ def evaluate(
     if not name:
         raise ValueError("The model does not record its dataset; pass --dataset.")
     split = meta.get("split", {})
-    config = ExperimentConfig(dataset=name, data_dir=str(data_dir) if data_dir else None,
-                              test_size=split.get("test_size", 0.2), seed=split.get("seed", 0),
-                              stratify=split.get("stratify", True),
-                              color=bool(meta.get("color", False)))
+    config = ExperimentConfig(
+        dataset=name,
+        data_dir=str(data_dir) if data_dir else None,
+        test_size=split.get("test_size", 0.2),
+        seed=split.get("seed", 0),
+        stratify=split.get("stratify", True),
+        color=bool(meta.get("color", False)),
+    )
     recorded_dir = meta.get("data_dir") if data_dir is None else None
     _say_if_replacing(out)
 
     def work():
-        evaluation = evaluate_model(model, config, rows="model", recorded_data_dir=recorded_dir,
-                                    image_size=meta.get("image_shape"))
+        evaluation = evaluate_model(
+            model,
+            config,
+            rows="model",
+            recorded_data_dir=recorded_dir,
+            image_size=meta.get("image_shape"),
+        )
         recorded = dataclasses.replace(config, data_dir=config.data_dir or recorded_dir)
-        return evaluation, write_outputs(out, model_path, evaluation, recorded, _command(),
-                                         report=report)
+        return evaluation, write_outputs(
+            out, model_path, evaluation, recorded, _command(), report=report
+        )
 
     evaluation, files = _with_progress(work)
     names = evaluation.class_names
-    console.print(f"[bold green]Test accuracy on {_literal(evaluation.dataset.name)}: "
-                  f"{evaluation.accuracy:.2%}[/] ({len(evaluation.test_labels):,} images)\n")
+    console.print(
+        f"[bold green]Test accuracy on {_literal(evaluation.dataset.name)}: "
+        f"{evaluation.accuracy:.2%}[/] ({len(evaluation.test_labels):,} images)\n"
+    )
     _print_report(evaluation.report(), names)
-    _print_confusion(confusion_counts(evaluation.test_labels, evaluation.test_predictions,
-                                      len(names)), names)
+    _print_confusion(
+        confusion_counts(evaluation.test_labels, evaluation.test_predictions, len(names)), names
+    )
     _print_saved(files)
 
 
@@ -587,9 +722,12 @@ def info(
     from rich.markup import escape
 
     header = read_header(model_path)
-    rows = [("file", str(model_path)), *_model_rows(header["model"], header.get("arrays", [])),
-            *_metadata_rows(header.get("metadata", {})),
-            ("written by", f"knnvision {header.get('library_version', '?')}")]
+    rows = [
+        ("file", str(model_path)),
+        *_model_rows(header["model"], header.get("arrays", [])),
+        *_metadata_rows(header.get("metadata", {})),
+        ("written by", f"knnvision {header.get('library_version', '?')}"),
+    ]
     table = Table(show_header=False)
     for key, value in rows:
         table.add_row(escape(key), escape(value))
@@ -601,8 +739,18 @@ _RUNTIME_PARAMS = frozenset({"n_jobs", "working_memory", "backend", "scheduler"}
 #: Metrics that read the Minkowski power ``p``; the others ignore it.
 _METRICS_WITH_P = frozenset({"minkowski", "p"})
 #: Metadata that ``info`` shows in its own words (see :func:`_metadata_rows`).
-_DESCRIBED_METADATA = frozenset({"dataset", "dataset_path", "data_dir", "image_shape",
-                                 "max_value", "color", "class_names", "split"})
+_DESCRIBED_METADATA = frozenset(
+    {
+        "dataset",
+        "dataset_path",
+        "data_dir",
+        "image_shape",
+        "max_value",
+        "color",
+        "class_names",
+        "split",
+    }
+)
 
 
 def _model_rows(description: dict, arrays: list) -> list[tuple[str, str]]:
@@ -681,9 +829,14 @@ def version() -> None:
 
 @app.command()
 def serve(
-    model_path: Annotated[Path | None, typer.Argument(
-        metavar="MODEL", help="A .knnv model file (default: fit one on MNIST if its files "
-        "are found locally, else on the bundled digits).")] = None,
+    model_path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="MODEL",
+            help="A .knnv model file (default: fit one on MNIST if its files "
+            "are found locally, else on the bundled digits).",
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
 ) -> None:
@@ -691,23 +844,38 @@ def serve(
     _require_extra("knnvision.web")
     from .web import serve as serve_web
 
-    serve_web(model_path, host=host, port=port,
-              say=lambda text: console.print(text, markup=False, highlight=False))
+    serve_web(
+        model_path,
+        host=host,
+        port=port,
+        say=lambda text: console.print(text, markup=False, highlight=False),
+    )
 
 
 @app.command()
 def bench(
     quick: Annotated[bool, typer.Option(help="Small subsets: a smoke test in seconds.")] = False,
-    cases: Annotated[str | None, typer.Option(help="Comma-separated cases (default: all): "
-                     "mnist_euclidean, fashion_manhattan, fashion_pca10, single_query, "
-                     "scaling.")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Folder holding mnist/ and "
-                        "fashion-mnist/ IDX files (never downloaded; --quick uses generated "
-                        "images without them).")] = None,
+    cases: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated cases (default: all): "
+            "mnist_euclidean, fashion_manhattan, fashion_pca10, single_query, "
+            "scaling."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder holding mnist/ and "
+            "fashion-mnist/ IDX files (never downloaded; --quick uses generated "
+            "images without them)."
+        ),
+    ] = None,
     n_jobs: Annotated[int | None, typer.Option(help="Threads for every engine.")] = None,
     repeat: Annotated[int, typer.Option(help="Keep the fastest of N runs.", min=1)] = 1,
-    out: Annotated[Path, typer.Option(help="JSON results file (a .md table is written "
-                   "beside it).")] = Path("bench_results.json"),
+    out: Annotated[
+        Path, typer.Option(help="JSON results file (a .md table is written beside it).")
+    ] = Path("bench_results.json"),
 ) -> None:
     """Time knnvision's search against scikit-learn and faiss-cpu (if installed) on the same
     data and threads, check they return the same neighbours, and write a table and JSON."""
@@ -720,8 +888,9 @@ def bench(
         # one-line notes stay one line, whatever the terminal's width.
         console.print(text, markup=False, highlight=False, soft_wrap=True)
 
-    report = bench.run(quick=quick, cases=chosen, data_dir=data_dir, n_jobs=n_jobs,
-                           repeat=repeat, log=log)
+    report = bench.run(
+        quick=quick, cases=chosen, data_dir=data_dir, n_jobs=n_jobs, repeat=repeat, log=log
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     bench.save(report, out, out.with_suffix(".md"))
     log(f"Saved {out} and {out.with_suffix('.md')}")
@@ -729,9 +898,15 @@ def bench(
 
 @app.command("report")
 def report_command(
-    results_dir: Annotated[Path, typer.Argument(metavar="RESULTS_DIR", help="A folder written "
-                           "by `knnvision run`, `tune`, `evaluate` or `recipe` (results.json, "
-                           "and the model file where there is one).")],
+    results_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RESULTS_DIR",
+            help="A folder written "
+            "by `knnvision run`, `tune`, `evaluate` or `recipe` (results.json, "
+            "and the model file where there is one).",
+        ),
+    ],
     data_dir: DataDirOption = None,
 ) -> None:
     """Rebuild report.html and figures/*.png of a finished run, tuning, evaluation or recipe
@@ -739,8 +914,7 @@ def report_command(
     from .report import rebuild_report
 
     files = _with_progress(lambda: rebuild_report(results_dir, data_dir))
-    console.print(f"Report: {_literal(files['report'])} (figures in "
-                  f"{_literal(files['figures'])})")
+    console.print(f"Report: {_literal(files['report'])} (figures in {_literal(files['figures'])})")
 
 
 @app.command()
@@ -750,11 +924,18 @@ def tune(
     k: KListOption = "1,3,5,7,9",
     metric: MetricListOption = "euclidean",
     weights: WeightsListOption = "uniform",
-    pca: Annotated[str | None, typer.Option(metavar="LIST", help="PCA sizes to try, e.g. "
-                   "0,20,50 (0: no PCA; 0.9: keep 90% of the variance); fitted on each fold's "
-                   "training part.")] = None,
-    cv: Annotated[int, typer.Option(help="Stratified folds, unshuffled as in GridSearchCV.",
-                  min=2)] = 5,
+    pca: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LIST",
+            help="PCA sizes to try, e.g. "
+            "0,20,50 (0: no PCA; 0.9: keep 90% of the variance); fitted on each fold's "
+            "training part.",
+        ),
+    ] = None,
+    cv: Annotated[
+        int, typer.Option(help="Stratified folds, unshuffled as in GridSearchCV.", min=2)
+    ] = 5,
     test_size: TestSizeOption = 0.2,
     max_train: MaxTrainOption = None,
     max_test: MaxTestOption = None,
@@ -762,33 +943,51 @@ def tune(
     n_jobs: NJobsOption = None,
     top: Annotated[int, typer.Option(help="Show the best N settings.", min=1)] = 10,
     scheduler: SchedulerOption = None,
-    out: Annotated[Path, typer.Option(help="Folder for model.knnv (the best setting), "
-                   "results.json and the report.")] = Path("results/tune"),
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for model.knnv (the best setting), results.json and the report."),
+    ] = Path("results/tune"),
     report: ReportOption = True,
     color: ColorOption = False,
 ) -> None:
     """Grid search by cross-validation (KNNSearchCV, GridSearchCV's scores) on the training
     part, then the best setting's accuracy on the test part."""
-    from .selection.search_cv import KNNSearchCV, knn_grid
     from .report.evaluation import Evaluation, without_skipped_steps
     from .report.text import params_text
     from .report.tune import write_outputs
+    from .selection.search_cv import KNNSearchCV, knn_grid
 
-    settings = {"k": _option_value("--k", _int_list, k),
-                "metric": _option_value("--metric", _metric_list, metric),
-                "weights": _option_value("--weights", _weights_list, weights),
-                "pca": _option_value("--pca", _pca_list, pca), "cv": cv, "top": top,
-                "n_jobs": n_jobs, "scheduler": scheduler, "command": _command()}
-    estimator, grid = knn_grid(settings["k"], weights=settings["weights"],
-                               metrics=settings["metric"], pca_sizes=settings["pca"])
+    settings = {
+        "k": _option_value("--k", _int_list, k),
+        "metric": _option_value("--metric", _metric_list, metric),
+        "weights": _option_value("--weights", _weights_list, weights),
+        "pca": _option_value("--pca", _pca_list, pca),
+        "cv": cv,
+        "top": top,
+        "n_jobs": n_jobs,
+        "scheduler": scheduler,
+        "command": _command(),
+    }
+    estimator, grid = knn_grid(
+        settings["k"],
+        weights=settings["weights"],
+        metrics=settings["metric"],
+        pca_sizes=settings["pca"],
+    )
     if scheduler is not None:
         _require_extra("knnvision.search.dask")
         from .selection.dask import on_dask
 
         estimator = on_dask(estimator, scheduler)
-    config = ExperimentConfig(dataset=dataset, data_dir=str(data_dir) if data_dir else None,
-                              test_size=test_size, max_train=max_train, max_test=max_test,
-                              seed=seed, color=color)
+    config = ExperimentConfig(
+        dataset=dataset,
+        data_dir=str(data_dir) if data_dir else None,
+        test_size=test_size,
+        max_train=max_train,
+        max_test=max_test,
+        seed=seed,
+        color=color,
+    )
 
     def work():
         started = time.perf_counter()
@@ -801,21 +1000,38 @@ def tune(
         # "no PCA" is a skipped pipeline step: the model is the classifier alone.
         model = without_skipped_steps(search.best_estimator_)
         predictions = model.predict(X_test)
-        timings = {"load_and_split": loaded - started,
-                   "tune": searched - loaded - search.refit_time_,
-                   "refit": search.refit_time_, "evaluate": time.perf_counter() - searched}
-        evaluation = Evaluation(data, model, y_test, predictions, X_train, y_train, X_test,
-                                seed, {step: round(t, 4) for step, t in timings.items()})
-        return search, evaluation, write_outputs(out, search, evaluation, config, settings,
-                                                 report=report)
+        timings = {
+            "load_and_split": loaded - started,
+            "tune": searched - loaded - search.refit_time_,
+            "refit": search.refit_time_,
+            "evaluate": time.perf_counter() - searched,
+        }
+        evaluation = Evaluation(
+            data,
+            model,
+            y_test,
+            predictions,
+            X_train,
+            y_train,
+            X_test,
+            seed,
+            {step: round(t, 4) for step, t in timings.items()},
+        )
+        return (
+            search,
+            evaluation,
+            write_outputs(out, search, evaluation, config, settings, report=report),
+        )
 
     _say_if_replacing(out)
     search, evaluation, files = _with_progress(work)
     _print_note(evaluation.dataset)
     _print_search(search, top)
-    console.print(f"\n{len(evaluation.train_labels):,} training, {len(evaluation.test_labels):,} "
-                  f"test images. Best: {_literal(params_text(search.best_params_))}, "
-                  f"CV {search.best_score_:.2%}")
+    console.print(
+        f"\n{len(evaluation.train_labels):,} training, {len(evaluation.test_labels):,} "
+        f"test images. Best: {_literal(params_text(search.best_params_))}, "
+        f"CV {search.best_score_:.2%}"
+    )
     console.print(f"[bold green]Test accuracy of the best setting: {evaluation.accuracy:.2%}[/]")
     _print_saved(files)
 
@@ -825,15 +1041,30 @@ def recipe(
     name: Annotated[str | None, typer.Argument(help="Recipe to run (see --list).")] = None,
     list_recipes: Annotated[bool, typer.Option("--list", help="List the recipes.")] = False,
     data_dir: DataDirOption = None,
-    check: Annotated[bool, typer.Option("--check/--no-check", help="Also run scikit-learn on "
-                     "the same data and show its numbers.")] = True,
-    max_train: Annotated[int | None, typer.Option(help="Cap the training rows for a quick run "
-                         "(then the numbers are not the tutorial's).", min=1)] = None,
-    max_test: Annotated[int | None, typer.Option(help="Cap the test and validation rows.",
-                        min=1)] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check",
+            help="Also run scikit-learn on the same data and show its numbers.",
+        ),
+    ] = True,
+    max_train: Annotated[
+        int | None,
+        typer.Option(
+            help="Cap the training rows for a quick run (then the numbers are not the tutorial's).",
+            min=1,
+        ),
+    ] = None,
+    max_test: Annotated[
+        int | None, typer.Option(help="Cap the test and validation rows.", min=1)
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of draws the tutorial leaves unseeded.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Folder for results.json and the report "
-                   "(default: results/recipes/NAME).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for results.json and the report (default: results/recipes/NAME)."
+        ),
+    ] = None,
     report: ReportOption = True,
 ) -> None:
     """Run a tutorial's experiment; print its numbers next to the tutorial's own."""
@@ -843,20 +1074,25 @@ def recipe(
     if list_recipes or name is None:
         table = Table("recipe", "experiment", "needs", title="Recipes (knnvision recipe NAME)")
         for entry in RECIPES.values():
-            table.add_row(entry.name, _literal(entry.title),
-                          ", ".join(entry.datasets) or "nothing")
+            table.add_row(entry.name, _literal(entry.title), ", ".join(entry.datasets) or "nothing")
         console.print(table)
         return
-    options = RecipeOptions(data_dir=str(data_dir) if data_dir else None, check=check,
-                            max_train=max_train, max_test=max_test, seed=seed)
+    options = RecipeOptions(
+        data_dir=str(data_dir) if data_dir else None,
+        check=check,
+        max_train=max_train,
+        max_test=max_test,
+        seed=seed,
+    )
     result = _with_progress(lambda: run_recipe(name, options))
     _print_recipe(result, check)
     if max_train is not None or max_test is not None:
         console.print("Capped run: not the tutorial's sizes, so not its numbers.", style="yellow")
     folder = out if out is not None else Path("results", "recipes", name)
     _say_if_replacing(folder)
-    _print_saved(_with_progress(lambda: write_outputs(folder, result, options, _command(),
-                                                       report=report)))
+    _print_saved(
+        _with_progress(lambda: write_outputs(folder, result, options, _command(), report=report))
+    )
 
 
 def _pca_list(text: str | None) -> list[float]:
@@ -876,17 +1112,20 @@ def _print_search(search, top: int) -> None:
 
     results = search.cv_results_
     rows = top_settings(results, top)
-    table = Table("rank", "setting", "CV accuracy",
-                  title=f"{search.n_splits_}-fold cross-validation, best {len(rows)} of "
-                  f"{len(results['params'])}")
+    table = Table(
+        "rank",
+        "setting",
+        "CV accuracy",
+        title=f"{search.n_splits_}-fold cross-validation, best {len(rows)} of "
+        f"{len(results['params'])}",
+    )
     for number, row in enumerate(rows):  # the first row is the best setting
         table.add_row(*map(_literal, row), style="bold green" if number == 0 else None)
     console.print(table)
 
 
 def _print_recipe(result, check: bool) -> None:
-    console.print(f"[bold]{_literal(result.title)}[/]\n{_literal(result.setup)}\n",
-                  highlight=False)
+    console.print(f"[bold]{_literal(result.title)}[/]\n{_literal(result.setup)}\n", highlight=False)
     columns = ["", "tutorial", "knnvision"] + (["scikit-learn"] if check else [])
     table = Table(*columns)
     for row in result.rows:
@@ -894,8 +1133,9 @@ def _print_recipe(result, check: bool) -> None:
         table.add_row(_literal(row.quantity), *(_literal(row.shown(value)) for value in values))
     console.print(table)
     for detail in result.tables:
-        extra = Table(*map(_literal, detail.header),
-                      title=_literal(detail.title) if detail.title else None)
+        extra = Table(
+            *map(_literal, detail.header), title=_literal(detail.title) if detail.title else None
+        )
         for cells in detail.rows:
             extra.add_row(*map(_literal, cells))
         console.print(extra)
@@ -931,8 +1171,9 @@ def _print_saved(files: dict[str, str]) -> None:
     saved = [_literal(files[key]) for key in ("model", "results") if key in files]
     console.print(f"Saved {' and '.join(saved)}")
     if "report" in files:
-        console.print(f"Report: {_literal(files['report'])} (figures in "
-                      f"{_literal(files['figures'])})")
+        console.print(
+            f"Report: {_literal(files['report'])} (figures in {_literal(files['figures'])})"
+        )
 
 
 def _print_cv(cv) -> None:
@@ -943,8 +1184,13 @@ def _print_cv(cv) -> None:
     best = cv.best_index
     for i, (c, mean, std) in enumerate(zip(cv.candidates, cv.mean_scores, cv.std_scores)):
         style = "bold green" if i == best else None
-        table.add_row(str(c.n_neighbors), _metric_text(c.metric, c.p), c.weights,
-                      f"{mean:.2%} ± {std:.2%}", style=style)
+        table.add_row(
+            str(c.n_neighbors),
+            _metric_text(c.metric, c.p),
+            c.weights,
+            f"{mean:.2%} ± {std:.2%}",
+            style=style,
+        )
     console.print(table)
 
 
@@ -952,8 +1198,13 @@ def _print_report(report: dict, class_names: list[str]) -> None:
     table = Table("class", "precision", "recall", "F1", "support", title="Per-class report")
     for name in class_names + ["macro avg", "weighted avg"]:
         row = report[name]
-        table.add_row(_literal(name), f"{row['precision']:.3f}", f"{row['recall']:.3f}",
-                      f"{row['f1-score']:.3f}", f"{int(row['support']):,}")
+        table.add_row(
+            _literal(name),
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1-score']:.3f}",
+            f"{int(row['support']):,}",
+        )
     console.print(table)
 
 

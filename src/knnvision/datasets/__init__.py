@@ -93,8 +93,10 @@ def load_dataset(
     key = str(name).strip().lower().replace("_", "-")
     if not isinstance(name, os.PathLike) and key in DATASET_NAMES:
         if color:
-            raise ValueError(f"--color keeps the colours of an image folder; {key} images are "
-                             "grayscale, drop --color")
+            raise ValueError(
+                f"--color keeps the colours of an image folder; {key} images are "
+                "grayscale, drop --color"
+            )
         if key == "digits":
             return load_digits()
         return load_mnist(key, data_dir, download=download, recorded_dir=recorded_dir)
@@ -107,8 +109,10 @@ def _load_path(path: Path, image_size: tuple[int, int] | int, color: bool) -> Da
         return load_image_folder(path, image_size=image_size, color=color)
     if path.is_file() and path.suffix.lower() == ".npz":
         if color:
-            raise ValueError(f"--color keeps the colours of an image folder; {path} is an "
-                             ".npz file of grayscale images, drop --color")
+            raise ValueError(
+                f"--color keeps the colours of an image folder; {path} is an "
+                ".npz file of grayscale images, drop --color"
+            )
         return load_npz(path)
     if path.is_file():
         raise ValueError(

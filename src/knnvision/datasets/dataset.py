@@ -72,10 +72,15 @@ class Dataset:
 
     def _check_part(self, images: np.ndarray, labels: np.ndarray, what: str) -> np.ndarray:
         """Validate one (images, labels) pair; return the labels as int64."""
-        if not (isinstance(images, np.ndarray) and images.dtype == np.uint8
-                and (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3))):
-            raise ValueError(f"{what} must be a uint8 array of shape (n, height, width), or "
-                             "(n, height, width, 3) for colour images")
+        if not (
+            isinstance(images, np.ndarray)
+            and images.dtype == np.uint8
+            and (images.ndim == 3 or (images.ndim == 4 and images.shape[3] == 3))
+        ):
+            raise ValueError(
+                f"{what} must be a uint8 array of shape (n, height, width), or "
+                "(n, height, width, 3) for colour images"
+            )
         if images.size and int(images.max()) > self.max_value:
             raise ValueError(
                 f"{what} hold pixel value {int(images.max())} above max_value={self.max_value}"

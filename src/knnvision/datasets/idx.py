@@ -172,9 +172,7 @@ def _chunks(stream: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
-def write_idx(
-    path: str | os.PathLike, array: np.ndarray, compress: bool | None = None
-) -> None:
+def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> None:
     """Write ``array`` as an IDX file, atomically (a temporary file renamed into place).
 
     Parameters

@@ -176,11 +176,15 @@ def load_mnist(
     files, searched = _find(name, data_dir, recorded_dir)
     if files is None:
         if data_dir is not None:
-            raise FileNotFoundError(_not_found(
-                name, searched, "in the --data-dir folder (nothing else is searched then)"))
+            raise FileNotFoundError(
+                _not_found(
+                    name, searched, "in the --data-dir folder (nothing else is searched then)"
+                )
+            )
         if not download:
-            raise FileNotFoundError(_not_found(
-                name, searched, "on this machine (and nothing is downloaded here)"))
+            raise FileNotFoundError(
+                _not_found(name, searched, "on this machine (and nothing is downloaded here)")
+            )
         files = _download(name, _base_urls(name, base_url), searched)
     return _read(name, files)
 
@@ -193,8 +197,10 @@ def _candidates(
         return [(Path(data_dir), "--data-dir"), (Path(data_dir) / name, "--data-dir")]
     found: list[tuple[Path, str]] = []
     if recorded_dir is not None:
-        found += [(Path(recorded_dir), "recorded --data-dir"),
-                  (Path(recorded_dir) / name, "recorded --data-dir")]
+        found += [
+            (Path(recorded_dir), "recorded --data-dir"),
+            (Path(recorded_dir) / name, "recorded --data-dir"),
+        ]
     env = os.environ.get("KNNVISION_DATA")
     if env:
         found += [(Path(env) / name, "$KNNVISION_DATA"), (Path(env), "$KNNVISION_DATA")]
@@ -298,8 +304,9 @@ def _download_one(
             return download_verified(url, dest, nbytes=info.nbytes, sha256=info.sha256)
         except ConnectionError as exc:
             errors.append(str(exc))
-    raise FileNotFoundError(_not_found(
-        name, searched, f"on this machine and its download failed ({'; '.join(errors)})"))
+    raise FileNotFoundError(
+        _not_found(name, searched, f"on this machine and its download failed ({'; '.join(errors)})")
+    )
 
 
 def _read(name: str, files: list[Path]) -> Dataset:

@@ -180,9 +180,7 @@ def _holdout(
     return kept, taken, kept_y
 
 
-def _draw(
-    indices: np.ndarray, y: np.ndarray, n_keep: int, seed: int, stratify: bool
-) -> np.ndarray:
+def _draw(indices: np.ndarray, y: np.ndarray, n_keep: int, seed: int, stratify: bool) -> np.ndarray:
     """Keep ``n_keep`` of the indices, drawn at random (stratified by ``y``)."""
     try:
         kept, _ = _sk_split(

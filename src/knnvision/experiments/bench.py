@@ -216,8 +216,9 @@ def _case_fashion_manhattan(ctx: Context) -> dict:
     engines.append(("sklearn", "brute", _sklearn(train, "manhattan", "brute", ctx.threads)))
     # scikit-learn needs minutes for the full test set: time a subset, scale linearly
     # (brute force is linear in the number of queries).
-    return _run_engines(ctx, case, train, queries, engines,
-                        subset={"sklearn": ctx.sizes.sklearn_slow_queries})
+    return _run_engines(
+        ctx, case, train, queries, engines, subset={"sklearn": ctx.sizes.sklearn_slow_queries}
+    )
 
 
 def _case_fashion_pca10(ctx: Context) -> dict:
@@ -257,8 +258,11 @@ def _case_single_query(ctx: Context) -> dict:
             latencies.append(time.perf_counter() - start)
         ms, cpu_ms = np.array(latencies) * 1e3, np.array(cpu) * 1e3
         result = {
-            "engine": engine, "algorithm": algorithm, "queries_timed": n,
-            "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
+            "engine": engine,
+            "algorithm": algorithm,
+            "queries_timed": n,
+            "p50_ms": float(np.percentile(ms, 50)),
+            "p99_ms": float(np.percentile(ms, 99)),
             "mean_ms": float(ms.mean()),
         }
         if engine == "knnvision":
@@ -267,8 +271,10 @@ def _case_single_query(ctx: Context) -> dict:
             result["cpu_p50_ms"] = float(np.percentile(cpu_ms, 50))
             result["cpu_p99_ms"] = float(np.percentile(cpu_ms, 99))
         case["results"].append(result)
-        ctx.log(f"   {engine:9s} {algorithm:9s} p50 {np.percentile(ms, 50):7.2f} ms  "
-                f"p99 {np.percentile(ms, 99):7.2f} ms")
+        ctx.log(
+            f"   {engine:9s} {algorithm:9s} p50 {np.percentile(ms, 50):7.2f} ms  "
+            f"p99 {np.percentile(ms, 99):7.2f} ms"
+        )
     ours = case["results"][0]
     case["ratios"] = {_peer_key(r): ours["p99_ms"] / r["p99_ms"] for r in case["results"][1:]}
     return case
@@ -301,8 +307,10 @@ def _case_auto_table(ctx: Context) -> dict:
                 index.query(queries[:10], 10)
                 row[algorithm] = _best_time(ctx, lambda i=index, q=queries: i.query(q, 10))
             row["kd_over_brute"] = row["kd_tree"] / row["brute"]
-            ctx.log(f"   {metric:9s} d={dim:2d} brute {row['brute']:.3f}s "
-                    f"kd {row['kd_tree']:.3f}s ratio {row['kd_over_brute']:.2f}")
+            ctx.log(
+                f"   {metric:9s} d={dim:2d} brute {row['brute']:.3f}s "
+                f"kd {row['kd_tree']:.3f}s ratio {row['kd_over_brute']:.2f}"
+            )
             rows.append(row)
     return {"name": "auto_table", "n_queries": n_queries, "rows": rows}
 
@@ -407,14 +415,18 @@ def _peer_key(result: dict) -> str:
 
 def _case_header(name, dataset, train, queries, metric, k):
     return {
-        "name": name, "dataset": dataset, "metric": metric, "k": k,
-        "n_train": int(train.shape[0]), "n_queries": int(queries.shape[0]),
-        "n_features": int(train.shape[1]), "results": [],
+        "name": name,
+        "dataset": dataset,
+        "metric": metric,
+        "k": k,
+        "n_train": int(train.shape[0]),
+        "n_queries": int(queries.shape[0]),
+        "n_features": int(train.shape[1]),
+        "results": [],
     }
 
 
-def _run_engines(ctx, case, train, queries, engines, *, subset=None, flops=True,
-                 reference=True):
+def _run_engines(ctx, case, train, queries, engines, *, subset=None, flops=True, reference=True):
     k = case["k"]
     subset = subset or {}
     answers = {}
@@ -432,9 +444,13 @@ def _run_engines(ctx, case, train, queries, engines, *, subset=None, flops=True,
         peak_mb = memory.peak_mb
         scale = len(queries) / n_timed
         result = {
-            "engine": engine, "algorithm": algorithm, "seconds": seconds * scale,
-            "build_seconds": build_seconds, "queries_timed": n_timed,
-            "scaled": n_timed != len(queries), "peak_rss_mb": peak_mb,
+            "engine": engine,
+            "algorithm": algorithm,
+            "seconds": seconds * scale,
+            "build_seconds": build_seconds,
+            "queries_timed": n_timed,
+            "scaled": n_timed != len(queries),
+            "peak_rss_mb": peak_mb,
         }
         if flops:
             work = 2.0 * n_timed * train.shape[0] * train.shape[1]
@@ -442,13 +458,16 @@ def _run_engines(ctx, case, train, queries, engines, *, subset=None, flops=True,
         case["results"].append(result)
         answers[_peer_key(result)] = answer
         note = f" (timed on {n_timed} queries, scaled)" if result["scaled"] else ""
-        ctx.log(f"   {engine:9s} {algorithm:22s} {result['seconds']:8.3f} s  "
-                f"build {build_seconds:6.3f} s  +{peak_mb:6.0f} MB{note}")
+        ctx.log(
+            f"   {engine:9s} {algorithm:22s} {result['seconds']:8.3f} s  "
+            f"build {build_seconds:6.3f} s  +{peak_mb:6.0f} MB{note}"
+        )
     ours_key = _peer_key(case["results"][0])
     ours = case["results"][0]["seconds"]
     case["ratios"] = {_peer_key(r): ours / r["seconds"] for r in case["results"][1:]}
     case["agreement"] = {
-        key: _agreement(answers[ours_key], answer) for key, answer in answers.items()
+        key: _agreement(answers[ours_key], answer)
+        for key, answer in answers.items()
         if key != ours_key
     }
     if reference:
@@ -488,9 +507,13 @@ def _agreement(ours, theirs) -> dict:
         index_ok[row] = set(our_i[row, strict]) == set(their_i[row, strict[: their_i.shape[1]]])
     # Exactly the same answer (what two knnvision backends must give).
     identical = np.all(our_i == their_i[:n], axis=1) & np.all(our_d == their_d[:n], axis=1)
-    return {"queries": int(n), "distance": float(distance_ok.mean()),
-            "index": float(index_ok.mean()), "both": float((distance_ok & index_ok).mean()),
-            "identical": float(identical.mean())}
+    return {
+        "queries": int(n),
+        "distance": float(distance_ok.mean()),
+        "index": float(index_ok.mean()),
+        "both": float((distance_ok & index_ok).mean()),
+        "identical": float(identical.mean()),
+    }
 
 
 def _reference_agreement(ctx, train, queries, ours, metric, k) -> dict:
@@ -613,6 +636,7 @@ def _synthetic(name: str) -> Data:
     def images(n):
         dense = rng.integers(0, 256, size=(n, 784), dtype=np.uint8)
         return np.where(rng.random((n, 784)) < 0.2, dense, 0).astype(np.uint8)
+
     return Data(name + " (synthetic)", images(12_000), images(2_000))
 
 
@@ -624,8 +648,10 @@ def _pca(train: np.ndarray, test: np.ndarray, n_components: int) -> tuple[np.nda
     covariance = centred.T @ centred / max(1, len(x) - 1)
     _, vectors = np.linalg.eigh(covariance)
     components = vectors[:, ::-1][:, :n_components]
-    return (np.ascontiguousarray(centred @ components),
-            np.ascontiguousarray((test.astype(np.float64) - mean) @ components))
+    return (
+        np.ascontiguousarray(centred @ components),
+        np.ascontiguousarray((test.astype(np.float64) - mean) @ components),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -664,9 +690,13 @@ def _machine(threads: int) -> dict:
     import sklearn
 
     info = {
-        "processor": _cpu_name(), "cores": os.cpu_count(), "threads": threads,
-        "python": platform.python_version(), "numpy": np.__version__,
-        "numba": numba.__version__, "scikit-learn": sklearn.__version__,
+        "processor": _cpu_name(),
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "scikit-learn": sklearn.__version__,
         "load_before": _load_average(),
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
@@ -695,9 +725,11 @@ def markdown_table(report: dict) -> str:
     """The report as markdown: one table of engines per case, ratios to knnvision's row."""
     m = report["machine"]
     lines = [
-        (f"Machine: {m['processor']}, {m['threads']} threads; load before/after "
-         f"{m.get('load_before')} / {m.get('load_after')}; float32 matrix product "
-         f"{report['sgemm_gflops']:.0f} GFLOP/s."),
+        (
+            f"Machine: {m['processor']}, {m['threads']} threads; load before/after "
+            f"{m.get('load_before')} / {m.get('load_after')}; float32 matrix product "
+            f"{report['sgemm_gflops']:.0f} GFLOP/s."
+        ),
         "",
     ]
     # Missing peers and generated data, said once here rather than as empty columns.
@@ -719,8 +751,10 @@ def markdown_table(report: dict) -> str:
 
 def _case_table(case):
     lines = [
-        (f"**{case['name']}**: {case['dataset']}, {case['n_train']} x {case['n_queries']} x "
-         f"{case['n_features']}, {case['metric']}, k={case['k']}"),
+        (
+            f"**{case['name']}**: {case['dataset']}, {case['n_train']} x {case['n_queries']} x "
+            f"{case['n_features']}, {case['metric']}, k={case['k']}"
+        ),
         "",
         "| engine | algorithm | seconds | knnvision / this | GFLOP/s | peak +MB | agreement |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -732,18 +766,24 @@ def _case_table(case):
         flops = f"{r['gflops']:.0f}" if "gflops" in r else "-"
         agree = "-" if r is first else f"{case['agreement'][key]['both']:.4f}"
         scaled = " (scaled)" if r["scaled"] else ""
-        lines.append(f"| {r['engine']} | {r['algorithm']} | {r['seconds']:.3f}{scaled} | "
-                     f"{ratio} | {flops} | {r['peak_rss_mb']:.0f} | {agree} |")
+        lines.append(
+            f"| {r['engine']} | {r['algorithm']} | {r['seconds']:.3f}{scaled} | "
+            f"{ratio} | {flops} | {r['peak_rss_mb']:.0f} | {agree} |"
+        )
     for r in case["results"][1:]:
         if r["engine"] == first["engine"]:
             same = case["agreement"][_peer_key(r)]["identical"]
-            lines.append(f"\nknnvision {r['algorithm']} vs knnvision {first['algorithm']}: "
-                         f"identical neighbours and distances on {same:.4f} of the queries")
+            lines.append(
+                f"\nknnvision {r['algorithm']} vs knnvision {first['algorithm']}: "
+                f"identical neighbours and distances on {same:.4f} of the queries"
+            )
     ref = case["agreement"].get("reference_float64")
     if ref:
-        lines.append(f"\nknnvision vs float64 reference on {ref['queries']} sampled queries: "
-                     f"index agreement {ref['index']:.4f}, max relative distance error "
-                     f"{ref['distance_max_rel']:.1e}")
+        lines.append(
+            f"\nknnvision vs float64 reference on {ref['queries']} sampled queries: "
+            f"index agreement {ref['index']:.4f}, max relative distance error "
+            f"{ref['distance_max_rel']:.1e}"
+        )
     return lines
 
 
@@ -755,12 +795,15 @@ def _single_table(case):
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in case["results"]:
-        cpu = (f"{r['cpu_p50_ms']:.2f} | {r['cpu_p99_ms']:.2f}" if "cpu_p50_ms" in r
-               else "- | -")
-        lines.append(f"| {r['engine']} | {r['algorithm']} | {r['queries_timed']} | "
-                     f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu} |")
-    lines.append("\nCPU columns: CPU time of the calling thread (knnvision's single-query "
-                 "path is serial), i.e. the latency without waiting for a free core.")
+        cpu = f"{r['cpu_p50_ms']:.2f} | {r['cpu_p99_ms']:.2f}" if "cpu_p50_ms" in r else "- | -"
+        lines.append(
+            f"| {r['engine']} | {r['algorithm']} | {r['queries_timed']} | "
+            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {cpu} |"
+        )
+    lines.append(
+        "\nCPU columns: CPU time of the calling thread (knnvision's single-query "
+        "path is serial), i.e. the latency without waiting for a free core."
+    )
     return lines
 
 
@@ -770,23 +813,36 @@ def _scaling_table(case):
     columns = ["train", "queries", "knnvision s"]
     columns += ["faiss s", "knnvision / faiss"] if with_faiss else []
     dataset = case["rows"][0]["dataset"] if case["rows"] else "mnist"
-    lines = [f"**scaling**: {dataset}, Euclidean, k=3", "",
-             "| " + " | ".join(columns) + " |", "|" + "---:|" * len(columns)]
+    lines = [
+        f"**scaling**: {dataset}, Euclidean, k=3",
+        "",
+        "| " + " | ".join(columns) + " |",
+        "|" + "---:|" * len(columns),
+    ]
     for row in case["rows"]:
         ours = row["results"][0]["seconds"]
         cells = [str(row["n_train"]), str(row["n_queries"]), f"{ours:.3f}"]
         faiss_seconds = [r["seconds"] for r in row["results"] if r["engine"] == "faiss"]
         if with_faiss:
-            cells += ([f"{faiss_seconds[0]:.3f}", f"{ours / faiss_seconds[0]:.3f}"]
-                      if faiss_seconds else ["-", "-"])
+            cells += (
+                [f"{faiss_seconds[0]:.3f}", f"{ours / faiss_seconds[0]:.3f}"]
+                if faiss_seconds
+                else ["-", "-"]
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def _auto_table(case):
-    lines = [f"**auto_table**: Fashion-MNIST PCA-d, {case['n_queries']} queries, k=10", "",
-             "| metric | d | brute s | kd_tree s | kd / brute |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"**auto_table**: Fashion-MNIST PCA-d, {case['n_queries']} queries, k=10",
+        "",
+        "| metric | d | brute s | kd_tree s | kd / brute |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for row in case["rows"]:
-        lines.append(f"| {row['metric']} | {row['n_features']} | {row['brute']:.3f} | "
-                     f"{row['kd_tree']:.3f} | {row['kd_over_brute']:.2f} |")
+        lines.append(
+            f"| {row['metric']} | {row['n_features']} | {row['brute']:.3f} | "
+            f"{row['kd_tree']:.3f} | {row['kd_over_brute']:.2f} |"
+        )
     return lines

@@ -25,9 +25,9 @@ from .. import progress
 from ..datasets import train_val_test_split
 from ..neighbors._base import neighbor_weights
 from ..neighbors.classifier import vote_shares
+from ..neighbors.rerank import RerankKNNClassifier
 from ..selection.search_cv import Candidate, CVResult
 from ..transforms.preprocessing import Deskew, GaussianBlur
-from ..neighbors.rerank import RerankKNNClassifier
 
 __all__ = ["PRESETS", "Preset", "get_preset", "preset_names", "validation_scores"]
 
@@ -91,14 +91,22 @@ class Preset:
             X_train, y_train, val_size=self.validation_count(y_train), test_size=0, seed=seed
         )
         ks = sorted(set(self.n_neighbors))
-        with progress.track(total=2, description=f"tuning preset {self.dataset}/{self.name}") as task:
+        with progress.track(
+            total=2, description=f"tuning preset {self.dataset}/{self.name}"
+        ) as task:
             model = self.build(n_neighbors=ks[-1], n_jobs=n_jobs).fit(X_fit, y_fit)
             task.advance()
             scores = validation_scores(model, X_val, y_val, ks, self.weights)
             task.advance()
-        candidates = [Candidate(k, weighting, self.distance) for weighting in self.weights for k in ks]
-        extra = {"preset": f"{self.dataset}/{self.name}", "summary": self.summary,
-                 "n_fit": len(y_fit), "n_validation": len(y_val)}
+        candidates = [
+            Candidate(k, weighting, self.distance) for weighting in self.weights for k in ks
+        ]
+        extra = {
+            "preset": f"{self.dataset}/{self.name}",
+            "summary": self.summary,
+            "n_fit": len(y_fit),
+            "n_validation": len(y_val),
+        }
         return CVResult(candidates, scores.reshape(-1, 1), 1, extra)
 
     def validation_count(self, y_train) -> int:
@@ -157,8 +165,16 @@ PRESETS: dict[tuple[str, str], Preset] = {
             summary="1-pixel shifts (4 directions), gradient-histogram search, 50 candidates "
             "re-ranked by 0.75 HOG + 0.25 IDM",
             distance="hog+idm",
-            classifier={"n_candidates": 50, "distortion": "idm", "features": "hog", "mix": 0.25,
-                        "warp": 2, "context": 1, "shifts": (1,), "directions": 4},
+            classifier={
+                "n_candidates": 50,
+                "distortion": "idm",
+                "features": "hog",
+                "mix": 0.25,
+                "warp": 2,
+                "context": 1,
+                "shifts": (1,),
+                "directions": 4,
+            },
             n_neighbors=(1, 3, 5, 7, 10),
             max_validation=5000,
         ),
@@ -214,7 +230,8 @@ def validation_scores(model: Pipeline, X_val, y_val, ks: Sequence[int], weights)
     for w, weighting in enumerate(weights):
         for j, k in enumerate(ks):
             shares = vote_shares(
-                neighbor_labels[:, :k], neighbor_weights(distances[:, :k], weighting),
+                neighbor_labels[:, :k],
+                neighbor_weights(distances[:, :k], weighting),
                 len(knn.classes_),
             )
             scores[w, j] = np.mean(np.argmax(shares, axis=1) == truth)

@@ -39,8 +39,14 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             cv = preset.tune(X_train, y_train, seed=config.seed, n_jobs=config.n_jobs)
         else:
             cv = cross_validate_grid(
-                X_train, y_train, n_neighbors=config.n_neighbors, weights=config.weights,
-                metrics=config.metrics, cv=config.cv, seed=config.seed, n_jobs=config.n_jobs,
+                X_train,
+                y_train,
+                n_neighbors=config.n_neighbors,
+                weights=config.weights,
+                metrics=config.metrics,
+                cv=config.cv,
+                seed=config.seed,
+                n_jobs=config.n_jobs,
                 scheduler=config.scheduler,
             )
         timings["tune"] = _lap(started)
@@ -51,7 +57,9 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
             model = preset.fit(cv.best, X_train, y_train, n_jobs=config.n_jobs)
         else:
             model = KNNClassifier(
-                **cv.best.params(), n_jobs=config.n_jobs, scheduler=config.scheduler,
+                **cv.best.params(),
+                n_jobs=config.n_jobs,
+                scheduler=config.scheduler,
                 backend="local" if config.scheduler is None else "dask",
             ).fit(X_train, y_train)
         timings["fit"] = _lap(started)
@@ -60,9 +68,18 @@ def run_experiment(config: ExperimentConfig) -> ExperimentResult:
         timings["evaluate"] = _lap(started)
         steps.advance()
 
-        result = ExperimentResult(config, dataset, model, cv, y_test, predictions, timings,
-                                  train_features=X_train, train_labels=y_train,
-                                  test_features=X_test)
+        result = ExperimentResult(
+            config,
+            dataset,
+            model,
+            cv,
+            y_test,
+            predictions,
+            timings,
+            train_features=X_train,
+            train_labels=y_train,
+            test_features=X_test,
+        )
         if config.out_dir is not None:
             result.files = write_outputs(result, Path(config.out_dir))
         steps.advance()

@@ -98,9 +98,7 @@ def needs_inversion(image: np.ndarray) -> bool:
     return float(border.mean()) > 127.5
 
 
-def to_features(
-    images: np.ndarray, max_value: int = 255, invert: str = "auto"
-) -> np.ndarray:
+def to_features(images: np.ndarray, max_value: int = 255, invert: str = "auto") -> np.ndarray:
     """Rows of pixels in the training range from 8-bit grayscale images ``(n, h, w)``.
 
     Parameters
@@ -140,16 +138,19 @@ def list_inputs(paths: Sequence[str | Path]) -> list[Path]:
         if path.is_dir():
             found = _images_below(path)
             if not found:
-                raise ValueError(f"The folder {path} holds no image files "
-                                 f"({', '.join(sorted(IMAGE_SUFFIXES))}); add some or pass files.")
+                raise ValueError(
+                    f"The folder {path} holds no image files "
+                    f"({', '.join(sorted(IMAGE_SUFFIXES))}); add some or pass files."
+                )
             files += found
         elif path.is_file():
             files.append(path)
         else:
             raise FileNotFoundError(f"No such input file: {path}")
     if not files:
-        raise ValueError("No inputs given: pass image files, folders of images, IDX files or "
-                         ".npz files.")
+        raise ValueError(
+            "No inputs given: pass image files, folders of images, IDX files or .npz files."
+        )
     return files
 
 
@@ -157,8 +158,11 @@ def _images_below(folder: Path) -> list[Path]:
     found = []
     for parent, folders, names in os.walk(folder):  # never follows links to folders
         folders[:] = [name for name in folders if not name.startswith(".")]
-        found += [Path(parent, name) for name in names
-                  if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES]
+        found += [
+            Path(parent, name)
+            for name in names
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+        ]
     return sorted(found)
 
 
@@ -190,8 +194,9 @@ def read_inputs(
     return names, np.concatenate(batches)
 
 
-def _framed_file(path: Path, image_format: ImageFormat, framing: str, invert: str,
-                 max_pixels: int) -> np.ndarray:
+def _framed_file(
+    path: Path, image_format: ImageFormat, framing: str, invert: str, max_pixels: int
+) -> np.ndarray:
     image = read_gray(path, max_pixels)
     try:
         return frame_image(image, image_format, framing, invert)
@@ -223,13 +228,16 @@ def _decode_file(file: str | Path, max_pixels: int, decode) -> np.ndarray:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ValueError(f"{file} has more pixels than Pillow accepts; shrink it.") from None
         except UnidentifiedImageError:
-            raise ValueError(f"{file} is not a supported image ({', '.join(IMAGE_FORMATS)}); "
-                             "convert it.") from None
+            raise ValueError(
+                f"{file} is not a supported image ({', '.join(IMAGE_FORMATS)}); convert it."
+            ) from None
         except Exception as error:  # Pillow raises many types on damaged data
-            raise ValueError(f"{file} could not be decoded ({type(error).__name__}); replace "
-                             "it.") from error
-    raise ValueError(f"{file} is {width}x{height} pixels, more than the limit of {max_pixels}; "
-                     "shrink it.")
+            raise ValueError(
+                f"{file} could not be decoded ({type(error).__name__}); replace it."
+            ) from error
+    raise ValueError(
+        f"{file} is {width}x{height} pixels, more than the limit of {max_pixels}; shrink it."
+    )
 
 
 def gray_pixels(image: Image.Image) -> np.ndarray:
@@ -244,8 +252,7 @@ def gray_pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(gray, dtype=np.uint8)
 
 
-def _batch_features(path: Path, image_format: ImageFormat, framing: str,
-                    invert: str) -> np.ndarray:
+def _batch_features(path: Path, image_format: ImageFormat, framing: str, invert: str) -> np.ndarray:
     if path.suffix.lower() == ".npz":
         images = _npz_images(path)
     elif _looks_like_idx(path):
@@ -281,8 +288,9 @@ def _npz_images(path: Path) -> np.ndarray:
             ) from None
 
 
-def _check_shape(images: np.ndarray, image_shape: tuple[int, int], path: Path,
-                 top: int) -> np.ndarray:
+def _check_shape(
+    images: np.ndarray, image_shape: tuple[int, int], path: Path, top: int
+) -> np.ndarray:
     """The images as ``(n, height, width)`` uint8, refusing other shapes and values > top."""
     height, width = image_shape
     if images.ndim == 2 and images.shape[1] == height * width:
@@ -366,7 +374,7 @@ def frame_like_mnist(ink: np.ndarray, image_shape: tuple[int, int] = (28, 28)) -
     top = int(np.clip(round(height / 2 - centre_row), 0, height - glyph.shape[0]))
     left = int(np.clip(round(width / 2 - centre_column), 0, width - glyph.shape[1]))
     framed = np.zeros(image_shape, dtype=np.uint8)
-    framed[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    framed[top : top + glyph.shape[0], left : left + glyph.shape[1]] = glyph
     return framed
 
 
@@ -394,7 +402,7 @@ def frame_like_digits(ink: np.ndarray, image_shape: tuple[int, int] = (8, 8)) ->
     bitmap = np.zeros((4 * height, 4 * width), dtype=bool)
     top = (bitmap.shape[0] - glyph.shape[0]) // 2
     left = (bitmap.shape[1] - glyph.shape[1]) // 2
-    bitmap[top:top + glyph.shape[0], left:left + glyph.shape[1]] = glyph
+    bitmap[top : top + glyph.shape[0], left : left + glyph.shape[1]] = glyph
     counts = bitmap.reshape(height, 4, width, 4).sum(axis=(1, 3))
     return np.rint(counts * (255 / 16)).astype(np.uint8)
 
@@ -405,10 +413,12 @@ def _scaled_glyph(ink: np.ndarray, box: tuple[int, int]) -> np.ndarray:
     columns = np.flatnonzero(ink.any(axis=0))
     if rows.size == 0:
         raise ValueError("The image holds no strokes; draw or photograph a glyph.")
-    glyph = ink[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    glyph = ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
     scale = min(box[0] / glyph.shape[0], box[1] / glyph.shape[1])
-    size = (max(1, min(box[1], round(glyph.shape[1] * scale))),
-            max(1, min(box[0], round(glyph.shape[0] * scale))))
+    size = (
+        max(1, min(box[1], round(glyph.shape[1] * scale))),
+        max(1, min(box[0], round(glyph.shape[0] * scale))),
+    )
     resized = Image.fromarray(glyph).resize(size, Image.Resampling.LANCZOS)
     return np.asarray(resized, dtype=np.uint8)
 
@@ -416,8 +426,9 @@ def _scaled_glyph(ink: np.ndarray, box: tuple[int, int]) -> np.ndarray:
 # --- one image, framed for a model ------------------------------------------------------------
 
 
-def frame_image(image: np.ndarray, image_format: ImageFormat, framing: str = "auto",
-                invert: str = "auto") -> np.ndarray:
+def frame_image(
+    image: np.ndarray, image_format: ImageFormat, framing: str = "auto", invert: str = "auto"
+) -> np.ndarray:
     """One feature row ``(1, n_pixels)`` of a model from a grayscale image of any size.
 
     ``knnvision predict`` and the web API both call this, so a file gets the same answer
@@ -456,8 +467,9 @@ def frame_image(image: np.ndarray, image_format: ImageFormat, framing: str = "au
         return _raw_features(image, image_format)
     if chosen == "resize":
         if image.shape != shape:
-            image = np.asarray(Image.fromarray(image).resize(shape[::-1],
-                                                             Image.Resampling.BILINEAR))
+            image = np.asarray(
+                Image.fromarray(image).resize(shape[::-1], Image.Resampling.BILINEAR)
+            )
         return to_features(image[None], max_value, invert)
     ink = isolate_ink(image, invert)
     if ink is None:
@@ -483,8 +495,10 @@ def _check_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
 def _raw_features(image: np.ndarray, image_format: ImageFormat) -> np.ndarray:
     if image.shape != image_format.image_shape:
         height, width = image_format.image_shape
-        raise ValueError(f"With preprocess=none the image must be {height}x{width} pixels, "
-                         f"got {'x'.join(map(str, image.shape))}.")
+        raise ValueError(
+            f"With preprocess=none the image must be {height}x{width} pixels, "
+            f"got {'x'.join(map(str, image.shape))}."
+        )
     if image.max(initial=0) > image_format.max_value:
         raise ValueError(f"With preprocess=none pixel values must be 0..{image_format.max_value}.")
     return image.reshape(1, -1).astype(np.uint8)
@@ -502,8 +516,11 @@ def class_labels(classes: np.ndarray, names) -> list[str]:
 
 
 def read_color_inputs(
-    paths: Sequence[str | Path], image_format: ImageFormat, framing: str = "auto",
-    invert: str = "auto", max_pixels: int = MAX_PIXELS,
+    paths: Sequence[str | Path],
+    image_format: ImageFormat,
+    framing: str = "auto",
+    invert: str = "auto",
+    max_pixels: int = MAX_PIXELS,
 ) -> tuple[list[str], np.ndarray]:
     """Names and feature rows of image files (and folders of them) for an RGB model.
 
@@ -516,8 +533,9 @@ def read_color_inputs(
     names, rows = [], []
     for path in list_inputs(paths):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise ValueError(f"{path}: a colour model reads image files (PNG, JPEG, ...), not "
-                             "IDX or .npz files.")
+            raise ValueError(
+                f"{path}: a colour model reads image files (PNG, JPEG, ...), not IDX or .npz files."
+            )
         # With framing "none" the file must already have the model's size: not resized here.
         size = None if framing == "none" else image_format.image_shape
         image = _decode_file(path, max_pixels, lambda opened: rgb_pixels(opened, size))
@@ -547,8 +565,9 @@ def rgb_pixels(image: Image.Image, size: tuple[int, int] | None = None) -> np.nd
 COLOR_FRAMING_CHOICES = ("auto", "resize", "none")
 
 
-def frame_color_image(image: np.ndarray, image_format: ImageFormat, framing: str = "auto",
-                      invert: str = "auto") -> np.ndarray:
+def frame_color_image(
+    image: np.ndarray, image_format: ImageFormat, framing: str = "auto", invert: str = "auto"
+) -> np.ndarray:
     """One feature row ``(1, height * width * 3)`` of an RGB model from an RGB image.
 
     Parameters
@@ -568,20 +587,25 @@ def frame_color_image(image: np.ndarray, image_format: ImageFormat, framing: str
     """
     _check_choice("invert", invert, INVERT_CHOICES)
     if framing not in COLOR_FRAMING_CHOICES:
-        raise ValueError(f"A colour model's images are resized, not framed like a drawing: "
-                         f"preprocess must be one of {', '.join(COLOR_FRAMING_CHOICES)}, "
-                         f"got {framing!r}.")
+        raise ValueError(
+            f"A colour model's images are resized, not framed like a drawing: "
+            f"preprocess must be one of {', '.join(COLOR_FRAMING_CHOICES)}, "
+            f"got {framing!r}."
+        )
     image = np.asarray(image, dtype=np.uint8)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     height, width = image_format.image_shape
     if framing == "none":
         if image.shape != (height, width, 3):
-            raise ValueError(f"With preprocess=none the image must be {height}x{width} RGB "
-                             f"pixels, got {'x'.join(map(str, image.shape))}.")
+            raise ValueError(
+                f"With preprocess=none the image must be {height}x{width} RGB "
+                f"pixels, got {'x'.join(map(str, image.shape))}."
+            )
         if image.max(initial=0) > image_format.max_value:
-            raise ValueError("With preprocess=none pixel values must be "
-                             f"0..{image_format.max_value}.")
+            raise ValueError(
+                f"With preprocess=none pixel values must be 0..{image_format.max_value}."
+            )
         return image.reshape(1, -1)
     if image.shape[:2] != (height, width):
         image = rgb_pixels(Image.fromarray(image), (height, width))

@@ -92,8 +92,11 @@ def check_working_memory(working_memory) -> None:
     """``None`` (the default budget) or a positive number of megabytes, NumPy scalars too."""
     if working_memory is None:
         return
-    if (isinstance(working_memory, bool) or not isinstance(working_memory, numbers.Real)
-            or not working_memory > 0):
+    if (
+        isinstance(working_memory, bool)
+        or not isinstance(working_memory, numbers.Real)
+        or not working_memory > 0
+    ):
         raise ValueError(
             f"working_memory must be a positive number of megabytes or None, got "
             f"{working_memory!r}."
@@ -286,4 +289,3 @@ class WeightedNeighborsBase(NeighborsBase):
         self.weights = weights
         self.backend = backend
         self.scheduler = scheduler
-

@@ -114,6 +114,4 @@ class KNNOutlierDetector(OutlierMixin, NeighborsBase):
             or not isinstance(contamination, numbers.Real)
             or not 0 < contamination <= 0.5
         ):
-            raise ValueError(
-                f"contamination must be a number in (0, 0.5], got {contamination!r}."
-            )
+            raise ValueError(f"contamination must be a number in (0, 0.5], got {contamination!r}.")

@@ -42,8 +42,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import progress
+from ..io import register_saveable
+from ..search import build_index, thread_limit
 from ..transforms.augmentation import augment_images, augmentation_factor
-from .classifier import KNNClassifier
+from ..transforms.preprocessing import GaussianBlur, GradientHistograms, resolve_image_shape
 from ._base import (
     INPUT_DTYPES,
     _drop_self,
@@ -51,9 +53,7 @@ from ._base import (
     check_n_neighbors,
     check_weights,
 )
-from ..io import register_saveable
-from ..transforms.preprocessing import GaussianBlur, GradientHistograms, resolve_image_shape
-from ..search import build_index, thread_limit
+from .classifier import KNNClassifier
 
 __all__ = [
     "DISTORTIONS",
@@ -224,9 +224,7 @@ def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep)
     result = np.empty((n_queries, n_candidates))
     for q in prange(n_queries):
         # Per query: the parallel iterations must not share scratch arrays.
-        gy, gx, query_ctx, ref_ctx, query_energy, ref_energy = _idm_buffers(
-            height, width, context
-        )
+        gy, gx, query_ctx, ref_ctx, query_energy, ref_energy = _idm_buffers(height, width, context)
         kept = np.full(k_keep, np.inf)  # the k_keep smallest complete distances, ascending
         _contexts_into(queries[q], height, width, context, gy, gx, query_ctx, query_energy)
         for c in range(n_candidates):
@@ -288,7 +286,9 @@ def idm_distance_numpy(query: np.ndarray, reference: np.ndarray, warp: int, cont
         for dj in range(-warp, warp + 1):
             rows = np.arange(height) + di
             cols = np.arange(width) + dj
-            valid = ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[None, :]
+            valid = ((rows >= 0) & (rows < height))[:, None] & ((cols >= 0) & (cols < width))[
+                None, :
+            ]
             moved = ref_ctx[np.clip(rows, 0, height - 1)][:, np.clip(cols, 0, width - 1)]
             cost = ((query_ctx - moved) ** 2).sum(axis=-1)
             best = np.minimum(best, np.where(valid, cost, np.inf))
@@ -441,8 +441,11 @@ class RerankKNNClassifier(KNNClassifier):
 
     def _augmentation(self) -> dict:
         return {
-            "shifts": tuple(self.shifts), "directions": self.directions,
-            "rotations": tuple(self.rotations), "scales": tuple(self.scales), "flip": self.flip,
+            "shifts": tuple(self.shifts),
+            "directions": self.directions,
+            "rotations": tuple(self.rotations),
+            "scales": tuple(self.scales),
+            "flip": self.flip,
         }
 
     def _build_index(self):
@@ -474,7 +477,9 @@ class RerankKNNClassifier(KNNClassifier):
         if self.distortion != "none":
             pairs = second[:, None]
             rerank_scale = float(np.mean(self._rerank_squared(self._fit_X[first], pairs, 1)))
-        return (search_scale if search_scale > 0 else 1.0), (rerank_scale if rerank_scale > 0 else 1.0)
+        return (search_scale if search_scale > 0 else 1.0), (
+            rerank_scale if rerank_scale > 0 else 1.0
+        )
 
     # --- neighbours ------------------------------------------------------------------------
 
@@ -562,7 +567,9 @@ class RerankKNNClassifier(KNNClassifier):
             return search_squared
         if mix == 1:
             return rerank_squared
-        return (1 - mix) * search_squared / self.search_scale_ + mix * rerank_squared / self.rerank_scale_
+        return (
+            1 - mix
+        ) * search_squared / self.search_scale_ + mix * rerank_squared / self.rerank_scale_
 
     def _rerank_squared(self, queries, candidates, k_keep):
         """Squared re-rank distances ``(n_queries, n_candidates)`` on the images; ``inf``
@@ -578,8 +585,14 @@ class RerankKNNClassifier(KNNClassifier):
             for start in range(0, len(queries), _RERANK_BLOCK):
                 stop = min(start + _RERANK_BLOCK, len(queries))
                 squared[start:stop] = idm_rerank(
-                    queries[start:stop], self._fit_X, candidates[start:stop],
-                    height, width, self.warp, self.context, k_keep,
+                    queries[start:stop],
+                    self._fit_X,
+                    candidates[start:stop],
+                    height,
+                    width,
+                    self.warp,
+                    self.context,
+                    k_keep,
                 )
                 task.advance(stop - start)
         return squared

@@ -49,6 +49,8 @@ def rebuild_report(results_dir: str | Path, data_dir: str | Path | None = None) 
     # Folders written before results.json recorded its kind are all runs.
     kind = recorded.get("kind", "run")
     if kind not in _REBUILDERS:
-        raise ValueError(f"{results_dir / 'results.json'} is of an unknown kind {kind!r}; "
-                         f"knnvision reports {', '.join(_REBUILDERS)}.")
+        raise ValueError(
+            f"{results_dir / 'results.json'} is of an unknown kind {kind!r}; "
+            f"knnvision reports {', '.join(_REBUILDERS)}."
+        )
     return _REBUILDERS[kind](results_dir, recorded, data_dir)

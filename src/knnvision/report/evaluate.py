@@ -13,7 +13,12 @@ from pathlib import Path
 
 from ..results.experiment import ExperimentConfig, final_estimator, software_versions
 from .evaluation import (
-    Evaluation, load_model, model_text, reload_evaluation, scores_page, search_algorithm,
+    Evaluation,
+    load_model,
+    model_text,
+    reload_evaluation,
+    scores_page,
+    search_algorithm,
     split_settings,
 )
 from .figures import timing_breakdown
@@ -75,11 +80,13 @@ def _drawing(recorded: dict, evaluation: Evaluation) -> Drawing:
 
 def _page(recorded: dict, evaluation: Evaluation) -> ReportPage:
     name = Path(recorded["model_file"]).name
-    model = {"model file": recorded["model_file"],
-             **{f"model {key}": value_text(value)
-                for key, value in recorded["model_params"].items()}}
+    model = {
+        "model file": recorded["model_file"],
+        **{f"model {key}": value_text(value) for key, value in recorded["model_params"].items()},
+    }
     return scores_page(
-        recorded, f"knnvision evaluate: {name} on {recorded['dataset']}",
+        recorded,
+        f"knnvision evaluate: {name} on {recorded['dataset']}",
         {"model": f"{name}: {recorded['model']}"},
         {**model, **search_algorithm(evaluation.model)},
     )

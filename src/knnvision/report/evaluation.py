@@ -25,7 +25,11 @@ from matplotlib.figure import Figure
 from ..datasets import Dataset, load_dataset
 from ..io import load
 from ..results.experiment import (
-    ExperimentConfig, absolute_path, class_scores, confusion_counts, evaluation_json,
+    ExperimentConfig,
+    absolute_path,
+    class_scores,
+    confusion_counts,
+    evaluation_json,
     split_for_experiment,
 )
 from . import figures
@@ -33,9 +37,19 @@ from .html import ReportPage
 from .text import command_lines, dataset_text, settings_table
 
 __all__ = [
-    "Evaluation", "check_recorded", "config_from_json", "evaluate_model", "find_dataset",
-    "find_pca", "load_model", "model_text", "reload_evaluation", "scores_page", "search_algorithm",
-    "split_settings", "without_skipped_steps",
+    "Evaluation",
+    "check_recorded",
+    "config_from_json",
+    "evaluate_model",
+    "find_dataset",
+    "find_pca",
+    "load_model",
+    "model_text",
+    "reload_evaluation",
+    "scores_page",
+    "search_algorithm",
+    "split_settings",
+    "without_skipped_steps",
 ]
 
 #: Misclassified test images shown, and how many neighbours beside each: the model's k, but
@@ -67,9 +81,16 @@ class Evaluation:
     @classmethod
     def of_experiment(cls, result) -> Evaluation:
         """The test part of an :class:`~knnvision.experiments.run.ExperimentResult`."""
-        return cls(result.dataset, result.model, result.test_labels, result.test_predictions,
-                   result.train_features, result.train_labels, result.test_features,
-                   result.config.seed)
+        return cls(
+            result.dataset,
+            result.model,
+            result.test_labels,
+            result.test_predictions,
+            result.train_features,
+            result.train_labels,
+            result.test_features,
+            result.config.seed,
+        )
 
     @property
     def accuracy(self) -> float:
@@ -88,15 +109,20 @@ class Evaluation:
         return evaluation_json(self.dataset, self.model, self.test_labels, self.test_predictions)
 
     def dataset_text(self) -> str:
-        return dataset_text(self.dataset.name, _final_step(self.model).n_samples_fit_,
-                            len(self.test_labels), self.dataset.image_shape)
+        return dataset_text(
+            self.dataset.name,
+            _final_step(self.model).n_samples_fit_,
+            len(self.test_labels),
+            self.dataset.image_shape,
+        )
 
     def figure_makers(self) -> dict[str, Callable[[], Figure | None]]:
         """The shared figures, by name, in page order (see :func:`~.files.draw_figures`)."""
         names = self.class_names
         return {
             "confusion": lambda: figures.confusion_heatmap(
-                confusion_counts(self.test_labels, self.test_predictions, len(names)), names),
+                confusion_counts(self.test_labels, self.test_predictions, len(names)), names
+            ),
             "per_class": lambda: figures.per_class_scores(self.report(), names),
             "misclassified": lambda: _misclassified_figure(self),
             "pca_variance": lambda: _pca_variance_figure(self),
@@ -104,8 +130,9 @@ class Evaluation:
         }
 
 
-def evaluate_model(model, config: ExperimentConfig, *, rows: str = "split",
-                   recorded_data_dir=None, image_size=None) -> Evaluation:
+def evaluate_model(
+    model, config: ExperimentConfig, *, rows: str = "split", recorded_data_dir=None, image_size=None
+) -> Evaluation:
     """Find ``config``'s dataset again (:func:`find_dataset`: never downloaded), split it as
     ``config`` says and predict its test part.
 
@@ -129,12 +156,15 @@ def evaluate_model(model, config: ExperimentConfig, *, rows: str = "split",
     X_train, y_train, X_test, y_test = split_for_experiment(dataset, config)
     loaded = time.perf_counter()
     predictions = model.predict(X_test)
-    timings = {"load_and_split": round(loaded - started, 4),
-               "evaluate": round(time.perf_counter() - loaded, 4)}
+    timings = {
+        "load_and_split": round(loaded - started, 4),
+        "evaluate": round(time.perf_counter() - loaded, 4),
+    }
     if rows == "model":
         X_train, y_train = _model_images(model, X_train)
-    return Evaluation(dataset, model, y_test, predictions, X_train, y_train, X_test,
-                      config.seed, timings)
+    return Evaluation(
+        dataset, model, y_test, predictions, X_train, y_train, X_test, config.seed, timings
+    )
 
 
 def find_dataset(config: ExperimentConfig, recorded_data_dir=None, image_size=None) -> Dataset:
@@ -155,8 +185,14 @@ def find_dataset(config: ExperimentConfig, recorded_data_dir=None, image_size=No
             "FOLDER`."
         )
     size = {} if image_size is None else {"image_size": tuple(int(s) for s in image_size[:2])}
-    return load_dataset(config.dataset, config.data_dir, download=False, color=config.color,
-                        recorded_dir=recorded_data_dir, **size)
+    return load_dataset(
+        config.dataset,
+        config.data_dir,
+        download=False,
+        color=config.color,
+        recorded_dir=recorded_data_dir,
+        **size,
+    )
 
 
 def check_recorded(evaluation: Evaluation, recorded: dict, *, rows: str = "split") -> None:
@@ -165,8 +201,9 @@ def check_recorded(evaluation: Evaluation, recorded: dict, *, rows: str = "split
     A rebuilt report must show the recorded run; a dataset that changed since gives other
     predictions (and, for a model fitted on the split, other training images).
     """
-    same = (np.isclose(evaluation.accuracy, recorded["test_accuracy"])
-            and len(evaluation.test_labels) == recorded.get("n_test", len(evaluation.test_labels)))
+    same = np.isclose(evaluation.accuracy, recorded["test_accuracy"]) and len(
+        evaluation.test_labels
+    ) == recorded.get("n_test", len(evaluation.test_labels))
     if rows == "split":
         same = same and len(evaluation.train_labels) == recorded["n_train"]
     if not same:
@@ -190,11 +227,19 @@ def reload_evaluation(model, recorded: dict, data_dir=None, *, rows: str = "spli
     # The dataset where the run found it (an absolute path for folders and files; older
     # folders recorded the name as given), the recorded data folder searched first unless
     # --data-dir names the only place to look.
-    lookup = dataclasses.replace(config, dataset=recorded.get("dataset_path") or config.dataset,
-                                 data_dir=None if data_dir is None else str(data_dir))
+    lookup = dataclasses.replace(
+        config,
+        dataset=recorded.get("dataset_path") or config.dataset,
+        data_dir=None if data_dir is None else str(data_dir),
+    )
     recorded_dir = config.data_dir if data_dir is None else None
-    evaluation = evaluate_model(model, lookup, rows=rows, recorded_data_dir=recorded_dir,
-                                image_size=recorded.get("image_shape"))
+    evaluation = evaluate_model(
+        model,
+        lookup,
+        rows=rows,
+        recorded_data_dir=recorded_dir,
+        image_size=recorded.get("image_shape"),
+    )
     check_recorded(evaluation, recorded, rows=rows)
     return config, evaluation
 
@@ -208,9 +253,19 @@ def load_model(path: Path):
 
 def split_settings(config: ExperimentConfig) -> dict:
     """The settings that pick a test part (dataset, split, caps), for ``results.json``."""
-    settings = {key: getattr(config, key) for key in
-                ("dataset", "data_dir", "test_size", "stratify", "max_train", "max_test",
-                 "seed", "color")}
+    settings = {
+        key: getattr(config, key)
+        for key in (
+            "dataset",
+            "data_dir",
+            "test_size",
+            "stratify",
+            "max_train",
+            "max_test",
+            "seed",
+            "color",
+        )
+    }
     if config.data_dir is not None:  # to be found again from another working folder
         settings["data_dir"] = absolute_path(config.data_dir)
     return settings
@@ -255,8 +310,12 @@ def model_text(model) -> str:
     """``k-NN, k=5, euclidean, uniform``, after the steps before it (``PCA(40) → ...``)."""
     knn = _final_step(model)
     metric = f"minkowski p={knn.p:g}" if knn.metric == "minkowski" else knn.metric
-    steps = [f"PCA({step.n_components_})" if step is find_pca(model) and hasattr(
-        step, "n_components_") else type(step).__name__ for step in _steps(model)[:-1]]
+    steps = [
+        f"PCA({step.n_components_})"
+        if step is find_pca(model) and hasattr(step, "n_components_")
+        else type(step).__name__
+        for step in _steps(model)[:-1]
+    ]
     return " → ".join([*steps, f"k-NN, k={knn.n_neighbors}, {metric}, {knn.weights}"])
 
 
@@ -268,8 +327,9 @@ def search_algorithm(model) -> dict[str, str]:
     return {}
 
 
-def scores_page(recorded: dict, title: str, headline: dict, parameters: dict,
-                tables=()) -> ReportPage:
+def scores_page(
+    recorded: dict, title: str, headline: dict, parameters: dict, tables=()
+) -> ReportPage:
     """The page of a model's predictions on a test part, from ``results.json`` contents.
 
     ``headline`` and ``parameters`` lead; the dataset, test accuracy and time follow in the
@@ -281,8 +341,12 @@ def scores_page(recorded: dict, title: str, headline: dict, parameters: dict,
         title=title,
         headline={
             **headline,
-            "dataset": dataset_text(recorded["dataset"], recorded["n_train"],
-                                    recorded["n_test"], recorded["image_shape"]),
+            "dataset": dataset_text(
+                recorded["dataset"],
+                recorded["n_train"],
+                recorded["n_test"],
+                recorded["image_shape"],
+            ),
             "test accuracy": f"{recorded['test_accuracy']:.2%}",
             "time": f"{sum(recorded['timings_seconds'].values()):.2f} s",
         },
@@ -344,9 +408,12 @@ def _pca_scatter_figure(evaluation: Evaluation) -> Figure | None:
     points = _transform_up_to(evaluation.model, pca, evaluation.test_features[rows])
     if points.shape[1] < 2:
         return None
-    return figures.pca_scatter(points[:, :2], evaluation.test_labels[rows],
-                               evaluation.class_names,
-                               explained_variance_ratio=pca.explained_variance_ratio_)
+    return figures.pca_scatter(
+        points[:, :2],
+        evaluation.test_labels[rows],
+        evaluation.class_names,
+        explained_variance_ratio=pca.explained_variance_ratio_,
+    )
 
 
 # --- the model's steps ----------------------------------------------------------------------

@@ -21,7 +21,14 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter, StrMethodFormatter
 
 from ..selection.search_cv import CVResult
 from .style import (
-    AGREES, CONTEXT, DISAGREES, HEATMAP, MAX_PANELS, class_color, class_marker, new_figure,
+    AGREES,
+    CONTEXT,
+    DISAGREES,
+    HEATMAP,
+    MAX_PANELS,
+    class_color,
+    class_marker,
+    new_figure,
     styled,
 )
 from .text import count_text, params_text
@@ -85,8 +92,9 @@ def sample_grid(
     figure = new_figure(1.6 + per_class * cell, 0.8 + len(shown) * cell)
     axes = figure.add_subplot()
     _show_mosaic(axes, mosaic, max_value if max_value is not None else _brightest(images))
-    axes.set_yticks([(r + 0.5) * (height + 1) - 0.5 for r in range(len(shown))],
-                    [class_names[c] for c in shown])
+    axes.set_yticks(
+        [(r + 0.5) * (height + 1) - 0.5 for r in range(len(shown))], [class_names[c] for c in shown]
+    )
     axes.set_xticks([])
     axes.tick_params(length=0)
     for side in axes.spines.values():
@@ -150,14 +158,23 @@ def _accuracy_panels(scores: _ScoresByK, series: dict[str, np.ndarray], test_acc
         _draw_accuracy_curve(axes, scores, members, scores.label if number == 0 else None)
         others = [rows for other, rows in series.items() if other != name]
         for count, other in enumerate(others):
-            axes.plot(scores.ks[other], scores.means[other], color=CONTEXT, linewidth=1,
-                      zorder=1, label="other settings" if number == count == 0 else None)
+            axes.plot(
+                scores.ks[other],
+                scores.means[other],
+                color=CONTEXT,
+                linewidth=1,
+                zorder=1,
+                label="other settings" if number == count == 0 else None,
+            )
         chosen = name == chosen_setting
         if chosen:
             _mark_chosen(axes, scores, test_accuracy)
-        axes.set_title(f"{name} (chosen)" if chosen else name, fontsize=10,
-                       fontweight="bold" if chosen else "normal")
-    for axes in grid.flat[len(shown):]:
+        axes.set_title(
+            f"{name} (chosen)" if chosen else name,
+            fontsize=10,
+            fontweight="bold" if chosen else "normal",
+        )
+    for axes in grid.flat[len(shown) :]:
         axes.remove()
     for column in range(min(columns, len(shown))):
         # The lowest panel of each column carries the k axis (sharing hid it on the others).
@@ -170,7 +187,7 @@ def _accuracy_panels(scores: _ScoresByK, series: dict[str, np.ndarray], test_acc
     if len(shown) < len(series):
         title = f"Accuracy against k: the best {len(shown)} of {count_text(len(series))} settings"
     figure.suptitle(title, fontsize=11)
-    return figure, list(grid.flat[:len(shown)])
+    return figure, list(grid.flat[: len(shown)])
 
 
 def _best_series(scores: _ScoresByK, series: dict[str, np.ndarray], most: int):
@@ -191,25 +208,48 @@ def _draw_accuracy_curve(axes, scores: _ScoresByK, members: np.ndarray, label) -
     spread = scores.spreads[members]
     color = class_color(0)
     # An accuracy is within 0 .. 100%: a band past it would draw an impossible accuracy.
-    axes.fill_between(ks, np.clip(mean - spread, 0, 1), np.clip(mean + spread, 0, 1),
-                      color=color, alpha=0.2, linewidth=0, zorder=2)
+    axes.fill_between(
+        ks,
+        np.clip(mean - spread, 0, 1),
+        np.clip(mean + spread, 0, 1),
+        color=color,
+        alpha=0.2,
+        linewidth=0,
+        zorder=2,
+    )
     # Unclipped: a point at 100% sits on the top edge, which the axis does not pass.
-    axes.plot(ks, mean, marker=class_marker(0), color=color, label=label, zorder=3,
-              clip_on=False)
+    axes.plot(ks, mean, marker=class_marker(0), color=color, label=label, zorder=3, clip_on=False)
 
 
 def _mark_chosen(axes, scores: _ScoresByK, test_accuracy) -> None:
     best_k, best_mean = scores.ks[scores.best], scores.means[scores.best]
     axes.axvline(best_k, color="black", linestyle=":", linewidth=1)
-    axes.plot([best_k], [best_mean], marker="*", markersize=16, color="black", linestyle="none",
-              label=f"chosen: k={best_k}, {scores.short} {best_mean:.2%}", zorder=4,
-              clip_on=False)
+    axes.plot(
+        [best_k],
+        [best_mean],
+        marker="*",
+        markersize=16,
+        color="black",
+        linestyle="none",
+        label=f"chosen: k={best_k}, {scores.short} {best_mean:.2%}",
+        zorder=4,
+        clip_on=False,
+    )
     if test_accuracy is not None:
         # Hollow: no line of the grid is drawn white, whatever its colour and marker.
-        axes.plot([best_k], [test_accuracy], marker="D", markersize=8, color="white",
-                  markeredgecolor="black", markeredgewidth=1.5, linestyle="none",
-                  label=f"test accuracy at k={best_k}: {test_accuracy:.2%}", zorder=5,
-                  clip_on=False)
+        axes.plot(
+            [best_k],
+            [test_accuracy],
+            marker="D",
+            markersize=8,
+            color="white",
+            markeredgecolor="black",
+            markeredgewidth=1.5,
+            linestyle="none",
+            label=f"test accuracy at k={best_k}: {test_accuracy:.2%}",
+            zorder=5,
+            clip_on=False,
+        )
 
 
 def _format_accuracy_axes(panels, scores: _ScoresByK) -> None:
@@ -252,8 +292,14 @@ def confusion_heatmap(matrix, class_names: Sequence[str]) -> Figure:
     left, right = figure.subplots(1, 2)
     image = _heatmap(left, counts, max(int(counts.max()), 1), class_names, count_text)
     left.set_title("Counts")
-    figure.colorbar(image, ax=left, shrink=0.8, label="test images",
-                    ticks=MaxNLocator(integer=True), format=StrMethodFormatter("{x:,.0f}"))
+    figure.colorbar(
+        image,
+        ax=left,
+        shrink=0.8,
+        label="test images",
+        ticks=MaxNLocator(integer=True),
+        format=StrMethodFormatter("{x:,.0f}"),
+    )
     image = _heatmap(right, shares * 100, 100, class_names, _percent_text)
     right.set_title("Share of each true class (%)")
     figure.colorbar(image, ax=right, shrink=0.8, format=PercentFormatter(100, decimals=0))
@@ -278,25 +324,35 @@ def per_class_scores(
     missing = [name for name in class_names if name not in report]
     if missing:
         raise ValueError(f"the report has no scores for classes {missing}")
-    scores = {metric: np.array([report[name][key] for name in class_names])
-              for metric, key in (("precision", "precision"), ("recall", "recall"),
-                                  ("F1", "f1-score"))}
+    scores = {
+        metric: np.array([report[name][key] for name in class_names])
+        for metric, key in (("precision", "precision"), ("recall", "recall"), ("F1", "f1-score"))
+    }
     rows = np.arange(len(class_names))
     figure = new_figure(7.0, 1.3 + 0.32 * len(class_names))
     axes = figure.add_subplot()
     for number, (metric, values) in enumerate(scores.items()):
         # Offset vertically so equal scores of one class do not hide each other.
         # Unclipped: a score of 100% sits on the right edge, which the axis does not pass.
-        axes.plot(values, rows + (number - 1) * 0.22, linestyle="none",
-                  marker=class_marker(number), color=class_color(number), markersize=6,
-                  label=metric, clip_on=False)
+        axes.plot(
+            values,
+            rows + (number - 1) * 0.22,
+            linestyle="none",
+            marker=class_marker(number),
+            color=class_color(number),
+            markersize=6,
+            label=metric,
+            clip_on=False,
+        )
     macro = report.get("macro avg", {}).get("f1-score")
     if macro is not None:
-        axes.axvline(macro, color="black", linestyle=":", linewidth=1,
-                     label=f"macro-average F1 {macro:.3f}")
+        axes.axvline(
+            macro, color="black", linestyle=":", linewidth=1, label=f"macro-average F1 {macro:.3f}"
+        )
     supports = [int(report[name].get("support", 0)) for name in class_names]
-    axes.set_yticks(rows, [f"{name}  (n={count_text(support)})"
-                           for name, support in zip(class_names, supports)])
+    axes.set_yticks(
+        rows, [f"{name}  (n={count_text(support)})" for name, support in zip(class_names, supports)]
+    )
     axes.set_ylim(len(class_names) - 0.5, -0.5)  # first class on top
     axes.set_xlim(*_score_limits(min(float(v.min()) for v in scores.values())))
     axes.xaxis.set_major_formatter(_PercentTicks())
@@ -352,22 +408,31 @@ def misclassified_neighbors(
     if m == 0:
         return _message_figure("No test image was misclassified.")
     n = neighbor_images.shape[1]
-    if neighbor_images.shape[0] != m or np.shape(neighbor_labels) != (m, n) \
-            or np.shape(neighbor_distances) != (m, n):
-        raise ValueError("neighbour images, labels and distances must have one row per query "
-                         f"image ({m}) and the same number of neighbours")
+    if (
+        neighbor_images.shape[0] != m
+        or np.shape(neighbor_labels) != (m, n)
+        or np.shape(neighbor_distances) != (m, n)
+    ):
+        raise ValueError(
+            "neighbour images, labels and distances must have one row per query "
+            f"image ({m}) and the same number of neighbours"
+        )
     voting = n if n_voting is None else min(int(n_voting), n)
     decimals = _distance_decimals(neighbor_distances)  # one format for the whole figure
-    brightest = max_value if max_value is not None else max(
-        _brightest(query_images), _brightest(neighbor_images))
+    brightest = (
+        max_value
+        if max_value is not None
+        else max(_brightest(query_images), _brightest(neighbor_images))
+    )
     # One image axes holding every thumbnail: a grid of 100 small axes takes seconds to lay out.
     height, width = query_images.shape[1:3]
     layout = _ThumbnailLayout(height, width, n)
     # Colour images keep their channel axis: (..., 3).
-    mosaic = np.full((m * layout.row_height, layout.total_width, *query_images.shape[3:]),
-                     np.nan)
-    figure = new_figure(max(7.0, layout.total_width * layout.inches_per_pixel + 0.3),
-                        m * layout.row_height * layout.inches_per_pixel + 0.8)
+    mosaic = np.full((m * layout.row_height, layout.total_width, *query_images.shape[3:]), np.nan)
+    figure = new_figure(
+        max(7.0, layout.total_width * layout.inches_per_pixel + 0.3),
+        m * layout.row_height * layout.inches_per_pixel + 0.8,
+    )
     axes = figure.add_subplot()
     for row in range(m):
         truth, guess = int(true_labels[row]), int(predicted_labels[row])
@@ -375,10 +440,17 @@ def misclassified_neighbors(
         layout.place(axes, mosaic, row, 0, query_images[row], "black", False, caption)
         for j in range(n):
             label = int(neighbor_labels[row, j])
-            layout.place(axes, mosaic, row, j + 1, neighbor_images[row, j],
-                         AGREES if label == truth else DISAGREES, j >= voting,
-                         f"{_short(class_names[label])}\n"
-                         f"d = {_distance_text(neighbor_distances[row, j], decimals)}")
+            layout.place(
+                axes,
+                mosaic,
+                row,
+                j + 1,
+                neighbor_images[row, j],
+                AGREES if label == truth else DISAGREES,
+                j >= voting,
+                f"{_short(class_names[label])}\n"
+                f"d = {_distance_text(neighbor_distances[row, j], decimals)}",
+            )
     _show_mosaic(axes, mosaic, brightest)
     axes.set_axis_off()
     if voting == n:
@@ -420,16 +492,23 @@ def pca_explained_variance(
         each.plot(components, ratio, color=class_color(0))
     each.set_title("Per component")
     each.set_ylabel("share of variance")
-    total.plot(components, cumulative, color=class_color(0),
-               marker="o" if ratio.size <= 30 else None)
+    total.plot(
+        components, cumulative, color=class_color(0), marker="o" if ratio.size <= 30 else None
+    )
     for number, threshold in enumerate(thresholds):
         reached = np.flatnonzero(cumulative >= threshold - 1e-12)
         if reached.size:
             needed = int(reached[0]) + 1
             color = class_color(number + 1)
             total.axhline(threshold, color=color, linestyle=":", linewidth=1)
-            total.plot([needed], [cumulative[needed - 1]], marker="o", color=color,
-                       linestyle="none", label=f"{threshold:.0%} with {needed} components")
+            total.plot(
+                [needed],
+                [cumulative[needed - 1]],
+                marker="o",
+                color=color,
+                linestyle="none",
+                label=f"{threshold:.0%} with {needed} components",
+            )
     total.set_title("Cumulative")
     total.set_ylabel("share of variance")
     total.set_ylim(0, 1.02)
@@ -440,8 +519,10 @@ def pca_explained_variance(
         axes.grid(True, axis="y")
     if total.get_legend_handles_labels()[0]:
         total.legend(loc="lower right", frameon=False)
-    figure.suptitle(f"PCA: explained variance ({count_text(ratio.size)} components, "
-                    f"{cumulative[-1]:.1%} in all)")
+    figure.suptitle(
+        f"PCA: explained variance ({count_text(ratio.size)} components, "
+        f"{cumulative[-1]:.1%} in all)"
+    )
     return figure
 
 
@@ -469,24 +550,37 @@ def pca_scatter(
     points = np.asarray(points, dtype=float)
     labels = np.asarray(labels)
     if points.ndim != 2 or points.shape[1] < 2 or len(points) != len(labels):
-        raise ValueError(f"points must be (n, 2) with one label each, got {points.shape} "
-                         f"and {labels.shape}")
+        raise ValueError(
+            f"points must be (n, 2) with one label each, got {points.shape} and {labels.shape}"
+        )
     figure = new_figure(7.5, 6.0)
     axes = figure.add_subplot()
     size = 18 if len(points) <= 2000 else 8
     for c, name in enumerate(class_names):
         member = labels == c
         if member.any():
-            axes.scatter(points[member, 0], points[member, 1], s=size, alpha=0.75,
-                         color=class_color(c), marker=class_marker(c), linewidths=0, label=name)
+            axes.scatter(
+                points[member, 0],
+                points[member, 1],
+                s=size,
+                alpha=0.75,
+                color=class_color(c),
+                marker=class_marker(c),
+                linewidths=0,
+                label=name,
+            )
     ratio = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
     for axis, number in ((axes.xaxis, 0), (axes.yaxis, 1)):
         known = ratio is not None and ratio.size > number
         share = f" ({ratio[number]:.1%} of variance)" if known else ""
         axis.set_label_text(f"principal component {number + 1}{share}")
     axes.set_title(f"First two principal components ({count_text(len(points))} images)")
-    figure.legend(loc="outside right center", frameon=False, markerscale=1.8,
-                  ncols=1 if len(class_names) <= 20 else 2)
+    figure.legend(
+        loc="outside right center",
+        frameon=False,
+        markerscale=1.8,
+        ncols=1 if len(class_names) <= 20 else 2,
+    )
     return figure
 
 
@@ -510,8 +604,13 @@ def timing_breakdown(timings: Mapping[str, float]) -> Figure:
     axes.barh(rows, seconds, color=class_color(0), height=0.6)
     for row, value in zip(rows, seconds):
         share = value / total if total > 0 else 0.0
-        axes.annotate(f"{value:.2f} s ({share:.0%})", (value, row), xytext=(4, 0),
-                      textcoords="offset points", va="center")
+        axes.annotate(
+            f"{value:.2f} s ({share:.0%})",
+            (value, row),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+        )
     axes.set_yticks(rows, names)
     axes.set_ylim(len(names) - 0.5, -0.5)  # first step on top
     axes.set_xlim(0, max(float(seconds.max()), 1e-3) * 1.3)  # room for the value labels
@@ -536,8 +635,7 @@ def _mosaic(rows: list[list[np.ndarray]], columns: int) -> np.ndarray:
     colour images keep their channel axis."""
     shape = next(image.shape for row in rows for image in row) if any(rows) else (1, 1)
     (height, width), channels = shape[:2], shape[2:]
-    mosaic = np.full((len(rows) * (height + 1) - 1, columns * (width + 1) - 1, *channels),
-                     np.nan)
+    mosaic = np.full((len(rows) * (height + 1) - 1, columns * (width + 1) - 1, *channels), np.nan)
     for r, row in enumerate(rows):
         for c, image in enumerate(row):
             top, left = r * (height + 1), c * (width + 1)
@@ -576,28 +674,44 @@ class _ScoresByK:
     def __init__(self, params: Sequence[Mapping], means, spreads, n_folds: int, best: int):
         self.ks = np.array([_k_of(p) for p in params])
         # A parameter with one value in the whole grid tells the lines nothing apart.
-        varying = {key for p in params for key in p
-                   if not key.endswith("n_neighbors") and _differs(params, key)}
-        self.settings = [params_text({key: value for key, value in p.items() if key in varying})
-                         for p in params]
+        varying = {
+            key
+            for p in params
+            for key in p
+            if not key.endswith("n_neighbors") and _differs(params, key)
+        }
+        self.settings = [
+            params_text({key: value for key, value in p.items() if key in varying}) for p in params
+        ]
         self.means = np.asarray(means, dtype=float)
         self.spreads = np.asarray(spreads, dtype=float)
         self.n_folds, self.best = n_folds, best
         # One split is a validation split: no spread, and its accuracy is not a CV mean.
         self.short = "validation" if n_folds == 1 else "CV"
-        self.label = ("validation accuracy" if n_folds == 1
-                      else f"cross-validation mean ± 1 std ({n_folds} folds)")
+        self.label = (
+            "validation accuracy"
+            if n_folds == 1
+            else f"cross-validation mean ± 1 std ({n_folds} folds)"
+        )
 
     @classmethod
     def of(cls, cv) -> _ScoresByK:
         if isinstance(cv, CVResult):
-            return cls([c.params() for c in cv.candidates], cv.mean_scores, cv.std_scores,
-                       cv.n_folds, cv.best_index)
+            return cls(
+                [c.params() for c in cv.candidates],
+                cv.mean_scores,
+                cv.std_scores,
+                cv.n_folds,
+                cv.best_index,
+            )
         means = np.asarray(cv["mean_test_score"], dtype=float)
         n_folds = sum(1 for key in cv if _FOLD_KEY.fullmatch(key))
         # GridSearchCV's best_index_ is the first candidate ranked 1.
-        best = (int(np.argmin(cv["rank_test_score"])) if "rank_test_score" in cv
-                else int(np.argmax(means)))
+        best = (
+            int(np.argmin(cv["rank_test_score"]))
+            if "rank_test_score" in cv
+            else int(np.argmax(means))
+        )
         return cls(list(cv["params"]), means, cv["std_test_score"], n_folds, best)
 
     def series(self) -> dict[str, np.ndarray]:
@@ -605,8 +719,10 @@ class _ScoresByK:
         groups: dict[str, list[int]] = {}
         for i, setting in enumerate(self.settings):
             groups.setdefault(setting, []).append(i)
-        return {name: np.array(sorted(members, key=lambda i: self.ks[i]))
-                for name, members in groups.items()}
+        return {
+            name: np.array(sorted(members, key=lambda i: self.ks[i]))
+            for name, members in groups.items()
+        }
 
 
 _FOLD_KEY = re.compile(r"split\d+_test_score")
@@ -625,8 +741,10 @@ def _k_of(params: Mapping) -> int:
     """The k of a grid candidate (``n_neighbors``, or a pipeline's ``<step>__n_neighbors``)."""
     keys = [key for key in params if key.endswith("n_neighbors")]
     if len(keys) != 1:
-        raise ValueError(f"a candidate of an accuracy-against-k curve needs one n_neighbors "
-                         f"parameter; got {dict(params)}")
+        raise ValueError(
+            f"a candidate of an accuracy-against-k curve needs one n_neighbors "
+            f"parameter; got {dict(params)}"
+        )
     return int(params[keys[0]])
 
 
@@ -636,8 +754,13 @@ def _heatmap(axes, values: np.ndarray, top: float, class_names, text: Callable[[
     image = axes.imshow(values, cmap=HEATMAP, vmin=0, vmax=top)
     ticks = np.arange(n)
     rotate = max(len(name) for name in class_names) > 3
-    axes.set_xticks(ticks, class_names, rotation=45 if rotate else 0,
-                    ha="right" if rotate else "center", rotation_mode="anchor")
+    axes.set_xticks(
+        ticks,
+        class_names,
+        rotation=45 if rotate else 0,
+        ha="right" if rotate else "center",
+        rotation_mode="anchor",
+    )
     axes.set_yticks(ticks, class_names)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
@@ -671,12 +794,14 @@ class _ThumbnailLayout:
         self.label_room = max(2, round(0.45 * height))
         # The row's label room plus a pixel below, so the frames' lines are not cut off.
         self.row_height = height + self.label_room + 1
-        self.total_width = (self.margin + (n_neighbors + 1) * width + n_neighbors * self.gap
-                            + self.separation + 1)
+        self.total_width = (
+            self.margin + (n_neighbors + 1) * width + n_neighbors * self.gap + self.separation + 1
+        )
         self.inches_per_pixel = 1.05 / width  # a thumbnail is 1.05 inches wide
 
-    def place(self, axes, mosaic, row: int, column: int, image, frame: str, dashed: bool,
-              label: str) -> None:
+    def place(
+        self, axes, mosaic, row: int, column: int, image, frame: str, dashed: bool, label: str
+    ) -> None:
         """Copy ``image`` into the mosaic, frame it, and write its label above it."""
         from matplotlib.patches import Rectangle
 
@@ -686,11 +811,25 @@ class _ThumbnailLayout:
         top = row * self.row_height + self.label_room
         mosaic[top : top + self.height, left : left + self.width] = image
         # Pixel centres are at integer coordinates, so the image spans -0.5 .. size - 0.5.
-        axes.add_patch(Rectangle((left - 0.5, top - 0.5), self.width, self.height, fill=False,
-                                 edgecolor=frame, linewidth=2.5,
-                                 linestyle=(0, (2, 2)) if dashed else "solid"))
-        axes.text(left - 0.5 + self.width / 2, top - 0.5 - 0.08 * self.height, label,
-                  ha="center", va="bottom", fontsize=8)
+        axes.add_patch(
+            Rectangle(
+                (left - 0.5, top - 0.5),
+                self.width,
+                self.height,
+                fill=False,
+                edgecolor=frame,
+                linewidth=2.5,
+                linestyle=(0, (2, 2)) if dashed else "solid",
+            )
+        )
+        axes.text(
+            left - 0.5 + self.width / 2,
+            top - 0.5 - 0.08 * self.height,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
 
 
 def _percent_text(percent: float) -> str:

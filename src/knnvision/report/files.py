@@ -20,8 +20,15 @@ from .. import progress
 from .html import FigureImage, ReportPage, render_html
 from .text import CAPTIONS
 
-__all__ = ["Drawing", "Makers", "draw_figures", "read_results", "write_outputs", "write_page",
-           "write_results"]
+__all__ = [
+    "Drawing",
+    "Makers",
+    "draw_figures",
+    "read_results",
+    "write_outputs",
+    "write_page",
+    "write_results",
+]
 
 #: Figure makers by name, in page order: each returns its figure, or ``None`` when it has
 #: nothing to show.
@@ -107,8 +114,7 @@ def write_page(out_dir: str | Path, makers: Makers, page: ReportPage) -> dict[st
     for name in CAPTIONS.keys() - built.keys():  # e.g. PCA figures of an earlier run here
         (figure_dir / f"{name}.png").unlink(missing_ok=True)
     report_path = out_dir / "report.html"
-    report_path.write_text(render_html(dataclasses.replace(page, figures=images)),
-                           encoding="utf-8")
+    report_path.write_text(render_html(dataclasses.replace(page, figures=images)), encoding="utf-8")
     return {"report": str(report_path), "figures": str(figure_dir)}
 
 
@@ -153,8 +159,9 @@ def read_results(results_dir: str | Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); rerun the command that wrote "
-                         "it.") from None
+        raise ValueError(
+            f"{path} is not valid JSON ({error}); rerun the command that wrote it."
+        ) from None
 
 
 def _json_value(value):

@@ -114,8 +114,8 @@ def render_html(page: ReportPage) -> str:
         *(_section(anchor, title, html) for anchor, title, html in body),
     ]
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(page.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
         f"<h1>{escape(page.title)}</h1>\n" + "\n".join(sections) + "\n</main>\n</body>\n</html>\n"
     )
@@ -131,7 +131,7 @@ def _headline(headline: Mapping[str, str]) -> str:
         f"<div><span>{escape(key)}</span><strong>{escape(value)}</strong></div>"
         for key, value in headline.items()
     )
-    return f"<section class=\"headline\">{cells}</section>"
+    return f'<section class="headline">{cells}</section>'
 
 
 def _body_sections(page: ReportPage) -> list[tuple[str, str, str]]:
@@ -146,8 +146,13 @@ def _body_sections(page: ReportPage) -> list[tuple[str, str, str]]:
         sections.append(("notes", "Notes", notes))
     sections += [(figure.name, figure.title, _figure(figure)) for figure in page.figures]
     if page.classification_report:
-        sections.append(("scores", "Classification report",
-                         _score_table(page.classification_report, page.class_names)))
+        sections.append(
+            (
+                "scores",
+                "Classification report",
+                _score_table(page.classification_report, page.class_names),
+            )
+        )
     for anchor, title, values, render in (
         ("parameters", "Parameters", page.parameters, _key_value_table),
         ("reproduce", "Reproduce these results", page.commands, _commands),
@@ -159,56 +164,73 @@ def _body_sections(page: ReportPage) -> list[tuple[str, str, str]]:
 
 
 def _contents(links: Sequence[tuple[str, str]]) -> str:
-    items = "".join(f"<a href=\"#{escape(anchor)}\">{escape(text)}</a>" for anchor, text in links)
+    items = "".join(f'<a href="#{escape(anchor)}">{escape(text)}</a>' for anchor, text in links)
     return f"<nav>{items}</nav>"
 
 
 def _figure(figure: FigureImage) -> str:
     return (
-        f"<figure><img src=\"{png_data_uri(figure.png)}\" alt=\"{escape(figure.title)}\">"
+        f'<figure><img src="{png_data_uri(figure.png)}" alt="{escape(figure.title)}">'
         f"<figcaption>{escape(figure.caption)}</figcaption></figure>"
     )
 
 
 def _section(anchor: str, title: str, body: str) -> str:
-    return f"<section id=\"{escape(anchor)}\">\n<h2>{escape(title)}</h2>\n{body}\n</section>"
+    return f'<section id="{escape(anchor)}">\n<h2>{escape(title)}</h2>\n{body}\n</section>'
 
 
 def _score_table(report: Mapping, class_names: Sequence[str]) -> str:
-    head = ("<tr><th>class</th><th class=\"number\">precision</th><th class=\"number\">recall"
-            "</th><th class=\"number\">F1</th><th class=\"number\">support</th></tr>")
+    head = (
+        '<tr><th>class</th><th class="number">precision</th><th class="number">recall'
+        '</th><th class="number">F1</th><th class="number">support</th></tr>'
+    )
     rows = [_score_row(name, report[name], "") for name in class_names if name in report]
-    rows += [_score_row(name, report[name], " class=\"average\"")
-             for name in ("macro avg", "weighted avg") if name in report]
+    rows += [
+        _score_row(name, report[name], ' class="average"')
+        for name in ("macro avg", "weighted avg")
+        if name in report
+    ]
     if "accuracy" in report:
         support = sum(int(report[name]["support"]) for name in class_names if name in report)
-        rows.append(f"<tr class=\"average\"><td>accuracy</td><td></td><td></td>"
-                    f"<td class=\"number\">{float(report['accuracy']):.3f}</td>"
-                    f"<td class=\"number\">{count_text(support)}</td></tr>")
+        rows.append(
+            f'<tr class="average"><td>accuracy</td><td></td><td></td>'
+            f'<td class="number">{float(report["accuracy"]):.3f}</td>'
+            f'<td class="number">{count_text(support)}</td></tr>'
+        )
     return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _score_row(name: str, scores: Mapping[str, float], attributes: str) -> str:
-    numbers = "".join(f"<td class=\"number\">{float(scores[key]):.3f}</td>"
-                      for key in ("precision", "recall", "f1-score"))
-    return (f"<tr{attributes}><td>{escape(str(name))}</td>{numbers}"
-            f"<td class=\"number\">{count_text(scores['support'])}</td></tr>")
+    numbers = "".join(
+        f'<td class="number">{float(scores[key]):.3f}</td>'
+        for key in ("precision", "recall", "f1-score")
+    )
+    return (
+        f"<tr{attributes}><td>{escape(str(name))}</td>{numbers}"
+        f'<td class="number">{count_text(scores["support"])}</td></tr>'
+    )
 
 
 def _text_table(table: TextTable) -> str:
     head = "".join(f"<th>{escape(str(name))}</th>" for name in table.header)
-    rows = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>"
-                   for row in table.rows)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in table.rows
+    )
     caption = f"<p>{escape(table.caption)}</p>" if table.caption else ""
     return f"<table><tr>{head}</tr>{rows}</table>{caption}"
 
 
 def _key_value_table(values: Mapping[str, str]) -> str:
-    rows = "".join(f"<tr><th>{escape(key)}</th><td>{escape(str(value))}</td></tr>"
-                   for key, value in values.items())
+    rows = "".join(
+        f"<tr><th>{escape(key)}</th><td>{escape(str(value))}</td></tr>"
+        for key, value in values.items()
+    )
     return f"<table>{rows}</table>"
 
 
 def _commands(commands: Mapping[str, str]) -> str:
-    return "\n".join(f"<p>{escape(heading)}</p><pre><code>{escape(code)}</code></pre>"
-                     for heading, code in commands.items())
+    return "\n".join(
+        f"<p>{escape(heading)}</p><pre><code>{escape(code)}</code></pre>"
+        for heading, code in commands.items()
+    )

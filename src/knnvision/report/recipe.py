@@ -57,15 +57,19 @@ def _drawing(recorded: dict) -> Drawing:
     makers = {}  # what the recipe's plots allow, in page order
     if "cv_results" in plots:
         makers["accuracy_vs_k"] = lambda: figures.accuracy_vs_k(
-            plots["cv_results"], test_accuracy=plots.get("test_accuracy"))
+            plots["cv_results"], test_accuracy=plots.get("test_accuracy")
+        )
     if "explained_variance_ratio" in plots:
         makers["pca_variance"] = lambda: figures.pca_explained_variance(
-            plots["explained_variance_ratio"])
+            plots["explained_variance_ratio"]
+        )
     if "confusion_matrix" in plots:
         makers["confusion"] = lambda: figures.confusion_heatmap(
-            plots["confusion_matrix"], plots["class_names"])
+            plots["confusion_matrix"], plots["class_names"]
+        )
         makers["per_class"] = lambda: figures.per_class_scores(
-            plots["classification_report"], plots["class_names"])
+            plots["classification_report"], plots["class_names"]
+        )
     makers["timings"] = lambda: figures.timing_breakdown(recorded["recipe"]["seconds"])
     return makers, _page(recorded)
 
@@ -77,29 +81,41 @@ def _page(recorded: dict) -> ReportPage:
     first = sorted(rows, key=lambda row: row.tutorial is None)[:HEADLINE_ROWS]
     headline = {
         "recipe": recipe["name"],
-        **{row.quantity: row.shown(row.knnvision) + (
-            f" (tutorial: {row.shown(row.tutorial)})" if row.tutorial is not None else "")
-           for row in first},
+        **{
+            row.quantity: row.shown(row.knnvision)
+            + (f" (tutorial: {row.shown(row.tutorial)})" if row.tutorial is not None else "")
+            for row in first
+        },
         "time": f"{sum(recipe['seconds'].values()):.2f} s",
     }
     numbers = TextTable(
-        "numbers", "The tutorial's numbers and knnvision's",
+        "numbers",
+        "The tutorial's numbers and knnvision's",
         ["", "tutorial", "knnvision", "scikit-learn"],
-        [[row.quantity, *(row.shown(v) for v in (row.tutorial, row.knnvision, row.scikit_learn))]
-         for row in rows],
+        [
+            [row.quantity, *(row.shown(v) for v in (row.tutorial, row.knnvision, row.scikit_learn))]
+            for row in rows
+        ],
     )
-    details = [TextTable(f"table-{i + 1}", table["title"], table["header"], table["rows"])
-               for i, table in enumerate(recipe["tables"])]
+    details = [
+        TextTable(f"table-{i + 1}", table["title"], table["header"], table["rows"])
+        for i, table in enumerate(recipe["tables"])
+    ]
     notes = [*recipe["notes"], *([NO_NUMBER] if any(r.tutorial is None for r in rows) else [])]
     if "predicted_by" in recipe["plots"]:
-        notes.append("The confusion matrix and per-class scores are those of "
-                     f"{recipe['plots']['predicted_by']} on the test images.")
+        notes.append(
+            "The confusion matrix and per-class scores are those of "
+            f"{recipe['plots']['predicted_by']} on the test images."
+        )
     return ReportPage(
         title=f"knnvision recipe: {recipe['name']}",
         headline=headline,
         figures=[],
-        parameters={"experiment": recipe["title"], "setup": recipe["setup"],
-                    **settings_table(options)},
+        parameters={
+            "experiment": recipe["title"],
+            "setup": recipe["setup"],
+            **settings_table(options),
+        },
         versions=recorded["versions"],
         commands=_commands(recorded),
         tables=[numbers, *details],
@@ -112,6 +128,6 @@ def _commands(recorded: dict) -> dict[str, str]:
     return {
         **command_lines(recorded.get("command")),
         "Python:": "from knnvision.experiments.recipes import RecipeOptions, run_recipe\n"
-                   f"result = run_recipe({recorded['recipe']['name']!r}, "
-                   f"RecipeOptions({arguments}))",
+        f"result = run_recipe({recorded['recipe']['name']!r}, "
+        f"RecipeOptions({arguments}))",
     }

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..selection.search_cv import Candidate, CVResult
 from ..results.experiment import ExperimentConfig, ExperimentResult, software_versions
+from ..selection.search_cv import Candidate, CVResult
 from . import figures
 from .evaluation import Evaluation, load_model, model_text, reload_evaluation, search_algorithm
 from .files import Makers, draw_figures, read_results, write_page
@@ -98,9 +98,13 @@ def _samples_figure(result: ExperimentResult) -> Figure | None:
     if train is None or labels is None or train.shape[1] != np.prod(image_shape):
         return None
     return figures.sample_grid(
-        train.reshape(-1, *image_shape), labels, result.class_names,
-        max_value=result.dataset.max_value, seed=result.config.seed,
-        title="Example training images per class")
+        train.reshape(-1, *image_shape),
+        labels,
+        result.class_names,
+        max_value=result.dataset.max_value,
+        seed=result.config.seed,
+        title="Example training images per class",
+    )
 
 
 def _result_from(results_dir: Path, recorded: dict, data_dir) -> ExperimentResult:
@@ -108,10 +112,15 @@ def _result_from(results_dir: Path, recorded: dict, data_dir) -> ExperimentResul
     config, evaluation = reload_evaluation(model, recorded, data_dir)
     config.out_dir = str(results_dir)
     return ExperimentResult(
-        config, evaluation.dataset, model, _cv_from_records(recorded),
-        evaluation.test_labels, evaluation.test_predictions,
+        config,
+        evaluation.dataset,
+        model,
+        _cv_from_records(recorded),
+        evaluation.test_labels,
+        evaluation.test_predictions,
         timings=dict(recorded.get("timings_seconds", {})),
-        train_features=evaluation.train_features, train_labels=evaluation.train_labels,
+        train_features=evaluation.train_features,
+        train_labels=evaluation.train_labels,
         test_features=evaluation.test_features,
     )
 
@@ -157,10 +166,11 @@ def _parameters(result: ExperimentResult) -> dict[str, str]:
 def _commands(config: ExperimentConfig) -> dict[str, str]:
     arguments = ", ".join(
         f"{f.name}={getattr(config, f.name)!r}"
-        for f in dataclasses.fields(config) if f.name not in ("command", "report")
+        for f in dataclasses.fields(config)
+        if f.name not in ("command", "report")
     )
     return {
         **command_lines(config.command),
         "Python:": "from knnvision.experiments.run import ExperimentConfig, run_experiment\n"
-                   f"result = run_experiment(ExperimentConfig({arguments}))",
+        f"result = run_experiment(ExperimentConfig({arguments}))",
     }

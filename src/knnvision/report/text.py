@@ -11,8 +11,17 @@ import numpy as np
 
 from .style import MAX_PANELS
 
-__all__ = ["CAPTIONS", "command_lines", "count_text", "dataset_text", "params_text",
-           "settings_table", "shown_ranks", "top_settings", "value_text"]
+__all__ = [
+    "CAPTIONS",
+    "command_lines",
+    "count_text",
+    "dataset_text",
+    "params_text",
+    "settings_table",
+    "shown_ranks",
+    "top_settings",
+    "value_text",
+]
 
 #: Heading and caption of each figure, by its file name (``figures/NAME.png``).
 CAPTIONS: dict[str, tuple[str, str]] = {
@@ -69,22 +78,27 @@ def params_text(params: Mapping) -> str:
     if shown.get("metric", "minkowski") != "minkowski":
         shown.pop("p", None)
     shown = {("pca" if key == "pca__n_components" else key): value for key, value in shown.items()}
-    return ", ".join(f"{key}={'none' if value == 'passthrough' else value}"
-                     for key, value in shown.items())
+    return ", ".join(
+        f"{key}={'none' if value == 'passthrough' else value}" for key, value in shown.items()
+    )
 
 
 def value_text(value) -> str:
     """A setting as a user would type it: lists comma-separated, (metric, p) as metric:p."""
     if isinstance(value, (list, tuple)) and value:
-        return ", ".join(":".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
-                         for v in value)
+        return ", ".join(
+            ":".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in value
+        )
     return "—" if value is None or value in ([], ()) else str(value)
 
 
 def settings_table(settings: Mapping) -> dict[str, str]:
     """Recorded settings as the page's parameter rows (the command line has its own block)."""
-    return {key.replace("_", " "): value_text(value) for key, value in settings.items()
-            if key not in ("command", "report")}
+    return {
+        key.replace("_", " "): value_text(value)
+        for key, value in settings.items()
+        if key not in ("command", "report")
+    }
 
 
 def count_text(count: int) -> str:
@@ -95,8 +109,9 @@ def count_text(count: int) -> str:
 def dataset_text(name: str, n_train: int, n_test: int, image_shape: Sequence[int]) -> str:
     """``mnist: 60,000 train / 10,000 test images, 28×28``."""
     height, width = image_shape[:2]
-    return (f"{name}: {count_text(n_train)} train / {count_text(n_test)} test images, "
-            f"{height}×{width}")
+    return (
+        f"{name}: {count_text(n_train)} train / {count_text(n_test)} test images, {height}×{width}"
+    )
 
 
 def command_lines(command: Sequence[str] | None) -> dict[str, str]:
@@ -117,10 +132,13 @@ def top_settings(cv_results: Mapping, top: int) -> list[list[str]]:
     means, stds = cv_results["mean_test_score"], cv_results["std_test_score"]
     shown = [f"{mean:.2%}" for mean in means]
     ranks = shown_ranks(shown)
-    order = np.lexsort((np.arange(len(ranks)), np.asarray(cv_results["rank_test_score"]),
-                        ranks))[:top]
-    return [[str(ranks[i]), params_text(cv_results["params"][i]), f"{shown[i]} ± {stds[i]:.2%}"]
-            for i in order]
+    order = np.lexsort((np.arange(len(ranks)), np.asarray(cv_results["rank_test_score"]), ranks))[
+        :top
+    ]
+    return [
+        [str(ranks[i]), params_text(cv_results["params"][i]), f"{shown[i]} ± {stds[i]:.2%}"]
+        for i in order
+    ]
 
 
 def shown_ranks(scores_shown: Sequence[str]) -> np.ndarray:

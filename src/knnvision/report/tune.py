@@ -14,7 +14,12 @@ from ..io import save
 from ..results.experiment import ExperimentConfig, model_metadata, software_versions
 from . import figures
 from .evaluation import (
-    Evaluation, load_model, reload_evaluation, scores_page, search_algorithm, split_settings,
+    Evaluation,
+    load_model,
+    reload_evaluation,
+    scores_page,
+    search_algorithm,
+    split_settings,
 )
 from .files import Drawing, write_page
 from .files import write_outputs as write_outputs_of
@@ -42,8 +47,11 @@ def write_outputs(
     Returns the paths written, ``"model"`` included.
     """
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    model_path = save(evaluation.model, Path(out_dir) / "model.knnv",
-                      metadata=model_metadata(evaluation.dataset, config))
+    model_path = save(
+        evaluation.model,
+        Path(out_dir) / "model.knnv",
+        metadata=model_metadata(evaluation.dataset, config),
+    )
     results = {
         "kind": "tune",
         **evaluation.to_json(),
@@ -51,8 +59,9 @@ def write_outputs(
         "best_index": search.best_index_,
         "cv_folds": search.n_splits_,
         # param_* repeat params as masked arrays: left out.
-        "cv_results": {key: value for key, value in search.cv_results_.items()
-                       if not key.startswith("param_")},
+        "cv_results": {
+            key: value for key, value in search.cv_results_.items() if not key.startswith("param_")
+        },
         "timings_seconds": evaluation.timings,
         "config": {**split_settings(config), **settings},
         "versions": software_versions(),
@@ -71,7 +80,8 @@ def rebuild(results_dir: Path, recorded: dict, data_dir=None) -> dict[str, str]:
 def _drawing(recorded: dict, evaluation: Evaluation) -> Drawing:
     makers = {
         "accuracy_vs_k": lambda: figures.accuracy_vs_k(
-            recorded["cv_results"], test_accuracy=recorded["test_accuracy"]),
+            recorded["cv_results"], test_accuracy=recorded["test_accuracy"]
+        ),
         **evaluation.figure_makers(),
         "timings": lambda: figures.timing_breakdown(recorded["timings_seconds"]),
     }
@@ -83,7 +93,10 @@ def _page(recorded: dict, evaluation: Evaluation) -> ReportPage:
     rows = top_settings(cv, int(settings.get("top", 10)))
     mean, spread = cv["mean_test_score"][best], cv["std_test_score"][best]
     table = TextTable(
-        "top_settings", "Best settings", ["rank", "setting", "CV accuracy (mean ± std)"], rows,
+        "top_settings",
+        "Best settings",
+        ["rank", "setting", "CV accuracy (mean ± std)"],
+        rows,
         f"The best {count_text(len(rows))} of {count_text(len(cv['params']))} settings by "
         f"{recorded['cv_folds']}-fold cross-validation on the training part (stratified, "
         "unshuffled folds, as GridSearchCV). Settings whose accuracy reads the same here share "
@@ -91,8 +104,12 @@ def _page(recorded: dict, evaluation: Evaluation) -> ReportPage:
     )
     chosen = {f"chosen {key}": str(value) for key, value in recorded["best_params"].items()}
     return scores_page(
-        recorded, f"knnvision tune: {recorded['dataset']}",
-        {"best setting": params_text(recorded["best_params"]),
-         "CV accuracy": f"{mean:.2%} ± {spread:.2%}"},
-        {**chosen, **search_algorithm(evaluation.model)}, [table],
+        recorded,
+        f"knnvision tune: {recorded['dataset']}",
+        {
+            "best setting": params_text(recorded["best_params"]),
+            "CV accuracy": f"{mean:.2%} ± {spread:.2%}",
+        },
+        {**chosen, **search_algorithm(evaluation.model)},
+        [table],
     )

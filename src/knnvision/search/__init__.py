@@ -101,7 +101,11 @@ def build_index(
         from .dask.sharded import build_sharded_index  # dask is optional
 
         return build_sharded_index(
-            train, scheduler=scheduler, metric=metric, p=p, algorithm=algorithm,
+            train,
+            scheduler=scheduler,
+            metric=metric,
+            p=p,
+            algorithm=algorithm,
             working_memory_mb=working_memory_mb,
         )
     return build_local_index(

@@ -94,8 +94,9 @@ class BruteIndex:
         queries = check_query(self.train, queries, k)
         if len(queries) == 0:
             return no_neighbours(k)
-        reduced, indices = search_in_chunks(self._engine(queries), queries, k,
-                                            self._query_chunk_rows(k))
+        reduced, indices = search_in_chunks(
+            self._engine(queries), queries, k, self._query_chunk_rows(k)
+        )
         return self.metric.to_distance(reduced), indices
 
     def query_train(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -230,15 +231,17 @@ class BruteIndex:
     def _query_u8_dot(self, queries, k):
         """uint8 Euclidean with exact integer dot products (AVX-512 VNNI)."""
         if "u8_dot" not in self._prepared:
-            train = kernels.pad_rows_u8(self.train, kernels.DOT_WIDTH, kernels.DOT_COLS,
-                                        shift=128, dtype=np.int8)
+            train = kernels.pad_rows_u8(
+                self.train, kernels.DOT_WIDTH, kernels.DOT_COLS, shift=128, dtype=np.int8
+            )
             self._prepared["u8_dot"] = (train, kernels.squared_norms_u8(self.train))
         train, train_sq = self._prepared["u8_dot"]
         padded = kernels.pad_rows_u8(queries, kernels.DOT_WIDTH, kernels.DOT_ROWS)
         threads = numba.get_num_threads()
         q_block = int(min(64, max(4, 4 * math.ceil(len(queries) / (4 * threads)))))
-        return kernels.u8_dot_topk(padded, len(queries), train, len(self.train), train_sq, k,
-                                   q_block)
+        return kernels.u8_dot_topk(
+            padded, len(queries), train, len(self.train), train_sq, k, q_block
+        )
 
     # -- generic compiled loops -----------------------------------------------------------
 
@@ -276,8 +279,11 @@ class BruteIndex:
 
     def _lp_query_rows(self, queries):
         """Queries in the dtype the sums run in, and whether that is float32."""
-        if (self.metric.name == "manhattan" and self.train.dtype in (np.float32, np.uint8)
-                and self._float32_safe(queries)):  # no overflow in float32 sums
+        if (
+            self.metric.name == "manhattan"
+            and self.train.dtype in (np.float32, np.uint8)
+            and self._float32_safe(queries)
+        ):  # no overflow in float32 sums
             as32 = queries.astype(np.float32)
             if queries.dtype in (np.float32, np.uint8) or np.array_equal(as32, queries):
                 return np.ascontiguousarray(as32), True
@@ -312,8 +318,16 @@ class BruteIndex:
         cand = candidates[None, :]
         zeros = np.zeros(cand.shape)
         reduced, indices = kernels.recheck_candidates(
-            self._kind, _as_float64(query), self.train, zeros, cand, np.zeros(1), k,
-            self.metric.p, q_norms, t_norms,
+            self._kind,
+            _as_float64(query),
+            self.train,
+            zeros,
+            cand,
+            np.zeros(1),
+            k,
+            self.metric.p,
+            q_norms,
+            t_norms,
         )
         return reduced[0], indices[0]
 
@@ -340,8 +354,16 @@ class BruteIndex:
         limits = est_e[:, k - 1] + 2.0 * self._gemm_bound(queries, x_norms, stats)
         q_norms, t_norms = self.norm_arrays(queries)
         reduced, indices = kernels.recheck_candidates(
-            self._kind, _as_float64(queries), self.train, est_e, est_i, limits, k, 2.0,
-            q_norms, t_norms,
+            self._kind,
+            _as_float64(queries),
+            self.train,
+            est_e,
+            est_i,
+            limits,
+            k,
+            2.0,
+            q_norms,
+            t_norms,
         )
         overflow = np.flatnonzero(est_e[:, -1] <= limits) if k_keep < n_train else []
         for row in overflow:
@@ -405,7 +427,11 @@ class BruteIndex:
                 for q0 in range(0, len(x32), q_tile):
                     products = x32[q0 : q0 + q_tile] @ y32.T
                     kernels.scan_products(
-                        products, offsets[t0:t1], scale, t0, best_e[q0 : q0 + q_tile],
+                        products,
+                        offsets[t0:t1],
+                        scale,
+                        t0,
+                        best_e[q0 : q0 + q_tile],
                         best_i[q0 : q0 + q_tile],
                     )
             return best_e, best_i

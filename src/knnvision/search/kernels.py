@@ -503,8 +503,26 @@ def _scan_leaf(kind, Q, qi, data, order, start, end, p, best_d, best_i, scratch)
 
 @njit(cache=True)
 def _tree_query_one(
-    tree_kind, kind, Q, qi, data, order, starts, ends, LO, HI, CENTERS, radii, n_levels, k, p,
-    shrink, slack, best_d, best_i, scratch,
+    tree_kind,
+    kind,
+    Q,
+    qi,
+    data,
+    order,
+    starts,
+    ends,
+    LO,
+    HI,
+    CENTERS,
+    radii,
+    n_levels,
+    k,
+    p,
+    shrink,
+    slack,
+    best_d,
+    best_i,
+    scratch,
 ):
     n_nodes = starts.shape[0]
     first_leaf = n_nodes // 2
@@ -521,8 +539,9 @@ def _tree_query_one(
         if stack_bound[top] > best_d[qi, k - 1] * slack:
             continue
         if node >= first_leaf:
-            _scan_leaf(kind, Q, qi, data, order, starts[node], ends[node], p, best_d, best_i,
-                       scratch)
+            _scan_leaf(
+                kind, Q, qi, data, order, starts[node], ends[node], p, best_d, best_i, scratch
+            )
             continue
         left = 2 * node + 1
         right = left + 1
@@ -544,8 +563,24 @@ def _tree_query_one(
 
 @njit(cache=True, parallel=True)
 def tree_query(
-    tree_kind, kind, queries, data, order, starts, ends, LO, HI, CENTERS, radii, n_levels, k,
-    k_keep, p, shrink, slack, n_chunks,
+    tree_kind,
+    kind,
+    queries,
+    data,
+    order,
+    starts,
+    ends,
+    LO,
+    HI,
+    CENTERS,
+    radii,
+    n_levels,
+    k,
+    k_keep,
+    p,
+    shrink,
+    slack,
+    n_chunks,
 ):
     """k nearest rows of each query in a kd-tree (``TREE_KD``) or ball tree (``TREE_BALL``).
 
@@ -563,8 +598,26 @@ def tree_query(
         scratch = np.empty(SCRATCH_SIZE)
         for qi in range(chunk, n_queries, n_chunks):
             _tree_query_one(
-                tree_kind, kind, queries, qi, data, order, starts, ends, LO, HI, CENTERS, radii,
-                n_levels, k, p, shrink, slack, best_d, best_i, scratch,
+                tree_kind,
+                kind,
+                queries,
+                qi,
+                data,
+                order,
+                starts,
+                ends,
+                LO,
+                HI,
+                CENTERS,
+                radii,
+                n_levels,
+                k,
+                p,
+                shrink,
+                slack,
+                best_d,
+                best_i,
+                scratch,
             )
     return best_d, best_i
 
@@ -648,7 +701,9 @@ def _u8_rows_intrinsic(n_rows: int, squared: bool):
             ptr_t = bytes_t.as_pointer()
             t_ptr = builder.inttoptr(t_int, ptr_t)
             q_ptrs = [
-                builder.inttoptr(builder.add(q_int, builder.mul(stride, ir.Constant(stride.type, r))), ptr_t)
+                builder.inttoptr(
+                    builder.add(q_int, builder.mul(stride, ir.Constant(stride.type, r))), ptr_t
+                )
                 for r in range(n_rows)
             ]
             entry = builder.basic_block
@@ -681,11 +736,15 @@ def _u8_rows_intrinsic(n_rows: int, squared: bool):
                 finals.append(final)
             totals = []
             for final in finals:
-                lanes = [builder.extract_element(final, ir.Constant(ir.IntType(32), lane))
-                         for lane in range(acc_t.count)]
+                lanes = [
+                    builder.extract_element(final, ir.Constant(ir.IntType(32), lane))
+                    for lane in range(acc_t.count)
+                ]
                 total = builder.sext(lanes[0], ir.IntType(64)) if squared else lanes[0]
                 for lane in lanes[1:]:
-                    total = builder.add(total, builder.sext(lane, ir.IntType(64)) if squared else lane)
+                    total = builder.add(
+                        total, builder.sext(lane, ir.IntType(64)) if squared else lane
+                    )
                 totals.append(total)
             return context.make_tuple(builder, result_type, totals)
 
@@ -703,20 +762,32 @@ if HAVE_SIMD_U8:
     def sad_u8_x2(Q, i, T, j):
         """``(sum |Q[i] - T[j]|, sum |Q[i+1] - T[j]|)``, loading ``T[j]`` once."""
         stride = Q.strides[0]
-        return _sad_rows_2(Q.ctypes.data + i * stride, stride,
-                           T.ctypes.data + j * T.strides[0], T.shape[1] // U8_WIDTH)
+        return _sad_rows_2(
+            Q.ctypes.data + i * stride,
+            stride,
+            T.ctypes.data + j * T.strides[0],
+            T.shape[1] // U8_WIDTH,
+        )
 
     @njit(cache=True)
     def sad_u8(Q, i, T, j):
         """``sum |Q[i] - T[j]|`` for padded uint8 rows, exact."""
-        return _sad_rows_1(Q.ctypes.data + i * Q.strides[0], 0,
-                           T.ctypes.data + j * T.strides[0], T.shape[1] // U8_WIDTH)[0]
+        return _sad_rows_1(
+            Q.ctypes.data + i * Q.strides[0],
+            0,
+            T.ctypes.data + j * T.strides[0],
+            T.shape[1] // U8_WIDTH,
+        )[0]
 
     @njit(cache=True)
     def sqd_u8(Q, i, T, j):
         """``sum (Q[i] - T[j])^2`` for padded uint8 rows, exact."""
-        return _sqd_rows_1(Q.ctypes.data + i * Q.strides[0], 0,
-                           T.ctypes.data + j * T.strides[0], T.shape[1] // U8_WIDTH)[0]
+        return _sqd_rows_1(
+            Q.ctypes.data + i * Q.strides[0],
+            0,
+            T.ctypes.data + j * T.strides[0],
+            T.shape[1] // U8_WIDTH,
+        )[0]
 
 else:  # the same functions as plain loops, for CPUs without AVX2
 
@@ -970,8 +1041,12 @@ def lp_estimate_topk(kind, queries, train, k, p, q_block, t_block, n_parts):
         return part_d, part_i
     best_d, best_i = empty_topk(n_queries, k)
     for part in range(n_parts):
-        merge_topk_into(best_d, best_i, part_d[part * n_queries : (part + 1) * n_queries],
-                        part_i[part * n_queries : (part + 1) * n_queries])
+        merge_topk_into(
+            best_d,
+            best_i,
+            part_d[part * n_queries : (part + 1) * n_queries],
+            part_i[part * n_queries : (part + 1) * n_queries],
+        )
     return best_d, best_i
 
 
@@ -1033,8 +1108,9 @@ def scan_products_numpy(products, offsets, scale, first_index, best_e, best_i):
 
 
 @njit(cache=True, parallel=True)
-def recheck_candidates(kind, queries, train, cand_e, cand_i, limits, k, p, query_norms,
-                       train_norms):
+def recheck_candidates(
+    kind, queries, train, cand_e, cand_i, limits, k, p, query_norms, train_norms
+):
     """Exact top-k among the candidates whose estimate is at most ``limits[row]``.
 
     Distances come from :func:`reduced_distance` (bit-identical to the reference), so ties are
@@ -1110,8 +1186,11 @@ def filtered_euclidean_topk(queries, qi, train, bounds, candidates, k, shrink, m
         j = candidates[c]
         if bounds[j] * shrink - margin > best_d[0, k - 1]:
             break
-        d = np.float64(sqd_u8(queries, qi, train, j)) if use_u8 else sqeuclidean(
-            queries, qi, train, j, scratch)
+        d = (
+            np.float64(sqd_u8(queries, qi, train, j))
+            if use_u8
+            else sqeuclidean(queries, qi, train, j, scratch)
+        )
         measured += 1
         topk_push(best_d, best_i, 0, d, j)
     return best_d[0], best_i[0], measured
@@ -1187,20 +1266,28 @@ def _dot_block_intrinsic():
 
     @intrinsic
     def dot_block(typingctx, q_addr, q_stride, t_addr, t_stride, n_chunks, out_addr):
-        sig = types.void(types.uintp, types.intp, types.uintp, types.intp, types.intp,
-                         types.uintp)
+        sig = types.void(types.uintp, types.intp, types.uintp, types.intp, types.intp, types.uintp)
 
         def codegen(context, builder, signature, args):
             q_int, q_step, t_int, t_step, n, out_int = args
             op = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(v16, [v16, v16, v16]),
+                builder.module,
+                ir.FunctionType(v16, [v16, v16, v16]),
                 "llvm.x86.avx512.vpdpbusd.512",
             )
             ptr_t = v16.as_pointer()
-            q_ptrs = [builder.inttoptr(builder.add(q_int, builder.mul(q_step, ir.Constant(
-                q_step.type, r))), ptr_t) for r in range(DOT_ROWS)]
-            t_ptrs = [builder.inttoptr(builder.add(t_int, builder.mul(t_step, ir.Constant(
-                t_step.type, c))), ptr_t) for c in range(DOT_COLS)]
+            q_ptrs = [
+                builder.inttoptr(
+                    builder.add(q_int, builder.mul(q_step, ir.Constant(q_step.type, r))), ptr_t
+                )
+                for r in range(DOT_ROWS)
+            ]
+            t_ptrs = [
+                builder.inttoptr(
+                    builder.add(t_int, builder.mul(t_step, ir.Constant(t_step.type, c))), ptr_t
+                )
+                for c in range(DOT_COLS)
+            ]
             entry = builder.basic_block
             loop = builder.append_basic_block("dot_loop")
             done = builder.append_basic_block("dot_done")
@@ -1213,7 +1300,8 @@ def _dot_block_intrinsic():
             t_vecs = [builder.load(builder.gep(p, [i]), align=1) for p in t_ptrs]
             updated = [
                 builder.call(op, [accs[r * DOT_COLS + c], q_vecs[r], t_vecs[c]])
-                for r in range(DOT_ROWS) for c in range(DOT_COLS)
+                for r in range(DOT_ROWS)
+                for c in range(DOT_COLS)
             ]
             i_next = builder.add(i, ir.Constant(n.type, 1))
             i.add_incoming(ir.Constant(n.type, 0), entry)
@@ -1241,9 +1329,14 @@ if HAVE_VNNI:
     @njit(cache=True)
     def u8_dot_block(Q, i, T, j, out):
         """Dot products of ``Q[i:i+4]`` (uint8) with ``T[j:j+4]`` (int8) into ``out[16]``."""
-        _dot_block(Q.ctypes.data + i * Q.strides[0], Q.strides[0],
-                   T.ctypes.data + j * T.strides[0], T.strides[0],
-                   T.shape[1] // DOT_WIDTH, out.ctypes.data)
+        _dot_block(
+            Q.ctypes.data + i * Q.strides[0],
+            Q.strides[0],
+            T.ctypes.data + j * T.strides[0],
+            T.strides[0],
+            T.shape[1] // DOT_WIDTH,
+            out.ctypes.data,
+        )
 
     @njit(cache=True, parallel=True)
     def u8_dot_topk(queries, n_queries, train, n_train, train_sq, k, q_block):
@@ -1260,8 +1353,9 @@ if HAVE_VNNI:
         n_blocks = (n_queries + q_block - 1) // q_block
         for block in prange(n_blocks):
             q0 = block * q_block
-            _u8_dot_block_rows(queries, q0, min(q0 + q_block, n_queries), train, n_train,
-                               train_sq, best_d, best_i)
+            _u8_dot_block_rows(
+                queries, q0, min(q0 + q_block, n_queries), train, n_train, train_sq, best_d, best_i
+            )
         return best_d, best_i
 
     @njit(cache=True)
@@ -1299,8 +1393,9 @@ if HAVE_VNNI:
                             limit[row - q0] = best_d[row, last] - base[row - q0]
 
 
-def pad_rows_u8(rows: np.ndarray, width: int, row_multiple: int, shift: int = 0,
-                dtype=np.uint8) -> np.ndarray:
+def pad_rows_u8(
+    rows: np.ndarray, width: int, row_multiple: int, shift: int = 0, dtype=np.uint8
+) -> np.ndarray:
     """``rows - shift`` as ``dtype``, zero-padded to ``width``-multiple columns and
     ``row_multiple``-multiple rows (the layout :func:`u8_dot_topk` reads).
 

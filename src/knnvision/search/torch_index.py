@@ -168,8 +168,9 @@ class TorchIndex:
 
     algorithm = "torch"
 
-    def __init__(self, train: np.ndarray, metric: Metric, working_memory_mb: float,
-                 device: str | None = None):
+    def __init__(
+        self, train: np.ndarray, metric: Metric, working_memory_mb: float, device: str | None = None
+    ):
         check_metric(metric)
         require_torch()
         if working_memory_mb <= 0:
@@ -258,8 +259,13 @@ class TorchIndex:
                 rows[r0 : r0 + len(block), : block.shape[1]] = torch.from_numpy(_shift_u8(block))
                 offsets[r0 : r0 + len(block)] = _squared_norms(block, shift=128)
             self._prepared["int8"] = _Side(
-                rows.to(self.device), offsets, self._to_device(offsets), -2.0, True,
-                float(np.sqrt(offsets.max(initial=0.0))), None,
+                rows.to(self.device),
+                offsets,
+                self._to_device(offsets),
+                -2.0,
+                True,
+                float(np.sqrt(offsets.max(initial=0.0))),
+                None,
             )
         return self._prepared["int8"]
 
@@ -287,8 +293,13 @@ class TorchIndex:
             for group in _groups_by_size(found, self._recheck_cap()):
                 rows_here = overflow[group]
                 reduced[rows_here], indices[rows_here] = _exact_among(
-                    self._kind, q64[rows_here], self.train, [found[g] for g in group], k,
-                    q_norms[rows_here] if len(q_norms) else q_norms, t_norms,
+                    self._kind,
+                    q64[rows_here],
+                    self.train,
+                    [found[g] for g in group],
+                    k,
+                    q_norms[rows_here] if len(q_norms) else q_norms,
+                    t_norms,
                 )
         return reduced, indices
 
@@ -311,8 +322,13 @@ class TorchIndex:
             if cosine:
                 offsets[:] = 0.0
             self._prepared["bf16"] = _Side(
-                rows.to(self.device), offsets, self._to_device(offsets),
-                -1.0 if cosine else -2.0, False, largest, mean,
+                rows.to(self.device),
+                offsets,
+                self._to_device(offsets),
+                -1.0 if cosine else -2.0,
+                False,
+                largest,
+                mean,
             )
         return self._prepared["bf16"]
 
@@ -323,8 +339,9 @@ class TorchIndex:
 
         def collect(start, stop, workers):
             found_rows, found_cols = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
-            for q0, q1, t0, width, tile in self._tiles(side, picked, len(which), start, stop,
-                                                       workers):
+            for q0, q1, t0, width, tile in self._tiles(
+                side, picked, len(which), start, stop, workers
+            ):
                 est = side.offsets_device[t0 : t0 + width] + side.scale * tile.double()
                 r, c = torch.nonzero(est <= bounds[q0:q1], as_tuple=True)
                 found_rows.append((r + q0).cpu().numpy())
@@ -362,8 +379,14 @@ class TorchIndex:
             for q0, q1, t0, width, tile in self._tiles(side, rows, n_rows, start, stop, workers):
                 # int32 products go to the scan as they are; bfloat16 has no NumPy type.
                 products = (tile if side.exact else tile.float()).numpy()
-                kernels.scan_products(products, side.offsets[t0 : t0 + width], side.scale, t0,
-                                      best_e[q0:q1], best_i[q0:q1])
+                kernels.scan_products(
+                    products,
+                    side.offsets[t0 : t0 + width],
+                    side.scale,
+                    t0,
+                    best_e[q0:q1],
+                    best_i[q0:q1],
+                )
             return best_e, best_i
 
         results = self._over_shares(search_share)
@@ -415,9 +438,11 @@ class TorchIndex:
         if len(starts) == 1:
             return [work(0, n_train, 1)]
         with ThreadPoolExecutor(len(starts)) as pool:
-            return list(pool.map(
-                lambda start: work(start, min(start + share, n_train), len(starts)), starts
-            ))
+            return list(
+                pool.map(
+                    lambda start: work(start, min(start + share, n_train), len(starts)), starts
+                )
+            )
 
     def _tiles(self, side, rows, n_rows, start, stop, workers):
         """``(q0, q1, t0, width, products)`` for every tile of the first ``n_rows`` encoded
@@ -517,8 +542,10 @@ def _empty_lists(n_rows, k_keep, exact, n_train, device):
     """Empty top-k lists as tensors: int64 keys (and no labels), or estimates and labels."""
     if exact:
         return [torch.full((n_rows, k_keep), torch.iinfo(torch.int64).max, device=device), None]
-    return [torch.full((n_rows, k_keep), math.inf, dtype=torch.float64, device=device),
-            torch.full((n_rows, k_keep), n_train, dtype=torch.int64, device=device)]
+    return [
+        torch.full((n_rows, k_keep), math.inf, dtype=torch.float64, device=device),
+        torch.full((n_rows, k_keep), n_train, dtype=torch.int64, device=device),
+    ]
 
 
 def _merge_lists(best, other, q0, q1, k_keep):

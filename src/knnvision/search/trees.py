@@ -121,9 +121,24 @@ class TreeIndex:
 
     def _query_chunk(self, queries, k, k_keep, slack):
         return kernels.tree_query(
-            self._tree_kind, self._kind, queries, self.data, self.order, self.starts, self.ends,
-            self.lo, self.hi, self.centers, self.radii, self.n_levels, k, k_keep,
-            self.metric.p, self._shrink, slack, 64 * numba.get_num_threads(),
+            self._tree_kind,
+            self._kind,
+            queries,
+            self.data,
+            self.order,
+            self.starts,
+            self.ends,
+            self.lo,
+            self.hi,
+            self.centers,
+            self.radii,
+            self.n_levels,
+            k,
+            k_keep,
+            self.metric.p,
+            self._shrink,
+            slack,
+            64 * numba.get_num_threads(),
         )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.base import clone
 
 from .. import progress
+from ..search.dask.cluster import get_client, one_thread_per_task
 from .grid_scoring import (
     GridPlan,
     SplitScores,
@@ -26,7 +27,6 @@ from .grid_scoring import (
     preprocess_fold,
     score_group,
 )
-from ..search.dask.cluster import get_client, one_thread_per_task
 
 
 def on_dask(estimator, scheduler: str | None):
@@ -48,8 +48,9 @@ def grid_fold_scores_on_dask(estimator, candidates: list[dict], X, y, folds, des
     the classifier searches locally, one thread per task.
     """
     client = get_client(GridPlan.classifier(estimator).scheduler)
-    plan = GridPlan(_with_classifier_params(estimator, backend="local", scheduler=None,
-                                             n_jobs=1), candidates)
+    plan = GridPlan(
+        _with_classifier_params(estimator, backend="local", scheduler=None, n_jobs=1), candidates
+    )
     classes, codes = np.unique(np.asarray(y), return_inverse=True)
     # Every worker gets the data once, kept until the end: a task lost with a worker is re-run
     # from the copies left.
@@ -63,8 +64,10 @@ def grid_fold_scores_on_dask(estimator, candidates: list[dict], X, y, folds, des
             for name in ("scores", "fit_times", "score_times"):
                 getattr(part, name)[:] += getattr(result, name)  # each group fills its own rows
             task.advance()
-    return tuple(np.stack([getattr(p, name) for p in parts], axis=1)
-                 for name in ("scores", "fit_times", "score_times"))
+    return tuple(
+        np.stack([getattr(p, name) for p in parts], axis=1)
+        for name in ("scores", "fit_times", "score_times")
+    )
 
 
 def _submit_folds(client, plan, data, codes, folds, n_candidates, n_classes) -> dict:
@@ -73,11 +76,20 @@ def _submit_folds(client, plan, data, codes, folds, n_candidates, n_classes) -> 
     futures = {}
     for fold, (train, test) in enumerate(folds):
         for bundle in plan.prefix_sets():
-            features = client.submit(_fold_features, plan.configured(bundle[0]), data, codes,
-                                     train, test, pure=False)
+            features = client.submit(
+                _fold_features, plan.configured(bundle[0]), data, codes, train, test, pure=False
+            )
             for group in bundle:
-                future = client.submit(_group_scores, plan, group, features, n_candidates,
-                                       len(bundle), n_classes, pure=False)
+                future = client.submit(
+                    _group_scores,
+                    plan,
+                    group,
+                    features,
+                    n_candidates,
+                    len(bundle),
+                    n_classes,
+                    pure=False,
+                )
                 futures[future] = fold
     return futures
 
@@ -95,6 +107,15 @@ def _group_scores(plan, group, features, n_candidates, bundle_size, n_classes) -
     train_features, y_train, test_features, y_test, prefix_seconds = features
     result = SplitScores(*(np.zeros(n_candidates) for _ in range(3)))
     with one_thread_per_task():
-        score_group(plan, group, train_features, y_train, test_features, y_test, n_classes,
-                     prefix_seconds / bundle_size, result)
+        score_group(
+            plan,
+            group,
+            train_features,
+            y_train,
+            test_features,
+            y_test,
+            n_classes,
+            prefix_seconds / bundle_size,
+            result,
+        )
     return result

@@ -60,8 +60,11 @@ class GridPlan:
         prefix = {key: value for key, value in rest.items() if self._is_prefix_param(key)}
         search = {key: value for key, value in rest.items() if key not in prefix}
         group = next(
-            (g for g in self.groups
-             if _same(g.prefix_params, prefix) and _same(g.search_params, search)),
+            (
+                g
+                for g in self.groups
+                if _same(g.prefix_params, prefix) and _same(g.search_params, search)
+            ),
             None,
         )
         if group is None:
@@ -94,8 +97,9 @@ class GridPlan:
         """Groups bundled by their preprocessing, so each preprocessing is fitted once."""
         bundles: list[list[Group]] = []
         for group in self.groups:
-            bundle = next((b for b in bundles if _same(b[0].prefix_params, group.prefix_params)),
-                          None)
+            bundle = next(
+                (b for b in bundles if _same(b[0].prefix_params, group.prefix_params)), None
+            )
             if bundle is None:
                 bundles.append([group])
             else:
@@ -140,8 +144,9 @@ class SplitScores:
     score_times: np.ndarray
 
 
-def score_split(plan: GridPlan, n_candidates: int, X_train, y_train, X_test, y_test,
-                 n_classes: int, task) -> SplitScores:
+def score_split(
+    plan: GridPlan, n_candidates: int, X_train, y_train, X_test, y_test, n_classes: int, task
+) -> SplitScores:
     """Score every candidate on one train/test split: one search per group.
 
     ``y_train``/``y_test`` are class codes ``0 .. n_classes - 1``.
@@ -149,12 +154,22 @@ def score_split(plan: GridPlan, n_candidates: int, X_train, y_train, X_test, y_t
     result = SplitScores(*(np.zeros(n_candidates) for _ in range(3)))
     for bundle in plan.prefix_sets():
         started = time.perf_counter()
-        train_features, test_features = preprocess_fold(plan.configured(bundle[0]), X_train,
-                                                    y_train, X_test)
+        train_features, test_features = preprocess_fold(
+            plan.configured(bundle[0]), X_train, y_train, X_test
+        )
         prefix_seconds = (time.perf_counter() - started) / len(bundle)
         for group in bundle:
-            score_group(plan, group, train_features, y_train, test_features, y_test,
-                         n_classes, prefix_seconds, result)
+            score_group(
+                plan,
+                group,
+                train_features,
+                y_train,
+                test_features,
+                y_test,
+                n_classes,
+                prefix_seconds,
+                result,
+            )
             task.advance()
     return result
 
@@ -167,8 +182,17 @@ def preprocess_fold(configured, X_train, y_train, X_test):
     return steps.fit_transform(X_train, y_train), steps.transform(X_test)
 
 
-def score_group(plan, group, train_features, y_train, test_features, y_test, n_classes,
-                 prefix_seconds, result: SplitScores) -> None:
+def score_group(
+    plan,
+    group,
+    train_features,
+    y_train,
+    test_features,
+    y_test,
+    n_classes,
+    prefix_seconds,
+    result: SplitScores,
+) -> None:
     largest = max(k for k, _ in group.votes)
     if largest > len(y_train):
         raise ValueError(
@@ -200,10 +224,22 @@ def local_grid_fold_scores(estimator, candidates: list[dict], X, y, folds, descr
     parts = []
     with progress.track(total=len(folds) * len(plan.groups), description=description) as task:
         for train, test in folds:
-            parts.append(score_split(plan, len(candidates), X[train], codes[train], X[test],
-                                      codes[test], len(classes), task))
-    return tuple(np.stack([getattr(p, name) for p in parts], axis=1)
-                 for name in ("scores", "fit_times", "score_times"))
+            parts.append(
+                score_split(
+                    plan,
+                    len(candidates),
+                    X[train],
+                    codes[train],
+                    X[test],
+                    codes[test],
+                    len(classes),
+                    task,
+                )
+            )
+    return tuple(
+        np.stack([getattr(p, name) for p in parts], axis=1)
+        for name in ("scores", "fit_times", "score_times")
+    )
 
 
 def as_array(X):

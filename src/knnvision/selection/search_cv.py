@@ -31,6 +31,7 @@ from ..neighbors import KNNClassifier
 from ..neighbors._base import check_n_neighbors, check_weights
 from .grid_scoring import GridPlan, as_array, classifier_prefix, local_grid_fold_scores
 
+
 def grid_fold_scores(estimator, candidates: list[dict], X, y, folds, description: str):
     """``(scores, fit_times, score_times)``, each ``(n_candidates, n_folds)``: on the Dask
     cluster when the tuned classifier has ``backend="dask"``, else in this process."""
@@ -101,9 +102,7 @@ class KNNSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     ...                              "knn__weights": ["uniform", "distance"]})
     """
 
-    def __init__(
-        self, estimator, param_grid, *, scoring=None, cv=None, refit=True, n_jobs=None
-    ):
+    def __init__(self, estimator, param_grid, *, scoring=None, cv=None, refit=True, n_jobs=None):
         self.estimator = estimator
         self.param_grid = param_grid
         self.scoring = scoring
@@ -128,7 +127,11 @@ class KNNSearchCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         splitter = check_cv(self.cv, y_array, classifier=True)
         folds = list(splitter.split(X_array, y_array))
         scores, fit_times, score_times = grid_fold_scores(
-            self._threaded(self.estimator), candidates, X_array, y_array, folds,
+            self._threaded(self.estimator),
+            candidates,
+            X_array,
+            y_array,
+            folds,
             "tuning by cross-validation",
         )
         self.cv_results_ = _cv_results(candidates, scores, fit_times, score_times)
@@ -253,8 +256,10 @@ class ValidationCurve:
 
     def to_records(self) -> list[dict]:
         """The plot data: one ``{"n_neighbors": k, "accuracy": a}`` per point."""
-        return [{"n_neighbors": int(k), "accuracy": float(a)}
-                for k, a in zip(self.n_neighbors, self.accuracy)]
+        return [
+            {"n_neighbors": int(k), "accuracy": float(a)}
+            for k, a in zip(self.n_neighbors, self.accuracy)
+        ]
 
     def plot(self, ax=None):
         """Draw accuracy against k (matplotlib), the best k marked; returns the axes."""
@@ -327,8 +332,12 @@ class Candidate:
     p: float = 2
 
     def params(self) -> dict:
-        return {"n_neighbors": self.n_neighbors, "weights": self.weights,
-                "metric": self.metric, "p": self.p}
+        return {
+            "n_neighbors": self.n_neighbors,
+            "weights": self.weights,
+            "metric": self.metric,
+            "p": self.p,
+        }
 
 
 @dataclass
@@ -359,8 +368,12 @@ class CVResult:
 
     def to_records(self) -> list[dict]:
         return [
-            {**c.params(), "mean_accuracy": float(m), "std_accuracy": float(s),
-             "fold_accuracies": [float(v) for v in folds]}
+            {
+                **c.params(),
+                "mean_accuracy": float(m),
+                "std_accuracy": float(s),
+                "fold_accuracies": [float(v) for v in folds],
+            }
             for c, m, s, folds in zip(
                 self.candidates, self.mean_scores, self.std_scores, self.fold_scores
             )
@@ -412,14 +425,16 @@ def cross_validate_grid(
         check_weights(weighting)
         if callable(weighting):
             raise ValueError("Grid weights must be 'uniform' or 'distance'.")
-    candidates = [
-        Candidate(k, w, metric, p) for metric, p in metrics for w in weights for k in ks
-    ]
+    candidates = [Candidate(k, w, metric, p) for metric, p in metrics for w in weights for k in ks]
     folds = list(StratifiedKFold(cv, shuffle=True, random_state=seed).split(X, y))
     backend = "local" if scheduler is None else "dask"
     scores, _, _ = grid_fold_scores(
         KNNClassifier(algorithm=algorithm, n_jobs=n_jobs, backend=backend, scheduler=scheduler),
-        [c.params() for c in candidates], X, y, folds, "cross-validating",
+        [c.params() for c in candidates],
+        X,
+        y,
+        folds,
+        "cross-validating",
     )
     return CVResult(candidates, scores, len(folds))
 
@@ -471,8 +486,13 @@ def knn_grid(
             [{"pca": ["passthrough"]}] if len(sizes) < len(pca_sizes) else []
         )
     grid = [
-        {**feature, prefix + "metric": [name], prefix + "p": [p],
-         prefix + "n_neighbors": list(n_neighbors), prefix + "weights": list(weights)}
+        {
+            **feature,
+            prefix + "metric": [name],
+            prefix + "p": [p],
+            prefix + "n_neighbors": list(n_neighbors),
+            prefix + "weights": list(weights),
+        }
         for name, p in metrics
         for feature in features
     ]

@@ -182,7 +182,9 @@ def _check_shifts(shifts, directions) -> None:
     if directions not in _DIRECTIONS or isinstance(directions, bool):
         raise ValueError(f"directions must be 4 or 8, got {directions!r}.")
     if isinstance(shifts, (str, bytes)) or not hasattr(shifts, "__len__"):
-        raise ValueError(f"shifts must be a sequence of pixel distances such as (1, 2), got {shifts!r}.")
+        raise ValueError(
+            f"shifts must be a sequence of pixel distances such as (1, 2), got {shifts!r}."
+        )
     for distance in shifts:
         if isinstance(distance, bool) or not isinstance(distance, numbers.Integral) or distance < 1:
             raise ValueError(f"shifts must hold positive whole pixel distances, got {distance!r}.")

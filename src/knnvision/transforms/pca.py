@@ -161,8 +161,12 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         else:
             n_kept = self._check_n_components(n_samples, n_features)
             singular_values, components = _randomized_svd(
-                X, mean, n_kept, self._power_iterations(n_kept, n_samples, n_features),
-                self.n_oversamples, self.random_state,
+                X,
+                mean,
+                n_kept,
+                self._power_iterations(n_kept, n_samples, n_features),
+                self.n_oversamples,
+                self.random_state,
             )
             total_variance = float(X.var(axis=0, ddof=1).sum())
         self._store(singular_values, _fix_signs(components), mean, n_samples, total_variance)

@@ -99,10 +99,14 @@ def as_images(X, image_shape=None) -> np.ndarray:
     X = np.asarray(X)
     if X.ndim == 3:
         if image_shape is not None and tuple(image_shape) != X.shape[1:]:
-            raise ValueError(f"Images of shape {X.shape[1:]} do not match image_shape={image_shape}.")
+            raise ValueError(
+                f"Images of shape {X.shape[1:]} do not match image_shape={image_shape}."
+            )
         return X
     if X.ndim != 2:
-        raise ValueError(f"Expected rows of pixels (n, h*w) or images (n, h, w), got shape {X.shape}.")
+        raise ValueError(
+            f"Expected rows of pixels (n, h*w) or images (n, h, w), got shape {X.shape}."
+        )
     return X.reshape(len(X), *resolve_image_shape(X.shape[1], image_shape))
 
 
@@ -300,7 +304,9 @@ class Deskew(OneToOneFeatureMixin, _ImageTransformer):
         _, height, width = images.shape
         moments = image_moments(images)
         has_slant = moments["mu02"] > 1e-12
-        alpha = np.where(has_slant, moments["mu11"] / np.where(has_slant, moments["mu02"], 1.0), 0.0)
+        alpha = np.where(
+            has_slant, moments["mu11"] / np.where(has_slant, moments["mu02"], 1.0), 0.0
+        )
         alpha = np.clip(alpha, -self.max_slant, self.max_slant)
         rows = np.arange(height, dtype=np.float64)[None, :, None]
         cols = np.arange(width, dtype=np.float64)[None, None, :]
@@ -446,9 +452,9 @@ def _shift_each_image(images: np.ndarray, dy: np.ndarray, dx: np.ndarray) -> np.
         if abs(rows) >= height or abs(cols) >= width:
             continue  # moved wholly out of the frame: stays zeros
         members = np.flatnonzero(group_of_image.ravel() == group)
-        moved[members, _landing(rows, height), _landing(cols, width)] = (
-            images[members, _landing(-rows, height), _landing(-cols, width)]
-        )
+        moved[members, _landing(rows, height), _landing(cols, width)] = images[
+            members, _landing(-rows, height), _landing(-cols, width)
+        ]
     return moved
 
 

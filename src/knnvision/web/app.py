@@ -47,26 +47,34 @@ MAX_PIXELS = 16_000_000
 
 
 class Neighbor(BaseModel):
-    index: int = Field(description="Row of the training set (an augmented copy is reported "
-                       "as the training image it was made from).")
+    index: int = Field(
+        description="Row of the training set (an augmented copy is reported "
+        "as the training image it was made from)."
+    )
     label: str = Field(description="Class of the training image.")
     distance: float = Field(description="Distance to the query, in the model's metric.")
-    image: str | None = Field(None, description="The training image as the classifier holds it "
-                              "(after the pipeline's image transformers), as a PNG data URL, "
-                              "when images=true; null when the classifier compares features "
-                              "that are not images (PCA, gradient histograms).")
+    image: str | None = Field(
+        None,
+        description="The training image as the classifier holds it "
+        "(after the pipeline's image transformers), as a PNG data URL, "
+        "when images=true; null when the classifier compares features "
+        "that are not images (PCA, gradient histograms).",
+    )
 
 
 class Prediction(BaseModel):
     label: str = Field(description="The predicted class.")
-    probabilities: dict[str, float] = Field(description="Share of the (weighted) vote of "
-                                            "each class, in class order.")
-    neighbors: list[Neighbor] = Field(description="The k nearest training images, nearest "
-                                      "first.")
-    input_image: str | None = Field(None, description="The input as the model saw it (after "
-                                    "framing, and after the pipeline's image transformers when "
-                                    "the neighbours are images), as a PNG data URL, when "
-                                    "images=true.")
+    probabilities: dict[str, float] = Field(
+        description="Share of the (weighted) vote of each class, in class order."
+    )
+    neighbors: list[Neighbor] = Field(description="The k nearest training images, nearest first.")
+    input_image: str | None = Field(
+        None,
+        description="The input as the model saw it (after "
+        "framing, and after the pipeline's image transformers when "
+        "the neighbours are images), as a PNG data URL, when "
+        "images=true.",
+    )
 
 
 Param = str | bool | int | float | list[int | float]
@@ -80,26 +88,37 @@ class Step(BaseModel):
 
 class ModelInfo(BaseModel):
     estimator: str = Field(description="The classifier's class.")
-    params: dict[str, Param] = Field(description="The classifier's parameters that have plain "
-                                     "values.")
-    steps: list[Step] = Field(description="What an image goes through after framing, in order: "
-                              "the pipeline's transformers, then the classifier (alone for a "
-                              "bare classifier).")
+    params: dict[str, Param] = Field(
+        description="The classifier's parameters that have plain values."
+    )
+    steps: list[Step] = Field(
+        description="What an image goes through after framing, in order: "
+        "the pipeline's transformers, then the classifier (alone for a "
+        "bare classifier)."
+    )
     classes: list[str]
     n_train: int = Field(description="Training images the neighbours' indices refer to.")
     n_stored: int = Field(description="Rows the classifier holds (augmented copies included).")
     dataset: str | None
-    image_shape: list[int] = Field(description="[height, width] of the training images, or "
-                                   "[height, width, 3] for a colour model.")
-    color: bool = Field(description="Whether the model was fitted on RGB images (--color): "
-                        "uploads are then read in colour and resized to the model's size, "
-                        "never framed like a drawing, and neighbour images are RGB.")
+    image_shape: list[int] = Field(
+        description="[height, width] of the training images, or "
+        "[height, width, 3] for a colour model."
+    )
+    color: bool = Field(
+        description="Whether the model was fitted on RGB images (--color): "
+        "uploads are then read in colour and resized to the model's size, "
+        "never framed like a drawing, and neighbour images are RGB."
+    )
     max_value: int
-    preprocess: str = Field(description="Framing applied with preprocess=auto to "
-                            "images of another size than the model's.")
-    neighbor_images: bool = Field(description="Whether neighbours come with images "
-                                  "(images=true): false when the classifier compares features "
-                                  "that are not images.")
+    preprocess: str = Field(
+        description="Framing applied with preprocess=auto to "
+        "images of another size than the model's."
+    )
+    neighbor_images: bool = Field(
+        description="Whether neighbours come with images "
+        "(images=true): false when the classifier compares features "
+        "that are not images."
+    )
     max_upload_bytes: int
     max_pixels: int
 
@@ -113,12 +132,15 @@ class ErrorMessage(BaseModel):
     detail: str
 
 
-_ERRORS = {status: {"model": ErrorMessage, "description": text} for status, text in {
-    400: "The body is not valid JSON, or the upload is not a valid image.",
-    413: "The body or the image is over the size limits.",
-    415: "The body is neither multipart/form-data with a PNG/JPEG nor JSON.",
-    422: "The pixel array, an option, or the image content is not usable.",
-}.items()}
+_ERRORS = {
+    status: {"model": ErrorMessage, "description": text}
+    for status, text in {
+        400: "The body is not valid JSON, or the upload is not a valid image.",
+        413: "The body or the image is over the size limits.",
+        415: "The body is neither multipart/form-data with a PNG/JPEG nor JSON.",
+        422: "The pixel array, an option, or the image content is not usable.",
+    }.items()
+}
 
 _PREDICT_BODY = {
     "requestBody": {
@@ -128,20 +150,30 @@ _PREDICT_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary",
-                                            "description": "A PNG or JPEG image."}},
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A PNG or JPEG image.",
+                        }
+                    },
                 },
             },
             "application/json": {
                 "schema": {
                     "description": "Grayscale pixels, 0..255: rows of an image of any size, or "
-                                   "one flat row of the model's image size. A colour model "
-                                   "also takes RGB rows (height x width x 3) and a flat row "
-                                   "of height * width * 3 values.",
+                    "one flat row of the model's image size. A colour model "
+                    "also takes RGB rows (height x width x 3) and a flat row "
+                    "of height * width * 3 values.",
                     "oneOf": [
                         {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
-                        {"type": "array", "items": {"type": "array", "items": {
-                            "type": "array", "items": {"type": "number"}}}},
+                        {
+                            "type": "array",
+                            "items": {
+                                "type": "array",
+                                "items": {"type": "array", "items": {"type": "number"}},
+                            },
+                        },
                         {"type": "array", "items": {"type": "number"}},
                     ],
                 },
@@ -189,9 +221,14 @@ def create_app(
     limits = {"max_upload_bytes": int(max_upload_bytes), "max_pixels": int(max_pixels)}
     # No Swagger/ReDoc pages: FastAPI's load their scripts from a CDN, and the server must
     # work offline. The schema itself is served at /openapi.json.
-    app = FastAPI(title="knnvision", version=__version__, docs_url=None, redoc_url=None,
-                  description="Exact k-nearest-neighbours image classification: draw or upload "
-                              "an image, get its class and its nearest training images.")
+    app = FastAPI(
+        title="knnvision",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        description="Exact k-nearest-neighbours image classification: draw or upload "
+        "an image, get its class and its nearest training images.",
+    )
     app.state.predictor = predictor
     app.add_middleware(BodySizeLimit, max_bytes=limits["max_upload_bytes"])
     app.add_middleware(PageHeaders)
@@ -208,22 +245,30 @@ def create_app(
         image format and limits."""
         return predictor.describe() | limits
 
-    @app.post("/api/predict", response_model=Prediction, responses=_ERRORS,
-              openapi_extra=_PREDICT_BODY)
+    @app.post(
+        "/api/predict", response_model=Prediction, responses=_ERRORS, openapi_extra=_PREDICT_BODY
+    )
     async def predict(
         request: Request,
-        images: bool = Query(False, description="Also return the neighbour images and the "
-                             "preprocessed input as PNG data URLs."),
+        images: bool = Query(
+            False,
+            description="Also return the neighbour images and the "
+            "preprocessed input as PNG data URLs.",
+        ),
         preprocess: Literal[*PREPROCESS_CHOICES] = Query(
-            "auto", description="How the image is made to look like the training images: "
+            "auto",
+            description="How the image is made to look like the training images: "
             "mnist (bounding box into 20x20, centred by mass in 28x28), digits (UCI 4x4 block "
             "counts), resize, none (pixels are features already), auto (an image of the "
             "model's size as it is, any other framed as the model's dataset; the same as "
             "`knnvision predict --preprocess auto`). A colour model's images are only resized "
-            "(auto, resize) or taken as they are (none)."),
+            "(auto, resize) or taken as they are (none).",
+        ),
         invert: Literal[*INVERT_CHOICES] = Query(
-            "auto", description="Whether the image is dark ink on light paper. For a colour "
-            "model only yes does something (inverts every channel)."),
+            "auto",
+            description="Whether the image is dark ink on light paper. For a colour "
+            "model only yes does something (inverts every channel).",
+        ),
     ) -> JSONResponse:
         """Classify one image: a PNG/JPEG upload (form field ``file``) or a JSON pixel array."""
         started = time.perf_counter()
@@ -231,8 +276,9 @@ def create_app(
 
         def work() -> dict:  # decoding and search off the event loop, in one hop
             image = _image_from(data, data_type, predictor, preprocess, limits["max_pixels"])
-            return predictor.predict(image, preprocess=preprocess, invert=invert,
-                                     with_images=images)
+            return predictor.predict(
+                image, preprocess=preprocess, invert=invert, with_images=images
+            )
 
         result = await run_in_threadpool(work)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -259,12 +305,16 @@ async def _read_body(request: Request) -> tuple[bytes, str]:
             return await upload.read(), upload.content_type or ""
     if content_type.startswith("application/json"):
         return await request.body(), "application/json"
-    raise InputError(415, "Send multipart/form-data with a PNG or JPEG in the field file, or "
-                          "application/json with an array of pixels.")
+    raise InputError(
+        415,
+        "Send multipart/form-data with a PNG or JPEG in the field file, or "
+        "application/json with an array of pixels.",
+    )
 
 
-def _image_from(data: bytes, data_type: str, predictor: Predictor, preprocess: str,
-                max_pixels: int):
+def _image_from(
+    data: bytes, data_type: str, predictor: Predictor, preprocess: str, max_pixels: int
+):
     """Decode the body read by :func:`_read_body` to a uint8 image array (2-D gray, or
     ``(height, width, 3)`` RGB for a colour model)."""
     if data_type != "application/json":

@@ -44,8 +44,10 @@ class BodySizeLimit:
         return await self.app(scope, limited_receive, send)
 
     def _message(self) -> str:
-        return (f"The request body is larger than the limit of {self.max_bytes} bytes; "
-                "send a smaller image.")
+        return (
+            f"The request body is larger than the limit of {self.max_bytes} bytes; "
+            "send a smaller image."
+        )
 
 
 class PageHeaders:
@@ -73,11 +75,15 @@ class PageHeaders:
 async def send_json(send, status: int, detail: str) -> None:
     """Answer with ``{"detail": ...}`` (FastAPI's error shape) without calling the app."""
     body = json.dumps({"detail": detail}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close")],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -17,8 +17,8 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ..neighbors import KNNClassifier
 from ..io.images import class_labels
+from ..neighbors import KNNClassifier
 from ..transforms.preprocessing import CenterOfMass, Deskew, GaussianBlur
 from .preprocess import ImageFormat, image_to_display, png_data_url, preprocess_image
 
@@ -77,16 +77,21 @@ class Predictor:
             and tuple(step.image_shape_) == self.image_format.array_shape
             for _, step in self.transformers
         )
-        self.class_names = class_labels(self.classifier.classes_,
-                                        self.metadata.get("class_names"))
+        self.class_names = class_labels(self.classifier.classes_, self.metadata.get("class_names"))
         # One search at a time: a single query already uses every core the model may use,
         # so concurrent searches would only slow each other down (and share the process-wide
         # thread limits the search sets). Decoding, transforming and image encoding still
         # run concurrently.
         self._search_lock = threading.Lock()
 
-    def predict(self, image: np.ndarray, *, preprocess: str = "auto", invert: str = "auto",
-                with_images: bool = False) -> dict:
+    def predict(
+        self,
+        image: np.ndarray,
+        *,
+        preprocess: str = "auto",
+        invert: str = "auto",
+        with_images: bool = False,
+    ) -> dict:
         """Label, vote shares and neighbours of one image (see the API docs): grayscale, or
         RGB ``(height, width, 3)`` for a colour model."""
         framed = preprocess_image(image, self.image_format, preprocess, invert)
@@ -103,8 +108,9 @@ class Predictor:
                 "distance": float(distance),
                 "image": self._training_image(index) if show_neighbours else None,
             }
-            for index, label, distance in zip(indices[0], encoded_labels[0], distances[0],
-                                              strict=True)
+            for index, label, distance in zip(
+                indices[0], encoded_labels[0], distances[0], strict=True
+            )
         ]
         seen = features if self.shows_images else framed
         return {
@@ -137,8 +143,10 @@ class Predictor:
         return {
             "estimator": type(classifier).__name__,
             "params": _plain_params(classifier),
-            "steps": [{"name": name, "estimator": type(step).__name__,
-                       "params": _plain_params(step)} for name, step in steps],
+            "steps": [
+                {"name": name, "estimator": type(step).__name__, "params": _plain_params(step)}
+                for name, step in steps
+            ],
             "classes": list(self.class_names),
             "n_train": stored // factor,
             "n_stored": stored,
@@ -166,8 +174,9 @@ def _split_model(model) -> tuple[KNNClassifier, list]:
     """The classifier of ``model`` and the transformers before it (skipped steps left out)."""
     if isinstance(model, Pipeline) and model.steps:
         *earlier, (_, classifier) = model.steps
-        transformers = [(name, step) for name, step in earlier
-                        if step is not None and step != "passthrough"]
+        transformers = [
+            (name, step) for name, step in earlier if step is not None and step != "passthrough"
+        ]
     else:
         classifier, transformers = model, []
     if not isinstance(classifier, KNNClassifier):
@@ -191,8 +200,10 @@ def _n_inputs(classifier: KNNClassifier, transformers: list) -> int:
     check_is_fitted(first)
     n_inputs = getattr(first, "n_features_in_", None)
     if n_inputs is None:
-        raise ValueError(f"The model's first step ({type(first).__name__}) does not record how "
-                         "many features it takes, so it cannot be served.")
+        raise ValueError(
+            f"The model's first step ({type(first).__name__}) does not record how "
+            "many features it takes, so it cannot be served."
+        )
     return int(n_inputs)
 
 
@@ -217,8 +228,8 @@ def _plain_value(value):
     if isinstance(value, numbers.Real):
         return value if np.isfinite(value) else None
     if isinstance(value, (tuple, list)) and all(
-            isinstance(item, numbers.Real) and not isinstance(item, bool) and np.isfinite(item)
-            for item in value):
+        isinstance(item, numbers.Real) and not isinstance(item, bool) and np.isfinite(item)
+        for item in value
+    ):
         return [item.item() if isinstance(item, np.generic) else item for item in value]
     return None
-

@@ -43,8 +43,13 @@ class InputError(ValueError):
 # --- decoding ---------------------------------------------------------------------------------
 
 
-def decode_upload(data: bytes, content_type: str, max_pixels: int,
-                  model_format: ImageFormat | None = None, preprocess: str = "auto") -> np.ndarray:
+def decode_upload(
+    data: bytes,
+    content_type: str,
+    max_pixels: int,
+    model_format: ImageFormat | None = None,
+    preprocess: str = "auto",
+) -> np.ndarray:
     """An uploaded PNG or JPEG as an 8-bit grayscale array at (at most) a working size.
 
     For a colour model (``model_format.color``) it is RGB ``(height, width, 3)`` instead,
@@ -60,8 +65,11 @@ def decode_upload(data: bytes, content_type: str, max_pixels: int,
     """
     image_format = UPLOAD_FORMATS.get(content_type.split(";")[0].strip().lower())
     if image_format is None:
-        raise InputError(415, f"Upload a PNG or JPEG image (image/png or image/jpeg), "
-                              f"not {content_type or 'a file without a content type'}.")
+        raise InputError(
+            415,
+            f"Upload a PNG or JPEG image (image/png or image/jpeg), "
+            f"not {content_type or 'a file without a content type'}.",
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -75,23 +83,30 @@ def decode_upload(data: bytes, content_type: str, max_pixels: int,
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             # Pillow's own guard, for headers far beyond any sensible size.
-            raise InputError(413, f"The image has more pixels than the limit of {max_pixels}; "
-                                  "send a smaller image.") from None
+            raise InputError(
+                413,
+                f"The image has more pixels than the limit of {max_pixels}; send a smaller image.",
+            ) from None
         except UnidentifiedImageError:
             raise InputError(400, f"The upload is not a valid {image_format} image.") from None
         except Exception as error:  # Pillow raises many types on damaged data
-            raise InputError(400, f"The upload is not a valid {image_format} image "
-                                  f"({type(error).__name__}).") from None
+            raise InputError(
+                400, f"The upload is not a valid {image_format} image ({type(error).__name__})."
+            ) from None
 
 
 def _check_pixel_count(width: int, height: int, max_pixels: int) -> None:
     if width * height > max_pixels:
-        raise InputError(413, f"The image is {width}x{height} pixels, more than the limit of "
-                              f"{max_pixels}; send a smaller image.")
+        raise InputError(
+            413,
+            f"The image is {width}x{height} pixels, more than the limit of "
+            f"{max_pixels}; send a smaller image.",
+        )
 
 
-def pixels_from_json(value, image_format: ImageFormat, preprocess: str,
-                     max_pixels: int) -> np.ndarray:
+def pixels_from_json(
+    value, image_format: ImageFormat, preprocess: str, max_pixels: int
+) -> np.ndarray:
     """A JSON array of pixels as a 2-D (or, for a colour model, 3-D) array of 8-bit values.
 
     A 2-D array is a grayscale image of any size; for a colour model a 3-D array
@@ -107,12 +122,16 @@ def pixels_from_json(value, image_format: ImageFormat, preprocess: str,
         more than ``max_pixels`` pixels.
     """
     if not isinstance(value, list) or not value:
-        raise InputError(422, "Send a JSON array of pixel rows (height x width), or one flat "
-                              f"array of {image_format.n_pixels} pixels.")
+        raise InputError(
+            422,
+            "Send a JSON array of pixel rows (height x width), or one flat "
+            f"array of {image_format.n_pixels} pixels.",
+        )
     shape = _json_shape(value)
     # Checked before converting: rows x columns (the channels are bounded by the body size).
-    _check_pixel_count(shape[1] if len(shape) > 1 else shape[0],
-                       shape[0] if len(shape) > 1 else 1, max_pixels)
+    _check_pixel_count(
+        shape[1] if len(shape) > 1 else shape[0], shape[0] if len(shape) > 1 else 1, max_pixels
+    )
     try:
         pixels = np.asarray(value)
     except ValueError:  # ragged rows
@@ -121,8 +140,11 @@ def pixels_from_json(value, image_format: ImageFormat, preprocess: str,
         raise InputError(422, "The pixel array must be rectangular and hold only numbers.")
     if pixels.ndim == 1:
         if pixels.size != image_format.n_pixels:
-            raise InputError(422, f"A flat pixel array must hold {image_format.n_pixels} values "
-                                  f"(a {_size_words(image_format)} image), got {pixels.size}.")
+            raise InputError(
+                422,
+                f"A flat pixel array must hold {image_format.n_pixels} values "
+                f"(a {_size_words(image_format)} image), got {pixels.size}.",
+            )
         pixels = pixels.reshape(image_format.array_shape)
     _check_dimensions(pixels.shape, image_format)
     top = image_format.max_value if preprocess == "none" else 255
@@ -146,8 +168,11 @@ def _check_dimensions(shape: tuple[int, ...], image_format: ImageFormat) -> None
         return
     if len(shape) == 3 and image_format.color and min(shape) >= 1 and shape[2] == 3:
         return
-    expected = ("2-D (height x width) or 3-D (height x width x 3, RGB)" if image_format.color
-                else "2-D (height x width): the model reads grayscale images")
+    expected = (
+        "2-D (height x width) or 3-D (height x width x 3, RGB)"
+        if image_format.color
+        else "2-D (height x width): the model reads grayscale images"
+    )
     raise InputError(422, f"The pixel array must be {expected}, got shape {list(shape)}.")
 
 
@@ -159,8 +184,9 @@ def _size_words(image_format: ImageFormat) -> str:
 # --- preprocessing ----------------------------------------------------------------------------
 
 
-def preprocess_image(image: np.ndarray, image_format: ImageFormat,
-                     preprocess: str = "auto", invert: str = "auto") -> np.ndarray:
+def preprocess_image(
+    image: np.ndarray, image_format: ImageFormat, preprocess: str = "auto", invert: str = "auto"
+) -> np.ndarray:
     """One feature row ``(1, n_pixels)`` in the model's training range from an image.
 
     :func:`knnvision.io.images.frame_image` (which ``knnvision predict`` uses too), or

@@ -9,8 +9,8 @@ from pathlib import Path
 import uvicorn
 
 from ..datasets import load_dataset
-from ..neighbors import KNNClassifier
 from ..io import load
+from ..neighbors import KNNClassifier
 from ..results.experiment import ExperimentConfig, model_metadata, split_for_experiment
 from .app import create_app
 
@@ -25,16 +25,20 @@ def default_model(say: Callable[[str], None] = print) -> KNNClassifier:
         dataset = load_dataset("mnist", download=False)
     except FileNotFoundError:
         dataset = load_dataset("digits")
-        note = ("MNIST files not found (set KNNVISION_DATA to their folder, or run "
-                "`knnvision fit -d mnist` once to download them)")
+        note = (
+            "MNIST files not found (set KNNVISION_DATA to their folder, or run "
+            "`knnvision fit -d mnist` once to download them)"
+        )
     else:
         note = "MNIST files found"
     config = ExperimentConfig(dataset=dataset.name)
     X_train, y_train, _, _ = split_for_experiment(dataset, config)
     model = KNNClassifier(**DEFAULT_PARAMS).fit(X_train, y_train)
     model.metadata_ = model_metadata(dataset, config)
-    say(f"{note}: fitted k={model.n_neighbors} ({model.weights} weights) on {dataset.name}, "
-        f"{model.n_samples_fit_:,} training images.")
+    say(
+        f"{note}: fitted k={model.n_neighbors} ({model.weights} weights) on {dataset.name}, "
+        f"{model.n_samples_fit_:,} training images."
+    )
     return model
 
 
@@ -66,14 +70,15 @@ def serve(
     if model_path is not None:
         say(f"Loaded {model_path}: {_summary(predictor.describe())}.")
     predictor.warm_up()
-    say(f"Serving on http://{host}:{port}/ (API schema: /openapi.json); "
-        "Ctrl+C stops.")
+    say(f"Serving on http://{host}:{port}/ (API schema: /openapi.json); Ctrl+C stops.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _summary(info: dict) -> str:
     """One line about a served model, from :meth:`Predictor.describe`."""
     steps = [step["name"] for step in info["steps"][:-1]]
-    return (" -> ".join([*steps, info["estimator"]]) + f", k={info['params']['n_neighbors']}, "
-            f"{info['n_train']:,} training images of "
-            f"{info['dataset'] or 'an unnamed dataset'}")
+    return (
+        " -> ".join([*steps, info["estimator"]]) + f", k={info['params']['n_neighbors']}, "
+        f"{info['n_train']:,} training images of "
+        f"{info['dataset'] or 'an unnamed dataset'}"
+    )

@@ -13,8 +13,8 @@ cache, system folders, then a verified download).
 
 from __future__ import annotations
 
-from . import digits_grid, digits_quickstart, fashion_pca, mnist_subsets, toy_regression
 from ...results.recipe import RecipeOptions, RecipeResult, Row, Table
+from . import digits_grid, digits_quickstart, fashion_pca, mnist_subsets, toy_regression
 from ._recipe import Recipe
 
 __all__ = ["RECIPES", "Recipe", "RecipeOptions", "RecipeResult", "Row", "Table", "run_recipe"]

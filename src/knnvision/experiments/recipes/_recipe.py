@@ -6,14 +6,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import rankdata
 
 from ...datasets import subsample
 from ...results.experiment import class_scores, confusion_counts
-from ...results.recipe import RecipeOptions, RecipeResult, Row, Table
+from ...results.recipe import RecipeOptions, RecipeResult, Table
 from ...selection.search_cv import ValidationCurve
 
 
@@ -68,8 +68,11 @@ def capped(X: np.ndarray, y: np.ndarray, limit: int | None, seed: int):
 def report_table(title: str, report: dict, class_names: list[str]) -> Table:
     """A scikit-learn ``classification_report(output_dict=True)`` as a table."""
     rows = [
-        [name, *(f"{report[name][key]:.3f}" for key in ("precision", "recall", "f1-score")),
-         str(int(report[name]["support"]))]
+        [
+            name,
+            *(f"{report[name][key]:.3f}" for key in ("precision", "recall", "f1-score")),
+            str(int(report[name]["support"])),
+        ]
         for name in [*class_names, "macro avg", "weighted avg"]
     ]
     return Table(title, ["class", "precision", "recall", "F1", "support"], rows)

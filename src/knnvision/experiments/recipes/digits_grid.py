@@ -13,8 +13,8 @@ import numpy as np
 
 from ...datasets import load_dataset, train_val_test_split
 from ...neighbors import KNNClassifier
-from ...selection.search_cv import KNNSearchCV
 from ...results.recipe import RecipeOptions, RecipeResult, Row
+from ...selection.search_cv import KNNSearchCV
 from ._recipe import Recipe, Stopwatch, prediction_plots
 
 GRID = {"n_neighbors": list(range(2, 20, 2)), "p": [1, 2, 3]}
@@ -26,7 +26,11 @@ def run(options: RecipeOptions) -> RecipeResult:
     with watch.time("loading"):
         data = load_dataset("digits")
         X_train, _, X_test, y_train, _, y_test = train_val_test_split(
-            data.flat("train"), data.labels, val_size=0, test_size=0.2, seed=1337,
+            data.flat("train"),
+            data.labels,
+            val_size=0,
+            test_size=0.2,
+            seed=1337,
             stratify=False,
         )
     with watch.time("knnvision"):
@@ -44,21 +48,35 @@ def run(options: RecipeOptions) -> RecipeResult:
     best = search.best_params_
     rows = [
         Row("test accuracy, k=20, kd-tree, p=2", first_accuracy, None, theirs.get("first")),
-        Row("best parameters (5-fold grid search)",
-            f"n_neighbors={best['n_neighbors']}, p={best['p']}", None, theirs.get("best")),
+        Row(
+            "best parameters (5-fold grid search)",
+            f"n_neighbors={best['n_neighbors']}, p={best['p']}",
+            None,
+            theirs.get("best"),
+        ),
         Row("best cross-validated accuracy", search.best_score_, None, theirs.get("cv")),
         Row("test accuracy of the best model", best_accuracy, None, theirs.get("test")),
     ]
-    notes = [f"{len(search.cv_results_['params'])} candidates x {FOLDS} folds: "
-             f"{len(GRID['p'])} searches per fold instead of {len(search.cv_results_['params'])}."]
-    plots = {"cv_results": search.cv_results_, "test_accuracy": best_accuracy,
-             **prediction_plots(y_test, best_predictions, data.class_names,
-                                 "the best setting of the grid search")}
+    notes = [
+        f"{len(search.cv_results_['params'])} candidates x {FOLDS} folds: "
+        f"{len(GRID['p'])} searches per fold instead of {len(search.cv_results_['params'])}."
+    ]
+    plots = {
+        "cv_results": search.cv_results_,
+        "test_accuracy": best_accuracy,
+        **prediction_plots(
+            y_test, best_predictions, data.class_names, "the best setting of the grid search"
+        ),
+    }
     return RecipeResult(
-        "digits-grid", RECIPE.title,
+        "digits-grid",
+        RECIPE.title,
         f"UCI digits (1,797 images 8x8, values 0..16), {len(y_train)} training / {len(y_test)} "
         "test images (train_test_split, test_size=0.2, random_state=1337).",
-        rows, notes=notes, seconds=watch.seconds, plots=plots,
+        rows,
+        notes=notes,
+        seconds=watch.seconds,
+        plots=plots,
     )
 
 
@@ -67,8 +85,9 @@ def _scikit_learn(X_train, y_train, X_test, y_test) -> dict:
     from sklearn.neighbors import KNeighborsClassifier  # noqa: PLC0415
 
     first = KNeighborsClassifier(20, algorithm="kd_tree", p=2).fit(X_train, y_train)
-    search = GridSearchCV(KNeighborsClassifier(algorithm="kd_tree"), GRID, cv=FOLDS,
-                          scoring="accuracy", n_jobs=-1).fit(X_train, y_train)
+    search = GridSearchCV(
+        KNeighborsClassifier(algorithm="kd_tree"), GRID, cv=FOLDS, scoring="accuracy", n_jobs=-1
+    ).fit(X_train, y_train)
     best = search.best_params_
     return {
         "first": float(first.score(X_test, y_test)),

@@ -28,7 +28,11 @@ def run(options: RecipeOptions) -> RecipeResult:
     with watch.time("loading"):
         data = load_dataset("digits")
         X_train, _, X_test, y_train, _, y_test = train_val_test_split(
-            data.flat("train"), data.labels, val_size=0, test_size=0.25, seed=options.seed,
+            data.flat("train"),
+            data.labels,
+            val_size=0,
+            test_size=0.25,
+            seed=options.seed,
             stratify=False,
         )
     drawing = hand_drawn_one().reshape(1, -1)
@@ -43,17 +47,21 @@ def run(options: RecipeOptions) -> RecipeResult:
             from sklearn.neighbors import KNeighborsClassifier  # noqa: PLC0415
 
             reference = KNeighborsClassifier().fit(X_train, y_train)
-            theirs = {"accuracy": float(reference.score(X_test, y_test)),
-                      "drawn": int(reference.predict(drawing)[0])}
+            theirs = {
+                "accuracy": float(reference.score(X_test, y_test)),
+                "drawn": int(reference.predict(drawing)[0]),
+            }
     rows = [
         Row("test accuracy, k=5", accuracy, None, theirs.get("accuracy")),
         Row("class of the hand-drawn 1", drawn_label, 1, theirs.get("drawn"), form="{}"),
     ]
     return RecipeResult(
-        "digits-quickstart", RECIPE.title,
+        "digits-quickstart",
+        RECIPE.title,
         f"UCI digits, {len(y_train)} training / {len(y_test)} test images (75/25 split, "
         f"seed {options.seed}; the tutorial's split is unseeded).",
-        rows, seconds=watch.seconds,
+        rows,
+        seconds=watch.seconds,
         plots=prediction_plots(y_test, predictions, data.class_names, "k=5"),
     )
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ...datasets import load_dataset
-from ...transforms.pca import PCA
 from ...neighbors import KNNClassifier
-from ._recipe import (
-    Recipe, RecipeOptions, RecipeResult, Row, Stopwatch, Table, capped, prediction_plots,
-)
+from ...results.recipe import RecipeOptions, RecipeResult, Row, Table
+from ...transforms.pca import PCA
+from ._recipe import Recipe, Stopwatch, capped, prediction_plots
 
 N_COMPONENTS = 10
 N_CURVE = 20  # the tutorial plots the explained variance of the first 20 components
@@ -29,10 +28,8 @@ def run(options: RecipeOptions) -> RecipeResult:
     watch = Stopwatch()
     with watch.time("loading"):
         data = load_dataset("fashion-mnist", options.data_dir)
-        X_train, y_train = capped(data.flat("train"), data.labels, options.max_train,
-                                  options.seed)
-        X_test, y_test = capped(data.flat("test"), data.test_labels, options.max_test,
-                                options.seed)
+        X_train, y_train = capped(data.flat("train"), data.labels, options.max_train, options.seed)
+        X_test, y_test = capped(data.flat("test"), data.test_labels, options.max_test, options.seed)
     with watch.time("knnvision"):
         ratios, predictions = _knnvision(X_train, y_train, X_test, y_test)
     accuracy = {metric: float(np.mean(found == y_test)) for metric, found in predictions.items()}
@@ -41,27 +38,45 @@ def run(options: RecipeOptions) -> RecipeResult:
         with watch.time("scikit-learn"):
             theirs = _scikit_learn(X_train, y_train, X_test, y_test)
     rows = [
-        Row(f"variance kept by {N_COMPONENTS} components", float(ratios[:N_COMPONENTS].sum()),
-            "about 72%", theirs.get("variance")),
-        *(Row(f"test accuracy, k={K}, {metric}", accuracy[metric],
-              0.8153 if metric == "euclidean" else "“very similar”", theirs.get(metric))
-          for metric in METRICS),
+        Row(
+            f"variance kept by {N_COMPONENTS} components",
+            float(ratios[:N_COMPONENTS].sum()),
+            "about 72%",
+            theirs.get("variance"),
+        ),
+        *(
+            Row(
+                f"test accuracy, k={K}, {metric}",
+                accuracy[metric],
+                0.8153 if metric == "euclidean" else "“very similar”",
+                theirs.get(metric),
+            )
+            for metric in METRICS
+        ),
     ]
     curve = Table(
         f"Explained variance of the first {N_CURVE} components",
         ["component", "share of variance", "cumulative"],
-        [[str(i + 1), f"{r:.2%}", f"{c:.2%}"] for i, (r, c) in
-         enumerate(zip(ratios, np.cumsum(ratios)))],
+        [
+            [str(i + 1), f"{r:.2%}", f"{c:.2%}"]
+            for i, (r, c) in enumerate(zip(ratios, np.cumsum(ratios)))
+        ],
     )
     return RecipeResult(
-        "fashion-pca", RECIPE.title,
+        "fashion-pca",
+        RECIPE.title,
         f"Fashion-MNIST, {len(y_train)} training / {len(y_test)} test images; PCA "
         f"(covariance eigen-decomposition) to {N_COMPONENTS} components fitted on the training "
         f"part; k={K} ({ALGORITHM}).",
-        rows, [curve], seconds=watch.seconds,
-        plots={"explained_variance_ratio": ratios,
-               **prediction_plots(y_test, predictions["euclidean"], data.class_names,
-                                 f"k={K}, Euclidean")},
+        rows,
+        [curve],
+        seconds=watch.seconds,
+        plots={
+            "explained_variance_ratio": ratios,
+            **prediction_plots(
+                y_test, predictions["euclidean"], data.class_names, f"k={K}, Euclidean"
+            ),
+        },
     )
 
 
@@ -74,7 +89,8 @@ def _knnvision(X_train, y_train, X_test, y_test):
     test_factors = pca.transform(X_test)[:, :N_COMPONENTS]
     predictions = {
         metric: KNNClassifier(K, metric=metric, algorithm=ALGORITHM)
-        .fit(train_factors, y_train).predict(test_factors)
+        .fit(train_factors, y_train)
+        .predict(test_factors)
         for metric in METRICS
     }
     return pca.explained_variance_ratio_, predictions

@@ -16,18 +16,9 @@ import numpy as np
 
 from ...datasets import load_dataset, subsample
 from ...neighbors import KNNClassifier
+from ...results.recipe import RecipeOptions, RecipeResult, Row
 from ...selection.search_cv import validation_curve
-from ._recipe import (
-    Recipe,
-    RecipeOptions,
-    RecipeResult,
-    Row,
-    Stopwatch,
-    curve_plots,
-    matrix_table,
-    prediction_plots,
-    report_table,
-)
+from ._recipe import Recipe, Stopwatch, curve_plots, matrix_table, prediction_plots, report_table
 
 KS = (1, 3, 5, 9, 15, 25)
 BIG = (10_000, 2_000, 2_000)  # training, validation, test
@@ -51,31 +42,51 @@ def run(options: RecipeOptions) -> RecipeResult:
     X_train, _, X_test, y_train, y_val, y_test = big
     names = list(data.class_names)
     rows = [
-        *(Row(f"validation accuracy, K={k}", float(a), None, theirs.get(("val", int(k))))
-          for k, a in zip(curve.n_neighbors, curve.accuracy)),
+        *(
+            Row(f"validation accuracy, K={k}", float(a), None, theirs.get(("val", int(k))))
+            for k, a in zip(curve.n_neighbors, curve.accuracy)
+        ),
         Row("best K", curve.best_k, None, theirs.get("best_k"), form="{}"),
-        Row(f"test accuracy, K={curve.best_k}", _accuracy(test_predictions, y_test), None,
-            theirs.get("test")),
-        Row(f"{len(small[3])} training images, K={SMALL_K}: test accuracy",
-            _accuracy(small_predictions, small[5]), None, theirs.get("small_test")),
+        Row(
+            f"test accuracy, K={curve.best_k}",
+            _accuracy(test_predictions, y_test),
+            None,
+            theirs.get("test"),
+        ),
+        Row(
+            f"{len(small[3])} training images, K={SMALL_K}: test accuracy",
+            _accuracy(small_predictions, small[5]),
+            None,
+            theirs.get("small_test"),
+        ),
     ]
     if options.check:
         agree = int(np.sum(small_predictions == theirs["small_predictions"]))
-        rows.append(Row("… predictions equal to scikit-learn's", f"{agree}/{len(small[5])}",
-                        None, None))
-    plots = {**curve_plots(curve, _accuracy(test_predictions, y_test)),
-             **prediction_plots(y_test, test_predictions, names, f"K={curve.best_k}")}
+        rows.append(
+            Row("… predictions equal to scikit-learn's", f"{agree}/{len(small[5])}", None, None)
+        )
+    plots = {
+        **curve_plots(curve, _accuracy(test_predictions, y_test)),
+        **prediction_plots(y_test, test_predictions, names, f"K={curve.best_k}"),
+    }
     tables = [
-        report_table(f"Per-class report, test images, K={curve.best_k}",
-                     plots["classification_report"], names),
+        report_table(
+            f"Per-class report, test images, K={curve.best_k}",
+            plots["classification_report"],
+            names,
+        ),
         matrix_table("Confusion matrix, test images", plots["confusion_matrix"], names),
     ]
     return RecipeResult(
-        "mnist-subset", RECIPE.title,
+        "mnist-subset",
+        RECIPE.title,
         f"MNIST: {len(y_train)} training, {len(y_val)} validation, {len(y_test)} test images "
         f"drawn from the 60,000 training images (seed {options.seed}); then "
         f"{len(small[3])}/{len(small[4])}/{len(small[5])}. Euclidean distance.",
-        rows, tables, seconds=watch.seconds, plots=plots,
+        rows,
+        tables,
+        seconds=watch.seconds,
+        plots=plots,
     )
 
 
@@ -83,8 +94,12 @@ def _draw(data, sizes, options: RecipeOptions):
     """(X_train, X_val, X_test, y_train, y_val, y_test) of the wanted sizes (or capped)."""
     n_train, n_val, n_test = sizes
     return subsample(
-        data.flat("train"), data.labels, n_train=options.cap(n_train, "train"),
-        n_val=options.cap(n_val, "test"), n_test=options.cap(n_test, "test"), seed=options.seed,
+        data.flat("train"),
+        data.labels,
+        n_train=options.cap(n_train, "train"),
+        n_val=options.cap(n_val, "test"),
+        n_test=options.cap(n_test, "test"),
+        seed=options.seed,
     )
 
 
@@ -105,8 +120,9 @@ def _scikit_learn(big, small, best_k: int) -> dict:
     X_train, X_val, X_test, y_train, y_val, y_test = big
     result: dict = {}
     for k in KS:
-        result[("val", k)] = float(KNeighborsClassifier(k).fit(X_train, y_train)
-                                   .score(X_val, y_val))
+        result[("val", k)] = float(
+            KNeighborsClassifier(k).fit(X_train, y_train).score(X_val, y_val)
+        )
     result["best_k"] = max(KS, key=lambda k: (result[("val", k)], -k))
     model = KNeighborsClassifier(best_k).fit(X_train, y_train)
     result["test"] = float(model.score(X_test, y_test))

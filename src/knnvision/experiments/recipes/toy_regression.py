@@ -20,8 +20,9 @@ NEW_VALUES = (1, 2, 4, 5)
 
 def run(options: RecipeOptions) -> RecipeResult:
     watch = Stopwatch()
-    X, y = make_blobs(sizes=(30, 20), centers=(1.0, 5.0), n_features=10, scale=3.0,
-                      seed=options.seed)
+    X, y = make_blobs(
+        sizes=(30, 20), centers=(1.0, 5.0), n_features=10, scale=3.0, seed=options.seed
+    )
     X_new = np.repeat(np.array(NEW_VALUES, dtype=np.float64)[:, None], 10, axis=1)
     with watch.time("knnvision"):
         predictions = KNNRegressor(5).fit(X, y).predict(X_new)
@@ -32,19 +33,31 @@ def run(options: RecipeOptions) -> RecipeResult:
 
             theirs = KNeighborsRegressor(5).fit(X, y).predict(X_new)
     rows = [
-        Row(f"prediction for a point of all {value}s", float(ours), None,
-            None if theirs is None else float(theirs[i]), form="{:.1f}")
+        Row(
+            f"prediction for a point of all {value}s",
+            float(ours),
+            None,
+            None if theirs is None else float(theirs[i]),
+            form="{:.1f}",
+        )
         for i, (value, ours) in enumerate(zip(NEW_VALUES, predictions))
     ]
     rising = bool(np.all(np.diff(predictions) >= 0))
-    rows.append(Row("predictions rise with the feature values", "yes" if rising else "no",
-                    "yes", None if theirs is None else
-                    ("yes" if np.all(np.diff(theirs) >= 0) else "no")))
+    rows.append(
+        Row(
+            "predictions rise with the feature values",
+            "yes" if rising else "no",
+            "yes",
+            None if theirs is None else ("yes" if np.all(np.diff(theirs) >= 0) else "no"),
+        )
+    )
     return RecipeResult(
-        "toy-regression", RECIPE.title,
+        "toy-regression",
+        RECIPE.title,
         f"Gaussian blobs: 30 points around 1 (label 0), 20 around 5 (label 1), 10 features, "
         f"standard deviation 3, seed {options.seed}; KNNRegressor(k=5).",
-        rows, seconds=watch.seconds,
+        rows,
+        seconds=watch.seconds,
     )
 
 

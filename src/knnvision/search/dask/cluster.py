@@ -115,8 +115,11 @@ def worker_threads(client: distributed.Client) -> list[str]:
     Shards are placed in this order, so every thread of every worker gets a shard and
     neighbouring shards land on different workers.
     """
-    slots = [(thread, address) for address, threads in sorted(client.nthreads().items())
-             for thread in range(threads)]
+    slots = [
+        (thread, address)
+        for address, threads in sorted(client.nthreads().items())
+        for thread in range(threads)
+    ]
     return [address for _, address in sorted(slots)]
 
 

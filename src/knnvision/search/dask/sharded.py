@@ -142,11 +142,17 @@ class ShardedIndex:
         placement = {"workers": [worker], "allow_other_workers": True} if worker else {}
         if isinstance(self._source, str):
             return self.client.submit(
-                _load_shard, self._source, start, stop, **self._settings, **placement,
+                _load_shard,
+                self._source,
+                start,
+                stop,
+                **self._settings,
+                **placement,
                 pure=False,
             )
-        rows = self.client.scatter(self._source[start:stop], hash=False,
-                                   workers=[worker] if worker else None)
+        rows = self.client.scatter(
+            self._source[start:stop], hash=False, workers=[worker] if worker else None
+        )
         # The built shard holds the scattered rows itself; the scattered key is let go.
         return self.client.submit(_build_shard, rows, start, **self._settings, pure=False)
 
@@ -315,8 +321,12 @@ def build_sharded_index(
         n_shards = len(worker_threads(client))
     if isinstance(n_shards, bool) or not isinstance(n_shards, (int, np.integer)) or n_shards < 1:
         raise ValueError(f"n_shards must be a positive integer, got {n_shards!r}.")
-    settings = {"metric": metric, "p": p, "algorithm": algorithm,
-                "working_memory_mb": working_memory_mb}
+    settings = {
+        "metric": metric,
+        "p": p,
+        "algorithm": algorithm,
+        "working_memory_mb": working_memory_mb,
+    }
     return ShardedIndex(client, source, rows_like, resolved, settings, int(n_shards))
 
 
