@@ -49,8 +49,9 @@ class ExperimentConfig:
     report: bool = True
     #: The command line that started the run (the CLI sets it), recorded to reproduce it.
     command: Sequence[str] | None = None
-    #: A named recipe of :mod:`knnvision.experiments.presets` (e.g. "best"): replaces the k/weights/metric
-    #: grid and the cross-validation by the preset's model, tuned on a validation split.
+    #: A named recipe of :mod:`knnvision.experiments.presets` (e.g. "best"): replaces the
+    #: k/weights/metric grid and the cross-validation by the preset's model, tuned on a
+    #: validation split.
     preset: str | None = None
     #: Image folders only: keep the images' colours (RGB features) instead of grayscale.
     color: bool = False
