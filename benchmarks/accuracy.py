@@ -126,7 +126,8 @@ def run_preset(config: ExperimentConfig) -> dict:
 
 def table(dataset: str, rows: list[dict], n_train: int, n_test: int) -> str:
     lines = [
-        f"# {dataset}: test error technique by technique ({n_train} training, {n_test} test images)",
+        f"# {dataset}: test error technique by technique "
+        f"({n_train} training, {n_test} test images)",
         "",
         (
             f"knnvision {__version__}, {platform.machine()}, {os.cpu_count()} cores, numba threads "

@@ -152,7 +152,7 @@ def measure(train, queries, args) -> dict:
 
 def report(m: dict, train, queries, args, say) -> None:
     local, dask = min(m["local"]), min(m["dask"])
-    runs = "; ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(m["local"], m["dask"]))
+    runs = "; ".join(f"{a:.1f} / {b:.1f}" for a, b in zip(m["local"], m["dask"], strict=True))
     say(
         f"Single process ({m['threads']} threads): {local:.1f} s, "
         f"{len(queries) / local:.1f} queries/s"

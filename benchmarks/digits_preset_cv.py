@@ -121,7 +121,8 @@ def cv_table(rows, X, y, seeds, n_folds) -> list[str]:
     """Markdown rows: each candidate's cross-validated error, its spread, paired difference."""
     n = len(y)
     lines = [
-        "| # | candidate | error | sd repeats | sd folds | errors per repeat | paired vs row 0 | k chosen | s |",
+        "| # | candidate | error | sd repeats | sd folds | errors per repeat | paired vs row 0 "
+        "| k chosen | s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     baseline = None
@@ -135,7 +136,7 @@ def cv_table(rows, X, y, seeds, n_folds) -> list[str]:
         paired = per_repeat - baseline
         values, counts = np.unique(chosen, return_counts=True)
         common = " ".join(
-            f"{v}:{c}" for v, c in sorted(zip(values, counts), key=lambda t: -t[1])[:3]
+            f"{v}:{c}" for v, c in sorted(zip(values, counts, strict=True), key=lambda t: -t[1])[:3]
         )
         name = "**preset before this study** (k tuned)" if i == 0 else preset.summary
         line = (

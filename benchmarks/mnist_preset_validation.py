@@ -135,7 +135,7 @@ def run_seed(seed: int, deskewed: np.ndarray, y: np.ndarray, only: set[str] | No
         started = time.perf_counter()
         candidates, _, rerank = clf.candidate_distances(X_val, max(KS), k_keep=max(KS))
         seconds = time.perf_counter() - started
-        for n, name in zip(PREFIXES, prefix_names):
+        for n, name in zip(PREFIXES, prefix_names, strict=True):
             errors = grid_errors(clf, candidates[:, :n], rerank[:, :n], y_val)
             count, choice = tuned(errors)
             save_result(

@@ -61,8 +61,10 @@ def main() -> None:
                 KNeighborsClassifier(algorithm="kd_tree"), GRID, scoring="accuracy", n_jobs=-1
             )
         ),
-        "scikit-learn GridSearchCV(KNeighborsClassifier(algorithm='kd_tree')), one process": lambda: (
-            GridSearchCV(KNeighborsClassifier(algorithm="kd_tree"), GRID, scoring="accuracy")
+        (
+            "scikit-learn GridSearchCV(KNeighborsClassifier(algorithm='kd_tree')), one process"
+        ): lambda: GridSearchCV(
+            KNeighborsClassifier(algorithm="kd_tree"), GRID, scoring="accuracy"
         ),
         "knnvision KNNSearchCV(KNNClassifier())": lambda: KNNSearchCV(KNNClassifier(), GRID, cv=5),
         "knnvision KNNSearchCV(KNNClassifier(algorithm='kd_tree'))": lambda: KNNSearchCV(

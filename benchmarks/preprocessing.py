@@ -17,6 +17,7 @@ import argparse
 import os
 import platform
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,10 @@ def moved_off_centre(images: np.ndarray, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     moves = rng.integers(-MAX_MOVE, MAX_MOVE + 1, size=(len(images), 2))
     return np.stack(
-        [np.roll(image, tuple(move), axis=(0, 1)) for image, move in zip(images, moves)]
+        [
+            np.roll(image, tuple(move), axis=(0, 1))
+            for image, move in zip(images, moves, strict=True)
+        ]
     )
 
 
@@ -175,8 +179,8 @@ def kernels_alone(images: np.ndarray, repeat: int) -> list[str]:
     ]
     for sigma in (*SIGMAS, 2.0):
         previous, current = PreviousGaussianBlur(sigma), GaussianBlur(sigma)
-        old = kernel_seconds(lambda: previous._transform_images(chunk), repeat)
-        new = kernel_seconds(lambda: current._transform_images(chunk), repeat)
+        old = kernel_seconds(partial(previous._transform_images, chunk), repeat)
+        new = kernel_seconds(partial(current._transform_images, chunk), repeat)
         lines.append(
             f"| blur sigma={sigma} ({len(current.kernel())} taps) | {1e3 * old:.1f} ms | "
             f"{1e3 * new:.1f} ms | {old / new:.1f}x |"
@@ -198,7 +202,7 @@ def kernels_alone(images: np.ndarray, repeat: int) -> list[str]:
         return np.stack(
             [
                 scipy.ndimage.shift(image, (down, right), order=0, mode="constant")
-                for image, down, right in zip(chunk, dy, dx)
+                for image, down, right in zip(chunk, dy, dx, strict=True)
             ]
         )
 

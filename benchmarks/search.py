@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))  # run from a fresh clone without installing
 
-from knnvision.experiments import bench as benchmark
+from knnvision.experiments import bench as benchmark  # noqa: E402  (needs the path above)
 
 
 def main(argv: list[str] | None = None) -> int:

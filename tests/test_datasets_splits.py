@@ -22,13 +22,13 @@ def _check_parts(parts, X, y, sizes, per_class=None):
     X_parts, y_parts = parts[:3], parts[3:]
     assert [len(p) for p in X_parts] == [len(p) for p in y_parts] == list(sizes)
     rows = [p[:, 0, 0] for p in X_parts]
-    for r, labels in zip(rows, y_parts):
+    for r, labels in zip(rows, y_parts, strict=True):
         np.testing.assert_array_equal(y[r], labels)  # labels travel with their rows
         assert X_parts[0].shape[1:] == X.shape[1:]
     joined = np.concatenate(rows)
     assert len(np.unique(joined)) == len(joined)  # disjoint
     if per_class is not None:
-        for labels, count in zip(y_parts, per_class):
+        for labels, count in zip(y_parts, per_class, strict=True):
             assert np.all(np.bincount(labels, minlength=10) == count)
     return rows
 

@@ -220,7 +220,7 @@ def test_cross_validate_grid_matches_refitting(digits):
         seed=2,
     )
     folds = list(StratifiedKFold(3, shuffle=True, random_state=2).split(X, y))
-    for candidate, scores in zip(result.candidates, result.fold_scores):
+    for candidate, scores in zip(result.candidates, result.fold_scores, strict=True):
         expected = [
             KNNClassifier(**candidate.params()).fit(X[train], y[train]).score(X[test], y[test])
             for train, test in folds

@@ -41,7 +41,10 @@ def test_missing_part_fails_under_ci(monkeypatch, value):
     monkeypatch.setenv("CI", value)
     with pytest.raises(
         pytest.fail.Exception,
-        match=r"CI=true, so this is a failure, not a skip: missing the example part; .*knnvision\[example\]",
+        match=(
+            r"CI=true, so this is a failure, not a skip: missing the example part; "
+            r".*knnvision\[example\]"
+        ),
     ):
         require(False, "the example part", INSTALL)
 

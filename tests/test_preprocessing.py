@@ -323,7 +323,7 @@ def test_float64_blur_is_within_a_few_units_in_the_last_place_of_exact_arithmeti
         ]
 
     def transposed(matrix):
-        return [list(column) for column in zip(*matrix)]
+        return [list(column) for column in zip(*matrix, strict=True)]
 
     exact = [[Fraction(v) for v in row] for row in image[0]]
     exact = transposed(correlate_each_row(transposed(correlate_each_row(exact))))
@@ -368,7 +368,7 @@ def test_shift_each_image_matches_a_roll_with_zero_fill_even_beyond_the_frame():
     images = rng.integers(1, 256, (30, 5, 7)).astype(np.uint8)
     dy, dx = rng.integers(-6, 7, 30), rng.integers(-8, 9, 30)
     moved = _shift_each_image(images, dy, dx)
-    for image, down, right, result in zip(images, dy, dx, moved):
+    for image, down, right, result in zip(images, dy, dx, moved, strict=True):
         expected = np.zeros_like(image)
         for y in range(5):
             for x in range(7):

@@ -76,7 +76,7 @@ def test_digits_grid_uses_the_tutorials_split_and_grid(tmp_path):
         seed=1337,
         stratify=False,
     )
-    for ours, theirs in zip((X_train, X_test, y_train, y_test), expected):
+    for ours, theirs in zip((X_train, X_test, y_train, y_test), expected, strict=True):
         np.testing.assert_array_equal(ours, theirs)
     # scikit-learn's grid search (process pool) is left out to keep the test quick; the
     # scores equal GridSearchCV's by test_model_selection.

@@ -418,7 +418,7 @@ def _drawn_tick_labels(axis) -> list[str]:
     low, high = sorted(axis.get_view_interval())
     return [
         label.get_text()
-        for label, tick in zip(axis.get_ticklabels(), axis.get_ticklocs())
+        for label, tick in zip(axis.get_ticklabels(), axis.get_ticklocs(), strict=False)
         if low - 1e-9 <= tick <= high + 1e-9
     ]
 
@@ -542,8 +542,8 @@ def test_distance_labels_of_a_figure_share_one_format():
 def _grid_results(settings: list[dict], means_by_k: list[list[float]]) -> dict:
     """A GridSearchCV-style cv_results of ``settings`` x k = 1, 3, 5 (two folds)."""
     params, means = [], []
-    for setting, row in zip(settings, means_by_k):
-        for k, mean in zip((1, 3, 5), row):
+    for setting, row in zip(settings, means_by_k, strict=True):
+        for k, mean in zip((1, 3, 5), row, strict=True):
             params.append({**setting, "n_neighbors": k})
             means.append(mean)
     means = np.array(means)

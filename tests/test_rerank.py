@@ -1,4 +1,4 @@
-"""Deformation-aware re-ranking: IDM kernels against their NumPy twins, and the estimator."""
+"""Deformation-aware re-ranking: the estimator (its IDM kernels: test_kernels_idm.py)."""
 
 import numpy as np
 import pytest
@@ -7,15 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from knnvision import KNNClassifier, load, save
-from knnvision.neighbors.rerank import (
-    RerankKNNClassifier,
-    context_features,
-    context_features_numpy,
-    idm_distance,
-    idm_distance_numpy,
-    idm_rerank,
-    sobel_gradients_numpy,
-)
+from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.transforms.augmentation import shift_images
 from knnvision.transforms.preprocessing import Deskew
 
@@ -29,66 +21,6 @@ def test_scikit_learn_conformance(estimator, check):
 def digits():
     X, y = load_digits(return_X_y=True)
     return X.astype(np.uint8), y
-
-
-# --- kernels against their twins -------------------------------------------------------------
-
-
-@pytest.mark.parametrize("shape", [(8, 8), (5, 9), (1, 6)])
-@pytest.mark.parametrize("radius", [0, 1, 2])
-def test_context_features_equal_their_twin(shape, radius):
-    image = np.random.default_rng(0).uniform(0, 255, shape)
-    np.testing.assert_array_equal(
-        context_features(image.ravel(), *shape, radius), context_features_numpy(image, radius)
-    )
-
-
-@pytest.mark.parametrize("warp, context", [(0, 0), (1, 0), (1, 1), (2, 1), (1, 2)])
-@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
-def test_idm_distance_equals_its_twin(warp, context, dtype):
-    rng = np.random.default_rng(warp * 10 + context)
-    a, b = (rng.integers(0, 256, (7, 9)).astype(dtype) for _ in range(2))
-    a[:2] = 0  # blank rows exercise the zero-context shortcut
-    compiled = idm_distance(a.ravel(), b.ravel(), 7, 9, warp, context)
-    np.testing.assert_allclose(compiled, idm_distance_numpy(a, b, warp, context), rtol=1e-12)
-
-
-def test_idm_without_warp_or_context_is_the_squared_gradient_distance():
-    rng = np.random.default_rng(1)
-    a, b = rng.uniform(0, 1, (2, 6, 6))
-    gradients_a, gradients_b = sobel_gradients_numpy(a), sobel_gradients_numpy(b)
-    expected = sum(((ga - gb) ** 2).sum() for ga, gb in zip(gradients_a, gradients_b))
-    assert np.isclose(idm_distance(a.ravel(), b.ravel(), 6, 6, 0, 0), expected, rtol=1e-12)
-
-
-def test_idm_forgives_a_one_pixel_shift_that_euclidean_does_not():
-    image = np.zeros((1, 12, 12))
-    image[0, 4:8, 3:9] = np.random.default_rng(2).uniform(50, 255, (4, 6))
-    moved = shift_images(image, 1, -1)
-    assert idm_distance(moved.ravel(), image.ravel(), 12, 12, 1, 1) == 0.0
-    assert idm_distance(moved.ravel(), image.ravel(), 12, 12, 0, 1) > 0.0
-    assert idm_distance(image.ravel(), image.ravel(), 12, 12, 2, 1) == 0.0
-
-
-def test_rerank_kernel_matches_single_distances_and_abandons_only_losers():
-    rng = np.random.default_rng(3)
-    train = rng.integers(0, 256, (30, 36)).astype(np.uint8)
-    queries = rng.integers(0, 256, (4, 36)).astype(np.uint8)
-    candidates = np.stack([rng.permutation(30)[:12] for _ in range(4)]).astype(np.int64)
-    full = idm_rerank(queries, train, candidates, 6, 6, 1, 1, 12)
-    for q in range(4):
-        for c in range(12):
-            expected = idm_distance_numpy(
-                queries[q].reshape(6, 6), train[candidates[q, c]].reshape(6, 6), 1, 1
-            )
-            assert np.isclose(full[q, c], expected, rtol=1e-12)
-    pruned = idm_rerank(queries, train, candidates, 6, 6, 1, 1, 3)
-    for q in range(4):
-        best3 = np.sort(full[q])[:3]
-        np.testing.assert_array_equal(np.sort(pruned[q])[:3], best3)
-        measured = np.isfinite(pruned[q])
-        np.testing.assert_array_equal(pruned[q][measured], full[q][measured])
-        assert np.all(full[q][~measured] > best3[-1])
 
 
 # --- the estimator -----------------------------------------------------------------------------

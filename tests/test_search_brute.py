@@ -194,7 +194,7 @@ def test_minkowski_rounding_near_ties_follow_the_reference():
     numpy_pow = values**p
     libm_pow = np.array([math.pow(v, p) for v in values])
     flips = []
-    for v, np_v, lib_v in zip(values, numpy_pow, libm_pow):
+    for v, np_v, lib_v in zip(values, numpy_pow, libm_pow, strict=True):
         if np_v == lib_v:
             continue
         w = np.nextafter(v, np.inf if np_v < lib_v else -np.inf)

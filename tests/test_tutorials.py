@@ -4,8 +4,8 @@ knnvision, gives the tutorial's numbers.
 The code is that of ``../shared/reference/00*.txt``. Where the scrape lost pieces (the
 arguments of ``train_test_split`` and of each ``.fit`` call, ``best_k = ...``), they are
 filled in with the obvious ones and marked ``# reconstructed``. Tutorials 000 and 004 use no
-scikit-learn (a NumPy KNN from scratch); their experiments are in ``knnvision.experiments.recipes`` and
-``tests/test_recipes.py``.
+scikit-learn (a NumPy KNN from scratch); their experiments are in
+``knnvision.experiments.recipes`` and ``tests/test_recipes.py``.
 """
 
 import joblib

@@ -14,7 +14,7 @@ import importlib
 import sys
 import time
 from contextlib import contextmanager
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -508,7 +508,7 @@ def fit(
     )
 
 
-class InvertChoice(str, Enum):
+class InvertChoice(StrEnum):
     """Values of ``predict --invert`` (an Enum, so a bad value is a usage error)."""
 
     auto = "auto"
@@ -516,7 +516,7 @@ class InvertChoice(str, Enum):
     no = "no"
 
 
-class FramingChoice(str, Enum):
+class FramingChoice(StrEnum):
     """Values of ``predict --preprocess``: the web API's ``preprocess`` choices."""
 
     auto = "auto"
@@ -526,7 +526,7 @@ class FramingChoice(str, Enum):
     none = "none"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Values of ``predict --format``."""
 
     table = "table"
@@ -1182,7 +1182,9 @@ def _print_cv(cv) -> None:
         title = _literal(f"preset {cv.extra['preset']}: {cv.extra['summary']}; validation split")
     table = Table("k", "metric", "weights", "CV accuracy", title=title)
     best = cv.best_index
-    for i, (c, mean, std) in enumerate(zip(cv.candidates, cv.mean_scores, cv.std_scores)):
+    for i, (c, mean, std) in enumerate(
+        zip(cv.candidates, cv.mean_scores, cv.std_scores, strict=True)
+    ):
         style = "bold green" if i == best else None
         table.add_row(
             str(c.n_neighbors),
@@ -1211,7 +1213,7 @@ def _print_report(report: dict, class_names: list[str]) -> None:
 def _print_confusion(matrix: np.ndarray, class_names: list[str]) -> None:
     short = [_literal(name[:8]) for name in class_names]  # cut first, then escaped
     table = Table("true \\ predicted", *short, title="Confusion matrix")
-    for i, (name, row) in enumerate(zip(short, matrix)):
+    for i, (name, row) in enumerate(zip(short, matrix, strict=True)):
         cells = [f"[bold]{count:,}[/]" if i == j else f"{count:,}" for j, count in enumerate(row)]
         table.add_row(name, *cells)
     console.print(table)

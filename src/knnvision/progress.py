@@ -40,8 +40,10 @@ class _SilentReporter:
         pass
 
 
+# One reporter for every context that installed none: it holds no state, so sharing it is safe.
+_SILENT = _SilentReporter()
 _reporter: contextvars.ContextVar[Reporter] = contextvars.ContextVar(
-    "knnvision_progress_reporter", default=_SilentReporter()
+    "knnvision_progress_reporter", default=_SILENT
 )
 
 

@@ -62,6 +62,7 @@ class Dataset:
         if (self.test_images is None) != (self.test_labels is None):
             raise ValueError("give both test_images and test_labels, or neither")
         if self.test_images is not None:
+            assert self.test_labels is not None  # both or neither, checked just above
             if self.test_images.shape[1:] != self.images.shape[1:]:
                 raise ValueError(
                     f"test images are {self.test_images.shape[1:]} but training images are "

@@ -224,10 +224,12 @@ def _decode(
             # JPEG: decode at a reduced scale when possible (in colour when it has colours,
             # so that their loss can be told).
             im.draft("RGB" if may_have_colour else "L", (width, height))
-            rgb = _small_rgb(im, size) if may_have_colour or color else None
-            has_colour = may_have_colour and _has_colour(rgb)
-            if color:
-                return rgb, has_colour
+            has_colour = False
+            if may_have_colour or color:
+                rgb = _small_rgb(im, size)
+                has_colour = may_have_colour and _has_colour(rgb)
+                if color:
+                    return rgb, has_colour
             gray = to_gray(im)
             resized = gray.resize((width, height), Image.Resampling.BILINEAR)
             return np.asarray(resized, dtype=np.uint8), has_colour

@@ -19,7 +19,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 import numpy as np
 
@@ -40,6 +40,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
 # Everything the stdlib raises for a damaged gzip stream.
 _GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error)
+
+
+class _ByteReader(Protocol):
+    """What the reader needs of a stream: an open file or a ``GzipFile`` both fit."""
+
+    def read(self, size: int, /) -> bytes: ...
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -81,7 +87,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
             ) from None
 
 
-def _read_raw(stream: BinaryIO, path: Path) -> np.ndarray:
+def _read_raw(stream: _ByteReader, path: Path) -> np.ndarray:
     """Read an uncompressed IDX file, checking its size before reading the payload."""
     dtype, shape, header_size = _read_header(stream, path)
     expected = header_size + _payload_size(dtype, shape)
@@ -92,7 +98,7 @@ def _read_raw(stream: BinaryIO, path: Path) -> np.ndarray:
 
 
 def _read_stream(
-    stream: BinaryIO,
+    stream: _ByteReader,
     path: Path,
     *,
     compressed: bool,
@@ -113,7 +119,7 @@ def _read_stream(
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
-def _read_header(stream: BinaryIO, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+def _read_header(stream: _ByteReader, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
     """Parse the magic number and dimensions; return (dtype, shape, header size in bytes)."""
     magic = stream.read(4)
     if len(magic) < 4:
@@ -155,7 +161,7 @@ def _size_message(path: Path, expected: int, actual: int, where: str = "file") -
     )
 
 
-def _read_at_most(stream: BinaryIO, nbytes: int) -> bytearray:
+def _read_at_most(stream: _ByteReader, nbytes: int) -> bytearray:
     """Read up to ``nbytes`` in chunks, so a lying header cannot force a huge allocation."""
     buffer = bytearray()
     while len(buffer) < nbytes:
@@ -166,7 +172,7 @@ def _read_at_most(stream: BinaryIO, nbytes: int) -> bytearray:
     return buffer
 
 
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+def _chunks(stream: _ByteReader) -> Iterator[bytes]:
     """Yield what is left in ``stream`` chunk by chunk (reading a gzip stream to its end)."""
     while chunk := stream.read(_CHUNK):
         yield chunk

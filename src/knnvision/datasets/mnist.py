@@ -213,10 +213,11 @@ def _find(
     name: str, data_dir: str | os.PathLike | None, recorded_dir: str | os.PathLike | None = None
 ) -> tuple[list[Path] | None, list[str]]:
     """First folder holding all four files; also a note per folder searched, for errors."""
-    searched = []
+    searched: list[str] = []
     for folder, origin in _candidates(name, data_dir, recorded_dir):
-        files = [_locate(folder, stem) for stem in FILES]
-        missing = [stem for stem, path in zip(FILES, files) if path is None]
+        located = [_locate(folder, stem) for stem in FILES]
+        missing = [stem for stem, path in zip(FILES, located, strict=True) if path is None]
+        files = [path for path in located if path is not None]  # all four when none missing
         if not missing and not _holds_other_dataset(name, files[1]):
             return files, searched
         searched.append(f"{folder} ({origin}: {_why_not(folder, missing, name)})")

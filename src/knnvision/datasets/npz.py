@@ -87,7 +87,8 @@ def _build(path: Path, arrays: dict[str, np.ndarray]) -> Dataset:
     has_test = "X_test" in arrays
     test_images = _images(arrays["X_test"], path, "X_test") if has_test else None
     parts = [arrays["y"], arrays["y_test"]] if has_test else [arrays["y"]]
-    for labels, x, key in zip(parts, (images, test_images), ("y", "y_test")):
+    image_parts = [images] if test_images is None else [images, test_images]
+    for labels, x, key in zip(parts, image_parts, ("y", "y_test"), strict=False):
         if np.ndim(labels) != 1 or len(labels) != len(x):
             raise ValueError(
                 f"{path}: {key} has shape {np.shape(labels)}, expected ({len(x)},) to match X"

@@ -60,7 +60,10 @@ def make_blobs(
         raise ValueError(f"target must be one of {_TARGETS}, got {target!r}")
     rng = np.random.default_rng(seed)
     X = np.concatenate(
-        [rng.normal(row, s, size=(n, len(row))) for n, row, s in zip(sizes, center_rows, scales)]
+        [
+            rng.normal(row, s, size=(n, len(row)))
+            for n, row, s in zip(sizes, center_rows, scales, strict=True)
+        ]
     )
     labels = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     return X, _target(target, X, labels, center_rows)

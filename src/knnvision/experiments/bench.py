@@ -52,6 +52,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -161,7 +162,7 @@ def run(
         folder = Path(data_dir) if data_dir is not None else None
         ctx = Context(sizes, threads, folder, synthetic, repeat, log, quick=quick)
         _set_faiss_threads(threads)
-        report = {
+        report: dict[str, Any] = {  # becomes the JSON file: values of every kind
             "machine": _machine(threads),
             "quick": quick,
             "sizes": sizes.__dict__,
@@ -301,7 +302,7 @@ def _case_auto_table(ctx: Context) -> dict:
     for metric in ("euclidean", "manhattan"):
         for dim in (2, 4, 8, 12, 16, 24, 32, 48):
             train, queries = _pca(data.train[: ctx.sizes.n_train], data.test[:n_queries], dim)
-            row = {"metric": metric, "n_features": dim, "n_train": len(train)}
+            row: dict[str, Any] = {"metric": metric, "n_features": dim, "n_train": len(train)}
             for algorithm in ("brute", "kd_tree"):
                 index = build_index(train, metric=metric, algorithm=algorithm)
                 index.query(queries[:10], 10)
@@ -617,6 +618,7 @@ def _load_images(name: str, data_dir: Path | None) -> Data:
             ds = load_mnist(name, folder, download=False)
         except FileNotFoundError:
             continue
+        assert ds.test_images is not None  # the four IDX files hold the official test part
         return Data(name, _flat(ds.images), _flat(ds.test_images))
     searched = ", ".join(str(folder) for folder in folders)
     raise FileNotFoundError(

@@ -15,6 +15,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -22,10 +23,13 @@ from PIL import Image, UnidentifiedImageError
 from ..datasets import read_idx
 from ..datasets.folder import IMAGE_FORMATS, MAX_PIXELS, to_gray
 
-INVERT_CHOICES = ("auto", "yes", "no")
+# Each set of choices is a Literal type too, so that the web API can declare its options.
+Invert = Literal["auto", "yes", "no"]
+INVERT_CHOICES: tuple[str, ...] = get_args(Invert)
 
 #: How an image is made to look like the training images (see :func:`frame_image`).
-FRAMING_CHOICES = ("auto", "mnist", "digits", "resize", "none")
+Framing = Literal["auto", "mnist", "digits", "resize", "none"]
+FRAMING_CHOICES: tuple[str, ...] = get_args(Framing)
 
 #: File name endings read as images (also what ``predict`` picks from a folder).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm"})
@@ -79,7 +83,7 @@ class ImageFormat:
         color = len(shape) == 3
         dataset = str(metadata.get("dataset", "")).lower()
         framing = dataset if dataset in ("mnist", "digits") and not color else "resize"
-        return cls(shape[:2], int(metadata.get("max_value", 255)), framing, color)
+        return cls((shape[0], shape[1]), int(metadata.get("max_value", 255)), framing, color)
 
     @property
     def array_shape(self) -> tuple[int, ...]:
@@ -530,14 +534,14 @@ def read_color_inputs(
     web API reads an upload to a colour model the same way, so both give the same answer;
     ``framing`` and ``invert`` mean what they mean there (:func:`frame_color_image`).
     """
+    # With framing "none" the file must already have the model's size: not resized here.
+    size = None if framing == "none" else image_format.image_shape
     names, rows = [], []
     for path in list_inputs(paths):
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise ValueError(
                 f"{path}: a colour model reads image files (PNG, JPEG, ...), not IDX or .npz files."
             )
-        # With framing "none" the file must already have the model's size: not resized here.
-        size = None if framing == "none" else image_format.image_shape
         image = _decode_file(path, max_pixels, lambda opened: rgb_pixels(opened, size))
         rows.append(frame_color_image(image, image_format, framing, invert))
         names.append(str(path))
@@ -555,7 +559,7 @@ def rgb_pixels(image: Image.Image, size: tuple[int, int] | None = None) -> np.nd
     # The folder reader's own conversion, so that a training file read again gives its row.
     from ..datasets.folder import _small_rgb
 
-    size = (image.height, image.width) if size is None else tuple(size)
+    size = (image.height, image.width) if size is None else (size[0], size[1])
     image.draft("RGB", size[::-1])  # JPEG: decode at a reduced scale, as the folder reader
     return _small_rgb(image, size)
 

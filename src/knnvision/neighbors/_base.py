@@ -95,7 +95,7 @@ def check_working_memory(working_memory) -> None:
     if (
         isinstance(working_memory, bool)
         or not isinstance(working_memory, numbers.Real)
-        or not working_memory > 0
+        or not float(working_memory) > 0  # numbers.Real promises __float__, not __gt__
     ):
         raise ValueError(
             f"working_memory must be a positive number of megabytes or None, got "

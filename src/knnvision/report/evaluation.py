@@ -184,7 +184,9 @@ def find_dataset(config: ExperimentConfig, recorded_data_dir=None, image_size=No
             "back, or evaluate on their new place with `knnvision evaluate MODEL --dataset "
             "FOLDER`."
         )
-    size = {} if image_size is None else {"image_size": tuple(int(s) for s in image_size[:2])}
+    size: dict[str, tuple[int, int]] = {}
+    if image_size is not None:  # the model's (height, width[, 3]): resize to its height, width
+        size["image_size"] = (int(image_size[0]), int(image_size[1]))
     return load_dataset(
         config.dataset,
         config.data_dir,
@@ -205,6 +207,11 @@ def check_recorded(evaluation: Evaluation, recorded: dict, *, rows: str = "split
         evaluation.test_labels
     ) == recorded.get("n_test", len(evaluation.test_labels))
     if rows == "split":
+        if evaluation.train_labels is None:
+            raise ValueError(
+                "the evaluation holds no training labels to compare with the recorded "
+                "n_train; check it with rows='model'"
+            )
         same = same and len(evaluation.train_labels) == recorded["n_train"]
     if not same:
         raise ValueError(
@@ -276,7 +283,8 @@ def config_from_json(values: dict, data_dir=None) -> ExperimentConfig:
     out and fields added since are left at their defaults."""
     known = {f.name for f in dataclasses.fields(ExperimentConfig)}
     config = ExperimentConfig(**{key: value for key, value in values.items() if key in known})
-    config.metrics = [tuple(metric) for metric in config.metrics]
+    # JSON gives each metric as a [name, p] list; the config holds (name, p) pairs.
+    config.metrics = [(name, p) for name, p in config.metrics]
     if data_dir is not None:
         config.data_dir = str(data_dir)
     return config
@@ -368,13 +376,16 @@ def _misclassified_figure(evaluation: Evaluation) -> Figure | None:
     shape = evaluation.dataset.image_shape  # (height, width), or (height, width, 3)
     pixels = int(np.prod(shape))
     train, test = evaluation.train_features, evaluation.test_features
-    if train is None or test is None or train.shape[1] != pixels or test.shape[1] != pixels:
+    train_labels = evaluation.train_labels
+    if train is None or test is None or train_labels is None:
+        return None
+    if train.shape[1] != pixels or test.shape[1] != pixels:
         return None
     wrong = np.flatnonzero(evaluation.test_predictions != evaluation.test_labels)
     wrong = wrong[:MAX_MISCLASSIFIED]
     queries = test[wrong]
     k_model = _final_step(evaluation.model).n_neighbors
-    k = min(max(k_model, MIN_NEIGHBORS_SHOWN), MAX_NEIGHBORS_SHOWN, len(evaluation.train_labels))
+    k = min(max(k_model, MIN_NEIGHBORS_SHOWN), MAX_NEIGHBORS_SHOWN, len(train_labels))
     if wrong.size:
         distances, indices = _kneighbors(evaluation.model, queries, k)
     else:
@@ -384,7 +395,7 @@ def _misclassified_figure(evaluation: Evaluation) -> Figure | None:
         evaluation.test_labels[wrong],
         evaluation.test_predictions[wrong],
         train[indices].reshape(len(wrong), k, *shape),
-        np.asarray(evaluation.train_labels)[indices],
+        np.asarray(train_labels)[indices],
         distances,
         evaluation.class_names,
         n_voting=k_model,

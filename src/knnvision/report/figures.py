@@ -1,7 +1,8 @@
 """The figures of a knnvision report, one function each, every one returning a ``Figure``.
 
-They take plain arrays (and, for the tuning curve, a :class:`~knnvision.selection.search_cv.CVResult`),
-so they work in a notebook as well as in the report:
+They take plain arrays (and, for the tuning curve, a
+:class:`~knnvision.selection.search_cv.CVResult`), so they work in a notebook as well as in the
+report:
 
 >>> from knnvision.report import confusion_heatmap
 >>> figure = confusion_heatmap([[5, 1], [0, 6]], ["cat", "dog"])
@@ -351,7 +352,11 @@ def per_class_scores(
         )
     supports = [int(report[name].get("support", 0)) for name in class_names]
     axes.set_yticks(
-        rows, [f"{name}  (n={count_text(support)})" for name, support in zip(class_names, supports)]
+        rows,
+        [
+            f"{name}  (n={count_text(support)})"
+            for name, support in zip(class_names, supports, strict=True)
+        ],
     )
     axes.set_ylim(len(class_names) - 0.5, -0.5)  # first class on top
     axes.set_xlim(*_score_limits(min(float(v.min()) for v in scores.values())))
@@ -367,8 +372,8 @@ def per_class_scores(
 @styled
 def misclassified_neighbors(
     query_images: np.ndarray,
-    true_labels: Sequence[int],
-    predicted_labels: Sequence[int],
+    true_labels: Sequence[int] | np.ndarray,
+    predicted_labels: Sequence[int] | np.ndarray,
     neighbor_images: np.ndarray,
     neighbor_labels: np.ndarray,
     neighbor_distances: np.ndarray,
@@ -529,7 +534,7 @@ def pca_explained_variance(
 @styled
 def pca_scatter(
     points,
-    labels: Sequence[int],
+    labels: Sequence[int] | np.ndarray,
     class_names: Sequence[str],
     *,
     explained_variance_ratio=None,
@@ -571,8 +576,9 @@ def pca_scatter(
             )
     ratio = None if explained_variance_ratio is None else np.asarray(explained_variance_ratio)
     for axis, number in ((axes.xaxis, 0), (axes.yaxis, 1)):
-        known = ratio is not None and ratio.size > number
-        share = f" ({ratio[number]:.1%} of variance)" if known else ""
+        share = ""
+        if ratio is not None and ratio.size > number:
+            share = f" ({ratio[number]:.1%} of variance)"
         axis.set_label_text(f"principal component {number + 1}{share}")
     axes.set_title(f"First two principal components ({count_text(len(points))} images)")
     figure.legend(
@@ -602,7 +608,7 @@ def timing_breakdown(timings: Mapping[str, float]) -> Figure:
     axes = figure.add_subplot()
     rows = np.arange(len(names))
     axes.barh(rows, seconds, color=class_color(0), height=0.6)
-    for row, value in zip(rows, seconds):
+    for row, value in zip(rows, seconds, strict=True):
         share = value / total if total > 0 else 0.0
         axes.annotate(
             f"{value:.2f} s ({share:.0%})",

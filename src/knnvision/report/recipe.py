@@ -1,8 +1,8 @@
 """The report of ``knnvision recipe NAME``: a tutorial's numbers next to knnvision's.
 
-Everything the page shows is in ``results.json`` (the numbers, the recipe's tables and the
-data of its figures, :attr:`~knnvision.experiments.recipes.RecipeResult.plots`), so ``knnvision report
-DIR`` (:func:`rebuild`) redraws it without running the recipe again or reading any dataset.
+Everything the page shows is in ``results.json`` (the numbers, the recipe's tables and the data of
+its figures, :attr:`~knnvision.experiments.recipes.RecipeResult.plots`), so ``knnvision report DIR``
+(:func:`rebuild`) redraws it without running the recipe again or reading any dataset.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from typing import TypeVar
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler  # the object matplotlib.cycler names; typed here
 
 #: Dots per inch of every figure: fixed, so the same figure always has the same pixel size.
 DPI = 110
@@ -62,7 +63,7 @@ _RC = {
     "axes.grid": False,
     "grid.color": "#d9d9d9",
     "grid.linewidth": 0.7,
-    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "axes.prop_cycle": cycler(color=PALETTE),
     "image.interpolation": "nearest",
 }
 

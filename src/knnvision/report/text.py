@@ -101,8 +101,11 @@ def settings_table(settings: Mapping) -> dict[str, str]:
     }
 
 
-def count_text(count: int) -> str:
-    """A count as the reports show every count: with thousands separators (``60,000``)."""
+def count_text(count: float) -> str:
+    """A count as the reports show every count: with thousands separators (``60,000``).
+
+    A whole float is accepted too: scikit-learn's reports record supports as floats.
+    """
     return f"{int(count):,}"
 
 

@@ -36,11 +36,14 @@ brute force.
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 
 from .local import (
     ALGORITHMS,
     DEFAULT_WORKING_MEMORY_MB,
+    LocalIndex,
     SearchIndex,
     auto_algorithm,
     build_local_index,
@@ -56,6 +59,7 @@ __all__ = [
     "ALGORITHMS",
     "BACKENDS",
     "DEFAULT_WORKING_MEMORY_MB",
+    "LocalIndex",
     "METRIC_ALIASES",
     "METRIC_NAMES",
     "Metric",
@@ -68,6 +72,31 @@ __all__ = [
     "resolve_metric",
     "thread_limit",
 ]
+
+
+# The local backend (the default) returns an index that also answers ``query_train``.
+@overload
+def build_index(
+    train: np.ndarray,
+    *,
+    metric: str = ...,
+    p: float | None = ...,
+    algorithm: str = ...,
+    working_memory_mb: float | None = ...,
+    backend: Literal["local"] = ...,
+    scheduler: str | None = ...,
+) -> LocalIndex: ...
+@overload
+def build_index(
+    train: np.ndarray,
+    *,
+    metric: str = ...,
+    p: float | None = ...,
+    algorithm: str = ...,
+    working_memory_mb: float | None = ...,
+    backend: str,
+    scheduler: str | None = ...,
+) -> SearchIndex: ...
 
 
 def build_index(

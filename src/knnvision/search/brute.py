@@ -11,7 +11,7 @@ Three engines, chosen per metric and dtype:
   exact float64 kernel. The result equals the reference, ties included; when the spare
   candidates might not cover every near-tie, that query is re-scanned exactly.
 * **uint8 Manhattan** (and uint8 Euclidean for a handful of queries): exact integer sums of
-  byte differences with SIMD ``psadbw`` / ``pmaddwd`` (see :mod:`knnvision.search.kernels`).
+  byte differences with SIMD ``psadbw`` / ``pmaddwd`` (see :mod:`knnvision.search.kernels.integer`).
 * **Manhattan on floats and Minkowski**: vectorised sums in any order (float32 where both
   sides are float32 exactly) with an early exit, kept as estimates within a known relative
   error, then every near-tie re-measured with the reference formula
@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypedDict
 
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import kernels
+from .kernels import candidates as candidate_kernels
+from .kernels import dot_u8, integer, lp, lp_estimate, metric_kinds, projection, topk
 from .metrics import Metric
 from .recheck import (
     check_query,
@@ -61,6 +63,17 @@ _U64 = 2.0**-53
 _F32_SAFE_MAX = 2.0**50
 
 
+class _Prepared(TypedDict, total=False):
+    """What a ``BruteIndex`` derives from its training rows on first use, by name."""
+
+    abs_max: float  # the largest |value|, for the float32 safety test
+    u8_padded: np.ndarray  # uint8 rows padded for the SIMD kernels
+    projection: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]  # see _projection
+    u8_dot: tuple[np.ndarray, np.ndarray]  # shifted int8 rows and their squared norms
+    norms: np.ndarray  # row norms for the cosine re-check, zero norms as 1
+    gemm: tuple[np.ndarray, float]  # per-row offsets and the largest norm
+
+
 class BruteIndex:
     """Brute-force search over the stored training rows.
 
@@ -84,8 +97,8 @@ class BruteIndex:
         self.train = np.ascontiguousarray(train)  # no copy for the usual C-ordered rows
         self.metric = metric
         self.working_memory_mb = working_memory_mb
-        self._kind = kernels.KIND_OF_METRIC[metric.name]
-        self._prepared: dict[str, object] = {}  # lazily derived arrays, cheap to rebuild
+        self._kind = metric_kinds.KIND_OF_METRIC[metric.name]
+        self._prepared: _Prepared = {}  # lazily derived arrays, cheap to rebuild
 
     # -- public ---------------------------------------------------------------------------
 
@@ -119,7 +132,7 @@ class BruteIndex:
             return self._query_u8
         if both_u8 and self.metric.name == "euclidean" and len(queries) <= FEW_QUERIES:
             return self._query_u8
-        if both_u8 and self.metric.name == "euclidean" and kernels.HAVE_VNNI:
+        if both_u8 and self.metric.name == "euclidean" and dot_u8.HAVE_VNNI:
             return self._query_u8_dot
         if self.metric.name in ("euclidean", "cosine") and self._float32_safe(queries):
             return self._query_gemm
@@ -157,14 +170,14 @@ class BruteIndex:
         slack = 2.0 * np.sqrt(2e-11) * radius
         use_u8 = self.train.dtype == np.uint8 and queries.dtype == np.uint8
         train = self._prepared["u8_padded"] if use_u8 else self.train
-        rows = kernels.pad_u8(queries) if use_u8 else _as_float64(queries)
+        rows = integer.pad_u8(queries) if use_u8 else _as_float64(queries)
         reduced = np.empty((len(queries), k))
         indices = np.empty((len(queries), k), dtype=np.int64)
         for qi in range(len(queries)):
             centred = queries[qi].astype(np.float64) - mean
             projected = centred @ basis
             residual = np.sqrt(max(0.0, float(centred @ centred) - float(projected @ projected)))
-            bounds = kernels.projected_bounds(proj, residuals, projected, residual, slack)
+            bounds = projection.projected_bounds(proj, residuals, projected, residual, slack)
             # The projections are stored in float32 (half the memory to stream per query):
             # each coordinate is off by at most 2^-24 R, which moves a projected squared
             # distance by at most 2^-23 (R + |c|) R <= 1.8e-7 (|c|^2 + R^2); float64
@@ -173,13 +186,13 @@ class BruteIndex:
             shrink = 1.0 - 1e-9
             # An upper bound of the k-th distance from the k rows nearest in projection...
             first = np.argpartition(bounds, k - 1)[:k].astype(np.int64)
-            limit = kernels.filtered_euclidean_topk(
+            limit = projection.filtered_euclidean_topk(
                 rows, qi, train, bounds, first, k, 0.0, 0.0, use_u8
             )[0][-1]
             # ...then every row that might beat it, nearest bound first.
             candidates = np.flatnonzero(bounds * shrink - margin <= limit)
             candidates = candidates[np.argsort(bounds[candidates], kind="stable")]
-            reduced[qi], indices[qi], _ = kernels.filtered_euclidean_topk(
+            reduced[qi], indices[qi], _ = projection.filtered_euclidean_topk(
                 rows, qi, train, bounds, candidates, k, shrink, margin, use_u8
             )
         return reduced, indices
@@ -210,7 +223,7 @@ class BruteIndex:
                 )
                 radius = max(radius, float(np.sqrt(squared.max())))
             if self.train.dtype == np.uint8 and "u8_padded" not in self._prepared:
-                self._prepared["u8_padded"] = kernels.pad_u8(self.train)
+                self._prepared["u8_padded"] = integer.pad_u8(self.train)
             self._prepared["projection"] = (mean, basis, proj, residuals, radius)
         return self._prepared["projection"]
 
@@ -219,27 +232,27 @@ class BruteIndex:
     def _query_u8(self, queries, k):
         squared = self.metric.name == "euclidean"
         if "u8_padded" not in self._prepared:
-            self._prepared["u8_padded"] = kernels.pad_u8(self.train)
+            self._prepared["u8_padded"] = integer.pad_u8(self.train)
         train = self._prepared["u8_padded"]
-        padded = kernels.pad_u8(queries)
+        padded = integer.pad_u8(queries)
         threads = numba.get_num_threads()
         if len(queries) <= FEW_QUERIES:
-            return kernels.u8_topk_few(squared, padded, train, k, threads)
+            return integer.u8_topk_few(squared, padded, train, k, threads)
         q_block = int(min(48, max(2, math.ceil(len(queries) / threads))))
-        return kernels.u8_topk(squared, padded, train, k, q_block)
+        return integer.u8_topk(squared, padded, train, k, q_block)
 
     def _query_u8_dot(self, queries, k):
         """uint8 Euclidean with exact integer dot products (AVX-512 VNNI)."""
         if "u8_dot" not in self._prepared:
-            train = kernels.pad_rows_u8(
-                self.train, kernels.DOT_WIDTH, kernels.DOT_COLS, shift=128, dtype=np.int8
+            train = dot_u8.pad_rows_u8(
+                self.train, dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, shift=128, dtype=np.int8
             )
-            self._prepared["u8_dot"] = (train, kernels.squared_norms_u8(self.train))
+            self._prepared["u8_dot"] = (train, dot_u8.squared_norms_u8(self.train))
         train, train_sq = self._prepared["u8_dot"]
-        padded = kernels.pad_rows_u8(queries, kernels.DOT_WIDTH, kernels.DOT_ROWS)
+        padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
         threads = numba.get_num_threads()
         q_block = int(min(64, max(4, 4 * math.ceil(len(queries) / (4 * threads)))))
-        return kernels.u8_dot_topk(
+        return dot_u8.u8_dot_topk(
             padded, len(queries), train, len(self.train), train_sq, k, q_block
         )
 
@@ -253,7 +266,7 @@ class BruteIndex:
         q_block = int(min(32, max(1, math.ceil(len(queries) / numba.get_num_threads()))))
         # float64 queries: exact either way (the kernels widen every element), and one
         # compiled variant per training dtype instead of one per pair of dtypes.
-        return kernels.generic_topk(
+        return lp.generic_topk(
             self._kind, _as_float64(queries), self.train, k, self.metric.p, q_block
         )
 
@@ -267,12 +280,12 @@ class BruteIndex:
         """
         queries, float32 = self._lp_query_rows(queries)
         d = queries.shape[1]
-        relative = kernels.lp_estimate_rel_error(d, self.metric.p, float32)
-        factor = 1.0 + 3.0 * (relative + kernels.minkowski_rel_error(d))
+        relative = lp_estimate.lp_estimate_rel_error(d, self.metric.p, float32)
+        factor = 1.0 + 3.0 * (relative + lp.minkowski_rel_error(d))
         k_keep = min(k + 8, len(self.train))
         threads = numba.get_num_threads()
         q_block, t_block, n_parts = self._lp_blocks(len(queries), queries.itemsize, threads)
-        reduced, indices = kernels.lp_estimate_topk(
+        reduced, indices = lp_estimate.lp_estimate_topk(
             self._kind, queries, self.train, k_keep, self.metric.p, q_block, t_block, n_parts
         )
         return recheck_estimates(self.train, queries, reduced, indices, k, self.metric, factor)
@@ -317,7 +330,7 @@ class BruteIndex:
         q_norms, t_norms = self.norm_arrays(query)
         cand = candidates[None, :]
         zeros = np.zeros(cand.shape)
-        reduced, indices = kernels.recheck_candidates(
+        reduced, indices = candidate_kernels.recheck_candidates(
             self._kind,
             _as_float64(query),
             self.train,
@@ -353,7 +366,7 @@ class BruteIndex:
         est_e, est_i = self._gemm_candidates(x32, k_keep, workers)
         limits = est_e[:, k - 1] + 2.0 * self._gemm_bound(queries, x_norms, stats)
         q_norms, t_norms = self.norm_arrays(queries)
-        reduced, indices = kernels.recheck_candidates(
+        reduced, indices = candidate_kernels.recheck_candidates(
             self._kind,
             _as_float64(queries),
             self.train,
@@ -426,7 +439,7 @@ class BruteIndex:
                 y32 = _as_float32(self.train[t0:t1], self.metric.name == "cosine")
                 for q0 in range(0, len(x32), q_tile):
                     products = x32[q0 : q0 + q_tile] @ y32.T
-                    kernels.scan_products(
+                    candidate_kernels.scan_products(
                         products,
                         offsets[t0:t1],
                         scale,
@@ -444,7 +457,7 @@ class BruteIndex:
             results = list(pool.map(shard_search, shards))
         best_e, best_i = results[0]
         for other_e, other_i in results[1:]:
-            kernels.merge_topk_into(best_e, best_i, other_e, other_i)
+            topk.merge_topk_into(best_e, best_i, other_e, other_i)
         return best_e, best_i
 
     def _within_limit(self, x32_row, limit):

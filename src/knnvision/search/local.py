@@ -17,15 +17,22 @@ DEFAULT_WORKING_MEMORY_MB = 256.0
 
 
 class SearchIndex(Protocol):
-    """What every backend offers: a name, an exact ``query`` and ``query_train``."""
+    """What every backend offers, in this process or on a Dask cluster: a name, the metric
+    and an exact ``query``."""
 
     algorithm: str
     metric: Metric
-    train: np.ndarray
 
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, indices)``, both ``(len(queries), k)``, sorted nearest first."""
         ...
+
+
+class LocalIndex(SearchIndex, Protocol):
+    """A search in this process, which also holds its training rows and so can answer
+    ``query_train`` (the Dask backend may keep its rows on the workers alone)."""
+
+    train: np.ndarray
 
     def query_train(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest *other* training rows of every training row."""
@@ -39,7 +46,7 @@ def build_local_index(
     p: float | None = None,
     algorithm: str = "auto",
     working_memory_mb: float | None = None,
-) -> SearchIndex:
+) -> LocalIndex:
     """Prepare exact k-nearest-neighbour search over the rows of ``train``, in this process.
 
     Parameters

@@ -40,7 +40,9 @@ def thread_limit(n_jobs: int | None):
     """
     threads = effective_n_jobs(n_jobs)
     previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    # numba sets its config names through globals() at import, so its types cannot see them.
+    most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+    numba.set_num_threads(max(1, min(threads, most)))
     try:
         with _threadpools().limit(limits=threads):
             yield threads

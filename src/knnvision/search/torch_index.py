@@ -31,8 +31,9 @@ vary by 2x between runs; ratios are from one run). One thread reaches about 1,30
 int8 (``torch._int_mm``) and 1,400 GFLOP/s for bfloat16 products against 175 GFLOP/s for
 float32; two threads multiply no faster than one (the cores seem to share one matrix unit), so
 the workers overlap one core's products with the other's folding of tiles into the top-k
-lists (the numba :func:`kernels.scan_products`, about a quarter of the work). MNIST 60,000 x
-10,000 x 784, k=3, 2 threads, ``benchmarks/search.py --cases mnist_euclidean --repeat 2``:
+lists (the numba :func:`kernels.candidates.scan_products`, about a quarter of the work).
+MNIST 60,000 x 10,000 x 784, k=3, 2 threads,
+``benchmarks/search.py --cases mnist_euclidean --repeat 2``:
 
 =====================  =========  ===========================  ====================
 uint8 images           torch      brute (VNNI integer kernel)  faiss ``IndexFlatL2``
@@ -66,19 +67,23 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numba
 import numpy as np
 
-from . import kernels
 from .brute import FEW_QUERIES, BruteIndex, _row_norms
+from .kernels import candidates as candidate_kernels
+from .kernels import metric_kinds, topk
 from .metrics import Metric
 from .recheck import check_query, no_neighbours, query_excluding_self, search_in_chunks
 
 try:
     import torch
 except ImportError:  # optional dependency: build_index turns this into a clear message
-    torch = None
+    # No type holds "a module or None"; without torch installed mypy types it Any, hence
+    # the unused-ignore too.
+    torch = None  # type: ignore[assignment, unused-ignore]
 
 METRICS = ("euclidean", "cosine")
 DEVICE_ENV = "KNNVISION_TORCH_DEVICE"
@@ -146,6 +151,15 @@ class _Side:
     mean: np.ndarray | None  # subtracted from both sides before the bfloat16 products
 
 
+class _Prepared(TypedDict, total=False):
+    """What a ``TorchIndex`` derives from its training rows on first use, by name."""
+
+    abs_max: float  # the largest |value|, checked against _SAFE_MAX
+    brute: BruteIndex  # the CPU engine for few queries and values out of range
+    int8: _Side  # shifted int8 rows (uint8 Euclidean)
+    bf16: _Side  # bfloat16 rows (everything else)
+
+
 class TorchIndex:
     """Exact search over the stored training rows with PyTorch matrix products.
 
@@ -188,8 +202,8 @@ class TorchIndex:
         # How tiles are folded into the top-k lists: None chooses (see _candidates); tests
         # force True (torch.topk, the GPU's way) or False (the numba scan) on the CPU.
         self._topk_fold: bool | None = None
-        self._kind = kernels.KIND_OF_METRIC[metric.name]
-        self._prepared: dict[str, object] = {}
+        self._kind = metric_kinds.KIND_OF_METRIC[metric.name]
+        self._prepared: _Prepared = {}
 
     # -- public ---------------------------------------------------------------------------
 
@@ -283,7 +297,7 @@ class TorchIndex:
         limits = est_e[:, k - 1] + 2.0 * bf16_bound(norms, side.largest, x.shape[1], cosine)
         q64 = np.ascontiguousarray(queries, dtype=np.float64)
         q_norms, t_norms = self._brute().norm_arrays(queries)
-        reduced, indices = kernels.recheck_candidates(
+        reduced, indices = candidate_kernels.recheck_candidates(
             self._kind, q64, self.train, est_e, est_i, limits, k, 2.0, q_norms, t_norms
         )
         overflow = np.flatnonzero(est_e[:, -1] <= limits) if k_keep < n_train else []
@@ -375,11 +389,11 @@ class TorchIndex:
         """The numba scan folds each tile into its share's lists with the tie rule."""
 
         def search_share(start, stop, workers):
-            best_e, best_i = kernels.empty_topk(n_rows, k_keep)
+            best_e, best_i = topk.empty_topk(n_rows, k_keep)
             for q0, q1, t0, width, tile in self._tiles(side, rows, n_rows, start, stop, workers):
                 # int32 products go to the scan as they are; bfloat16 has no NumPy type.
                 products = (tile if side.exact else tile.float()).numpy()
-                kernels.scan_products(
+                candidate_kernels.scan_products(
                     products,
                     side.offsets[t0 : t0 + width],
                     side.scale,
@@ -392,7 +406,7 @@ class TorchIndex:
         results = self._over_shares(search_share)
         best_e, best_i = results[0]
         for other_e, other_i in results[1:]:
-            kernels.merge_topk_into(best_e, best_i, other_e, other_i)
+            topk.merge_topk_into(best_e, best_i, other_e, other_i)
         return best_e, best_i
 
     def _fold_with_topk(self, side, rows, n_rows, k_keep):
@@ -608,6 +622,7 @@ def _bf16_rows(rows: np.ndarray, mean: np.ndarray | None, unit: bool) -> np.ndar
     x = rows.astype(np.float64)
     if unit:
         return x / _row_norms(rows, zero_to_one=True)[:, None]
+    assert mean is not None, "only unit (cosine) rows are made without a mean"
     return x - mean
 
 
@@ -639,6 +654,6 @@ def _exact_among(kind, queries, train, found, k, q_norms, t_norms):
     for row, candidates in enumerate(found):
         cand_i[row, : len(candidates)] = candidates
         cand_e[row, : len(candidates)] = 0.0
-    return kernels.recheck_candidates(
+    return candidate_kernels.recheck_candidates(
         kind, queries, train, cand_e, cand_i, np.zeros(len(found)), k, 2.0, q_norms, t_norms
     )

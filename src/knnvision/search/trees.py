@@ -4,13 +4,14 @@ Both trees share one layout: a complete binary tree stored in arrays, node ``i``
 ``2i + 1`` and ``2i + 2``, every node owns a contiguous range of a permuted copy of the
 training rows, and each split halves its range at the median of the coordinate with the
 widest spread. Only the node bound differs: a bounding box for the kd-tree, a centre and
-radius for the ball tree. The query loop is compiled (:func:`knnvision.search.kernels.tree_query`).
+radius for the ball tree. The query loop is compiled
+(:func:`knnvision.search.kernels.trees.tree_query`).
 
 Exactness: leaf distances are bit-identical to the reference, node bounds are shrunk by a
 rounding margin so they never exceed the distance of a point inside, and a node is pruned
 only when its bound is *strictly* greater than the current k-th distance, so a point tied
 with the k-th but with a smaller index is still found. Minkowski distances go through
-:func:`knnvision.search.recheck.recheck_estimates` (see :mod:`knnvision.search.kernels`).
+:func:`knnvision.search.recheck.recheck_estimates` (see :mod:`knnvision.search.kernels.lp`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import numba
 import numpy as np
 
 from .. import progress
-from . import kernels
+from .kernels import lp, metric_kinds
+from .kernels import trees as tree_kernels
 from .metrics import TREE_METRICS, Metric
 from .recheck import check_query, query_excluding_self, recheck_estimates
 
@@ -78,30 +80,30 @@ class TreeIndex:
         self.metric = metric
         self.algorithm = algorithm
         self.leaf_size = leaf_size
-        self._kind = kernels.KIND_OF_METRIC[metric.name]
-        self._tree_kind = kernels.TREE_KD if algorithm == "kd_tree" else kernels.TREE_BALL
+        self._kind = metric_kinds.KIND_OF_METRIC[metric.name]
+        self._tree_kind = tree_kernels.TREE_KD if algorithm == "kd_tree" else tree_kernels.TREE_BALL
         data = np.asarray(train, dtype=np.float64)
         self.n_levels = _n_levels(len(data), leaf_size)
         self.order, self.starts, self.ends = _split_layout(data, self.n_levels)
         self.data = np.ascontiguousarray(data[self.order])
         empty = np.empty((0, data.shape[1]))
-        if self._tree_kind == kernels.TREE_KD:
+        if self._tree_kind == tree_kernels.TREE_KD:
             self.lo, self.hi = _boxes(self.data, self.starts, self.ends, self.n_levels)
             self.centers, self.radii = empty, np.empty(0)
         else:
             self.lo, self.hi = empty, empty
             self.centers, self.radii = _balls(self.data, self.starts, self.ends, metric)
-        # Rounding margin for node bounds (see kernels.ball_bound and the module docstring).
+        # Rounding margin for node bounds (see tree_kernels.ball_bound and the module docstring).
         self._shrink = 1.0 - 8.0 * (data.shape[1] + 8) * 2.0**-53
 
     def query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, indices)`` of the ``k`` nearest training rows, nearest first."""
         queries = np.ascontiguousarray(check_query(self.train, queries, k), dtype=np.float64)
-        estimate = self._kind == kernels.KIND_MINKOWSKI
+        estimate = self._kind == metric_kinds.KIND_MINKOWSKI
         # Minkowski distances are estimates: keep spare candidates and widen the pruning so
         # every near-tie reaches the exact re-check.
         k_keep = min(k + 8, len(self.train)) if estimate else k
-        slack = 1.0 + 3.0 * kernels.minkowski_rel_error(queries.shape[1]) if estimate else 1.0
+        slack = 1.0 + 3.0 * lp.minkowski_rel_error(queries.shape[1]) if estimate else 1.0
         reduced = np.empty((len(queries), k_keep))
         indices = np.empty((len(queries), k_keep), dtype=np.int64)
         with progress.track(total=len(queries), description="searching neighbours") as task:
@@ -120,7 +122,7 @@ class TreeIndex:
         return query_excluding_self(self, k)
 
     def _query_chunk(self, queries, k, k_keep, slack):
-        return kernels.tree_query(
+        return tree_kernels.tree_query(
             self._tree_kind,
             self._kind,
             queries,

@@ -205,7 +205,7 @@ def score_group(
     fitted = time.perf_counter()
     distances, indices = classifier.kneighbors(test_features)
     neighbor_labels = y_train[indices]
-    for member, (k, weights) in zip(group.members, group.votes):
+    for member, (k, weights) in zip(group.members, group.votes, strict=True):
         shares = vote_shares(
             neighbor_labels[:, :k], neighbor_weights(distances[:, :k], weights), n_classes
         )

@@ -213,10 +213,10 @@ def _param_columns(candidates: list[dict]) -> dict:
             inferred = np.array(present)
         except ValueError:  # sequences of different lengths
             inferred = None
-        keep_dtype = inferred is not None and inferred.ndim == 1 and inferred.dtype.kind != "U"
-        column = np.ma.MaskedArray(
-            np.empty(len(candidates), dtype=inferred.dtype if keep_dtype else object), mask=True
-        )
+        dtype = np.dtype(object)
+        if inferred is not None and inferred.ndim == 1 and inferred.dtype.kind != "U":
+            dtype = inferred.dtype
+        column = np.ma.MaskedArray(np.empty(len(candidates), dtype=dtype), mask=True)
         for index, params in enumerate(candidates):
             if name in params:
                 column[index] = params[name]
@@ -258,7 +258,7 @@ class ValidationCurve:
         """The plot data: one ``{"n_neighbors": k, "accuracy": a}`` per point."""
         return [
             {"n_neighbors": int(k), "accuracy": float(a)}
-            for k, a in zip(self.n_neighbors, self.accuracy)
+            for k, a in zip(self.n_neighbors, self.accuracy, strict=True)
         ]
 
     def plot(self, ax=None):
@@ -375,7 +375,7 @@ class CVResult:
                 "fold_accuracies": [float(v) for v in folds],
             }
             for c, m, s, folds in zip(
-                self.candidates, self.mean_scores, self.std_scores, self.fold_scores
+                self.candidates, self.mean_scores, self.std_scores, self.fold_scores, strict=True
             )
         ]
 
@@ -476,6 +476,7 @@ def knn_grid(
     from ..transforms.pca import PCA  # noqa: PLC0415  (model selection works without PCA)
 
     classifier = KNNClassifier(algorithm=algorithm)
+    features: list[dict[str, list]]  # the PCA part of each sub-grid
     if not pca_sizes:
         prefix, estimator, features = "", classifier, [{}]
     else:

@@ -5,8 +5,8 @@ adding such copies to the training set gives it one. The copies keep the input's
 ``uint8`` images stay ``uint8``: MNIST with 8 one-pixel shifts is 540,000 x 784 bytes
 (423 MB), and the search keeps its exact integer fast paths.
 
-:func:`augment_images` builds the copies. :class:`~knnvision.neighbors.rerank.RerankKNNClassifier` takes
-the same options and augments its training set at ``fit``, after any preprocessing steps of
+:func:`augment_images` builds the copies. :class:`~knnvision.neighbors.rerank.RerankKNNClassifier`
+takes the same options and augments its training set at ``fit``, after any preprocessing steps of
 its pipeline (so cross-validation never puts copies of a validation image in training).
 
 >>> images, labels = augment_images(images, labels, shifts=(1,), directions=8)
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -146,10 +148,10 @@ def augment_images(
     as_rows = np.ndim(images) == 2
     originals = as_images(np.asarray(images), image_shape)
     bases = [originals, originals[:, :, ::-1]] if flip else [originals]
-    makers = [lambda b: b]
-    makers += [lambda b, o=o: shift_images(b, *o) for o in shift_offsets(shifts, directions)]
-    makers += [lambda b, a=a: warp_images(b, angle=a) for a in rotations]
-    makers += [lambda b, s=s: warp_images(b, scale=s) for s in scales]
+    makers: list[Callable[[np.ndarray], np.ndarray]] = [lambda b: b]
+    makers += [partial(shift_images, dy=dy, dx=dx) for dy, dx in shift_offsets(shifts, directions)]
+    makers += [partial(warp_images, angle=a) for a in rotations]
+    makers += [partial(warp_images, scale=s) for s in scales]
     n = len(originals)
     out = np.empty((n * factor, *originals.shape[1:]), dtype=originals.dtype)
     with progress.track(total=factor, description="augmenting images") as task:

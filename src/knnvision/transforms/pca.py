@@ -208,7 +208,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                     f" = {most}; ask for fewer components or pass more data."
                 )
             return int(value)
-        if isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < value < 1:
+        # numbers.Real promises __float__ and __lt__, not the reflected __gt__ of "0 < value".
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and 0 < float(value) < 1:
             return most
         raise ValueError(
             f"n_components must be None, a positive integer, or a fraction of variance "

@@ -79,7 +79,7 @@ def resolve_image_shape(n_features: int, image_shape=None) -> tuple[int, int]:
         return (side, side) if side * side == n_features else (1, n_features)
     try:
         height, width = (int(size) for size in image_shape)
-        valid = all(isinstance(s, numbers.Integral) and s > 0 for s in image_shape)
+        valid = all(isinstance(s, numbers.Integral) and int(s) > 0 for s in image_shape)
     except (TypeError, ValueError):
         valid = False
     if not valid:

@@ -1,7 +1,7 @@
 """The FastAPI app: the draw-a-digit page, ``POST /api/predict``, ``/api/health``, ``/api/model``.
 
 >>> from knnvision.web import create_app
->>> app = create_app(model)     # a fitted KNNClassifier (or a Pipeline ending in one) with metadata_
+>>> app = create_app(model)  # a fitted KNNClassifier (or a Pipeline ending in one) with metadata_
 >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
 Input comes from outside and is refused with a 4xx and ``{"detail": message}`` when it is
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -24,11 +24,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from .._version import __version__
+from ..io.images import Framing, Invert
 from .middleware import BodySizeLimit, PageHeaders
 from .predictor import Predictor
 from .preprocess import (
-    INVERT_CHOICES,
-    PREPROCESS_CHOICES,
     InputError,
     decode_upload,
     pixels_from_json,
@@ -132,7 +131,8 @@ class ErrorMessage(BaseModel):
     detail: str
 
 
-_ERRORS = {
+# The type FastAPI's `responses` takes (status code -> OpenAPI response fields).
+_ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorMessage, "description": text}
     for status, text in {
         400: "The body is not valid JSON, or the upload is not a valid image.",
@@ -255,20 +255,25 @@ def create_app(
             description="Also return the neighbour images and the "
             "preprocessed input as PNG data URLs.",
         ),
-        preprocess: Literal[*PREPROCESS_CHOICES] = Query(
-            "auto",
-            description="How the image is made to look like the training images: "
-            "mnist (bounding box into 20x20, centred by mass in 28x28), digits (UCI 4x4 block "
-            "counts), resize, none (pixels are features already), auto (an image of the "
-            "model's size as it is, any other framed as the model's dataset; the same as "
-            "`knnvision predict --preprocess auto`). A colour model's images are only resized "
-            "(auto, resize) or taken as they are (none).",
-        ),
-        invert: Literal[*INVERT_CHOICES] = Query(
-            "auto",
-            description="Whether the image is dark ink on light paper. For a colour "
-            "model only yes does something (inverts every channel).",
-        ),
+        # The choices as Literal types, so that FastAPI checks them and the schema lists them.
+        preprocess: Annotated[
+            Framing,
+            Query(
+                description="How the image is made to look like the training images: "
+                "mnist (bounding box into 20x20, centred by mass in 28x28), digits (UCI 4x4 block "
+                "counts), resize, none (pixels are features already), auto (an image of the "
+                "model's size as it is, any other framed as the model's dataset; the same as "
+                "`knnvision predict --preprocess auto`). A colour model's images are only resized "
+                "(auto, resize) or taken as they are (none).",
+            ),
+        ] = "auto",
+        invert: Annotated[
+            Invert,
+            Query(
+                description="Whether the image is dark ink on light paper. For a colour "
+                "model only yes does something (inverts every channel).",
+            ),
+        ] = "auto",
     ) -> JSONResponse:
         """Classify one image: a PNG/JPEG upload (form field ``file``) or a JSON pixel array."""
         started = time.perf_counter()

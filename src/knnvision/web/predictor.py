@@ -1,11 +1,11 @@
 """One prediction with everything the page shows: label, vote shares and the neighbours.
 
 The served model is a fitted :class:`~knnvision.KNNClassifier` (subclasses such as
-:class:`~knnvision.neighbors.rerank.RerankKNNClassifier` included), or a scikit-learn ``Pipeline`` of
-transformers ending in one, as ``knnvision run --preset`` and ``knnvision tune --pca`` make
-them. A framed image goes through the pipeline's transformers, then the classifier's
-``kneighbors``; the vote shares are derived from those same neighbours (as
-:meth:`KNNClassifier.predict_proba` would derive them), so a request costs one search.
+:class:`~knnvision.neighbors.rerank.RerankKNNClassifier` included), or a scikit-learn ``Pipeline``
+of transformers ending in one, as ``knnvision run --preset`` and ``knnvision tune --pca`` make them.
+A framed image goes through the pipeline's transformers, then the classifier's ``kneighbors``; the
+vote shares are derived from those same neighbours (as :meth:`KNNClassifier.predict_proba` would
+derive them), so a request costs one search.
 """
 
 from __future__ import annotations

@@ -155,7 +155,7 @@ def pixels_from_json(
 
 def _json_shape(value: list) -> tuple[int, ...]:
     """The shape a nested list claims from its first elements, read before converting it."""
-    shape = []
+    shape: list[int] = []
     while isinstance(value, list) and value and len(shape) < 3:
         shape.append(len(value))
         value = value[0]

@@ -80,7 +80,10 @@ def report_table(title: str, report: dict, class_names: list[str]) -> Table:
 
 def matrix_table(title: str, matrix: np.ndarray, class_names: list[str]) -> Table:
     """A confusion matrix: rows are true classes, columns predicted ones."""
-    rows = [[name, *(str(int(count)) for count in row)] for name, row in zip(class_names, matrix)]
+    rows = [
+        [name, *(str(int(count)) for count in row)]
+        for name, row in zip(class_names, matrix, strict=True)
+    ]
     return Table(title, ["true \\ predicted", *class_names], rows)
 
 

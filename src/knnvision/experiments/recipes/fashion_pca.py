@@ -29,7 +29,9 @@ def run(options: RecipeOptions) -> RecipeResult:
     with watch.time("loading"):
         data = load_dataset("fashion-mnist", options.data_dir)
         X_train, y_train = capped(data.flat("train"), data.labels, options.max_train, options.seed)
-        X_test, y_test = capped(data.flat("test"), data.test_labels, options.max_test, options.seed)
+        test_images = data.flat("test")  # Fashion-MNIST ships its official test part
+        assert data.test_labels is not None  # a Dataset with test images has their labels
+        X_test, y_test = capped(test_images, data.test_labels, options.max_test, options.seed)
     with watch.time("knnvision"):
         ratios, predictions = _knnvision(X_train, y_train, X_test, y_test)
     accuracy = {metric: float(np.mean(found == y_test)) for metric, found in predictions.items()}
@@ -59,7 +61,7 @@ def run(options: RecipeOptions) -> RecipeResult:
         ["component", "share of variance", "cumulative"],
         [
             [str(i + 1), f"{r:.2%}", f"{c:.2%}"]
-            for i, (r, c) in enumerate(zip(ratios, np.cumsum(ratios)))
+            for i, (r, c) in enumerate(zip(ratios, np.cumsum(ratios), strict=True))
         ],
     )
     return RecipeResult(

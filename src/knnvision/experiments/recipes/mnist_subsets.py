@@ -44,7 +44,7 @@ def run(options: RecipeOptions) -> RecipeResult:
     rows = [
         *(
             Row(f"validation accuracy, K={k}", float(a), None, theirs.get(("val", int(k))))
-            for k, a in zip(curve.n_neighbors, curve.accuracy)
+            for k, a in zip(curve.n_neighbors, curve.accuracy, strict=True)
         ),
         Row("best K", curve.best_k, None, theirs.get("best_k"), form="{}"),
         Row(

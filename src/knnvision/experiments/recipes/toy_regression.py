@@ -40,7 +40,7 @@ def run(options: RecipeOptions) -> RecipeResult:
             None if theirs is None else float(theirs[i]),
             form="{:.1f}",
         )
-        for i, (value, ours) in enumerate(zip(NEW_VALUES, predictions))
+        for i, (value, ours) in enumerate(zip(NEW_VALUES, predictions, strict=True))
     ]
     rising = bool(np.all(np.diff(predictions) >= 0))
     rows.append(

@@ -27,7 +27,7 @@ import numpy as np
 from dask.sizeof import sizeof
 
 from ... import progress
-from ..local import build_local_index
+from ..local import LocalIndex, build_local_index
 from ..metrics import Metric, reduced_distances, resolve_metric
 from ..topk import merge_topk
 from .cluster import get_client, one_thread_per_task, worker_threads
@@ -48,7 +48,7 @@ class _Shard:
     """What a worker keeps for one shard: its rows, the index over them, their first row."""
 
     rows: np.ndarray
-    index: object
+    index: LocalIndex
     start: int
 
 
