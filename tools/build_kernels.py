@@ -1,0 +1,44 @@
+"""Build compiled kernel families in place, for development (``pip install`` builds them all).
+
+    python tools/build_kernels.py lp topk      # build _lp and _topk into src/.../kernels/
+
+Each family gets its own build folder (build/kernels-<family>), so several people can build
+different families at once. The built module is copied beside its Python family module,
+where the editable install finds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELS = ROOT / "src" / "knnvision" / "search" / "kernels"
+
+
+def build(family: str) -> Path:
+    build_dir = ROOT / "build" / f"kernels-{family}"
+    subprocess.run(
+        ["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja",
+         f"-DKNNV_FAMILIES={family}", f"-DPython_EXECUTABLE={sys.executable}"],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    subprocess.run(["cmake", "--build", str(build_dir)], check=True)
+    built = next(build_dir.glob(f"_{family}.*.so"), None) or next(build_dir.glob(f"_{family}*.pyd"))
+    target = KERNELS / built.name
+    shutil.copy2(built, target)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("families", nargs="+")
+    for family in parser.parse_args().families:
+        print("built", build(family).relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()
