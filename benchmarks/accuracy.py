@@ -25,7 +25,6 @@ import sys
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
 from sklearn.pipeline import make_pipeline
 
@@ -34,6 +33,8 @@ from knnvision.datasets import load_dataset
 from knnvision.experiments.run import run_experiment
 from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.results.experiment import ExperimentConfig, split_for_experiment
+from knnvision.search.kernels import _topk
+from knnvision.search.threads import get_num_threads
 from knnvision.transforms.preprocessing import Deskew, GaussianBlur
 
 
@@ -130,8 +131,9 @@ def table(dataset: str, rows: list[dict], n_train: int, n_test: int) -> str:
         f"({n_train} training, {n_test} test images)",
         "",
         (
-            f"knnvision {__version__}, {platform.machine()}, {os.cpu_count()} cores, numba threads "
-            f"{numba.get_num_threads()}; the machine was shared with other engineers' jobs, so "
+            f"knnvision {__version__}, {platform.machine()}, {os.cpu_count()} cores, kernel "
+            f"threads {get_num_threads()} ({_topk.cpu_level()} path); the machine was shared "
+            "with other engineers' jobs, so "
             "timings are noisy. Fit includes preprocessing, augmentation and indexing; the "
             "preset's fit also includes its tuning on the validation split."
         ),
@@ -204,7 +206,7 @@ def main() -> None:
         "knnvision": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "numba": numba.__version__,
+        "kernels": _topk.cpu_level(),
         "cores": os.cpu_count(),
         "rows": rows,
     }

@@ -34,3 +34,78 @@ def test_u8_dot_topk_matches_twin(shape):
         )
         np.testing.assert_array_equal(got_i, want_i)
         np.testing.assert_array_equal(got_d, want_d)
+
+
+# Run in a fresh process per code path: the path is read once, from KNNVISION_CPU.
+_EVERY_PATH_SCRIPT = """
+import sys
+import numpy as np
+from knnvision.search.kernels import _topk, dot_u8
+
+cases = np.load(sys.argv[1])
+out = {"level": np.array(_topk.cpu_level()), "vnni": np.array(dot_u8.HAVE_VNNI)}
+for key in sorted({name.rsplit("-", 1)[0] for name in cases.files}):
+    queries, train = cases[key + "-q"], cases[key + "-t"]
+    n_queries, n_train = (int(n) for n in cases[key + "-n"])
+    train_sq = dot_u8.squared_norms_u8(cases[key + "-u"])
+    out[key + "-sq"] = train_sq
+    for q_block in (4, 8):
+        d, i = dot_u8.u8_dot_topk(queries, n_queries, train, n_train, train_sq, 5, q_block)
+        out[f"{key}-{q_block}-d"], out[f"{key}-{q_block}-i"] = d, i
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_every_cpu_path_gives_identical_exact_results(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    cases, plain = {}, {}
+    # Widths off the 64-byte chunk (width=1 keeps them) exercise every path's plain tail.
+    for shape, width in (
+        ((9, 5, 13), 64),
+        ((23, 129, 41), 64),
+        ((7, 784, 30), 64),
+        ((6, 100, 17), 1),
+    ):
+        n_queries, n_features, n_train = shape
+        rng = _rng("vnni paths", shape)
+        train = rng.integers(0, 256, size=(n_train, n_features), dtype=np.uint8)
+        train[n_train // 2] = train[0]  # an exact tie
+        queries = rng.integers(0, 256, size=(n_queries, n_features), dtype=np.uint8)
+        queries[-1] = train[0]
+        key = "x".join(map(str, shape))
+        cases[key + "-q"] = dot_u8.pad_rows_u8(queries, width, dot_u8.DOT_ROWS)
+        cases[key + "-t"] = dot_u8.pad_rows_u8(
+            train, width, dot_u8.DOT_COLS, shift=128, dtype=np.int8
+        )
+        cases[key + "-n"] = np.array([n_queries, n_train])
+        cases[key + "-u"] = train
+        plain[key] = queries, train
+    np.savez(tmp_path / "cases.npz", **cases)
+    runs = {}
+    for path in ("baseline", "avx2", "avx512"):
+        target = tmp_path / f"{path}.npz"
+        subprocess.run(
+            [sys.executable, "-c", _EVERY_PATH_SCRIPT, str(tmp_path / "cases.npz"), str(target)],
+            env={**os.environ, "KNNVISION_CPU": path},
+            check=True,
+        )
+        runs[path] = dict(np.load(target))
+    levels = {path: str(run.pop("level")) for path, run in runs.items()}
+    assert levels["baseline"] == "baseline"
+    for path, run in runs.items():
+        assert bool(run.pop("vnni")) == (levels[path] == "avx512")
+    first = runs["baseline"]
+    for path, run in runs.items():
+        assert run.keys() == first.keys()
+        for key in first:
+            np.testing.assert_array_equal(run[key], first[key], err_msg=f"{path}: {key}")
+    # ...and that one answer is the twin's.
+    for key, (queries, train) in plain.items():
+        np.testing.assert_array_equal(first[key + "-sq"], (train.astype(np.int64) ** 2).sum(1))
+        want_d, want_i = dot_u8.u8_dot_topk_numpy(queries, train, 5)
+        for q_block in (4, 8):
+            np.testing.assert_array_equal(first[f"{key}-{q_block}-i"], want_i)
+            np.testing.assert_array_equal(first[f"{key}-{q_block}-d"], want_d)

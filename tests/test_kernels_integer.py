@@ -48,3 +48,83 @@ def test_u8_topk_loops_match_reference(squared):
     ):
         np.testing.assert_array_equal(got_i, ref_i)
         np.testing.assert_array_equal(metric.to_distance(got_d), ref_d)
+
+
+# Run in a fresh process per code path: the path is read once, from KNNVISION_CPU.
+_EVERY_PATH_SCRIPT = """
+import sys
+import numpy as np
+from knnvision.search.kernels import _integer, _topk, integer
+
+cases = np.load(sys.argv[1])
+out = {"level": np.array(_topk.cpu_level()), "simd": np.array(integer.HAVE_SIMD_U8)}
+for key in sorted({name.rsplit("-", 1)[0] for name in cases.files}):
+    queries, train = cases[key + "-q"], cases[key + "-t"]
+    out[key + "-sums"] = np.array(
+        [
+            [_integer.sad_u8(queries, i, train, j), _integer.sqd_u8(queries, i, train, j)]
+            for i in range(len(queries))
+            for j in range(len(train))
+        ]
+    )
+    out[key + "-x2"] = np.array(integer.sad_u8_x2(queries, 2, train, 5))
+    for squared in (False, True):
+        for loop, (d, i) in (
+            ("block", integer.u8_topk(squared, queries, train, 4, 3)),
+            ("few", integer.u8_topk_few(squared, queries, train, 4, 3)),
+        ):
+            out[f"{key}-{squared}-{loop}-d"], out[f"{key}-{squared}-{loop}-i"] = d, i
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_every_cpu_path_gives_identical_exact_results(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    cases = {}
+    for n_features in (1, 31, 33, 784, 1000):
+        for padded in (True, False):  # unpadded rows exercise every path's plain tail
+            rng = _rng("u8 paths", n_features, padded)
+            prep = integer.pad_u8 if padded else np.ascontiguousarray
+            train = rng.integers(0, 256, size=(70, n_features), dtype=np.uint8)
+            train[35] = train[3]  # an exact tie
+            train[60:] = rng.integers(0, 2, size=(10, n_features))  # near ties
+            queries = rng.integers(0, 256, size=(7, n_features), dtype=np.uint8)
+            queries[5:] = 0
+            cases[f"{n_features}.{padded}-q"] = prep(queries)
+            cases[f"{n_features}.{padded}-t"] = prep(train)
+    np.savez(tmp_path / "cases.npz", **cases)
+    runs = {}
+    for path in ("baseline", "avx2", "avx512"):
+        target = tmp_path / f"{path}.npz"
+        subprocess.run(
+            [sys.executable, "-c", _EVERY_PATH_SCRIPT, str(tmp_path / "cases.npz"), str(target)],
+            env={**os.environ, "KNNVISION_CPU": path},
+            check=True,
+        )
+        runs[path] = dict(np.load(target))
+    levels = {path: str(run.pop("level")) for path, run in runs.items()}
+    assert levels["baseline"] == "baseline"
+    for path, run in runs.items():
+        assert bool(run.pop("simd")) == (levels[path] != "baseline")
+    first = runs["baseline"]
+    for path, run in runs.items():
+        assert run.keys() == first.keys()
+        for key in first:
+            np.testing.assert_array_equal(run[key], first[key], err_msg=f"{path}: {key}")
+    # ...and that one answer is the twins' and the reference's.
+    for key in {name.rsplit("-", 1)[0] for name in cases}:
+        queries, train = cases[key + "-q"], cases[key + "-t"]
+        want = [
+            [integer.sad_u8_numpy(q, t), integer.sqd_u8_numpy(q, t)] for q in queries for t in train
+        ]
+        np.testing.assert_array_equal(first[key + "-sums"], want)
+        for squared in (False, True):
+            metric = resolve_metric("euclidean" if squared else "manhattan")
+            ref_d, ref_i = reference_kneighbors(train, queries, 4, metric)
+            for loop in ("block", "few"):
+                np.testing.assert_array_equal(first[f"{key}-{squared}-{loop}-i"], ref_i)
+                got = metric.to_distance(first[f"{key}-{squared}-{loop}-d"])
+                np.testing.assert_array_equal(got, ref_d)

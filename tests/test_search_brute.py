@@ -1,7 +1,6 @@
 """Brute force (float32 products + exact re-check, uint8 SIMD, compiled loops) against the
 float64 reference: every metric, dtype and k, with ties, duplicates and tiny memory budgets."""
 
-import numba
 import numpy as np
 import pytest
 
@@ -12,6 +11,7 @@ from knnvision.search import (
     thread_limit,
 )
 from knnvision.search.brute import FEW_QUERIES, BruteIndex
+from knnvision.search.threads import get_num_threads
 from search_cases import assert_matches_reference, rows_with_ties, seeded_rng
 
 METRICS = [
@@ -168,16 +168,16 @@ def test_build_index_routes_and_auto():
         build_index(low, algorithm="annoy")
 
 
-def test_thread_limit_sets_and_restores_numba_threads():
-    before = numba.get_num_threads()
+def test_thread_limit_sets_and_restores_the_kernels_threads():
+    before = get_num_threads()
     with thread_limit(1) as threads:
         assert threads == 1
-        assert numba.get_num_threads() == 1
+        assert get_num_threads() == 1
         rng = seeded_rng("threads")
         train = rng.integers(0, 255, size=(100, 40)).astype(np.uint8)
         metric = resolve_metric("manhattan")
         assert_matches_reference(BruteIndex(train, metric, 256), train, train[:30], 3, metric)
-    assert numba.get_num_threads() == before
+    assert get_num_threads() == before
     with pytest.raises(ValueError, match="n_jobs=0"), thread_limit(0):
         pass
 

@@ -2,7 +2,8 @@
 
     python tools/build_kernels.py lp topk      # build _lp and _topk into src/.../kernels/
 
-Each family gets its own build folder (build/kernels-<family>), so several people can build
+It also writes the family's type stub (``_<family>.pyi``, committed). Each family gets its own
+build folder (build/kernels-<family>), so several people can build
 different families at once. The built module is copied beside its Python family module,
 where the editable install finds it.
 """
@@ -10,6 +11,7 @@ where the editable install finds it.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -22,14 +24,34 @@ KERNELS = ROOT / "src" / "knnvision" / "search" / "kernels"
 def build(family: str) -> Path:
     build_dir = ROOT / "build" / f"kernels-{family}"
     subprocess.run(
-        ["cmake", "-S", str(ROOT), "-B", str(build_dir), "-G", "Ninja",
-         f"-DKNNV_FAMILIES={family}", f"-DPython_EXECUTABLE={sys.executable}"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            "cmake",
+            "-S",
+            str(ROOT),
+            "-B",
+            str(build_dir),
+            "-G",
+            "Ninja",
+            f"-DKNNV_FAMILIES={family}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     subprocess.run(["cmake", "--build", str(build_dir)], check=True)
     built = next(build_dir.glob(f"_{family}.*.so"), None) or next(build_dir.glob(f"_{family}*.pyd"))
     target = KERNELS / built.name
-    shutil.copy2(built, target)
+    # A new file renamed into place: processes that loaded the old module keep their copy
+    # (overwriting it in place crashes them).
+    staging = target.with_name(target.name + ".new")
+    shutil.copy2(built, staging)
+    os.replace(staging, target)
+    # The typed interface mypy checks the Python family modules against, committed beside them.
+    module = f"knnvision.search.kernels._{family}"
+    stub = KERNELS / f"_{family}.pyi"
+    subprocess.run(
+        [sys.executable, "-m", "nanobind.stubgen", "-q", "-m", module, "-o", str(stub)], check=True
+    )
     return target
 
 

@@ -140,7 +140,7 @@ def run(
         variable, then ``../shared/datasets`` next to the project, then the user cache and
         the system folders of :func:`knnvision.datasets.load_mnist`. Nothing is downloaded.
     n_jobs : int, optional
-        Threads for every engine (BLAS, OpenMP, numba); default all cores.
+        Threads for every engine (BLAS, OpenMP, the compiled kernels); default all cores.
     repeat : int, default=1
         Time each engine this many times and keep the fastest run.
     synthetic : bool, default=False
@@ -688,8 +688,9 @@ def _load_average() -> list[float] | None:
 
 
 def _machine(threads: int) -> dict:
-    import numba
     import sklearn
+
+    from ..search.kernels import _topk
 
     info = {
         "processor": _cpu_name(),
@@ -697,7 +698,7 @@ def _machine(threads: int) -> dict:
         "threads": threads,
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "numba": numba.__version__,
+        "kernels": _topk.cpu_level(),  # the SIMD path the compiled kernels took
         "scikit-learn": sklearn.__version__,
         "load_before": _load_average(),
         "time": time.strftime("%Y-%m-%d %H:%M:%S"),

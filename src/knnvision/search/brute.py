@@ -30,7 +30,6 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypedDict
 
-import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -44,6 +43,7 @@ from .recheck import (
     recheck_estimates,
     search_in_chunks,
 )
+from .threads import get_num_threads
 
 # Queries up to this many take the few-query paths (parallel over training rows).
 FEW_QUERIES = 8
@@ -149,7 +149,7 @@ class BruteIndex:
     def _query_chunk_rows(self, k: int) -> int:
         # A chunk's float32 copy and top-k lists take at most half the budget.
         budget = self.working_memory_mb * 2**20 / 2
-        per_row = 4 * self.train.shape[1] + (numba.get_num_threads() + 1) * 16 * (2 * k + 8)
+        per_row = 4 * self.train.shape[1] + (get_num_threads() + 1) * 16 * (2 * k + 8)
         return max(1, int(budget // per_row))
 
     # -- few queries: projection filter ---------------------------------------------------
@@ -235,7 +235,7 @@ class BruteIndex:
             self._prepared["u8_padded"] = integer.pad_u8(self.train)
         train = self._prepared["u8_padded"]
         padded = integer.pad_u8(queries)
-        threads = numba.get_num_threads()
+        threads = get_num_threads()
         if len(queries) <= FEW_QUERIES:
             return integer.u8_topk_few(squared, padded, train, k, threads)
         q_block = int(min(48, max(2, math.ceil(len(queries) / threads))))
@@ -250,7 +250,7 @@ class BruteIndex:
             self._prepared["u8_dot"] = (train, dot_u8.squared_norms_u8(self.train))
         train, train_sq = self._prepared["u8_dot"]
         padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
-        threads = numba.get_num_threads()
+        threads = get_num_threads()
         q_block = int(min(64, max(4, 4 * math.ceil(len(queries) / (4 * threads)))))
         return dot_u8.u8_dot_topk(
             padded, len(queries), train, len(self.train), train_sq, k, q_block
@@ -263,7 +263,7 @@ class BruteIndex:
             return self._query_exact_all(queries, k)
         if self.metric.name in ("manhattan", "minkowski"):
             return self._query_lp(queries, k)
-        q_block = int(min(32, max(1, math.ceil(len(queries) / numba.get_num_threads()))))
+        q_block = int(min(32, max(1, math.ceil(len(queries) / get_num_threads()))))
         # float64 queries: exact either way (the kernels widen every element), and one
         # compiled variant per training dtype instead of one per pair of dtypes.
         return lp.generic_topk(
@@ -283,7 +283,7 @@ class BruteIndex:
         relative = lp_estimate.lp_estimate_rel_error(d, self.metric.p, float32)
         factor = 1.0 + 3.0 * (relative + lp.minkowski_rel_error(d))
         k_keep = min(k + 8, len(self.train))
-        threads = numba.get_num_threads()
+        threads = get_num_threads()
         q_block, t_block, n_parts = self._lp_blocks(len(queries), queries.itemsize, threads)
         reduced, indices = lp_estimate.lp_estimate_topk(
             self._kind, queries, self.train, k_keep, self.metric.p, q_block, t_block, n_parts
@@ -362,7 +362,7 @@ class BruteIndex:
         k_keep = min(n_train, k + 6)
         stats = self._gemm_train_stats()
         x32, x_norms = _float32_rows(queries, cosine)
-        workers = 1 if len(queries) <= 4 * FEW_QUERIES else numba.get_num_threads()
+        workers = 1 if len(queries) <= 4 * FEW_QUERIES else get_num_threads()
         est_e, est_i = self._gemm_candidates(x32, k_keep, workers)
         limits = est_e[:, k - 1] + 2.0 * self._gemm_bound(queries, x_norms, stats)
         q_norms, t_norms = self.norm_arrays(queries)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import numbers
 import os
 
-import numba
 from threadpoolctl import ThreadpoolController
 
 
@@ -24,6 +24,19 @@ def effective_n_jobs(n_jobs: int | None) -> int:
     return max(1, cores + 1 + n_jobs) if n_jobs < 0 else n_jobs
 
 
+# The compiled kernels' thread count, per thread and task of the caller (a web server's request
+# threads and Dask's worker threads each set their own); None means every core.
+_KERNEL_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "knnvision_kernel_threads", default=None
+)
+
+
+def get_num_threads() -> int:
+    """Threads the compiled kernels split their work over, as :func:`thread_limit` set it."""
+    threads = _KERNEL_THREADS.get()
+    return threads if threads is not None else (os.cpu_count() or 1)
+
+
 @functools.cache
 def _threadpools() -> ThreadpoolController:
     # Inspecting the loaded BLAS/OpenMP libraries costs milliseconds; a single-query predict
@@ -33,18 +46,15 @@ def _threadpools() -> ThreadpoolController:
 
 @contextlib.contextmanager
 def thread_limit(n_jobs: int | None):
-    """Run the block with ``n_jobs`` threads for BLAS, OpenMP and numba alike.
+    """Run the block with ``n_jobs`` threads for BLAS, OpenMP and the compiled kernels alike.
 
-    The search engines split work over ``numba.get_num_threads()`` workers, so setting the
-    numba count here also sizes their thread pools. Both limits are restored on exit.
+    The kernels split their work over :func:`get_num_threads` workers, set here for the
+    calling thread (and task); both limits are restored on exit.
     """
     threads = effective_n_jobs(n_jobs)
-    previous = numba.get_num_threads()
-    # numba sets its config names through globals() at import, so its types cannot see them.
-    most = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
-    numba.set_num_threads(max(1, min(threads, most)))
+    token = _KERNEL_THREADS.set(threads)
     try:
         with _threadpools().limit(limits=threads):
             yield threads
     finally:
-        numba.set_num_threads(previous)
+        _KERNEL_THREADS.reset(token)

@@ -31,7 +31,7 @@ vary by 2x between runs; ratios are from one run). One thread reaches about 1,30
 int8 (``torch._int_mm``) and 1,400 GFLOP/s for bfloat16 products against 175 GFLOP/s for
 float32; two threads multiply no faster than one (the cores seem to share one matrix unit), so
 the workers overlap one core's products with the other's folding of tiles into the top-k
-lists (the numba :func:`kernels.candidates.scan_products`, about a quarter of the work).
+lists (the compiled :func:`kernels.candidates.scan_products`, about a quarter of the work).
 MNIST 60,000 x 10,000 x 784, k=3, 2 threads,
 ``benchmarks/search.py --cases mnist_euclidean --repeat 2``:
 
@@ -47,9 +47,9 @@ For a handful of queries (up to ``FEW_QUERIES``) on the CPU the brute force's pr
 answers (0.7 ms a query on MNIST against 8 ms for a pass of products), as it does for float
 values beyond ``2^50``, where low-precision products are unsafe.
 
-Devices: on the CPU, worker threads (``numba.get_num_threads()``, which
+Devices: on the CPU, worker threads (``get_num_threads()``, which
 :func:`knnvision.search.thread_limit` sets) each take a share of the training rows with
-single-threaded torch, and fold their tiles with the numba scan; the shares are merged with the
+single-threaded torch, and fold their tiles with the compiled scan; the shares are merged with the
 tie rule. On a GPU the same products run on device tensors and the tiles are folded with
 ``torch.topk`` on the device (exact integer estimates are packed with the training index into
 one int64 key, so equal distances keep the smaller index); TF32 and reduced-precision
@@ -69,7 +69,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypedDict
 
-import numba
 import numpy as np
 
 from .brute import FEW_QUERIES, BruteIndex, _row_norms
@@ -77,6 +76,7 @@ from .kernels import candidates as candidate_kernels
 from .kernels import metric_kinds, topk
 from .metrics import Metric
 from .recheck import check_query, no_neighbours, query_excluding_self, search_in_chunks
+from .threads import get_num_threads
 
 try:
     import torch
@@ -200,7 +200,7 @@ class TorchIndex:
                 f"(set {DEVICE_ENV} to one of them)."
             )
         # How tiles are folded into the top-k lists: None chooses (see _candidates); tests
-        # force True (torch.topk, the GPU's way) or False (the numba scan) on the CPU.
+        # force True (torch.topk, the GPU's way) or False (the compiled scan) on the CPU.
         self._topk_fold: bool | None = None
         self._kind = metric_kinds.KIND_OF_METRIC[metric.name]
         self._prepared: _Prepared = {}
@@ -378,7 +378,7 @@ class TorchIndex:
         """
         topk = self._topk_fold
         if topk is None:
-            # On the CPU the numba scan is faster: MNIST scaled to [0, 1], 4,000 queries, k=3,
+            # On the CPU the compiled scan is faster: MNIST scaled to [0, 1], 4,000 queries, k=3,
             # 2 threads: 1.25 s against 2.2 s with torch.topk (cosine 2.0 against 4.0 s).
             topk = self.device.type != "cpu"
         if topk:
@@ -386,7 +386,7 @@ class TorchIndex:
         return self._fold_with_scan(side, rows, n_rows, k_keep)
 
     def _fold_with_scan(self, side, rows, n_rows, k_keep):
-        """The numba scan folds each tile into its share's lists with the tie rule."""
+        """The compiled scan folds each tile into its share's lists with the tie rule."""
 
         def search_share(start, stop, workers):
             best_e, best_i = topk.empty_topk(n_rows, k_keep)
@@ -573,7 +573,7 @@ def _merge_lists(best, other, q0, q1, k_keep):
 
 
 def _workers() -> int:
-    return max(1, numba.get_num_threads())
+    return max(1, get_num_threads())
 
 
 def _product(left, right):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
 from .. import progress
@@ -26,6 +25,7 @@ from .kernels import lp, metric_kinds
 from .kernels import trees as tree_kernels
 from .metrics import TREE_METRICS, Metric
 from .recheck import check_query, query_excluding_self, recheck_estimates
+from .threads import get_num_threads
 
 DEFAULT_LEAF_SIZE = 32
 # Queries handed to the compiled loop per call: large enough to keep both cores busy,
@@ -140,7 +140,7 @@ class TreeIndex:
             self.metric.p,
             self._shrink,
             slack,
-            64 * numba.get_num_threads(),
+            64 * get_num_threads(),
         )
 
 

@@ -12,7 +12,6 @@ import atexit
 import contextlib
 
 import distributed
-import numba
 
 from ..threads import thread_limit
 
@@ -125,16 +124,11 @@ def worker_threads(client: distributed.Client) -> list[str]:
 
 @contextlib.contextmanager
 def one_thread_per_task():
-    """Run the block on one thread: BLAS, OpenMP and numba alike.
+    """Run the block on one thread: BLAS, OpenMP and the compiled kernels alike.
 
     A worker runs one task per thread (and holds one shard per thread), so a task that used
-    every core would oversubscribe the machine. ``thread_limit`` covers BLAS and OpenMP;
-    numba's pool size is set per calling thread.
+    every core would oversubscribe the machine. ``thread_limit`` sets the kernels' count per
+    calling thread, so each task keeps its own.
     """
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with thread_limit(1):
-            yield
-    finally:
-        numba.set_num_threads(previous)
+    with thread_limit(1):
+        yield

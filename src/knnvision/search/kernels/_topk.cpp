@@ -18,10 +18,18 @@ static void merge_topk_into(Matrix<double> best_d, Matrix<int64_t> best_i,
   }
 }
 
+// Insert (d, index) into row `row` of the sorted lists; returns whether it entered.
+static bool topk_push_row(Matrix<double> best_d, Matrix<int64_t> best_i, int64_t row, double d,
+                          int64_t index) {
+  const int64_t k = best_d.shape(1);
+  return topk_push(best_d.data() + row * k, best_i.data() + row * k, k, d, index);
+}
+
 }  // namespace knnv
 
 NB_MODULE(_topk, m) {
   m.def("merge_topk_into", &knnv::merge_topk_into, knnv::ReleaseGil());
+  m.def("topk_push", &knnv::topk_push_row, knnv::ReleaseGil());
   m.def("cpu_level", &knnv::cpu_level_name,
         "The code path the kernels take on this CPU (after KNNVISION_CPU).");
 }

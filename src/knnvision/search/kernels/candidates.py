@@ -2,31 +2,32 @@
 
 The brute force's and the torch index's Euclidean and cosine engines compute estimates from
 matrix products; :func:`scan_products` keeps the best ones per query, and
-:func:`recheck_candidates` measures the kept candidates exactly with
-:func:`knnvision.search.kernels.lp.reduced_distance`. NumPy twin: :func:`scan_products_numpy`.
+:func:`recheck_candidates` measures the kept candidates exactly with the float64 distances of
+``lp.hpp`` (those of :func:`knnvision.search.kernels.lp.reduced_distance`). Both are compiled
+(``_candidates.cpp``). NumPy twin: :func:`scan_products_numpy`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
-from .lp import SCRATCH_SIZE, reduced_distance
-from .topk import empty_topk, topk_push
+from ..threads import get_num_threads
+from . import _candidates
 
-_SCAN_CHUNK = 64
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _count_below(offsets, scale, products, r, c0, n, worst):
-    # Branch-free, so it vectorises: how many estimates in the run beat ``worst``.
-    hits = 0
-    for c in range(c0, c0 + n):
-        hits += (offsets[c] + scale * np.float64(products[r, c])) < worst
-    return hits
+# Element types the compiled scan takes as they are (the torch index hands over int32 tiles);
+# other products are widened to float64, which is how each element is read anyway.
+_PRODUCT_DTYPES = (np.float32, np.int32, np.float64)
+# Training-row types of the compiled re-check; queries are always read as float64.
+_TRAIN_DTYPES = (np.uint8, np.float32, np.float64)
 
 
-@njit(cache=True, nogil=True)
+def _rows_of(array, dtypes) -> np.ndarray:
+    """``array`` C-contiguous in its own dtype if the kernel takes it, else as float64."""
+    array = np.asarray(array)
+    dtype = array.dtype if array.dtype in dtypes else np.float64
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
 def scan_products(products, offsets, scale, first_index, best_e, best_i):
     """Fold one tile of float32 products into running top-k lists of estimates.
 
@@ -34,23 +35,26 @@ def scan_products(products, offsets, scale, first_index, best_e, best_i):
     in float64 (``||y||^2 - 2 x.y`` for Euclidean, ``-x.y`` for cosine); its training index is
     ``first_index + c``. Most rows of a tile hold nothing better than the current worst kept
     estimate: a vectorised count over the row, then over 64-column chunks, skips them without
-    a branch per element. Releases the GIL so workers run tiles side by side.
+    a branch per element. ``best_e`` / ``best_i`` (C-contiguous float64 / int64, one row per
+    tile row) are updated in place. Releases the GIL so workers run tiles side by side.
     """
-    n_rows, n_cols = products.shape
-    last = best_e.shape[1] - 1
-    for r in range(n_rows):
-        worst = best_e[r, last]
-        if _count_below(offsets, scale, products, r, 0, n_cols, worst) == 0:
-            continue
-        for c0 in range(0, n_cols, _SCAN_CHUNK):
-            width = min(_SCAN_CHUNK, n_cols - c0)
-            if _count_below(offsets, scale, products, r, c0, width, worst) == 0:
-                continue
-            for c in range(c0, c0 + width):
-                e = offsets[c] + scale * np.float64(products[r, c])
-                if e < worst:
-                    topk_push(best_e, best_i, r, e, first_index + c)
-                    worst = best_e[r, last]
+    products = np.asarray(products)
+    if (
+        products.dtype not in _PRODUCT_DTYPES
+        or products.ndim != 2
+        or (products.shape[1] > 1 and products.strides[1] != products.itemsize)
+        or products.strides[0] < 0
+    ):
+        # Rows may be strided (column slices of a larger tile); columns must be adjacent.
+        products = _rows_of(products, _PRODUCT_DTYPES)
+    _candidates.scan_products(
+        products,
+        np.ascontiguousarray(offsets, dtype=np.float64),
+        float(scale),
+        int(first_index),
+        best_e,
+        best_i,
+    )
 
 
 def scan_products_numpy(products, offsets, scale, first_index, best_e, best_i):
@@ -67,26 +71,32 @@ def scan_products_numpy(products, offsets, scale, first_index, best_e, best_i):
     return out_e, out_i
 
 
-@njit(cache=True, parallel=True)
 def recheck_candidates(
     kind, queries, train, cand_e, cand_i, limits, k, p, query_norms, train_norms
 ):
     """Exact top-k among the candidates whose estimate is at most ``limits[row]``.
 
-    Distances come from :func:`reduced_distance` (bit-identical to the reference), so ties are
+    ``cand_e`` / ``cand_i`` hold each query's candidates sorted by estimate. Distances come
+    from ``lp.hpp``'s ``reduced_distance`` (bit-identical to the reference), so ties are
     settled exactly as the reference settles them. ``query_norms`` / ``train_norms`` are the
     rows' Euclidean norms for cosine (zeros replaced by 1) and may be empty otherwise.
+    Parallel over queries. Returns ``(distances, indices)``, ``(n_queries, k)``.
     """
-    n_queries = queries.shape[0]
-    best_d, best_i = empty_topk(n_queries, k)
-    for row in prange(n_queries):
-        scratch = np.empty(SCRATCH_SIZE)
-        norm_q = query_norms[row] if query_norms.shape[0] > 0 else 1.0
-        for c in range(cand_e.shape[1]):
-            if cand_e[row, c] > limits[row]:
-                break  # candidates are sorted by estimate
-            j = cand_i[row, c]
-            norm_t = train_norms[j] if train_norms.shape[0] > 0 else 1.0
-            d = reduced_distance(kind, queries, row, train, j, p, norm_q, norm_t, scratch)
-            topk_push(best_d, best_i, row, d, j)
+    queries = np.ascontiguousarray(queries, dtype=np.float64)
+    best_d = np.full((queries.shape[0], k), np.inf)
+    best_i = np.full((queries.shape[0], k), np.iinfo(np.int64).max)
+    _candidates.recheck_candidates(
+        int(kind),
+        queries,
+        _rows_of(train, _TRAIN_DTYPES),
+        np.ascontiguousarray(cand_e, dtype=np.float64),
+        np.ascontiguousarray(cand_i, dtype=np.int64),
+        np.ascontiguousarray(limits, dtype=np.float64),
+        2.0 if p is None else float(p),
+        np.ascontiguousarray(query_norms, dtype=np.float64),
+        np.ascontiguousarray(train_norms, dtype=np.float64),
+        best_d,
+        best_i,
+        get_num_threads(),
+    )
     return best_d, best_i

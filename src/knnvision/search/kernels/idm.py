@@ -8,131 +8,42 @@ pair; :func:`idm_rerank` measures each query against its candidate training rows
 over queries, and abandons a candidate once it can no longer be among the ``k_keep`` nearest.
 :class:`knnvision.neighbors.rerank.RerankKNNClassifier` re-ranks search candidates with them.
 
-NumPy twins: :func:`sobel_gradients_numpy`, :func:`context_features_numpy`,
-:func:`idm_distance_numpy`.
+The kernels are compiled (``_idm.cpp``); each sum is added in the order written there, so
+the distances are the same on every CPU code path. NumPy twins: :func:`sobel_gradients_numpy`,
+:func:`context_features_numpy`, :func:`idm_distance_numpy`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+
+from ..threads import get_num_threads
+from . import _idm
+
+# Pixel types the compiled kernels read as they are; other images are widened to float64,
+# which is how every pixel is read anyway.
+_PIXEL_DTYPES = (np.uint8, np.float32, np.float64)
 
 
-@njit(cache=True)
-def _sobel_into(image, height, width, gy, gx):
-    """Sobel derivatives of a flat ``height x width`` image (zeros outside) into ``gy``, ``gx``."""
-    for i in range(height):
-        for j in range(width):
-            total_y = 0.0
-            total_x = 0.0
-            for a in range(-1, 2):
-                ii = i + a
-                if ii < 0 or ii >= height:
-                    continue
-                for b in range(-1, 2):
-                    jj = j + b
-                    if jj < 0 or jj >= width:
-                        continue
-                    value = np.float64(image[ii * width + jj])
-                    # Sobel weights: 1 2 1 across the derivative, -1 0 1 along it.
-                    total_y += a * (2 - b * b) * value
-                    total_x += b * (2 - a * a) * value
-            gy[i, j] = total_y / 8.0
-            gx[i, j] = total_x / 8.0
+def _pixels(images) -> np.ndarray:
+    """``images`` C-contiguous in their own dtype if the kernels take it, else as float64."""
+    images = np.asarray(images)
+    dtype = images.dtype if images.dtype in _PIXEL_DTYPES else np.float64
+    return np.ascontiguousarray(images, dtype=dtype)
 
 
-@njit(cache=True)
-def _contexts_into(image, height, width, radius, gy, gx, out, energy):
-    """Gradient context of every pixel: ``out[i, j]`` holds the ``(2 radius + 1)^2`` vertical
-    then horizontal Sobel values around pixel ``(i, j)`` (zeros outside the image), and
-    ``energy[i, j]`` their sum of squares."""
-    _sobel_into(image, height, width, gy, gx)
-    side = 2 * radius + 1
-    patch = side * side
-    for i in range(height):
-        for j in range(width):
-            total = 0.0
-            for a in range(side):
-                ii = i + a - radius
-                for b in range(side):
-                    jj = j + b - radius
-                    vy = 0.0
-                    vx = 0.0
-                    if 0 <= ii < height and 0 <= jj < width:
-                        vy = gy[ii, jj]
-                        vx = gx[ii, jj]
-                    out[i, j, a * side + b] = vy
-                    out[i, j, patch + a * side + b] = vx
-                    total += vy * vy + vx * vx
-            energy[i, j] = total
-
-
-@njit(cache=True)
 def context_features(image, height, width, radius):
-    """Gradient contexts ``(height, width, 2 (2 radius + 1)^2)`` of one flat image."""
+    """Gradient contexts ``(height, width, 2 (2 radius + 1)^2)`` of one flat image.
+
+    ``out[i, j]`` holds the ``(2 radius + 1)^2`` vertical then horizontal Sobel values
+    (divided by 8) around pixel ``(i, j)``, zeros outside the image.
+    """
     side = 2 * radius + 1
-    gy = np.empty((height, width))
-    gx = np.empty((height, width))
     out = np.empty((height, width, 2 * side * side))
-    energy = np.empty((height, width))
-    _contexts_into(image, height, width, radius, gy, gx, out, energy)
+    _idm.context_features(_pixels(image), height, width, radius, out)
     return out
 
 
-@njit(cache=True)
-def _idm_from_contexts(query_ctx, query_energy, ref_ctx, ref_energy, height, width, warp, limit):
-    """IDM distance from precomputed contexts; stops early (returning a value > ``limit``)
-    once the running total exceeds ``limit``."""
-    n_values = query_ctx.shape[2]
-    total = 0.0
-    for i in range(height):
-        i_lo = max(0, i - warp)
-        i_hi = min(height, i + warp + 1)
-        for j in range(width):
-            j_lo = max(0, j - warp)
-            j_hi = min(width, j + warp + 1)
-            best = np.inf
-            if query_energy[i, j] == 0.0:
-                # All-zero context: the cost of a match is the reference context's energy.
-                for ii in range(i_lo, i_hi):
-                    for jj in range(j_lo, j_hi):
-                        if ref_energy[ii, jj] < best:  # noqa: PLR1730
-                            best = ref_energy[ii, jj]
-            else:
-                # No early exit inside the context sum: the branch-free loop vectorises and
-                # measured almost twice as fast as stopping once ``cost >= best``.
-                for ii in range(i_lo, i_hi):
-                    for jj in range(j_lo, j_hi):
-                        cost = 0.0
-                        for v in range(n_values):
-                            diff = query_ctx[i, j, v] - ref_ctx[ii, jj, v]
-                            cost += diff * diff
-                        if cost < best:  # noqa: PLR1730  (measured faster than min())
-                            best = cost
-            total += best
-        if total > limit:
-            return total
-    return total
-
-
-@njit(cache=True)
-def _idm_buffers(height, width, context):
-    """Scratch arrays of IDM comparisons, for :func:`_contexts_into`: ``gy``, ``gx`` (the Sobel
-    derivatives, reused for each image), then ``query_ctx``, ``ref_ctx`` (the two images'
-    gradient contexts) and ``query_energy``, ``ref_energy`` (their sums of squares)."""
-    side = 2 * context + 1
-    n_values = 2 * side * side
-    return (
-        np.empty((height, width)),
-        np.empty((height, width)),
-        np.empty((height, width, n_values)),
-        np.empty((height, width, n_values)),
-        np.empty((height, width)),
-        np.empty((height, width)),
-    )
-
-
-@njit(cache=True)
 def idm_distance(query, reference, height, width, warp, context):
     """Squared IDM distance between two flat ``height x width`` images.
 
@@ -140,17 +51,13 @@ def idm_distance(query, reference, height, width, warp, context):
     gradient context (radius ``context``) differs least; the distance is the sum over query
     pixels of those smallest squared context differences.
     """
-    gy, gx, query_ctx, ref_ctx, query_energy, ref_energy = _idm_buffers(height, width, context)
-    _contexts_into(query, height, width, context, gy, gx, query_ctx, query_energy)
-    _contexts_into(reference, height, width, context, gy, gx, ref_ctx, ref_energy)
-    return _idm_from_contexts(
-        query_ctx, query_energy, ref_ctx, ref_energy, height, width, warp, np.inf
-    )
+    return _idm.idm_distance(_pixels(query), _pixels(reference), height, width, warp, context)
 
 
-@njit(cache=True, parallel=True)
 def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep):
     """Squared IDM distances from each query to its candidate training rows.
+
+    Parallel over queries; releases the GIL.
 
     Parameters
     ----------
@@ -169,30 +76,20 @@ def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep)
         Exact squared IDM distances; ``inf`` for abandoned candidates, which are never among
         the ``k_keep`` smallest (ties included).
     """
-    n_queries, n_candidates = candidates.shape
-    result = np.empty((n_queries, n_candidates))
-    for q in prange(n_queries):
-        # Per query: the parallel iterations must not share scratch arrays.
-        gy, gx, query_ctx, ref_ctx, query_energy, ref_energy = _idm_buffers(height, width, context)
-        kept = np.full(k_keep, np.inf)  # the k_keep smallest complete distances, ascending
-        _contexts_into(queries[q], height, width, context, gy, gx, query_ctx, query_energy)
-        for c in range(n_candidates):
-            _contexts_into(
-                train[candidates[q, c]], height, width, context, gy, gx, ref_ctx, ref_energy
-            )
-            limit = kept[k_keep - 1]
-            distance = _idm_from_contexts(
-                query_ctx, query_energy, ref_ctx, ref_energy, height, width, warp, limit
-            )
-            if distance > limit:
-                result[q, c] = np.inf
-                continue
-            result[q, c] = distance
-            position = k_keep - 1
-            while position > 0 and kept[position - 1] > distance:
-                kept[position] = kept[position - 1]
-                position -= 1
-            kept[position] = distance
+    candidates = np.ascontiguousarray(candidates, dtype=np.int64)
+    result = np.empty(candidates.shape)
+    _idm.idm_rerank(
+        _pixels(queries),
+        _pixels(train),
+        candidates,
+        height,
+        width,
+        warp,
+        context,
+        k_keep,
+        result,
+        get_num_threads(),
+    )
     return result
 
 

@@ -1,35 +1,17 @@
 """Sorted top-k lists with the library's tie rule: order by (distance, index).
 
 Every search loop keeps its best ``k`` candidates per query in a pair of 2-D arrays (one row
-per query) and inserts with :func:`topk_push`. NumPy twin: :func:`topk_push_numpy`.
+per query) and inserts with ``topk_push`` (``topk.hpp``, inlined by every compiled family;
+bound here for the tests). NumPy twin: :func:`topk_push_numpy`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ._topk import merge_topk_into, topk_push
 
-@njit(cache=True, inline="always")
-def topk_push(best_d, best_i, row, d, index):
-    """Insert ``(d, index)`` into row ``row`` of the sorted lists if it beats the last entry.
-
-    Entries are ordered by distance, then index, so equal distances keep the smaller index.
-    Returns True when inserted.
-    """
-    last = best_d.shape[1] - 1
-    if d > best_d[row, last] or (d == best_d[row, last] and index >= best_i[row, last]):
-        return False
-    pos = last
-    while pos > 0 and (
-        best_d[row, pos - 1] > d or (best_d[row, pos - 1] == d and best_i[row, pos - 1] > index)
-    ):
-        best_d[row, pos] = best_d[row, pos - 1]
-        best_i[row, pos] = best_i[row, pos - 1]
-        pos -= 1
-    best_d[row, pos] = d
-    best_i[row, pos] = index
-    return True
+__all__ = ["empty_topk", "merge_topk_into", "topk_push", "topk_push_numpy"]
 
 
 def topk_push_numpy(best_d, best_i, d, index):
@@ -40,16 +22,6 @@ def topk_push_numpy(best_d, best_i, d, index):
     return all_d[order], all_i[order]
 
 
-@njit(cache=True)
-def empty_topk(n_rows, k):
+def empty_topk(n_rows: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k lists with every slot empty (infinite distance, largest index)."""
     return np.full((n_rows, k), np.inf), np.full((n_rows, k), np.iinfo(np.int64).max)
-
-
-@njit(cache=True)
-def merge_topk_into(best_d, best_i, other_d, other_i):
-    """Merge sorted top-k lists ``other`` into ``best`` row by row, with the tie rule."""
-    for r in range(best_d.shape[0]):
-        for c in range(other_d.shape[1]):
-            if not topk_push(best_d, best_i, r, other_d[r, c], other_i[r, c]):
-                break  # ``other`` is sorted: nothing after this entry can enter either

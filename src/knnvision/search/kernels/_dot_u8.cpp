@@ -1,0 +1,296 @@
+// Compiled uint8 Euclidean in bulk (knnvision.search.kernels.dot_u8): exact integer dot
+// products of uint8 query rows with int8 training rows (y - 128), 4 x 4 rows at a time.
+//
+// AVX-512 VNNI's vpdpbusd multiplies 64 unsigned bytes by 64 signed bytes and adds each group
+// of four products into a 32-bit lane; without VNNI the same products come from plain loops.
+// Both are exact integers, so both paths give the same top-k lists.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#include "_common.hpp"
+#include "topk.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace knnv {
+namespace {
+
+constexpr int64_t kRows = 4;    // query rows per block
+constexpr int64_t kCols = 4;    // training rows per block
+constexpr int64_t kWidth = 64;  // bytes per VNNI chunk
+
+// |x (y - 128)| <= 255 * 128 per byte, so a 32-bit sum is exact over this many bytes
+// (65536 * 32640 < 2^31); longer rows are summed in groups of it, in 64 bits.
+constexpr int64_t kGroupBytes = 65536;
+
+// The 16 products of rows q + r * q_step (uint8) with rows t + c * t_step (int8), r, c < 4,
+// added to out[r * 4 + c].
+void dot_block_plain(const uint8_t* q, int64_t q_step, const int8_t* t, int64_t t_step,
+                     int64_t width, int64_t* out) {
+  for (int64_t r = 0; r < kRows; ++r) {
+    for (int64_t c = 0; c < kCols; ++c) {
+      const uint8_t* a = q + r * q_step;
+      const int8_t* b = t + c * t_step;
+      int64_t total = 0;
+      for (int64_t f0 = 0; f0 < width; f0 += kGroupBytes) {
+        const int64_t f1 = std::min(f0 + kGroupBytes, width);
+        int32_t acc = 0;
+        for (int64_t f = f0; f < f1; ++f) acc += int32_t(a[f]) * int32_t(b[f]);
+        total += acc;
+      }
+      out[r * kCols + c] = total;
+    }
+  }
+}
+
+#if defined(__x86_64__)
+#define KNNV_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+// Sum each of 16 vectors into one lane: lane L of the result is the sum of v[L]. Pairs are
+// folded (half of each vector's lanes added to the other's) in four rounds of shuffles and
+// adds, instead of 16 full horizontal sums.
+KNNV_VNNI inline __attribute__((always_inline)) __m512i fold16(__m512i* v) {
+  __m512i pairs[8], quads[4], halves[2];
+  for (int m = 0; m < 8; ++m)  // per 128-bit block: [a0+a2, b0+b2, a1+a3, b1+b3]
+    pairs[m] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * m], v[2 * m + 1]),
+                                _mm512_unpackhi_epi32(v[2 * m], v[2 * m + 1]));
+  for (int m = 0; m < 4; ++m)  // per 128-bit block: the block sums of four vectors
+    quads[m] = _mm512_add_epi32(_mm512_unpacklo_epi64(pairs[2 * m], pairs[2 * m + 1]),
+                                _mm512_unpackhi_epi64(pairs[2 * m], pairs[2 * m + 1]));
+  for (int m = 0; m < 2; ++m)  // blocks 0+1 and 2+3 of two quads
+    halves[m] = _mm512_add_epi32(
+        _mm512_shuffle_i32x4(quads[2 * m], quads[2 * m + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+        _mm512_shuffle_i32x4(quads[2 * m], quads[2 * m + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(halves[0], halves[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_i32x4(halves[0], halves[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// The 16 products over n_chunks whole chunks, as int32 (exact: n_chunks * 64 <= kGroupBytes),
+// into sums[r * 4 + c]. 16 accumulators stay in registers and each 64-byte chunk of a row is
+// loaded once for four products. Not inlined: inlined into its caller's loops, GCC copies
+// every accumulator between registers twice per chunk.
+KNNV_VNNI __attribute__((noinline)) void dot_group_vnni(const uint8_t* q, int64_t q_step,
+                                                        const int8_t* t, int64_t t_step,
+                                                        int64_t n_chunks, int32_t* sums) {
+  // Named accumulators, not an array: GCC then keeps all 16 in registers without copies.
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+          a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+  const uint8_t* q0 = q;
+  const int8_t* t0 = t;
+  for (int64_t ch = 0; ch < n_chunks; ++ch, q0 += kWidth, t0 += kWidth) {
+    const __m512i x0 = _mm512_loadu_si512(q0), x1 = _mm512_loadu_si512(q0 + q_step),
+                  x2 = _mm512_loadu_si512(q0 + 2 * q_step),
+                  x3 = _mm512_loadu_si512(q0 + 3 * q_step);
+    const __m512i y0 = _mm512_loadu_si512(t0), y1 = _mm512_loadu_si512(t0 + t_step),
+                  y2 = _mm512_loadu_si512(t0 + 2 * t_step),
+                  y3 = _mm512_loadu_si512(t0 + 3 * t_step);
+    a0 = _mm512_dpbusd_epi32(a0, x0, y0), a1 = _mm512_dpbusd_epi32(a1, x0, y1);
+    a2 = _mm512_dpbusd_epi32(a2, x0, y2), a3 = _mm512_dpbusd_epi32(a3, x0, y3);
+    a4 = _mm512_dpbusd_epi32(a4, x1, y0), a5 = _mm512_dpbusd_epi32(a5, x1, y1);
+    a6 = _mm512_dpbusd_epi32(a6, x1, y2), a7 = _mm512_dpbusd_epi32(a7, x1, y3);
+    a8 = _mm512_dpbusd_epi32(a8, x2, y0), a9 = _mm512_dpbusd_epi32(a9, x2, y1);
+    a10 = _mm512_dpbusd_epi32(a10, x2, y2), a11 = _mm512_dpbusd_epi32(a11, x2, y3);
+    a12 = _mm512_dpbusd_epi32(a12, x3, y0), a13 = _mm512_dpbusd_epi32(a13, x3, y1);
+    a14 = _mm512_dpbusd_epi32(a14, x3, y2), a15 = _mm512_dpbusd_epi32(a15, x3, y3);
+  }
+  __m512i acc[kRows * kCols] = {a0, a1, a2, a3, a4, a5, a6, a7,
+                                a8, a9, a10, a11, a12, a13, a14, a15};
+  _mm512_storeu_si512(sums, fold16(acc));
+}
+
+// dot_block_plain with VNNI, in groups of chunks short enough for exact int32 sums; a tail
+// shorter than a chunk is summed plainly.
+KNNV_VNNI inline __attribute__((always_inline)) void dot_block_vnni(
+    const uint8_t* q, int64_t q_step, const int8_t* t, int64_t t_step, int64_t width,
+    int64_t* out) {
+  const int64_t n_chunks = width / kWidth, group = kGroupBytes / kWidth;
+  for (int64_t i = 0; i < kRows * kCols; ++i) out[i] = 0;
+  for (int64_t c0 = 0; c0 < n_chunks; c0 += group) {
+    int32_t sums[kRows * kCols];
+    dot_group_vnni(q + c0 * kWidth, q_step, t + c0 * kWidth, t_step,
+                   std::min(group, n_chunks - c0), sums);
+    for (int64_t i = 0; i < kRows * kCols; ++i) out[i] += sums[i];
+  }
+  const int64_t done = n_chunks * kWidth;
+  if (done < width) {
+    int64_t tail[kRows * kCols];
+    dot_block_plain(q + done, q_step, t + done, t_step, width - done, tail);
+    for (int64_t i = 0; i < kRows * kCols; ++i) out[i] += tail[i];
+  }
+}
+
+// The blocks of query rows i0, i0 + 4, ... < i1 against training rows j .. j + 3: products
+// into out[16 * block + r * 4 + c] and, where all 16 pairs are real (full_cols and four
+// query rows), hit[block]: whether any ||y||^2 - 2 x.(y - 128) is below its row's limit
+// (lim[i - i0 + r]). Blocks hold distinct query rows, so their limits can be read before any
+// block's results are pushed.
+KNNV_VNNI void dot_tile_vnni(const uint8_t* Q, int64_t q_step, int64_t i0, int64_t i1,
+                             const int8_t* T, int64_t t_step, int64_t j, int64_t width,
+                             const int64_t* sq, const int64_t* lim, bool full_cols,
+                             int64_t* out, uint8_t* hit) {
+  const __m512i rows01 = _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1);
+  const __m512i rows23 = _mm512_setr_epi64(2, 2, 2, 2, 3, 3, 3, 3);
+  for (int64_t i = i0; i < i1; i += kRows) {
+    const int64_t block = (i - i0) / kRows;
+    int64_t* dots = out + block * kRows * kCols;
+    dot_block_vnni(Q + i * q_step, q_step, T + j * t_step, t_step, width, dots);
+    if (!full_cols || i + kRows > i1) continue;
+    // Lane r * 4 + c: ||y_c||^2 against the limit of row r, in 64 bits.
+    const __m512i norms = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)sq));
+    const __m512i limits = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)(lim + i - i0)));
+    const __m512i d01 = _mm512_loadu_si512(dots), d23 = _mm512_loadu_si512(dots + 8);
+    const __mmask8 below =
+        _mm512_cmplt_epi64_mask(_mm512_sub_epi64(norms, _mm512_add_epi64(d01, d01)),
+                                _mm512_permutexvar_epi64(rows01, limits)) |
+        _mm512_cmplt_epi64_mask(_mm512_sub_epi64(norms, _mm512_add_epi64(d23, d23)),
+                                _mm512_permutexvar_epi64(rows23, limits));
+    hit[block] = below != 0;
+  }
+}
+#undef KNNV_VNNI
+#endif
+
+void dot_tile_plain(const uint8_t* Q, int64_t q_step, int64_t i0, int64_t i1, const int8_t* T,
+                    int64_t t_step, int64_t j, int64_t width, const int64_t* sq,
+                    const int64_t* lim, bool full_cols, int64_t* out, uint8_t* hit) {
+  for (int64_t i = i0; i < i1; i += kRows) {
+    const int64_t block = (i - i0) / kRows;
+    int64_t* dots = out + block * kRows * kCols;
+    dot_block_plain(Q + i * q_step, q_step, T + j * t_step, t_step, width, dots);
+    if (!full_cols || i + kRows > i1) continue;
+    bool below = false;
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t c = 0; c < kCols; ++c)
+        below |= sq[c] - 2 * dots[r * kCols + c] < lim[i - i0 + r];
+    hit[block] = below;
+  }
+}
+
+bool vnni_path() {
+#if defined(__x86_64__)
+  return cpu_level() == Cpu::avx512;
+#else
+  return false;
+#endif
+}
+
+// The limit as an integer: for integer e, double(e) < limit exactly when e < ceil(limit)
+// (the numba loop compared in float64); an empty list's infinite limit admits everything.
+inline int64_t integer_limit(double limit) {
+  return limit == std::numeric_limits<double>::infinity() ? std::numeric_limits<int64_t>::max()
+                                                          : int64_t(std::ceil(limit));
+}
+
+// One block of queries [q0, q1) against every training row. Per query: ||x||^2 - 256 sum(x),
+// the part of the distance not in the products, and the k-th distance minus it: a product
+// beats the list when ||y||^2 - 2 x.(y - 128) < limit, an integer comparison.
+void dot_block_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
+                    const int8_t* T, int64_t t_step, int64_t n_train, const int64_t* train_sq,
+                    int64_t width, double* bd, int64_t* bi, int64_t k) {
+  const int64_t n_q = q1 - q0, last = k - 1;
+  const int64_t n_blocks = (n_q + kRows - 1) / kRows;
+  std::vector<int64_t> base(size_t(n_q), 0);
+  std::vector<int64_t> limit(size_t(n_blocks * kRows), 0);  // whole blocks: read four at once
+  for (int64_t i = q0; i < q1; ++i) {
+    const uint8_t* q = Q + i * q_step;
+    int64_t acc = 0;
+    for (int64_t f = 0; f < width; ++f) {
+      const int64_t x = q[f];
+      acc += x * x - 256 * x;
+    }
+    base[i - q0] = acc;
+    limit[i - q0] = integer_limit(bd[i * k + last] - double(acc));
+  }
+  // The products of every query block with one group of four training rows; they are then
+  // pushed in the numba loop's order (training rows outer, queries inner).
+  std::vector<int64_t> out(size_t(n_blocks * kRows * kCols));
+  std::vector<uint8_t> hit(static_cast<size_t>(n_blocks));
+  for (int64_t j = 0; j < n_train; j += kCols) {
+    const bool full_cols = j + kCols <= n_train;
+#if defined(__x86_64__)
+    if (vnni)
+      dot_tile_vnni(Q, q_step, q0, q1, T, t_step, j, width, train_sq + j, limit.data(),
+                    full_cols, out.data(), hit.data());
+    else
+#endif
+      dot_tile_plain(Q, q_step, q0, q1, T, t_step, j, width, train_sq + j, limit.data(),
+                     full_cols, out.data(), hit.data());
+    for (int64_t i = q0; i < q1; i += kRows) {
+      const int64_t block = (i - q0) / kRows;
+      if (full_cols && i + kRows <= q1 && !hit[size_t(block)]) continue;
+      const int64_t* dots = out.data() + block * kRows * kCols;
+      for (int64_t r = 0; r < std::min(kRows, q1 - i); ++r) {
+        const int64_t row = i + r;
+        for (int64_t c = 0; c < std::min(kCols, n_train - j); ++c) {
+          const int64_t e = train_sq[j + c] - 2 * dots[r * kCols + c];
+          if (e < limit[row - q0]) {
+            topk_push(bd + row * k, bi + row * k, k, double(base[row - q0] + e), j + c);
+            limit[row - q0] = integer_limit(bd[row * k + last] - double(base[row - q0]));
+          }
+        }
+      }
+    }
+  }
+}
+
+// Exact k nearest rows by squared Euclidean distance, via dot products, into best_d / best_i
+// (filled with inf / int64 max by the caller). queries (uint8) and train (int8, y - 128) are
+// padded to 4-row multiples (and, for speed, 64-byte columns); only the first n_queries /
+// n_train rows count. train_sq holds ||y||^2 of the real training rows. Parallel over blocks
+// of q_block queries (a multiple of 4); training rows are visited in index order and only a
+// strictly smaller distance displaces, so ties go to the smaller index.
+void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const int8_t> train,
+                 int64_t n_train, Vector<const int64_t> train_sq, int64_t q_block,
+                 Matrix<double> best_d, Matrix<int64_t> best_i, int n_threads) {
+  const auto round_up = [](int64_t n) { return (n + kRows - 1) / kRows * kRows; };
+  if (queries.shape(1) != train.shape(1)) throw std::invalid_argument("rows of different widths");
+  if (n_queries < 0 || n_train < 0 || int64_t(queries.shape(0)) < round_up(n_queries) ||
+      int64_t(train.shape(0)) < round_up(n_train) || int64_t(train_sq.shape(0)) < n_train)
+    throw std::invalid_argument("rows not padded to a multiple of 4, or too few norms");
+  if (q_block < kRows || q_block % kRows != 0)
+    throw std::invalid_argument("q_block must be a positive multiple of 4");
+  if (best_d.shape(0) != size_t(n_queries) || best_i.shape(0) != size_t(n_queries) ||
+      best_d.shape(1) != best_i.shape(1) || best_d.shape(1) < 1)
+    throw std::invalid_argument("top-k lists of the wrong shape");
+  const int64_t width = train.shape(1), k = best_d.shape(1);
+  const bool vnni = vnni_path();
+  const int64_t n_blocks = (n_queries + q_block - 1) / q_block;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    const int64_t q0 = block * q_block;
+    dot_block_rows(vnni, queries.data(), width, q0, std::min(q0 + q_block, n_queries),
+                   train.data(), width, n_train, train_sq.data(), width, best_d.data(),
+                   best_i.data(), k);
+  }
+}
+
+// Exact ||row||^2 of every uint8 row, into out (int64).
+void squared_norms_u8(Matrix<const uint8_t> rows, Vector<int64_t> out) {
+  if (out.shape(0) != rows.shape(0)) throw std::invalid_argument("output of the wrong length");
+  const int64_t n = rows.shape(0), width = rows.shape(1);
+  for (int64_t r = 0; r < n; ++r) {
+    const uint8_t* x = rows.data() + r * width;
+    int64_t acc = 0;
+    for (int64_t f = 0; f < width; ++f) acc += int64_t(x[f]) * int64_t(x[f]);
+    out(r) = acc;
+  }
+}
+
+}  // namespace
+}  // namespace knnv
+
+NB_MODULE(_dot_u8, m) {
+  m.attr("DOT_ROWS") = knnv::kRows;
+  m.attr("DOT_COLS") = knnv::kCols;
+  m.attr("DOT_WIDTH") = knnv::kWidth;
+  m.def("vnni_path", &knnv::vnni_path,
+        "Whether the AVX-512 VNNI path runs (the CPU has it and KNNVISION_CPU allows it).");
+  m.def("u8_dot_topk", &knnv::u8_dot_topk, knnv::ReleaseGil());
+  m.def("squared_norms_u8", &knnv::squared_norms_u8, knnv::ReleaseGil());
+}

@@ -1,0 +1,20 @@
+from typing import Annotated
+
+import numpy
+from numpy.typing import NDArray
+
+
+DOT_ROWS: int = 4
+
+DOT_COLS: int = 4
+
+DOT_WIDTH: int = 64
+
+def vnni_path() -> bool:
+    """
+    Whether the AVX-512 VNNI path runs (the CPU has it and KNNVISION_CPU allows it).
+    """
+
+def u8_dot_topk(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: int, arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg3: int, arg4: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg5: int, arg6: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], arg7: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu')], arg8: int, /) -> None: ...
+
+def squared_norms_u8(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu')], /) -> None: ...
