@@ -1,6 +1,9 @@
 """Test data and checks shared by the search backends' tests: rows full of ties and exact
 duplicates, and the comparison with the float64 reference."""
 
+import os
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -43,3 +46,34 @@ def assert_matches_reference(index, train, queries, k, metric, *, rtol=1e-12):
         np.testing.assert_array_equal(distances, ref_distances)
     else:
         np.testing.assert_allclose(distances, ref_distances, rtol=rtol, atol=1e-300)
+
+
+CPU_PATHS = ("baseline", "avx2", "avx512")
+
+
+def run_on_every_cpu_path(script: str, cases: dict, tmp_path, flag: str):
+    """Run ``script CASES.npz OUT.npz`` under each ``KNNVISION_CPU`` path in a fresh process.
+
+    The script writes its answers plus ``level`` (the path taken) and ``flag`` (a bool the
+    caller checks against the level). Asserts that every path gives the same answers; returns
+    ``(answers, levels, flags)``, the answers being those of the baseline path.
+    """
+    np.savez(tmp_path / "cases.npz", **cases)
+    runs = {}
+    for path in CPU_PATHS:
+        target = tmp_path / f"{path}.npz"
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "cases.npz"), str(target)],
+            env={**os.environ, "KNNVISION_CPU": path},
+            check=True,
+        )
+        runs[path] = dict(np.load(target))
+    levels = {path: str(run.pop("level")) for path, run in runs.items()}
+    flags = {path: bool(run.pop(flag)) for path, run in runs.items()}
+    assert levels["baseline"] == "baseline"
+    first = runs["baseline"]
+    for path, run in runs.items():
+        assert run.keys() == first.keys()
+        for key in first:
+            np.testing.assert_array_equal(run[key], first[key], err_msg=f"{path}: {key}")
+    return first, levels, flags

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from knnvision.search.kernels import dot_u8
+from search_cases import run_on_every_cpu_path
 
 
 def _rng(*key):
@@ -57,9 +58,6 @@ np.savez(sys.argv[2], **out)
 
 
 def test_every_cpu_path_gives_identical_exact_results(tmp_path):
-    import os
-    import subprocess
-    import sys
 
     cases, plain = {}, {}
     # Widths off the 64-byte chunk (width=1 keeps them) exercise every path's plain tail.
@@ -83,25 +81,9 @@ def test_every_cpu_path_gives_identical_exact_results(tmp_path):
         cases[key + "-n"] = np.array([n_queries, n_train])
         cases[key + "-u"] = train
         plain[key] = queries, train
-    np.savez(tmp_path / "cases.npz", **cases)
-    runs = {}
-    for path in ("baseline", "avx2", "avx512"):
-        target = tmp_path / f"{path}.npz"
-        subprocess.run(
-            [sys.executable, "-c", _EVERY_PATH_SCRIPT, str(tmp_path / "cases.npz"), str(target)],
-            env={**os.environ, "KNNVISION_CPU": path},
-            check=True,
-        )
-        runs[path] = dict(np.load(target))
-    levels = {path: str(run.pop("level")) for path, run in runs.items()}
-    assert levels["baseline"] == "baseline"
-    for path, run in runs.items():
-        assert bool(run.pop("vnni")) == (levels[path] == "avx512")
-    first = runs["baseline"]
-    for path, run in runs.items():
-        assert run.keys() == first.keys()
-        for key in first:
-            np.testing.assert_array_equal(run[key], first[key], err_msg=f"{path}: {key}")
+    first, levels, flags = run_on_every_cpu_path(_EVERY_PATH_SCRIPT, cases, tmp_path, "vnni")
+    for path, level in levels.items():
+        assert flags[path] == (level == "avx512")
     # ...and that one answer is the twin's.
     for key, (queries, train) in plain.items():
         np.testing.assert_array_equal(first[key + "-sq"], (train.astype(np.int64) ** 2).sum(1))

@@ -8,6 +8,7 @@ import pytest
 
 from knnvision.search import reference_kneighbors, resolve_metric
 from knnvision.search.kernels import integer
+from search_cases import run_on_every_cpu_path
 
 
 def _rng(*key):
@@ -79,9 +80,6 @@ np.savez(sys.argv[2], **out)
 
 
 def test_every_cpu_path_gives_identical_exact_results(tmp_path):
-    import os
-    import subprocess
-    import sys
 
     cases = {}
     for n_features in (1, 31, 33, 784, 1000):
@@ -95,25 +93,9 @@ def test_every_cpu_path_gives_identical_exact_results(tmp_path):
             queries[5:] = 0
             cases[f"{n_features}.{padded}-q"] = prep(queries)
             cases[f"{n_features}.{padded}-t"] = prep(train)
-    np.savez(tmp_path / "cases.npz", **cases)
-    runs = {}
-    for path in ("baseline", "avx2", "avx512"):
-        target = tmp_path / f"{path}.npz"
-        subprocess.run(
-            [sys.executable, "-c", _EVERY_PATH_SCRIPT, str(tmp_path / "cases.npz"), str(target)],
-            env={**os.environ, "KNNVISION_CPU": path},
-            check=True,
-        )
-        runs[path] = dict(np.load(target))
-    levels = {path: str(run.pop("level")) for path, run in runs.items()}
-    assert levels["baseline"] == "baseline"
-    for path, run in runs.items():
-        assert bool(run.pop("simd")) == (levels[path] != "baseline")
-    first = runs["baseline"]
-    for path, run in runs.items():
-        assert run.keys() == first.keys()
-        for key in first:
-            np.testing.assert_array_equal(run[key], first[key], err_msg=f"{path}: {key}")
+    first, levels, flags = run_on_every_cpu_path(_EVERY_PATH_SCRIPT, cases, tmp_path, "simd")
+    for path, level in levels.items():
+        assert flags[path] == (level != "baseline")
     # ...and that one answer is the twins' and the reference's.
     for key in {name.rsplit("-", 1)[0] for name in cases}:
         queries, train = cases[key + "-q"], cases[key + "-t"]
