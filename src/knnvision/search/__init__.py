@@ -36,6 +36,7 @@ brute force.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, overload
 
 import numpy as np
@@ -49,6 +50,7 @@ from .local import (
     build_local_index,
 )
 from .metrics import METRIC_ALIASES, METRIC_NAMES, Metric, resolve_metric
+from .radius import RadiusNeighbors, check_radius
 from .reference import reference_kneighbors
 from .threads import effective_n_jobs, thread_limit
 
@@ -63,10 +65,12 @@ __all__ = [
     "METRIC_ALIASES",
     "METRIC_NAMES",
     "Metric",
+    "RadiusNeighbors",
     "SearchIndex",
     "auto_algorithm",
     "build_index",
     "check_backend",
+    "check_radius",
     "effective_n_jobs",
     "reference_kneighbors",
     "resolve_metric",
@@ -77,22 +81,26 @@ __all__ = [
 # The local backend (the default) returns an index that also answers ``query_train``.
 @overload
 def build_index(
-    train: np.ndarray,
+    train,
     *,
-    metric: str = ...,
+    metric: str | Callable = ...,
     p: float | None = ...,
+    metric_params: dict | None = ...,
     algorithm: str = ...,
+    leaf_size: int | None = ...,
     working_memory_mb: float | None = ...,
     backend: Literal["local"] = ...,
     scheduler: str | None = ...,
 ) -> LocalIndex: ...
 @overload
 def build_index(
-    train: np.ndarray,
+    train,
     *,
-    metric: str = ...,
+    metric: str | Callable = ...,
     p: float | None = ...,
+    metric_params: dict | None = ...,
     algorithm: str = ...,
+    leaf_size: int | None = ...,
     working_memory_mb: float | None = ...,
     backend: str,
     scheduler: str | None = ...,
@@ -100,11 +108,13 @@ def build_index(
 
 
 def build_index(
-    train: np.ndarray,
+    train,
     *,
-    metric: str = "euclidean",
+    metric: str | Callable = "euclidean",
     p: float | None = None,
+    metric_params: dict | None = None,
     algorithm: str = "auto",
+    leaf_size: int | None = None,
     working_memory_mb: float | None = None,
     backend: str = "local",
     scheduler: str | None = None,
@@ -113,9 +123,9 @@ def build_index(
 
     Parameters
     ----------
-    train : ndarray of shape (n_samples, n_features)
-        Training rows, already validated (finite, 2-D).
-    metric, p, algorithm, working_memory_mb
+    train : ndarray or SciPy sparse matrix of shape (n_samples, n_features)
+        Training rows, already validated (finite, 2-D), or precomputed distances.
+    metric, p, metric_params, algorithm, leaf_size, working_memory_mb
         As for :func:`~knnvision.search.local.build_local_index`; with ``backend="dask"``
         they configure the search inside each shard.
     backend : {"local", "dask"}, default="local"
@@ -134,11 +144,19 @@ def build_index(
             scheduler=scheduler,
             metric=metric,
             p=p,
+            metric_params=metric_params,
             algorithm=algorithm,
+            leaf_size=leaf_size,
             working_memory_mb=working_memory_mb,
         )
     return build_local_index(
-        train, metric=metric, p=p, algorithm=algorithm, working_memory_mb=working_memory_mb
+        train,
+        metric=metric,
+        p=p,
+        metric_params=metric_params,
+        algorithm=algorithm,
+        leaf_size=leaf_size,
+        working_memory_mb=working_memory_mb,
     )
 
 

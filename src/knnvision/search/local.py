@@ -5,12 +5,15 @@ The measurements behind the rule are in the docstring of :mod:`knnvision.search`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
+import scipy.sparse
 
 from .brute import BruteIndex
 from .metrics import TREE_METRICS, Metric, resolve_metric
+from .radius import RadiusNeighbors
 
 ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "torch")
 DEFAULT_WORKING_MEMORY_MB = 256.0
@@ -27,6 +30,10 @@ class SearchIndex(Protocol):
         """``(distances, indices)``, both ``(len(queries), k)``, sorted nearest first."""
         ...
 
+    def query_radius(self, queries: np.ndarray, radius: float) -> RadiusNeighbors:
+        """Every training row within ``radius`` of each query, each row sorted nearest first."""
+        ...
+
 
 class LocalIndex(SearchIndex, Protocol):
     """A search in this process, which also holds its training rows and so can answer
@@ -40,42 +47,80 @@ class LocalIndex(SearchIndex, Protocol):
 
 
 def build_local_index(
-    train: np.ndarray,
+    train,
     *,
-    metric: str = "euclidean",
+    metric: str | Callable = "euclidean",
     p: float | None = None,
+    metric_params: dict | None = None,
     algorithm: str = "auto",
+    leaf_size: int | None = None,
     working_memory_mb: float | None = None,
 ) -> LocalIndex:
     """Prepare exact k-nearest-neighbour search over the rows of ``train``, in this process.
 
     Parameters
     ----------
-    train : ndarray of shape (n_samples, n_features)
-        Training rows, already validated (finite, 2-D).
-    metric : str, default="euclidean"
-        One of ``METRIC_NAMES``, or a scikit-learn alias (``METRIC_ALIASES``).
+    train : ndarray or SciPy sparse matrix of shape (n_samples, n_features)
+        Training rows, already validated (finite, 2-D). Sparse rows (CSR) are searched by
+        brute force without densifying them (:mod:`.sparse`). With
+        ``metric="precomputed"``: the ``(n_samples, n_samples)`` distances between the
+        training rows, dense or a sparse neighbours graph (:mod:`.precomputed`).
+    metric : str or callable, default="euclidean"
+        One of ``METRIC_NAMES``, a scikit-learn alias (``METRIC_ALIASES``),
+        ``"precomputed"``, or a callable ``metric(a, b, **metric_params) -> float`` on two
+        1-D rows (exact, slow: :mod:`.callable_metric`).
     p : float, optional
         Minkowski power (> 0; below 1 only brute force); only used with
         ``metric="minkowski"``, default 2.
+    metric_params : dict, optional
+        Extra arguments of the metric: ``{"w": weights}`` for weighted Minkowski, or the
+        keyword arguments of a callable metric.
     algorithm : {"auto", "brute", "kd_tree", "ball_tree", "torch"}, default="auto"
         ``"auto"`` picks the fastest exact backend for the data and metric among the first
         three; ``"torch"`` (Euclidean and cosine, optional PyTorch) is used only when named.
+    leaf_size : int, optional
+        Rows per tree leaf (``"kd_tree"``/``"ball_tree"``); it changes the speed, never the
+        neighbours.
     working_memory_mb : float, optional
         Budget for temporary blocks, default ``DEFAULT_WORKING_MEMORY_MB``.
     """
+    budget = DEFAULT_WORKING_MEMORY_MB if working_memory_mb is None else working_memory_mb
+    special = _build_special_index(train, metric, p, metric_params, budget)
+    if special is not None:
+        return special
     resolved = resolve_metric(metric, p)
     algorithm = _resolve_algorithm(algorithm, resolved, train.shape)
-    budget = DEFAULT_WORKING_MEMORY_MB if working_memory_mb is None else working_memory_mb
     if algorithm == "brute":
         return BruteIndex(train, resolved, budget)
     if algorithm == "torch":
         from .torch_index import TorchIndex
 
         return TorchIndex(train, resolved, budget)
-    from .trees import build_tree
+    from .trees import DEFAULT_LEAF_SIZE, build_tree
 
-    return build_tree(train, resolved, algorithm)
+    return build_tree(train, resolved, algorithm, leaf_size or DEFAULT_LEAF_SIZE)
+
+
+def _build_special_index(train, metric, p, metric_params, budget) -> LocalIndex | None:
+    """The index for inputs the dense engines do not take: precomputed distances, a callable
+    metric, sparse rows, weighted Minkowski. ``None`` for everything else."""
+    if isinstance(metric, str) and metric == "precomputed":
+        from .precomputed import PrecomputedIndex
+
+        return PrecomputedIndex(train)
+    if callable(metric):
+        from .callable_metric import CallableIndex
+
+        return CallableIndex(train, metric, metric_params or {}, budget)
+    if scipy.sparse.issparse(train):
+        from .sparse import SparseIndex
+
+        return SparseIndex(train, resolve_metric(metric, p), budget)
+    if metric_params:
+        from .callable_metric import build_parametrised_index
+
+        return build_parametrised_index(train, metric, p, metric_params, budget)
+    return None
 
 
 def _resolve_algorithm(algorithm: str, metric: Metric, shape: tuple[int, int]) -> str:

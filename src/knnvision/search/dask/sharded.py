@@ -58,17 +58,22 @@ def _shard_size(shard: _Shard) -> int:
     return int(shard.rows.nbytes)
 
 
-def _build_shard(rows, start, metric, p, algorithm, working_memory_mb) -> _Shard:
+def _build_shard(rows, start, metric, p, algorithm, leaf_size, working_memory_mb) -> _Shard:
     index = build_local_index(
-        rows, metric=metric, p=p, algorithm=algorithm, working_memory_mb=working_memory_mb
+        rows,
+        metric=metric,
+        p=p,
+        algorithm=algorithm,
+        leaf_size=leaf_size,
+        working_memory_mb=working_memory_mb,
     )
     return _Shard(rows, index, start)
 
 
-def _load_shard(path, start, stop, metric, p, algorithm, working_memory_mb) -> _Shard:
+def _load_shard(path, start, stop, metric, p, algorithm, leaf_size, working_memory_mb) -> _Shard:
     # A private, resident copy of the rows: searching a memory map would read the disk.
     rows = np.array(np.load(path, mmap_mode="r")[start:stop])
-    return _build_shard(rows, start, metric, p, algorithm, working_memory_mb)
+    return _build_shard(rows, start, metric, p, algorithm, leaf_size, working_memory_mb)
 
 
 def _shard_algorithm(shard: _Shard) -> str:
@@ -286,7 +291,9 @@ def build_sharded_index(
     scheduler: str | None = None,
     metric: str = "euclidean",
     p: float | None = None,
+    metric_params: dict | None = None,
     algorithm: str = "auto",
+    leaf_size: int | None = None,
     working_memory_mb: float | None = None,
     n_shards: int | None = None,
 ) -> ShardedIndex:
@@ -302,9 +309,10 @@ def build_sharded_index(
     scheduler : str or None, default=None
         Which cluster: an address, ``"local"`` or ``None`` (see
         :func:`knnvision.search.dask.get_client`).
-    metric, p, algorithm, working_memory_mb
+    metric, p, metric_params, algorithm, leaf_size, working_memory_mb
         As for :func:`knnvision.search.build_index`; each worker builds that index over its
-        shard.
+        shard (named metrics only: sparse rows, precomputed distances and callables are
+        searched in this process).
     n_shards : int, optional
         Number of shards; default one per worker thread in the cluster now. Workers that
         join later get no shard.
@@ -314,6 +322,11 @@ def build_sharded_index(
     ShardedIndex
         Answers ``query(queries, k)`` exactly as a single-machine index would.
     """
+    if not isinstance(metric, str) or metric == "precomputed" or metric_params:
+        raise ValueError(
+            "backend='dask' searches named metrics only (no callable, 'precomputed' or "
+            "metric_params); use backend='local'."
+        )
     resolved = resolve_metric(metric, p)
     source, rows_like = _training_source(train)
     client = get_client(scheduler)
@@ -325,6 +338,7 @@ def build_sharded_index(
         "metric": metric,
         "p": p,
         "algorithm": algorithm,
+        "leaf_size": leaf_size,
         "working_memory_mb": working_memory_mb,
     }
     return ShardedIndex(client, source, rows_like, resolved, settings, int(n_shards))

@@ -1,0 +1,136 @@
+"""Radius search: every training row within a distance of each query, exactly.
+
+The answer for ``n`` queries is one :class:`RadiusNeighbors`, a CSR-shaped triple
+(``indptr``, ``indices``, ``distances``): query ``i``'s neighbours are
+``indices[indptr[i]:indptr[i + 1]]``. Graph builders turn it into a SciPy CSR matrix without
+copying, and estimators split it into scikit-learn's object arrays. Within a row the
+neighbours are sorted nearest first, equal distances by the smaller training index; a row is
+inside the radius when its true distance (``Metric.to_distance`` of the exact float64
+reduced distance) is at most ``radius``, as in scikit-learn.
+
+:func:`radius_by_blocks` is the plain exact answer any index can fall back on: float64
+reference distances, a block of queries against a block of training rows at a time.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import progress
+from .metrics import Metric, reduced_distances
+
+# float64 difference arrays of at most this many elements per block (about 64 MB).
+_BLOCK_ELEMENTS = 2**23
+
+
+@dataclass(frozen=True)
+class RadiusNeighbors:
+    """The neighbours of each query within a radius, as CSR parts (see the module text)."""
+
+    indptr: np.ndarray  # int64, (n_queries + 1,)
+    indices: np.ndarray  # int64, (n_found,)
+    distances: np.ndarray  # float64, (n_found,)
+
+    @property
+    def n_queries(self) -> int:
+        return len(self.indptr) - 1
+
+    def counts(self) -> np.ndarray:
+        """How many neighbours each query has."""
+        return np.diff(self.indptr)
+
+    def per_query(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """``(distances, indices)`` as one array per query (views, not copies)."""
+        cuts = self.indptr[1:-1]
+        return np.split(self.distances, cuts), np.split(self.indices, cuts)
+
+    @classmethod
+    def from_rows(cls, distances: list[np.ndarray], indices: list[np.ndarray]) -> RadiusNeighbors:
+        """Join per-query (or per-block) results, in query order."""
+        counts = np.array([len(row) for row in indices], dtype=np.int64)
+        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return cls(
+            indptr,
+            _concatenate(indices, np.int64),
+            _concatenate(distances, np.float64),
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[RadiusNeighbors]) -> RadiusNeighbors:
+        """Results of consecutive query blocks, joined."""
+        if not parts:
+            return cls(np.zeros(1, dtype=np.int64), np.empty(0, np.int64), np.empty(0))
+        offsets = np.cumsum([0] + [len(part.indices) for part in parts[:-1]])
+        indptr = np.concatenate(
+            [parts[0].indptr[:1]]
+            + [part.indptr[1:] + offset for part, offset in zip(parts, offsets, strict=True)]
+        )
+        return cls(
+            indptr.astype(np.int64),
+            _concatenate([part.indices for part in parts], np.int64),
+            _concatenate([part.distances for part in parts], np.float64),
+        )
+
+    def without_self(self) -> RadiusNeighbors:
+        """Drop each query's own row (query ``i`` is training row ``i``), as scikit-learn
+        does when the training rows are the queries."""
+        rows = np.repeat(np.arange(self.n_queries), self.counts())
+        keep = self.indices != rows
+        indptr = np.zeros_like(self.indptr)
+        np.cumsum(np.bincount(rows[keep], minlength=self.n_queries), out=indptr[1:])
+        return RadiusNeighbors(indptr, self.indices[keep], self.distances[keep])
+
+
+def _concatenate(arrays: list[np.ndarray], dtype) -> np.ndarray:
+    if not arrays:
+        return np.empty(0, dtype=dtype)
+    return np.concatenate(arrays).astype(dtype, copy=False)
+
+
+def check_radius(radius) -> float:
+    """``radius`` as a float: a finite or infinite number >= 0 (NumPy scalars too)."""
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not radius >= 0:
+        raise ValueError(f"radius must be a number >= 0, got {radius!r}.")
+    return float(radius)
+
+
+def sort_rows(indptr, indices, distances) -> RadiusNeighbors:
+    """Sort each row by (distance, index); the arrays are reordered, not copied per row."""
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+    order = np.lexsort((indices, distances, rows))
+    return RadiusNeighbors(indptr, indices[order], distances[order])
+
+
+def radius_by_blocks(
+    train: np.ndarray, queries: np.ndarray, radius: float, metric: Metric
+) -> RadiusNeighbors:
+    """Exact radius neighbours from float64 reference distances (slow, any metric)."""
+    n_features = max(1, train.shape[1])
+    t_block = max(1, min(len(train), 4096))
+    q_block = max(1, _BLOCK_ELEMENTS // (t_block * n_features))
+    rows_d: list[np.ndarray] = []
+    rows_i: list[np.ndarray] = []
+    with progress.track(total=len(queries), description="searching neighbours") as task:
+        for q0 in range(0, len(queries), q_block):
+            block = queries[q0 : q0 + q_block]
+            found_d: list[list[np.ndarray]] = [[] for _ in range(len(block))]
+            found_i: list[list[np.ndarray]] = [[] for _ in range(len(block))]
+            for t0 in range(0, len(train), t_block):
+                distances = metric.to_distance(
+                    reduced_distances(block, train[t0 : t0 + t_block], metric)
+                )
+                hit_q, hit_t = np.nonzero(distances <= radius)
+                for row in np.unique(hit_q):
+                    mine = hit_q == row
+                    found_i[row].append(t0 + hit_t[mine])
+                    found_d[row].append(distances[row, hit_t[mine]])
+            for row in range(len(block)):
+                rows_d.append(_concatenate(found_d[row], np.float64))
+                rows_i.append(_concatenate(found_i[row], np.int64))
+            task.advance(len(block))
+    result = RadiusNeighbors.from_rows(rows_d, rows_i)
+    return sort_rows(result.indptr, result.indices, result.distances)
