@@ -39,8 +39,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal, overload
 
-import numpy as np
-
 from .local import (
     ALGORITHMS,
     DEFAULT_WORKING_MEMORY_MB,
