@@ -91,3 +91,25 @@ def test_every_cpu_path_gives_identical_exact_results(tmp_path):
         for q_block in (4, 8):
             np.testing.assert_array_equal(first[f"{key}-{q_block}-i"], want_i)
             np.testing.assert_array_equal(first[f"{key}-{q_block}-d"], want_d)
+
+
+def test_radius_pairs_are_every_pair_within_the_limit():
+    rng = np.random.default_rng(15)
+    train = rng.integers(0, 256, size=(70, 100), dtype=np.uint8)
+    train[40] = train[3]  # an exact tie
+    queries = np.vstack([rng.integers(0, 256, size=(6, 100), dtype=np.uint8), train[3:4]])
+    q, t = queries.astype(np.float64), train.astype(np.float64)
+    exact = ((q[:, None, :] - t[None, :, :]) ** 2).sum(axis=2)  # exact: integers below 2^53
+    limit = float(np.median(exact))
+    want_rows, want_cols = np.nonzero(exact <= limit)
+    shifted = dot_u8.pad_rows_u8(train, dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, shift=128, dtype=np.int8)
+    padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+    norms = dot_u8.squared_norms_u8(train)
+    for capacity in (3, None):  # the first overflows and runs again
+        rows, cols, squared = dot_u8.u8_dot_radius(
+            padded, len(queries), shifted, len(train), norms, limit, 4, capacity=capacity
+        )
+        order = np.lexsort((cols, rows))
+        np.testing.assert_array_equal(rows[order], want_rows)
+        np.testing.assert_array_equal(cols[order], want_cols)
+        np.testing.assert_array_equal(squared[order], exact[want_rows, want_cols])

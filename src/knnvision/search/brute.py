@@ -19,6 +19,11 @@ Three engines, chosen per metric and dtype:
 * **Chebyshev and Hamming**: compiled loops over query blocks with distances bit-identical
   to the reference.
 
+Radius search (``query_radius``) runs on the same engines: the float32 products keep every
+pair whose estimate is within the query's bound of the radius and measure it exactly, uint8
+Euclidean collects exact integer distances (VNNI), and the other metrics scan compiled blocks
+of exact distances (Minkowski: estimates, re-measured with the reference near the radius).
+
 Memory stays bounded by ``working_memory_mb``: tiles, float32 copies of query chunks and
 training blocks are sized from it, and the only arrays that grow with the data are the
 ``n_queries x k`` results.
@@ -33,9 +38,17 @@ from typing import TypedDict
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .. import progress
 from .kernels import candidates as candidate_kernels
 from .kernels import dot_u8, integer, lp, lp_estimate, metric_kinds, projection, topk
 from .metrics import Metric
+from .radius import (
+    RadiusNeighbors,
+    check_radius,
+    check_radius_queries,
+    reduced_limit,
+    reference_pair_distances,
+)
 from .recheck import (
     check_query,
     no_neighbours,
@@ -61,6 +74,8 @@ _U64 = 2.0**-53
 # The float32 products are safe (no overflow, no loss to underflow beyond the bound's absolute
 # term) while every |value| lies in this range; outside it the exact float64 kernels run.
 _F32_SAFE_MAX = 2.0**50
+# Queries per chunk of a radius search.
+_RADIUS_CHUNK = 4096
 
 
 class _Prepared(TypedDict, total=False):
@@ -116,6 +131,30 @@ class BruteIndex:
         """The ``k`` nearest other training rows of every training row (itself excluded)."""
         return query_excluding_self(self, k)
 
+    def query_radius(self, queries: np.ndarray, radius: float) -> RadiusNeighbors:
+        """Every training row within ``radius`` of each query, sorted by (distance, index).
+
+        Euclidean and cosine (where float32 is safe): float32 matrix products as in
+        ``query``, every pair whose estimate lies within the query's error bound of the
+        radius measured exactly. Other metrics: compiled blocks of exact distances
+        (Minkowski: estimates, their candidates re-measured with the reference formula).
+        """
+        radius = check_radius(radius)
+        queries = check_radius_queries(queries, self.train.shape[1])
+        both_u8 = self.train.dtype == np.uint8 and queries.dtype == np.uint8
+        float32 = self.metric.name in ("euclidean", "cosine") and self._float32_safe(queries)
+        if both_u8 and self.metric.name == "euclidean" and dot_u8.HAVE_VNNI:
+            engine = self._radius_u8_dot
+        else:
+            engine = self._radius_gemm if float32 else self._radius_blocks
+        chunk = self._radius_chunk_rows()
+        parts = []
+        with progress.track(total=len(queries), description="searching neighbours") as task:
+            for q0 in range(0, len(queries), chunk):
+                parts.append(engine(queries[q0 : q0 + chunk], radius))
+                task.advance(len(parts[-1].indptr) - 1)
+        return RadiusNeighbors.concatenate(parts) if parts else RadiusNeighbors.empty(0)
+
     # -- routing --------------------------------------------------------------------------
 
     def _engine(self, queries):
@@ -151,6 +190,85 @@ class BruteIndex:
         budget = self.working_memory_mb * 2**20 / 2
         per_row = 4 * self.train.shape[1] + (get_num_threads() + 1) * 16 * (2 * k + 8)
         return max(1, int(budget // per_row))
+
+    def _radius_chunk_rows(self) -> int:
+        # A chunk's float32 and float64 copies take at most half the budget; at most 4096
+        # queries, so that progress moves.
+        budget = self.working_memory_mb * 2**20 / 2
+        return int(min(_RADIUS_CHUNK, max(1, budget // (12 * self.train.shape[1] + 64))))
+
+    # -- radius search --------------------------------------------------------------------
+
+    def _radius_u8_dot(self, queries, radius):
+        """uint8 Euclidean radius search with exact integer dot products (AVX-512 VNNI):
+        the squared distances are exact, so the candidates need no re-check."""
+        train, train_sq = self._u8_dot_rows()
+        padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+        rows, cols, reduced = dot_u8.u8_dot_radius(
+            padded,
+            len(queries),
+            train,
+            len(self.train),
+            train_sq,
+            reduced_limit(self.metric, radius),
+            self._u8_dot_q_block(len(queries)),
+        )
+        return RadiusNeighbors.from_candidates(
+            len(queries), rows, cols, reduced, radius, self.metric
+        )
+
+    def _radius_gemm(self, queries, radius):
+        """Radius search on float32 products (Euclidean, cosine): each query's candidates
+        are the rows whose estimate is within its bound ``B`` of the radius."""
+        cosine = self.metric.name == "cosine"
+        stats = self._gemm_train_stats()
+        x32, x_norms = _float32_rows(queries, cosine)
+        # The estimate is the reduced distance less ||x'||^2 (cosine: less 1); see _gemm_bound.
+        shift = 1.0 if cosine else x_norms**2
+        limit = reduced_limit(self.metric, radius)
+        # Besides B: the rounding of ||x'||^2 (from x_norms) and of this subtraction.
+        margin = 2.0 * (queries.shape[1] + 8) * _U64 * (shift + limit)
+        limits = (limit - shift) + self._gemm_bound(queries, x_norms, stats) + margin
+        limits = np.broadcast_to(limits, (len(queries),))
+        workers = 1 if len(queries) <= 4 * FEW_QUERIES else get_num_threads()
+        rows, cols = self._gemm_within(x32, limits, workers)
+        q_norms, t_norms = self.norm_arrays(queries)
+        reduced = candidate_kernels.pair_distances(
+            self._kind, queries, self.train, rows, cols, 2.0, q_norms, t_norms
+        )
+        return RadiusNeighbors.from_candidates(
+            len(queries), rows, cols, reduced, radius, self.metric
+        )
+
+    def _radius_blocks(self, queries, radius):
+        """Radius search on compiled blocks of exact reduced distances (every metric)."""
+        limit = reduced_limit(self.metric, radius)
+        estimate = self.metric.name == "minkowski"
+        if estimate:  # libm powers: every near-boundary pair is re-measured below
+            limit *= 1.0 + 3.0 * lp.minkowski_rel_error(queries.shape[1])
+        limits = np.full(len(queries), limit)
+        queries = _as_float64(queries)
+        q_norms, t_norms = self.norm_arrays(queries)
+        # A block of distances takes at most a quarter of the budget.
+        t_block = max(1, int(self.working_memory_mb * 2**20 / 4 // (8 * len(queries))))
+        found_rows, found_cols = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+        found_reduced = [np.empty(0)]
+        for t0 in range(0, len(self.train), t_block):
+            train = self.train[t0 : t0 + t_block]
+            block = candidate_kernels.distance_block(
+                self._kind, queries, train, self.metric.p, q_norms, t_norms[t0 : t0 + t_block]
+            )
+            rows, cols = candidate_kernels.scan_within(block, np.zeros(len(train)), 1.0, limits)
+            found_rows.append(rows)
+            found_cols.append(cols + t0)
+            found_reduced.append(block[rows, cols])
+        rows, cols = np.concatenate(found_rows), np.concatenate(found_cols)
+        reduced = np.concatenate(found_reduced)
+        if estimate:
+            reduced = reference_pair_distances(queries, self.train, rows, cols, self.metric)
+        return RadiusNeighbors.from_candidates(
+            len(queries), rows, cols, reduced, radius, self.metric
+        )
 
     # -- few queries: projection filter ---------------------------------------------------
 
@@ -243,18 +361,26 @@ class BruteIndex:
 
     def _query_u8_dot(self, queries, k):
         """uint8 Euclidean with exact integer dot products (AVX-512 VNNI)."""
+        train, train_sq = self._u8_dot_rows()
+        padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+        q_block = self._u8_dot_q_block(len(queries))
+        return dot_u8.u8_dot_topk(
+            padded, len(queries), train, len(self.train), train_sq, k, q_block
+        )
+
+    def _u8_dot_rows(self):
+        """The training rows shifted to int8 and padded, and their exact squared norms."""
         if "u8_dot" not in self._prepared:
             train = dot_u8.pad_rows_u8(
                 self.train, dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, shift=128, dtype=np.int8
             )
             self._prepared["u8_dot"] = (train, dot_u8.squared_norms_u8(self.train))
-        train, train_sq = self._prepared["u8_dot"]
-        padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+        return self._prepared["u8_dot"]
+
+    @staticmethod
+    def _u8_dot_q_block(n_queries: int) -> int:
         threads = get_num_threads()
-        q_block = int(min(64, max(4, 4 * math.ceil(len(queries) / (4 * threads)))))
-        return dot_u8.u8_dot_topk(
-            padded, len(queries), train, len(self.train), train_sq, k, q_block
-        )
+        return int(min(64, max(4, 4 * math.ceil(n_queries / (4 * threads)))))
 
     # -- generic compiled loops -----------------------------------------------------------
 
@@ -426,39 +552,62 @@ class BruteIndex:
         """Top ``k_keep`` estimates per query; the training rows are split among workers."""
         offsets, _ = self._gemm_train_stats()
         scale = -1.0 if self.metric.name == "cosine" else -2.0
-        shards = np.array_split(np.arange(len(self.train)), workers)
-        q_tile, t_block = self._tile_sizes(len(x32), workers)
 
-        def shard_search(rows):
+        def shard_search(tiles):
             best_e = np.full((len(x32), k_keep), np.inf)
             best_i = np.full((len(x32), k_keep), np.iinfo(np.int64).max)
-            if len(rows) == 0:
-                return best_e, best_i
-            for t0 in range(rows[0], rows[-1] + 1, t_block):
-                t1 = min(t0 + t_block, rows[-1] + 1)
-                y32 = _as_float32(self.train[t0:t1], self.metric.name == "cosine")
-                for q0 in range(0, len(x32), q_tile):
-                    products = x32[q0 : q0 + q_tile] @ y32.T
-                    candidate_kernels.scan_products(
-                        products,
-                        offsets[t0:t1],
-                        scale,
-                        t0,
-                        best_e[q0 : q0 + q_tile],
-                        best_i[q0 : q0 + q_tile],
-                    )
+            for q0, t0, products in tiles:
+                q1, t1 = q0 + len(products), t0 + products.shape[1]
+                candidate_kernels.scan_products(
+                    products, offsets[t0:t1], scale, t0, best_e[q0:q1], best_i[q0:q1]
+                )
             return best_e, best_i
 
-        if workers == 1:
-            return shard_search(shards[0])
-        # One thread per shard, each with a single-threaded BLAS: tiles stay in that core's
-        # cache between the product and the scan.
-        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(shard_search, shards))
+        results = self._over_gemm_shards(x32, workers, shard_search)
         best_e, best_i = results[0]
         for other_e, other_i in results[1:]:
             topk.merge_topk_into(best_e, best_i, other_e, other_i)
         return best_e, best_i
+
+    def _gemm_within(self, x32, limits, workers):
+        """Every ``(query, training row)`` pair whose estimate is at most the query's limit."""
+        offsets, _ = self._gemm_train_stats()
+        scale = -1.0 if self.metric.name == "cosine" else -2.0
+
+        def shard_search(tiles):
+            rows, cols = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+            for q0, t0, products in tiles:
+                q1, t1 = q0 + len(products), t0 + products.shape[1]
+                hit_rows, hit_cols = candidate_kernels.scan_within(
+                    products, offsets[t0:t1], scale, limits[q0:q1]
+                )
+                rows.append(hit_rows + q0)
+                cols.append(hit_cols + t0)
+            return np.concatenate(rows), np.concatenate(cols)
+
+        results = self._over_gemm_shards(x32, workers, shard_search)
+        return np.concatenate([r for r, _ in results]), np.concatenate([c for _, c in results])
+
+    def _over_gemm_shards(self, x32, workers, shard_search):
+        """``shard_search(tiles)`` on each of ``workers`` shards of the training rows, where
+        ``tiles`` yields ``(q0, t0, products)``: float32 products of queries from ``q0`` with
+        training rows from ``t0``. Returns the results, shard by shard."""
+        shards = np.array_split(np.arange(len(self.train)), workers)
+        q_tile, t_block = self._tile_sizes(len(x32), workers)
+        unit = self.metric.name == "cosine"
+
+        def tiles(rows):
+            for t0 in range(rows[0], rows[-1] + 1, t_block) if len(rows) else ():
+                y32 = _as_float32(self.train[t0 : min(t0 + t_block, rows[-1] + 1)], unit)
+                for q0 in range(0, len(x32), q_tile):
+                    yield q0, t0, x32[q0 : q0 + q_tile] @ y32.T
+
+        if workers == 1:
+            return [shard_search(tiles(shards[0]))]
+        # One thread per shard, each with a single-threaded BLAS: tiles stay in that core's
+        # cache between the product and the scan.
+        with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda rows: shard_search(tiles(rows)), shards))
 
     def _within_limit(self, x32_row, limit):
         """Indices of every training row whose estimate is at most ``limit``."""

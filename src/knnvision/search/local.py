@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse
 
 from .brute import BruteIndex
-from .metrics import TREE_METRICS, Metric, resolve_metric
+from .metrics import METRIC_ALIASES, METRIC_NAMES, TREE_METRICS, Metric, resolve_metric
 from .radius import RadiusNeighbors
 
 ALGORITHMS = ("auto", "brute", "kd_tree", "ball_tree", "torch")
@@ -88,7 +88,9 @@ def build_local_index(
     special = _build_special_index(train, metric, p, metric_params, budget)
     if special is not None:
         return special
-    resolved = resolve_metric(metric, p)
+    if not isinstance(metric, str):  # callables were taken above
+        raise ValueError(f"metric must be a name or a callable, got {metric!r}.")
+    resolved = resolve_metric(metric, _effective_p(p, metric_params))
     algorithm = _resolve_algorithm(algorithm, resolved, train.shape)
     if algorithm == "brute":
         return BruteIndex(train, resolved, budget)
@@ -103,7 +105,9 @@ def build_local_index(
 
 def _build_special_index(train, metric, p, metric_params, budget) -> LocalIndex | None:
     """The index for inputs the dense engines do not take: precomputed distances, a callable
-    metric, sparse rows, weighted Minkowski. ``None`` for everything else."""
+    metric, sparse rows, weighted Minkowski, SciPy's other metric names. ``None`` for
+    everything else (``metric_params={"p": p}`` alone included: the dense engines and trees
+    take it through :func:`_effective_p`)."""
     if isinstance(metric, str) and metric == "precomputed":
         from .precomputed import PrecomputedIndex
 
@@ -112,15 +116,37 @@ def _build_special_index(train, metric, p, metric_params, budget) -> LocalIndex 
         from .callable_metric import CallableIndex
 
         return CallableIndex(train, metric, metric_params or {}, budget)
+    params = dict(metric_params or {})
+    if not _is_knnvision_metric(metric):
+        from .callable_metric import SCIPY_METRICS, build_parametrised_index
+
+        if metric in SCIPY_METRICS:
+            return build_parametrised_index(train, metric, p, params, budget)
+        return None  # resolve_metric names the metrics there are
+    unused = sorted(set(params) - {"p", "w"})
+    if unused or ("w" in params and resolve_metric(metric, 3.0).name != "minkowski"):
+        raise ValueError(
+            f"metric_params {unused or ['w']} are not used by metric {metric!r}; it takes "
+            "'p' (Minkowski) and 'w' (weighted Minkowski, metric='minkowski') only."
+        )
+    if "w" in params:
+        from .callable_metric import build_parametrised_index
+
+        return build_parametrised_index(train, metric, p, params, budget)
     if scipy.sparse.issparse(train):
         from .sparse import SparseIndex
 
-        return SparseIndex(train, resolve_metric(metric, p), budget)
-    if metric_params:
-        from .callable_metric import build_parametrised_index
-
-        return build_parametrised_index(train, metric, p, metric_params, budget)
+        return SparseIndex(train, resolve_metric(metric, _effective_p(p, params)), budget)
     return None
+
+
+def _is_knnvision_metric(metric) -> bool:
+    return isinstance(metric, str) and (metric in METRIC_NAMES or metric in METRIC_ALIASES)
+
+
+def _effective_p(p, metric_params: dict | None):
+    """``metric_params["p"]`` where given: it overrides ``p``, as in scikit-learn."""
+    return (metric_params or {}).get("p", p)
 
 
 def _resolve_algorithm(algorithm: str, metric: Metric, shape: tuple[int, int]) -> str:

@@ -9,11 +9,15 @@ inside the radius when its true distance (``Metric.to_distance`` of the exact fl
 reduced distance) is at most ``radius``, as in scikit-learn.
 
 :func:`radius_by_blocks` is the plain exact answer any index can fall back on: float64
-reference distances, a block of queries against a block of training rows at a time.
+reference distances, a block of queries against a block of training rows at a time. The fast
+engines collect candidate pairs whose *estimated* reduced distance is at most
+:func:`reduced_limit` plus their estimate's error bound, measure those exactly and keep them
+with :meth:`RadiusNeighbors.from_candidates`.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -24,6 +28,8 @@ from .metrics import Metric, reduced_distances
 
 # float64 difference arrays of at most this many elements per block (about 64 MB).
 _BLOCK_ELEMENTS = 2**23
+# Training rows per query in one reference call of reference_pair_distances.
+_PAIR_BLOCK = 4096
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,56 @@ class RadiusNeighbors:
             _concatenate([part.distances for part in parts], np.float64),
         )
 
+    @classmethod
+    def empty(cls, n_queries: int) -> RadiusNeighbors:
+        """``n_queries`` queries with no neighbours."""
+        return cls(np.zeros(n_queries + 1, dtype=np.int64), np.empty(0, np.int64), np.empty(0))
+
+    @classmethod
+    def from_candidates(
+        cls,
+        n_queries: int,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        reduced: np.ndarray,
+        radius: float,
+        metric: Metric,
+    ) -> RadiusNeighbors:
+        """Keep the candidate pairs ``(rows[i], cols[i])`` within ``radius`` and sort them.
+
+        ``reduced`` holds each pair's exact reduced distance (the reference's bits); a pair
+        is kept when its true distance is at most ``radius``. Pairs may come in any order
+        and must not repeat.
+        """
+        distances = metric.to_distance(reduced)
+        keep = distances <= radius
+        rows, cols, distances = rows[keep], cols[keep], distances[keep]
+        order = np.lexsort((cols, distances, rows))
+        indptr = np.zeros(n_queries + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_queries), out=indptr[1:])
+        return cls(
+            indptr,
+            cols[order].astype(np.int64, copy=False),
+            distances[order].astype(np.float64, copy=False),
+        )
+
+    @classmethod
+    def union(cls, parts: list[RadiusNeighbors]) -> RadiusNeighbors:
+        """Per query, the neighbours of every part (answers for the same queries over
+        disjoint training rows, indices already global), sorted by (distance, index)."""
+        n_queries = parts[0].n_queries
+        rows = np.concatenate([np.repeat(np.arange(n_queries), part.counts()) for part in parts])
+        indices = _concatenate([part.indices for part in parts], np.int64)
+        distances = _concatenate([part.distances for part in parts], np.float64)
+        indptr = np.zeros(n_queries + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_queries), out=indptr[1:])
+        order = np.lexsort((indices, distances, rows))
+        return cls(indptr, indices[order], distances[order])
+
+    def shifted(self, offset: int) -> RadiusNeighbors:
+        """The same neighbours with every training index moved by ``offset``."""
+        return RadiusNeighbors(self.indptr, self.indices + offset, self.distances)
+
     def without_self(self) -> RadiusNeighbors:
         """Drop each query's own row (query ``i`` is training row ``i``), as scikit-learn
         does when the training rows are the queries."""
@@ -93,9 +149,59 @@ def _concatenate(arrays: list[np.ndarray], dtype) -> np.ndarray:
 
 def check_radius(radius) -> float:
     """``radius`` as a float: a finite or infinite number >= 0 (NumPy scalars too)."""
-    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not radius >= 0:
+    if isinstance(radius, bool) or not isinstance(radius, numbers.Real) or not float(radius) >= 0:
         raise ValueError(f"radius must be a number >= 0, got {radius!r}.")
     return float(radius)
+
+
+def check_radius_queries(queries: np.ndarray, n_features: int) -> np.ndarray:
+    """``queries`` C-ordered, after checking they have the index's ``n_features``."""
+    queries = np.asarray(queries)
+    if queries.ndim != 2 or queries.shape[1] != n_features:
+        raise ValueError(
+            f"Queries must be a 2-D array with {n_features} features (those the index was "
+            f"built with), got shape {queries.shape}."
+        )
+    return np.ascontiguousarray(queries)
+
+
+def reduced_limit(metric: Metric, radius: float) -> float:
+    """A reduced distance at least that of every row whose true distance is <= ``radius``.
+
+    The true distance is a rounded function of the reduced one (a square root, a power), so
+    the reduced form of the radius is widened by more than that rounding can move it; the
+    exact test on the true distance settles the rows in the margin.
+    """
+    if math.isinf(radius):
+        return math.inf
+    if metric.name == "euclidean" and not metric.squared:
+        return radius * radius * (1.0 + 2.0**-48)
+    if metric.name == "minkowski":
+        # x ** (1 / p) is within a few ulp, so x within (1 + ulps) ** p of radius ** p; a tiny
+        # x whose root underflows to 0 counts as inside radius 0.
+        try:
+            power = radius**metric.p
+        except OverflowError:
+            return math.inf
+        underflow = 2.0 * 2.0 ** (-1075.0 * metric.p) if metric.p < 1 else 0.0
+        return max(power * (1.0 + 64.0 * (max(metric.p, 1.0) + 1.0) * 2.0**-53), underflow)
+    return radius
+
+
+def reference_pair_distances(
+    queries: np.ndarray, train: np.ndarray, rows: np.ndarray, cols: np.ndarray, metric: Metric
+) -> np.ndarray:
+    """The reference reduced distance of every pair ``(queries[rows[i]], train[cols[i]])``
+    (for the Minkowski candidates, whose compiled distances are estimates)."""
+    out = np.empty(len(rows))
+    order = np.argsort(rows, kind="stable")
+    bounds = np.searchsorted(rows[order], np.arange(len(queries) + 1))
+    for row in np.flatnonzero(np.diff(bounds)):
+        pairs = order[bounds[row] : bounds[row + 1]]
+        for p0 in range(0, len(pairs), _PAIR_BLOCK):
+            part = pairs[p0 : p0 + _PAIR_BLOCK]
+            out[part] = reduced_distances(queries[row : row + 1], train[cols[part]], metric)[0]
+    return out
 
 
 def sort_rows(indptr, indices, distances) -> RadiusNeighbors:

@@ -128,7 +128,7 @@ def query_excluding_self(index, k: int) -> tuple[np.ndarray, np.ndarray]:
     exact duplicates with smaller indices it is not among them, and the ``k`` duplicates are
     the answer: the last column is dropped instead.
     """
-    check_k(k + 1, len(index.train))
+    check_k(k + 1, index.train.shape[0])  # shape, not len: the rows may be sparse
     distances, indices = index.query(index.train, k + 1)
     rows = np.arange(len(indices))
     is_self = indices == rows[:, None]

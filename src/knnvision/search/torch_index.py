@@ -75,6 +75,7 @@ from .brute import FEW_QUERIES, BruteIndex, _row_norms
 from .kernels import candidates as candidate_kernels
 from .kernels import metric_kinds, topk
 from .metrics import Metric
+from .radius import RadiusNeighbors
 from .recheck import check_query, no_neighbours, query_excluding_self, search_in_chunks
 from .threads import get_num_threads
 
@@ -222,6 +223,14 @@ class TorchIndex:
     def query_train(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest other training rows of every training row (itself excluded)."""
         return query_excluding_self(self, k)
+
+    def query_radius(self, queries: np.ndarray, radius: float) -> RadiusNeighbors:
+        """Every training row within ``radius`` of each query, sorted by (distance, index).
+
+        Answered by the brute force over the same rows (its float32 products and exact
+        re-check): a radius keeps no top-k lists for low-precision products to fill.
+        """
+        return self._brute().query_radius(queries, radius)
 
     # -- routing --------------------------------------------------------------------------
 

@@ -24,6 +24,13 @@ from .. import progress
 from .kernels import lp, metric_kinds
 from .kernels import trees as tree_kernels
 from .metrics import TREE_METRICS, Metric
+from .radius import (
+    RadiusNeighbors,
+    check_radius,
+    check_radius_queries,
+    reduced_limit,
+    reference_pair_distances,
+)
 from .recheck import check_query, query_excluding_self, recheck_estimates
 from .threads import get_num_threads
 
@@ -121,6 +128,36 @@ class TreeIndex:
         """The ``k`` nearest other training rows of every training row (itself excluded)."""
         return query_excluding_self(self, k)
 
+    def query_radius(self, queries: np.ndarray, radius: float) -> RadiusNeighbors:
+        """Every training row within ``radius`` of each query, sorted by (distance, index).
+
+        The compiled walk prunes a node only when its (rounding-shrunk) bound is strictly
+        above the reduced radius; Minkowski candidates (estimated distances, the radius
+        widened by their error) are measured again with the reference formula.
+        """
+        radius = check_radius(radius)
+        queries = check_radius_queries(queries, self.train.shape[1]).astype(np.float64)
+        estimate = self._kind == metric_kinds.KIND_MINKOWSKI
+        limit = reduced_limit(self.metric, radius)
+        if estimate:
+            limit *= 1.0 + 3.0 * lp.minkowski_rel_error(queries.shape[1])
+        parts = []
+        with progress.track(total=len(queries), description="searching neighbours") as task:
+            for q0 in range(0, len(queries), _QUERY_CHUNK):
+                chunk = queries[q0 : q0 + _QUERY_CHUNK]
+                rows, indices, reduced = self._radius_chunk(chunk, limit)
+                if estimate:
+                    reduced = reference_pair_distances(
+                        chunk, self.train, rows, indices, self.metric
+                    )
+                parts.append(
+                    RadiusNeighbors.from_candidates(
+                        len(chunk), rows, indices, reduced, radius, self.metric
+                    )
+                )
+                task.advance(len(chunk))
+        return RadiusNeighbors.concatenate(parts) if parts else RadiusNeighbors.empty(0)
+
     def _query_chunk(self, queries, k, k_keep, slack):
         return tree_kernels.tree_query(
             self._tree_kind,
@@ -140,6 +177,26 @@ class TreeIndex:
             self.metric.p,
             self._shrink,
             slack,
+            64 * get_num_threads(),
+        )
+
+    def _radius_chunk(self, queries, limit):
+        return tree_kernels.tree_radius(
+            self._tree_kind,
+            self._kind,
+            queries,
+            self.data,
+            self.order,
+            self.starts,
+            self.ends,
+            self.lo,
+            self.hi,
+            self.centers,
+            self.radii,
+            self.n_levels,
+            limit,
+            self.metric.p,
+            self._shrink,
             64 * get_num_threads(),
         )
 

@@ -6,7 +6,9 @@ The training rows are cut into contiguous shards, one per worker thread. Each sh
 answers with its k best as (exact reduced distance, global index), and the client merges the
 lists with the library's tie rule (:func:`knnvision.search.topk.merge_topk`). Shards are
 contiguous row ranges, so within a shard the smaller local index is the smaller global index,
-and the merged lists are exactly those of a single-machine search, ties included.
+and the merged lists are exactly those of a single-machine search, ties included. A radius
+search goes the same way: each shard answers with its rows within the radius (exact
+distances), and the client joins them per query, sorted by (distance, global index).
 
 Resilience: Dask re-runs a task lost with a worker on another worker by itself, but rows
 scattered from the client cannot be recomputed by Dask. When a worker dies, its shards are
@@ -19,6 +21,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from dask.sizeof import sizeof
 from ... import progress
 from ..local import LocalIndex, build_local_index
 from ..metrics import Metric, reduced_distances, resolve_metric
+from ..radius import RadiusNeighbors, check_radius
 from ..topk import merge_topk
 from .cluster import get_client, one_thread_per_task, worker_threads
 
@@ -91,6 +95,21 @@ def _search_shard(shard: _Shard, queries: np.ndarray, k: int):
     with one_thread_per_task():
         _, local = shard.index.query(queries, k_shard)
     return _exact_reduced(queries, shard.rows, local, shard.index.metric), local + shard.start
+
+
+def _search_shard_radius(shard: _Shard, queries: np.ndarray, radius: float) -> RadiusNeighbors:
+    """The shard's rows within ``radius`` of each query, with global indices. Their distances
+    are exact (the reference's reduced distance, converted), so the merge can sort on them."""
+    with one_thread_per_task():
+        found = shard.index.query_radius(queries, radius)
+    return found.shifted(shard.start)
+
+
+def _merge_knn(parts: list, k: int) -> tuple[np.ndarray, np.ndarray]:
+    reduced, indices = parts[0]
+    for part_reduced, part_indices in parts[1:]:
+        reduced, indices = merge_topk(reduced, indices, part_reduced, part_indices, k)
+    return reduced, indices
 
 
 def _exact_reduced(queries, rows, local, metric: Metric) -> np.ndarray:
@@ -195,12 +214,31 @@ class ShardedIndex:
         indices = np.empty((len(queries), k), dtype=np.int64)
         rows = self._query_block_rows(queries)
         blocks = [(q0, min(q0 + rows, len(queries))) for q0 in range(0, len(queries), rows)]
+        search = _ShardedQuery(self, queries, blocks, _search_shard, (k,))
         with progress.track(total=len(queries), description="searching neighbours (dask)") as task:
-            search = _ShardedQuery(self, queries, blocks, k)
-            for (q0, q1), block_reduced, block_indices in search.merged_blocks():
-                reduced[q0:q1], indices[q0:q1] = block_reduced, block_indices
+            for (q0, q1), parts in search.finished_blocks():
+                reduced[q0:q1], indices[q0:q1] = _merge_knn(parts, k)
                 task.advance(q1 - q0)
         return self.metric.to_distance(reduced), indices
+
+    def query_radius(self, queries: np.ndarray, radius: float) -> RadiusNeighbors:
+        """Every training row within ``radius`` of each query, sorted by (distance, index).
+
+        Each shard answers with its rows (exact distances); per query the client joins them
+        with global indices and sorts by (distance, index), which is the single-machine order.
+        """
+        radius = check_radius(radius)
+        queries = self._checked_queries(queries, 1)
+        rows = self._query_block_rows(queries)
+        blocks = [(q0, min(q0 + rows, len(queries))) for q0 in range(0, len(queries), rows)]
+        found: list[RadiusNeighbors | None] = [None] * len(blocks)
+        search = _ShardedQuery(self, queries, blocks, _search_shard_radius, (radius,))
+        with progress.track(total=len(queries), description="searching neighbours (dask)") as task:
+            for (q0, q1), parts in search.finished_blocks():
+                found[q0 // rows] = RadiusNeighbors.union(parts)
+                task.advance(q1 - q0)
+        done = [part for part in found if part is not None]
+        return RadiusNeighbors.concatenate(done) if done else RadiusNeighbors.empty(0)
 
     def _checked_queries(self, queries, k) -> np.ndarray:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -224,39 +262,41 @@ class ShardedIndex:
 
 
 class _ShardedQuery:
-    """One query's blocks on the cluster: sent to every shard, merged as the partial lists
-    arrive, and re-run where a shard was lost with its worker.
+    """One query's blocks on the cluster: sent to every shard (``task(shard, rows, *args)``),
+    handed back once every shard has answered, and re-run where a shard was lost with its
+    worker. The caller merges each block's answers while the next blocks run.
 
     At most ``BLOCKS_IN_FLIGHT`` blocks are out at once.
     """
 
-    def __init__(self, index: ShardedIndex, queries: np.ndarray, blocks: list, k: int):
-        self.index, self.queries, self.blocks, self.k = index, queries, blocks, k
+    def __init__(self, index: ShardedIndex, queries: np.ndarray, blocks: list, task, args):
+        self.index, self.queries, self.blocks = index, queries, blocks
+        self.task, self.args = task, args
         self.waiting = deque(range(len(blocks)))
         # Dask's helpers default to the process's default client; ours may be another one.
         self.running = distributed.as_completed(loop=index.client.loop)
         self.tasks: dict = {}  # future -> (block, shard, query-rows future)
-        self.merged: dict[int, list] = {}  # block -> [reduced, indices, shards still to come]
+        self.merged: dict[int, list] = {}  # block -> the shards' answers so far
         self.restores = [0] * len(index.bounds)
         self.reruns = 0
 
-    def merged_blocks(self):
-        """Yield ``((q0, q1), reduced, indices)`` per query block, as blocks complete."""
+    def finished_blocks(self):
+        """Yield ``((q0, q1), answers)`` per query block (one answer per shard, in the order
+        they came), as blocks complete."""
         while self.waiting and len(self.merged) < BLOCKS_IN_FLIGHT:
             self._start_next_block()
         for future in self.running:
             block, shard, rows = self.tasks.pop(future)
             try:
-                part_reduced, part_indices = future.result()
+                answer = future.result()
             except distributed.client.FutureCancelledError:
                 self._rerun(block, shard, rows)
                 continue
-            state = self.merged[block]
-            state[0], state[1] = merge_topk(state[0], state[1], part_reduced, part_indices, self.k)
-            state[2] -= 1
-            if state[2] == 0:
+            answers = self.merged[block]
+            answers.append(answer)
+            if len(answers) == len(self.index.bounds):
                 del self.merged[block]
-                yield self.blocks[block], state[0], state[1]
+                yield self.blocks[block], answers
                 if self.waiting:
                     self._start_next_block()
 
@@ -264,14 +304,13 @@ class _ShardedQuery:
         block = self.waiting.popleft()
         q0, q1 = self.blocks[block]
         rows = self.index.client.submit(_query_rows, self.queries[q0:q1], pure=False)
-        n_shards = len(self.index.bounds)
-        self.merged[block] = [np.empty((q1 - q0, 0)), np.empty((q1 - q0, 0), np.int64), n_shards]
-        for shard in range(n_shards):
+        self.merged[block] = []
+        for shard in range(len(self.index.bounds)):
             self._submit(block, shard, rows)
 
     def _submit(self, block: int, shard: int, rows) -> None:
         future = self.index.client.submit(
-            _search_shard, self.index.shard_future(shard), rows, self.k, pure=False
+            self.task, self.index.shard_future(shard), rows, *self.args, pure=False
         )
         self.tasks[future] = (block, shard, rows)
         self.running.add(future)
@@ -289,7 +328,7 @@ def build_sharded_index(
     train,
     *,
     scheduler: str | None = None,
-    metric: str = "euclidean",
+    metric: str | Callable = "euclidean",
     p: float | None = None,
     metric_params: dict | None = None,
     algorithm: str = "auto",

@@ -207,6 +207,210 @@ static void recheck_candidates(int kind, Matrix<const double> queries, Matrix<co
     throw std::out_of_range("recheck_candidates: a candidate index is outside the training rows");
 }
 
+
+// -- radius search ------------------------------------------------------------------------
+
+// How many estimates of a run are at most `limit` (branch-free, as count_below).
+template <class P>
+KNNV_INLINE int64_t count_within(const double* offsets, double scale, const P* products,
+                                 int64_t n, double limit) {
+  int64_t hits = 0;
+  for (int64_t c = 0; c < n; ++c) hits += (offsets[c] + scale * double(products[c])) <= limit;
+  return hits;
+}
+
+// Every (row, column) of a tile whose estimate is at most its row's limit, in row-major order
+// (see candidates.scan_within). Writes the first `capacity` and returns how many there are.
+template <class P>
+KNNV_INLINE int64_t within_tile(const P* products, int64_t row_stride, int64_t n_rows,
+                                int64_t n_cols, const double* offsets, double scale,
+                                const double* limits, int64_t* hit_rows, int64_t* hit_cols,
+                                int64_t capacity) {
+  int64_t found = 0;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const P* row = products + r * row_stride;
+    const double limit = limits[r];
+    if (count_within(offsets, scale, row, n_cols, limit) == 0) continue;
+    for (int64_t c0 = 0; c0 < n_cols; c0 += SCAN_CHUNK) {
+      const int64_t width = std::min(SCAN_CHUNK, n_cols - c0);
+      if (count_within(offsets + c0, scale, row + c0, width, limit) == 0) continue;
+      for (int64_t c = c0; c < c0 + width; ++c) {
+        if (offsets[c] + scale * double(row[c]) > limit) continue;
+        if (found < capacity) hit_rows[found] = r, hit_cols[found] = c;
+        ++found;
+      }
+    }
+  }
+  return found;
+}
+
+template <class P>
+static int64_t within_baseline(const P* p, int64_t rs, int64_t nr, int64_t nc, const double* off,
+                               double s, const double* lim, int64_t* hr, int64_t* hc,
+                               int64_t cap) {
+  return within_tile(p, rs, nr, nc, off, s, lim, hr, hc, cap);
+}
+
+#ifdef KNNV_X86_PATHS
+template <class P>
+__attribute__((target("avx2"))) static int64_t within_avx2(const P* p, int64_t rs, int64_t nr,
+                                                          int64_t nc, const double* off,
+                                                          double s, const double* lim,
+                                                          int64_t* hr, int64_t* hc,
+                                                          int64_t cap) {
+  return within_tile(p, rs, nr, nc, off, s, lim, hr, hc, cap);
+}
+
+template <class P>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static int64_t within_avx512(
+    const P* p, int64_t rs, int64_t nr, int64_t nc, const double* off, double s,
+    const double* lim, int64_t* hr, int64_t* hc, int64_t cap) {
+  return within_tile(p, rs, nr, nc, off, s, lim, hr, hc, cap);
+}
+#endif
+
+template <class P>
+static int64_t scan_within(Tile<P> products, Vector<const double> offsets, double scale,
+                           Vector<const double> limits, Vector<int64_t> hit_rows,
+                           Vector<int64_t> hit_cols) {
+  const int64_t n_rows = products.shape(0), n_cols = products.shape(1);
+  const int64_t capacity = std::min(hit_rows.shape(0), hit_cols.shape(0));
+  if (limits.shape(0) < size_t(n_rows)) throw std::invalid_argument("fewer limits than rows");
+  if (offsets.shape(0) < size_t(n_cols)) throw std::invalid_argument("fewer offsets than columns");
+  if (n_rows == 0 || n_cols == 0) return 0;
+  if (n_cols > 1 && products.stride(1) != 1)
+    throw std::invalid_argument("the columns of products must be adjacent");
+  const int64_t rs = products.stride(0);
+  const P* p = products.data();
+  const double* off = offsets.data();
+  const double* lim = limits.data();
+  int64_t* hr = hit_rows.data();
+  int64_t* hc = hit_cols.data();
+#ifdef KNNV_X86_PATHS
+  switch (cpu_level()) {
+    case Cpu::avx512: return within_avx512(p, rs, n_rows, n_cols, off, scale, lim, hr, hc, capacity);
+    case Cpu::avx2: return within_avx2(p, rs, n_rows, n_cols, off, scale, lim, hr, hc, capacity);
+    default: break;
+  }
+#endif
+  return within_baseline(p, rs, n_rows, n_cols, off, scale, lim, hr, hc, capacity);
+}
+
+// Exact reduced distances of the pairs [lo, hi): query rows[i] against training cols[i].
+template <class TT>
+KNNV_INLINE void pairs_run(int kind, const double* q, const TT* t, int64_t d, const int64_t* qr,
+                           const int64_t* tr, int64_t lo, int64_t hi, double p, const double* qn,
+                           const double* tn, double* out) {
+  for (int64_t i = lo; i < hi; ++i)
+    out[i] = reduced_distance(kind, q + qr[i] * d, t + tr[i] * d, d, p,
+                              qn != nullptr ? qn[qr[i]] : 1.0, tn != nullptr ? tn[tr[i]] : 1.0);
+}
+
+template <class TT>
+using PairsRun = void (*)(int, const double*, const TT*, int64_t, const int64_t*, const int64_t*,
+                          int64_t, int64_t, double, const double*, const double*, double*);
+
+template <class TT>
+static void pairs_baseline(int kind, const double* q, const TT* t, int64_t d, const int64_t* qr,
+                           const int64_t* tr, int64_t lo, int64_t hi, double p, const double* qn,
+                           const double* tn, double* out) {
+  pairs_run(kind, q, t, d, qr, tr, lo, hi, p, qn, tn, out);
+}
+
+#ifdef KNNV_X86_PATHS
+template <class TT>
+__attribute__((target("avx2"))) static void pairs_avx2(int kind, const double* q, const TT* t,
+                                                      int64_t d, const int64_t* qr,
+                                                      const int64_t* tr, int64_t lo, int64_t hi,
+                                                      double p, const double* qn,
+                                                      const double* tn, double* out) {
+  pairs_run(kind, q, t, d, qr, tr, lo, hi, p, qn, tn, out);
+}
+
+template <class TT>
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void pairs_avx512(
+    int kind, const double* q, const TT* t, int64_t d, const int64_t* qr, const int64_t* tr,
+    int64_t lo, int64_t hi, double p, const double* qn, const double* tn, double* out) {
+  pairs_run(kind, q, t, d, qr, tr, lo, hi, p, qn, tn, out);
+}
+#endif
+
+template <class TT>
+static PairsRun<TT> pairs_kernel() {
+#ifdef KNNV_X86_PATHS
+  if (cpu_level() == Cpu::avx512) return pairs_avx512<TT>;
+  if (cpu_level() == Cpu::avx2) return pairs_avx2<TT>;
+#endif
+  return pairs_baseline<TT>;
+}
+
+// out[i] = the reduced distance of queries[rows[i]] and train[cols[i]] (see
+// candidates.pair_distances). Parallel over runs of pairs; each pair is measured alone.
+template <class TT>
+static void pair_distances(int kind, Matrix<const double> queries, Matrix<const TT> train,
+                           Vector<const int64_t> rows, Vector<const int64_t> cols, double p,
+                           Vector<const double> query_norms, Vector<const double> train_norms,
+                           Vector<double> out, int n_threads) {
+  const int64_t n = rows.shape(0), d = queries.shape(1);
+  const int64_t n_queries = queries.shape(0), n_train = train.shape(0);
+  if (train.shape(1) != size_t(d)) throw std::invalid_argument("queries and train differ in width");
+  if (cols.shape(0) != size_t(n) || out.shape(0) != size_t(n))
+    throw std::invalid_argument("pair_distances: rows, cols and out differ in length");
+  const double* qn = query_norms.shape(0) > 0 ? query_norms.data() : nullptr;
+  const double* tn = train_norms.shape(0) > 0 ? train_norms.data() : nullptr;
+  if ((qn != nullptr && query_norms.shape(0) < size_t(n_queries)) ||
+      (tn != nullptr && train_norms.shape(0) < size_t(n_train)))
+    throw std::invalid_argument("pair_distances: fewer norms than rows");
+  const int64_t* qr = rows.data();
+  const int64_t* tr = cols.data();
+  for (int64_t i = 0; i < n; ++i)
+    if (qr[i] < 0 || qr[i] >= n_queries || tr[i] < 0 || tr[i] >= n_train)
+      throw std::out_of_range("pair_distances: a pair names a row outside its array");
+  const PairsRun<TT> run = pairs_kernel<TT>();
+  constexpr int64_t RUN = 256;
+  const int64_t n_runs = (n + RUN - 1) / RUN;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
+  for (int64_t r = 0; r < n_runs; ++r)
+    run(kind, queries.data(), train.data(), d, qr, tr, r * RUN, std::min(n, (r + 1) * RUN), p, qn,
+        tn, out.data());
+}
+
+// out[i, j] = the reduced distance of queries[i] and train[j], a block of exact distances
+// (Minkowski: estimates). Parallel over groups of queries that stay in cache while the
+// training rows stream past.
+template <class TT>
+static void distance_block(int kind, Matrix<const double> queries, Matrix<const TT> train,
+                           double p, Vector<const double> query_norms,
+                           Vector<const double> train_norms, Matrix<double> out, int n_threads) {
+  const int64_t n_queries = queries.shape(0), n_train = train.shape(0), d = queries.shape(1);
+  if (train.shape(1) != size_t(d)) throw std::invalid_argument("queries and train differ in width");
+  if (out.shape(0) != size_t(n_queries) || out.shape(1) != size_t(n_train))
+    throw std::invalid_argument("distance_block: out must be (n_queries, n_train)");
+  const double* qn = query_norms.shape(0) >= size_t(n_queries) && n_queries > 0
+                         ? query_norms.data() : nullptr;
+  const double* tn = train_norms.shape(0) >= size_t(n_train) && n_train > 0
+                         ? train_norms.data() : nullptr;
+  const PairsRun<TT> run = pairs_kernel<TT>();
+  constexpr int64_t GROUP = 8;
+  const int64_t n_groups = (n_queries + GROUP - 1) / GROUP;
+#pragma omp parallel num_threads(n_threads)
+  {
+    // The pairs of one group against one training row, as the pair runner takes them.
+    int64_t qr[GROUP], tr[GROUP];
+    double dist[GROUP];
+#pragma omp for schedule(dynamic)
+    for (int64_t g = 0; g < n_groups; ++g) {
+      const int64_t q0 = g * GROUP, width = std::min(GROUP, n_queries - q0);
+      for (int64_t i = 0; i < width; ++i) qr[i] = q0 + i;
+      for (int64_t j = 0; j < n_train; ++j) {
+        for (int64_t i = 0; i < width; ++i) tr[i] = j;
+        run(kind, queries.data(), train.data(), d, qr, tr, 0, width, p, qn, tn, dist);
+        for (int64_t i = 0; i < width; ++i) out.data()[(q0 + i) * n_train + j] = dist[i];
+      }
+    }
+  }
+}
+
 }  // namespace knnv
 
 NB_MODULE(_candidates, m) {
@@ -231,4 +435,23 @@ NB_MODULE(_candidates, m) {
   KNNV_RECHECK(float);
   KNNV_RECHECK(double);
 #undef KNNV_RECHECK
+#define KNNV_WITHIN(P)                                                                  \
+  m.def("scan_within", &knnv::scan_within<P>, "products"_a.noconvert(), "offsets"_a,      \
+        "scale"_a, "limits"_a, "hit_rows"_a.noconvert(), "hit_cols"_a.noconvert(),        \
+        knnv::ReleaseGil())
+  KNNV_WITHIN(float);
+  KNNV_WITHIN(int32_t);
+  KNNV_WITHIN(double);
+#undef KNNV_WITHIN
+#define KNNV_PAIRS(T)                                                                       \
+  m.def("pair_distances", &knnv::pair_distances<T>, "kind"_a, "queries"_a,                  \
+        "train"_a.noconvert(), "rows"_a, "cols"_a, "p"_a, "query_norms"_a, "train_norms"_a, \
+        "out"_a.noconvert(), "n_threads"_a, knnv::ReleaseGil());                            \
+  m.def("distance_block", &knnv::distance_block<T>, "kind"_a, "queries"_a,                  \
+        "train"_a.noconvert(), "p"_a, "query_norms"_a, "train_norms"_a, "out"_a.noconvert(), \
+        "n_threads"_a, knnv::ReleaseGil())
+  KNNV_PAIRS(uint8_t);
+  KNNV_PAIRS(float);
+  KNNV_PAIRS(double);
+#undef KNNV_PAIRS
 }

@@ -187,16 +187,11 @@ inline int64_t integer_limit(double limit) {
                                                           : int64_t(std::ceil(limit));
 }
 
-// One block of queries [q0, q1) against every training row. Per query: ||x||^2 - 256 sum(x),
-// the part of the distance not in the products, and the k-th distance minus it: a product
-// beats the list when ||y||^2 - 2 x.(y - 128) < limit, an integer comparison.
-void dot_block_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
-                    const int8_t* T, int64_t t_step, int64_t n_train, const int64_t* train_sq,
-                    int64_t width, double* bd, int64_t* bi, int64_t k) {
-  const int64_t n_q = q1 - q0, last = k - 1;
-  const int64_t n_blocks = (n_q + kRows - 1) / kRows;
-  std::vector<int64_t> base(size_t(n_q), 0);
-  std::vector<int64_t> limit(size_t(n_blocks * kRows), 0);  // whole blocks: read four at once
+// Per query row of [q0, q1): ||x||^2 - 256 sum(x), the part of the distance not in the
+// products, so that ||x - y||^2 = base + ||y||^2 - 2 x.(y - 128).
+std::vector<int64_t> distance_bases(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
+                                    int64_t width) {
+  std::vector<int64_t> base(size_t(q1 - q0), 0);
   for (int64_t i = q0; i < q1; ++i) {
     const uint8_t* q = Q + i * q_step;
     int64_t acc = 0;
@@ -205,38 +200,62 @@ void dot_block_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int
       acc += x * x - 256 * x;
     }
     base[i - q0] = acc;
-    limit[i - q0] = integer_limit(bd[i * k + last] - double(acc));
   }
-  // The products of every query block with one group of four training rows; they are then
-  // pushed in the numba loop's order (training rows outer, queries inner).
+  return base;
+}
+
+// Queries [q0, q1) against every training row, four training rows at a time: for each pair
+// whose e = ||y||^2 - 2 x.(y - 128) is below its row's limit (limit[row - q0], an integer
+// comparison), hit(row, training index, e), which may lower that limit. `limit` holds whole
+// blocks of four (read four at once). Pairs come in the numba loop's order (training rows
+// outer, queries inner).
+template <class Hit>
+void dot_scan_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
+                   const int8_t* T, int64_t t_step, int64_t n_train, const int64_t* train_sq,
+                   int64_t width, int64_t* limit, Hit hit) {
+  const int64_t n_blocks = (q1 - q0 + kRows - 1) / kRows;
   std::vector<int64_t> out(size_t(n_blocks * kRows * kCols));
-  std::vector<uint8_t> hit(static_cast<size_t>(n_blocks));
+  std::vector<uint8_t> hits(static_cast<size_t>(n_blocks));
   for (int64_t j = 0; j < n_train; j += kCols) {
     const bool full_cols = j + kCols <= n_train;
 #if defined(__x86_64__)
     if (vnni)
-      dot_tile_vnni(Q, q_step, q0, q1, T, t_step, j, width, train_sq + j, limit.data(),
-                    full_cols, out.data(), hit.data());
+      dot_tile_vnni(Q, q_step, q0, q1, T, t_step, j, width, train_sq + j, limit, full_cols,
+                    out.data(), hits.data());
     else
 #endif
-      dot_tile_plain(Q, q_step, q0, q1, T, t_step, j, width, train_sq + j, limit.data(),
-                     full_cols, out.data(), hit.data());
+      dot_tile_plain(Q, q_step, q0, q1, T, t_step, j, width, train_sq + j, limit, full_cols,
+                     out.data(), hits.data());
     for (int64_t i = q0; i < q1; i += kRows) {
       const int64_t block = (i - q0) / kRows;
-      if (full_cols && i + kRows <= q1 && !hit[size_t(block)]) continue;
+      if (full_cols && i + kRows <= q1 && !hits[size_t(block)]) continue;
       const int64_t* dots = out.data() + block * kRows * kCols;
       for (int64_t r = 0; r < std::min(kRows, q1 - i); ++r) {
         const int64_t row = i + r;
         for (int64_t c = 0; c < std::min(kCols, n_train - j); ++c) {
           const int64_t e = train_sq[j + c] - 2 * dots[r * kCols + c];
-          if (e < limit[row - q0]) {
-            topk_push(bd + row * k, bi + row * k, k, double(base[row - q0] + e), j + c);
-            limit[row - q0] = integer_limit(bd[row * k + last] - double(base[row - q0]));
-          }
+          if (e < limit[row - q0]) hit(row, j + c, e);
         }
       }
     }
   }
+}
+
+// One block of queries [q0, q1) against every training row, into the top-k lists: a product
+// beats a list when e < the k-th distance minus the row's base.
+void dot_block_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
+                    const int8_t* T, int64_t t_step, int64_t n_train, const int64_t* train_sq,
+                    int64_t width, double* bd, int64_t* bi, int64_t k) {
+  const int64_t last = k - 1;
+  const std::vector<int64_t> base = distance_bases(Q, q_step, q0, q1, width);
+  std::vector<int64_t> limit(size_t((q1 - q0 + kRows - 1) / kRows * kRows), 0);
+  for (int64_t i = q0; i < q1; ++i)
+    limit[i - q0] = integer_limit(bd[i * k + last] - double(base[i - q0]));
+  dot_scan_rows(vnni, Q, q_step, q0, q1, T, t_step, n_train, train_sq, width, limit.data(),
+                [&](int64_t row, int64_t index, int64_t e) {
+                  topk_push(bd + row * k, bi + row * k, k, double(base[row - q0] + e), index);
+                  limit[row - q0] = integer_limit(bd[row * k + last] - double(base[row - q0]));
+                });
 }
 
 // Exact k nearest rows by squared Euclidean distance, via dot products, into best_d / best_i
@@ -270,6 +289,63 @@ void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const 
   }
 }
 
+// Every pair with squared distance at most `limit` (see dot_u8.u8_dot_radius): the first
+// `capacity` (query, training index, exact squared distance) triples, in no particular order,
+// and how many there are. Parallel over blocks of q_block queries.
+int64_t u8_dot_radius(Matrix<const uint8_t> queries, int64_t n_queries,
+                      Matrix<const int8_t> train, int64_t n_train, Vector<const int64_t> train_sq,
+                      int64_t q_block, double limit, Vector<int64_t> out_q, Vector<int64_t> out_i,
+                      Vector<double> out_d, int n_threads) {
+  const auto round_up = [](int64_t n) { return (n + kRows - 1) / kRows * kRows; };
+  if (queries.shape(1) != train.shape(1)) throw std::invalid_argument("rows of different widths");
+  if (n_queries < 0 || n_train < 0 || int64_t(queries.shape(0)) < round_up(n_queries) ||
+      int64_t(train.shape(0)) < round_up(n_train) || int64_t(train_sq.shape(0)) < n_train)
+    throw std::invalid_argument("rows not padded to a multiple of 4, or too few norms");
+  if (q_block < kRows || q_block % kRows != 0)
+    throw std::invalid_argument("q_block must be a positive multiple of 4");
+  const int64_t capacity = std::min({out_q.shape(0), out_i.shape(0), out_d.shape(0)});
+  const int64_t width = train.shape(1);
+  const bool vnni = vnni_path();
+  const int64_t n_blocks = (n_queries + q_block - 1) / q_block;
+  int64_t total = 0;
+#pragma omp parallel num_threads(n_threads)
+  {
+    std::vector<int64_t> found_q, found_i;
+    std::vector<double> found_d;
+#pragma omp for schedule(dynamic)
+    for (int64_t block = 0; block < n_blocks; ++block) {
+      const int64_t q0 = block * q_block, q1 = std::min(q0 + q_block, n_queries);
+      const std::vector<int64_t> base = distance_bases(queries.data(), width, q0, q1, width);
+      // base + e <= limit, for integers: e < floor(limit - base) + 1.
+      std::vector<int64_t> row_limit(size_t(round_up(q1 - q0)), 0);
+      for (int64_t i = q0; i < q1; ++i) {
+        const double room = std::floor(limit - double(base[i - q0]));
+        row_limit[i - q0] = room >= 9.0e18 ? std::numeric_limits<int64_t>::max()
+                                           : int64_t(room) + 1;
+      }
+      dot_scan_rows(vnni, queries.data(), width, q0, q1, train.data(), width, n_train,
+                    train_sq.data(), width, row_limit.data(),
+                    [&](int64_t row, int64_t index, int64_t e) {
+                      found_q.push_back(row);
+                      found_i.push_back(index);
+                      found_d.push_back(double(base[row - q0] + e));
+                    });
+    }
+    int64_t offset;
+#pragma omp atomic capture
+    {
+      offset = total;
+      total += int64_t(found_q.size());
+    }
+    for (size_t f = 0; f < found_q.size() && offset + int64_t(f) < capacity; ++f) {
+      out_q.data()[offset + f] = found_q[f];
+      out_i.data()[offset + f] = found_i[f];
+      out_d.data()[offset + f] = found_d[f];
+    }
+  }
+  return total;
+}
+
 // Exact ||row||^2 of every uint8 row, into out (int64).
 void squared_norms_u8(Matrix<const uint8_t> rows, Vector<int64_t> out) {
   if (out.shape(0) != rows.shape(0)) throw std::invalid_argument("output of the wrong length");
@@ -292,5 +368,6 @@ NB_MODULE(_dot_u8, m) {
   m.def("vnni_path", &knnv::vnni_path,
         "Whether the AVX-512 VNNI path runs (the CPU has it and KNNVISION_CPU allows it).");
   m.def("u8_dot_topk", &knnv::u8_dot_topk, knnv::ReleaseGil());
+  m.def("u8_dot_radius", &knnv::u8_dot_radius, knnv::ReleaseGil());
   m.def("squared_norms_u8", &knnv::squared_norms_u8, knnv::ReleaseGil());
 }

@@ -100,3 +100,80 @@ def recheck_candidates(
         get_num_threads(),
     )
     return best_d, best_i
+
+
+def scan_within(products, offsets, scale, limits, capacity=1 << 16):
+    """Every ``(row, column)`` of a tile whose estimate is at most ``limits[row]``.
+
+    The estimate is that of :func:`scan_products` (``offsets[c] + scale * products[r, c]`` in
+    float64, computed the same way), so a bound on its error carries over. With float64
+    ``products``, zero offsets and ``scale=1`` it selects the entries of a distance block at
+    most the row's limit. Returns ``(rows, cols)`` (int64, row-major order); the compiled scan
+    fills buffers of ``capacity`` pairs and runs again with larger ones when they overflow.
+    NumPy twin: :func:`scan_within_numpy`.
+    """
+    products = np.asarray(products)
+    if (
+        products.dtype not in _PRODUCT_DTYPES
+        or products.ndim != 2
+        or (products.shape[1] > 1 and products.strides[1] != products.itemsize)
+        or products.strides[0] < 0
+    ):
+        products = _rows_of(products, _PRODUCT_DTYPES)
+    offsets = np.ascontiguousarray(offsets, dtype=np.float64)
+    limits = np.ascontiguousarray(limits, dtype=np.float64)
+    while True:
+        rows = np.empty(capacity, dtype=np.int64)
+        cols = np.empty(capacity, dtype=np.int64)
+        found = _candidates.scan_within(products, offsets, float(scale), limits, rows, cols)
+        if found <= capacity:
+            return rows[:found], cols[:found]
+        capacity = found
+
+
+def scan_within_numpy(products, offsets, scale, limits):
+    """NumPy twin of :func:`scan_within`."""
+    estimates = offsets[None, :] + scale * products.astype(np.float64)
+    rows, cols = np.nonzero(estimates <= limits[: len(products), None])
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
+def pair_distances(kind, queries, train, rows, cols, p, query_norms, train_norms):
+    """Exact reduced distances of the pairs ``(queries[rows[i]], train[cols[i]])``.
+
+    The distances of :func:`recheck_candidates` (``lp.hpp``, bit-identical to the reference;
+    Minkowski: libm estimates), for any list of pairs. Norms as there. Parallel over pairs.
+    NumPy twin: :func:`knnvision.search.kernels.lp.reduced_distance_numpy` per pair.
+    """
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    out = np.empty(len(rows))
+    _candidates.pair_distances(
+        int(kind),
+        np.ascontiguousarray(queries, dtype=np.float64),
+        _rows_of(train, _TRAIN_DTYPES),
+        rows,
+        np.ascontiguousarray(cols, dtype=np.int64),
+        2.0 if p is None else float(p),
+        np.ascontiguousarray(query_norms, dtype=np.float64),
+        np.ascontiguousarray(train_norms, dtype=np.float64),
+        out,
+        get_num_threads(),
+    )
+    return out
+
+
+def distance_block(kind, queries, train, p, query_norms, train_norms):
+    """The ``(len(queries), len(train))`` block of :func:`pair_distances` of every pair."""
+    queries = np.ascontiguousarray(queries, dtype=np.float64)
+    out = np.empty((len(queries), len(train)))
+    _candidates.distance_block(
+        int(kind),
+        queries,
+        _rows_of(train, _TRAIN_DTYPES),
+        2.0 if p is None else float(p),
+        np.ascontiguousarray(query_norms, dtype=np.float64),
+        np.ascontiguousarray(train_norms, dtype=np.float64),
+        out,
+        get_num_threads(),
+    )
+    return out

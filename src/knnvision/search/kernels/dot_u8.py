@@ -56,6 +56,42 @@ def u8_dot_topk(queries, n_queries, train, n_train, train_sq, k, q_block):
     return best_d, best_i
 
 
+def u8_dot_radius(queries, n_queries, train, n_train, train_sq, limit, q_block, capacity=None):
+    """Every (query, training row) pair with squared Euclidean distance at most ``limit``.
+
+    Rows and norms as for :func:`u8_dot_topk`; the distances are exact integers (as float64).
+    Returns ``(query rows, training indices, squared distances)`` in no particular order; the
+    compiled loop fills buffers of ``capacity`` (default: 128 pairs a query) and runs again
+    with larger ones when they overflow. NumPy twin: :func:`u8_dot_topk_numpy`'s distances,
+    filtered.
+    """
+    queries = np.ascontiguousarray(queries)
+    train = np.ascontiguousarray(train)
+    train_sq = np.ascontiguousarray(train_sq, dtype=np.int64)
+    if capacity is None:  # room for 128 neighbours a query before a second run
+        capacity = max(1 << 16, 128 * int(n_queries))
+    while True:
+        rows = np.empty(capacity, dtype=np.int64)
+        indices = np.empty(capacity, dtype=np.int64)
+        squared = np.empty(capacity)
+        found = _dot_u8.u8_dot_radius(
+            queries,
+            int(n_queries),
+            train,
+            int(n_train),
+            train_sq,
+            int(q_block),
+            float(limit),
+            rows,
+            indices,
+            squared,
+            get_num_threads(),
+        )
+        if found <= capacity:
+            return rows[:found], indices[:found], squared[:found]
+        capacity = found
+
+
 def pad_rows_u8(
     rows: np.ndarray, width: int, row_multiple: int, shift: int = 0, dtype=np.uint8
 ) -> np.ndarray:

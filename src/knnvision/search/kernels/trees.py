@@ -139,3 +139,67 @@ def tree_query(
         best_i,
     )
     return best_d, best_i
+
+
+def tree_radius(
+    tree_kind,
+    kind,
+    queries,
+    data,
+    order,
+    starts,
+    ends,
+    LO,
+    HI,
+    CENTERS,
+    radii,
+    n_levels,
+    limit,
+    p,
+    shrink,
+    n_chunks,
+    capacity=None,
+):
+    """Every point of a kd-tree or ball tree within reduced distance ``limit`` of each query.
+
+    Nodes whose bound is strictly above ``limit`` are pruned; leaf distances are those of
+    :func:`tree_query` (bit-identical to the reference except Minkowski). Returns
+    ``(query rows, training indices, reduced distances)`` in no particular order; the compiled
+    walk fills buffers of ``capacity`` (default: 128 a query) and runs again with larger ones
+    when they overflow.
+    """
+    queries = _f64(queries)
+    arrays = (
+        _f64(data),
+        np.ascontiguousarray(order, dtype=np.int64),
+        np.ascontiguousarray(starts, dtype=np.int64),
+        np.ascontiguousarray(ends, dtype=np.int64),
+        _f64(LO),
+        _f64(HI),
+        _f64(CENTERS),
+        _f64(radii),
+    )
+    if capacity is None:  # room for 128 neighbours a query before a second run
+        capacity = max(1 << 16, 128 * int(len(queries)))
+    while True:
+        rows = np.empty(capacity, dtype=np.int64)
+        indices = np.empty(capacity, dtype=np.int64)
+        reduced = np.empty(capacity)
+        found = _trees.tree_radius(
+            int(tree_kind),
+            int(kind),
+            queries,
+            *arrays,
+            int(n_levels),
+            float(limit),
+            float(p),
+            float(shrink),
+            int(n_chunks),
+            get_num_threads(),
+            rows,
+            indices,
+            reduced,
+        )
+        if found <= capacity:
+            return rows[:found], indices[:found], reduced[:found]
+        capacity = found
