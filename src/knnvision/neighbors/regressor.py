@@ -1,13 +1,42 @@
-"""k-nearest-neighbours regression."""
+"""k-nearest-neighbours regression, and the (weighted) mean every neighbours regressor shares."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..io import register_saveable
-from ._base import INPUT_DTYPES, WeightedNeighborsBase, check_weights
+from ._base import WeightedNeighborsBase, check_weights
+
+
+def neighbor_means(query_rows, neighbor_targets, weights, n_queries: int) -> np.ndarray:
+    """(Weighted) mean of the neighbours' targets for each query, ``(n_queries, n_outputs)``.
+
+    The neighbours come as flat lists (any number per query): neighbour ``j`` belongs to
+    query ``query_rows[j]``, has target ``neighbor_targets[j]`` (a number or a row of
+    ``n_outputs``) and weight ``weights[j]`` (1 when ``weights`` is ``None``). A query
+    without neighbours gets NaN.
+    """
+    query_rows = np.asarray(query_rows)
+    targets = np.asarray(neighbor_targets, dtype=np.float64)
+    if targets.ndim == 1:
+        targets = targets[:, None]
+    totals = np.bincount(query_rows, weights=weights, minlength=n_queries).astype(np.float64)
+    has_neighbors = np.bincount(query_rows, minlength=n_queries) > 0
+    if np.any(has_neighbors & (totals == 0)):  # an all-zero or +w/-w cancelling weights callable
+        raise ValueError(
+            "The weights callable gave the neighbours of some query weights that sum "
+            "to 0, so their mean is undefined; make the weights of each query sum to a "
+            "non-zero number."
+        )
+    weighted = targets if weights is None else targets * np.asarray(weights)[:, None]
+    sums = np.stack(
+        [np.bincount(query_rows, weights=column, minlength=n_queries) for column in weighted.T],
+        axis=1,
+    ).reshape(n_queries, targets.shape[1])
+    totals[~has_neighbors] = np.nan
+    return sums / totals[:, None]
 
 
 @register_saveable
@@ -15,7 +44,8 @@ class KNNRegressor(RegressorMixin, WeightedNeighborsBase):
     """Predict each sample's target as the (weighted) mean of its k nearest training targets.
 
     Parameters are those of :class:`KNNClassifier`: ``n_neighbors``, ``weights``,
-    ``algorithm``, ``metric``, ``p``, ``n_jobs``, ``working_memory``. With
+    ``algorithm``, ``leaf_size``, ``metric``, ``p``, ``metric_params``, ``n_jobs``,
+    ``working_memory``. With
     ``weights="distance"`` the mean is weighted by ``1 / distance``, and training samples at
     distance 0 decide alone; a weights callable that gives every neighbour of some query
     weight 0 raises a ValueError. Targets may have several columns (multi-output).
@@ -33,6 +63,8 @@ class KNNRegressor(RegressorMixin, WeightedNeighborsBase):
         The search backend actually used.
     """
 
+    _SPARSE_INPUT = True
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
@@ -41,7 +73,7 @@ class KNNRegressor(RegressorMixin, WeightedNeighborsBase):
     def fit(self, X, y):
         """Store the training samples ``X`` and their targets ``y`` (n_samples[, n_outputs])."""
         check_weights(self.weights)
-        X, y = validate_data(self, X, y, dtype=INPUT_DTYPES, multi_output=True, y_numeric=True)
+        X, y = self._validate_training_data(X, y, multi_output=True, y_numeric=True)
         self._y = np.asarray(y, dtype=np.float64)
         self._fit_training_rows(X)
         return self
@@ -50,16 +82,11 @@ class KNNRegressor(RegressorMixin, WeightedNeighborsBase):
         """Predicted target of each query sample, shaped like the training targets."""
         check_is_fitted(self)
         indices, weights = self._neighbor_weights(X)
-        neighbor_targets = self._y[indices]  # (n_queries, k) or (n_queries, k, n_outputs)
-        if weights is None:
-            return neighbor_targets.mean(axis=1)
-        if neighbor_targets.ndim == 3:
-            weights = weights[:, :, None]
-        totals = weights.sum(axis=1)
-        if np.any(totals == 0):  # all-zero rows are refused earlier: here +w and -w cancel
-            raise ValueError(
-                "The weights callable gave the neighbours of some query weights that sum "
-                "to 0, so their mean is undefined; make the weights of each query sum to a "
-                "non-zero number."
-            )
-        return (neighbor_targets * weights).sum(axis=1) / totals
+        n_queries, k = indices.shape
+        means = neighbor_means(
+            np.repeat(np.arange(n_queries), k),
+            self._y[indices.ravel()],
+            None if weights is None else weights.ravel(),
+            n_queries,
+        )
+        return means if self._y.ndim == 2 else means[:, 0]

@@ -199,6 +199,16 @@ class RerankKNNClassifier(KNNClassifier):
 
     # --- fitting ---------------------------------------------------------------------------
 
+    # Dense images with one label each: not the sparse rows and several outputs that
+    # KNNClassifier takes.
+    _SPARSE_INPUT = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = False
+        tags.classifier_tags.multi_label = False
+        return tags
+
     def fit(self, X, y):
         """Augment and store the training images ``X`` (rows) with their labels ``y``."""
         self._check_rerank_parameters()
