@@ -2,18 +2,22 @@
 
 import hashlib
 import json
+import math
 import pickle
 import struct
 
 import numpy as np
 import pytest
+from scipy import sparse
+from sklearn.base import BaseEstimator
 from sklearn.datasets import load_digits
 from sklearn.pipeline import make_pipeline
 
 import knnvision
+import saveable_cases
 from knnvision import KNNClassifier, KNNOutlierDetector, KNNRegressor
-from knnvision.io import read_header
-from knnvision.io.model_file import MAGIC
+from knnvision.io import read_header, shown_params
+from knnvision.io.model_file import MAGIC, SAVEABLE_ESTIMATORS
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,101 @@ def test_round_trip_preserves_predictions_exactly(tmp_path, digits, make):
     np.testing.assert_array_equal(restored.predict(X_new), model.predict(X_new))
     if hasattr(model, "predict_proba"):
         np.testing.assert_array_equal(restored.predict_proba(X_new), model.predict_proba(X_new))
+
+
+@pytest.mark.parametrize("case", sorted(saveable_cases.cases()))
+def test_every_saveable_class_round_trips_through_a_model_file(tmp_path, case):
+    X, y, X_new = saveable_cases.digits()
+    model = saveable_cases.fitted(saveable_cases.cases()[case], X, y)
+    restored = knnvision.load(knnvision.save(model, tmp_path / "m.knnv"))
+    saveable_cases.assert_round_trip(restored, model, X_new)
+
+
+class StateHolder(BaseEstimator):
+    """A stand-in estimator whose fitted state is whatever a test puts in it."""
+
+    def __init__(self, metric="euclidean", metric_params=None):
+        self.metric = metric
+        self.metric_params = metric_params
+
+
+@pytest.fixture
+def holder_class(monkeypatch):
+    """``StateHolder``, saveable for the length of one test."""
+    monkeypatch.setitem(SAVEABLE_ESTIMATORS, "StateHolder", StateHolder)
+    return StateHolder
+
+
+def _with_state(model, **state):
+    model.__dict__.update(state)
+    return model
+
+
+def test_every_kind_of_fitted_value_comes_back_exactly(tmp_path, holder_class):
+    rows = np.arange(12.0).reshape(3, 4)
+    rows[rows % 5 == 0] = 0.0
+    state = {
+        "classes_": [np.array([0, 1]), np.array(["a", "b", "c"])],  # multi-output labels
+        "missing_": None,
+        "shape_": (3, (4, 5)),
+        "counts_": {"n": 3, "p": 2.5, "name": "w", "none": None},
+        "nested_": [[1, 2], [3, [4, 5.5]], []],
+        "csr_rows_": sparse.csr_matrix(rows),
+        "csc_rows_": sparse.csc_array(rows, dtype=np.float32),
+        "special_": [math.nan, math.inf, -math.inf, -0.0],
+        "scalar_": np.float32(0.25),
+        "dtype_": np.dtype("float32"),
+        "effective_metric_params_": {"w": np.array([1.0, 2.0, 0.5, 1.0]), "p": math.inf},
+    }
+    # int64 indices stay int64, though they would fit int32 (SciPy narrows those it builds).
+    wide = sparse.csr_matrix(rows)
+    wide.indices, wide.indptr = wide.indices.astype(np.int64), wide.indptr.astype(np.int64)
+    state["wide_indices_"] = wide
+    model = _with_state(holder_class(metric_params={"w": np.array([1.0, 2.0])}), **state)
+    restored = knnvision.load(knnvision.save(model, tmp_path / "m.knnv"))
+    saveable_cases.assert_same(restored.get_params(), model.get_params(), "params")
+    expected = dict(state, scalar_=0.25)  # a NumPy scalar comes back as the Python number
+    saveable_cases.assert_same({key: getattr(restored, key) for key in state}, expected)
+    assert restored.wide_indices_.indices.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (object(), r"StateHolder.odd_: a object is not data"),
+        ([1, {"f": len}], r"StateHolder.odd_\[1\]\['f'\].*never code"),
+        ({1: 2}, r"StateHolder.odd_: its key 1 is not a string"),
+        (sparse.coo_matrix(np.eye(2)), r"StateHolder.odd_: a COO sparse matrix.*tocsr"),
+        (np.array([object()]), r"StateHolder.odd_: arrays of dtype object are not data"),
+    ],
+    ids=["object", "callable", "int-key", "coo", "object-array"],
+)
+def test_what_is_not_data_is_refused_by_name(tmp_path, holder_class, value, message):
+    with pytest.raises(ValueError, match=message):
+        knnvision.save(_with_state(holder_class(), odd_=value), tmp_path / "m.knnv")
+    assert not (tmp_path / "m.knnv").exists()
+
+
+def test_encoded_parameters_are_shown_readably(tmp_path, holder_class):
+    model = holder_class(metric=(1, 2), metric_params={"w": np.ones(2), "p": math.inf})
+    header = read_header(knnvision.save(model, tmp_path / "m.knnv"))
+    shown = {"metric": [1, 2], "metric_params": {"w": "<array>", "p": math.inf}}
+    assert shown_params(header["model"]) == shown
+
+
+def test_a_callable_metric_cannot_be_saved(tmp_path):
+    model = KNNClassifier(metric=lambda a, b: float(np.abs(a - b).sum()))
+    with pytest.raises(ValueError, match="metric=.*model files store data, never code"):
+        knnvision.save(model, tmp_path / "m.knnv")
+
+
+def test_arrays_start_on_64_byte_boundaries(saved):
+    data = saved.read_bytes()
+    _, version, header_length = struct.unpack_from("<8sIQ", data)
+    payload_start = struct.calcsize("<8sIQ") + header_length
+    assert version == 2 and payload_start % 64 == 0
+    offsets = [entry["offset"] for entry in read_header(saved)["arrays"]]
+    assert offsets and all(offset % 64 == 0 for offset in offsets)
 
 
 def test_header_holds_parameters_and_versions(saved):
@@ -125,6 +224,25 @@ def test_arrays_must_fit_inside_the_file_and_be_data(tmp_path):
     _forge(path, {**base, "arrays": [{"dtype": "|O", "shape": [1], "offset": 0}]}, b"\0" * 8)
     with pytest.raises(ValueError, match="not data"):
         knnvision.load(path)
+
+
+def test_a_forged_sparse_matrix_or_value_is_refused(tmp_path):
+    path = tmp_path / "forged.knnv"
+    entries = [
+        {"dtype": "<f8", "shape": [2], "offset": 0},
+        {"dtype": "<i4", "shape": [2], "offset": 16},
+    ]
+    entries.append({"dtype": "<i4", "shape": [3], "offset": 24})
+    payload = np.array([1.0, 2.0]).tobytes() + np.array([0, 7], "<i4").tobytes()
+    payload += np.array([0, 1, 2], "<i4").tobytes()
+    matrix = {"sparse": "csr", "container": "matrix", "shape": [2, 3]}
+    matrix.update(data=0, indices=1, indptr=2)  # column 7 of a 3-column matrix
+    for value, message in [(matrix, "damaged sparse matrix"), ({"code": "x"}, "cannot read")]:
+        model = {"class": "KNNClassifier", "params": {}, "state": {"_fit_X": value}}
+        header = {"format": "knnvision-model", "model": model, "arrays": entries}
+        _forge(path, header, payload, version=2)
+        with pytest.raises(ValueError, match=message):
+            knnvision.load(path)
 
 
 def test_newer_format_asks_for_an_upgrade(tmp_path):

@@ -49,8 +49,24 @@ def test_legacy_file_loads_and_predicts_as_a_fresh_fit(name, new_rows):
         np.testing.assert_array_equal(got[method], values, err_msg=method)
 
 
-def test_every_saveable_class_has_a_legacy_file():
-    """A class that model files may hold but no fixture covers would escape this check."""
+# The classes model files could hold at commit 8e1f3fb, when the fixtures were written;
+# classes added since have no legacy files to read and are covered by test_model_file.py.
+CLASSES_AT_8E1F3FB = {
+    "CenterOfMass",
+    "Deskew",
+    "GaussianBlur",
+    "GradientHistograms",
+    "IntensityNormalizer",
+    "KNNClassifier",
+    "KNNOutlierDetector",
+    "KNNRegressor",
+    "PCA",
+    "RerankKNNClassifier",
+}
+
+
+def test_every_class_of_the_fixture_commit_has_a_legacy_file():
+    """A class that model files held then but no fixture covers would escape this check."""
     from knnvision.io.model_file import SAVEABLE_ESTIMATORS
 
     covered = set()
@@ -58,4 +74,5 @@ def test_every_saveable_class_has_a_legacy_file():
         model = knnvision.load(FIXTURES / "legacy_models" / f"{name}.knnv")
         steps = [step for _, step in model.steps] if hasattr(model, "steps") else [model]
         covered.update(type(step).__name__ for step in steps)
-    assert covered == set(SAVEABLE_ESTIMATORS)
+    assert CLASSES_AT_8E1F3FB <= set(SAVEABLE_ESTIMATORS)
+    assert covered == CLASSES_AT_8E1F3FB

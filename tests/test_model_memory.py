@@ -1,17 +1,20 @@
 """Models and results folders remember their data: `evaluate MODEL` and `report DIR` find it
 again from any working folder, never download it, and `info` shows what matters; colour
-folders keep their colours with --color (issue 12, section 5)."""
+folders keep their colours with --color (issue 12, section 5). Loading a large model maps its
+training rows from the file instead of copying them (issue 15)."""
 
 from __future__ import annotations
 
 import io
 import json
+import mmap
+import tracemalloc
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from knnvision import KNNClassifier, save
+from knnvision import KNNClassifier, load, save
 from knnvision.datasets import mnist as mnist_module
 from knnvision.datasets import write_idx
 from knnvision.datasets.mnist import FILES
@@ -279,3 +282,35 @@ def _has_colour(png) -> bool:
     pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
     spread = pixels.max(axis=-1) - pixels.min(axis=-1)
     return bool((spread > 60).mean() > 0.05)
+
+
+# --- a large model is mapped, not copied, when loaded ----------------------------------------
+
+
+def test_loading_maps_the_training_rows_in_bounded_memory(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 256, (16_000, 784), dtype=np.uint8)  # 12.5 MB
+    labels = rng.integers(0, 10, len(rows))
+    model = KNNClassifier(3).fit(rows, labels)
+    path = save(model, tmp_path / "big.knnv")
+    del model
+    tracemalloc.start()
+    try:
+        loaded = load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Before issue 15 loading allocated twice the rows (the file's bytes, then a copy);
+    # now the checksum is read in 1 MiB chunks and the rows are a view of the file.
+    assert peak < rows.nbytes / 4
+    mapped = loaded._fit_X
+    assert not mapped.flags.writeable and not mapped.flags.owndata
+    owner = mapped
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    assert isinstance(owner, memoryview) and isinstance(owner.obj, mmap.mmap)
+    assert loaded.classes_.flags.writeable  # small arrays are copied, as before
+    queries = rng.integers(0, 256, (20, 784), dtype=np.uint8)
+    expected = KNNClassifier(3).fit(rows, labels).predict(queries)
+    np.testing.assert_array_equal(loaded.predict(queries), expected)
+    np.testing.assert_array_equal(mapped, rows)  # predicting wrote nothing

@@ -30,7 +30,7 @@ from . import progress
 from ._version import __version__
 from .datasets import load_dataset
 from .experiments.run import run_experiment
-from .io import load, read_header, save
+from .io import load, read_header, save, shown_params
 from .neighbors import KNNClassifier
 from .results.experiment import (
     ExperimentConfig,
@@ -777,7 +777,7 @@ def _model_rows(description: dict, arrays: list) -> list[tuple[str, str]]:
 def _meaningful_params(step: dict) -> list[tuple[str, object]]:
     """Parameters of one step without the run-time ones, the unset ones, and ``p`` where
     the metric ignores it."""
-    params = step.get("params", {})
+    params = shown_params(step)
     shown = []
     for key, value in params.items():
         if key in _RUNTIME_PARAMS or value is None:
