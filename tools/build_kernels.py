@@ -4,13 +4,15 @@
 
 It also writes the family's type stub (``_<family>.pyi``, committed). Each family gets its own
 build folder (build/kernels-<family>), so several people can build
-different families at once. The built module is copied beside its Python family module,
-where the editable install finds it.
+different families at once. The built module is copied beside its Python family module
+and, where scikit-build-core's editable install keeps its own copy of the compiled modules
+(in site-packages), over that copy too, so the next import loads the new build.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -41,11 +43,8 @@ def build(family: str) -> Path:
     subprocess.run(["cmake", "--build", str(build_dir)], check=True)
     built = next(build_dir.glob(f"_{family}.*.so"), None) or next(build_dir.glob(f"_{family}*.pyd"))
     target = KERNELS / built.name
-    # A new file renamed into place: processes that loaded the old module keep their copy
-    # (overwriting it in place crashes them).
-    staging = target.with_name(target.name + ".new")
-    shutil.copy2(built, staging)
-    os.replace(staging, target)
+    for place in {target, _installed_copy(family, built.name)} - {None}:
+        _replace(built, place)
     # The typed interface mypy checks the Python family modules against, committed beside them.
     module = f"knnvision.search.kernels._{family}"
     stub = KERNELS / f"_{family}.pyi"
@@ -53,6 +52,25 @@ def build(family: str) -> Path:
         [sys.executable, "-m", "nanobind.stubgen", "-q", "-m", module, "-o", str(stub)], check=True
     )
     return target
+
+
+def _replace(built: Path, target: Path) -> None:
+    # A new file renamed into place: processes that loaded the old module keep their copy
+    # (overwriting it in place crashes them).
+    staging = target.with_name(target.name + ".new")
+    shutil.copy2(built, staging)
+    os.replace(staging, target)
+
+
+def _installed_copy(family: str, name: str) -> Path | None:
+    """Where the import system loads ``_<family>`` from, when that is not the source tree."""
+    spec = importlib.util.find_spec(f"knnvision.search.kernels._{family}")
+    if spec is None or spec.origin is None:
+        return None
+    origin = Path(spec.origin)
+    if origin.parent.resolve() == KERNELS.resolve():
+        return None
+    return origin.with_name(name)
 
 
 def main() -> None:

@@ -114,6 +114,7 @@ class BruteIndex:
         self.working_memory_mb = working_memory_mb
         self._kind = metric_kinds.KIND_OF_METRIC[metric.name]
         self._prepared: _Prepared = {}  # lazily derived arrays, cheap to rebuild
+        self._radius_pairs_per_query = 128.0  # the last radius chunk's, to size buffers
 
     # -- public ---------------------------------------------------------------------------
 
@@ -204,6 +205,9 @@ class BruteIndex:
         the squared distances are exact, so the candidates need no re-check."""
         train, train_sq = self._u8_dot_rows()
         padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+        # Buffers sized from the previous chunk's pairs per query: an overflow costs a second
+        # scan of the chunk, so a dense radius must not overflow chunk after chunk.
+        capacity = max(1 << 16, int(1.25 * self._radius_pairs_per_query * len(queries)))
         rows, cols, reduced = dot_u8.u8_dot_radius(
             padded,
             len(queries),
@@ -212,9 +216,11 @@ class BruteIndex:
             train_sq,
             reduced_limit(self.metric, radius),
             self._u8_dot_q_block(len(queries)),
+            capacity,
         )
+        self._radius_pairs_per_query = max(128.0, len(rows) / max(1, len(queries)))
         return RadiusNeighbors.from_candidates(
-            len(queries), rows, cols, reduced, radius, self.metric
+            len(queries), rows, cols, reduced, radius, self.metric, sorted_per_query=True
         )
 
     def _radius_gemm(self, queries, radius):

@@ -290,8 +290,15 @@ void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const 
 }
 
 // Every pair with squared distance at most `limit` (see dot_u8.u8_dot_radius): the first
-// `capacity` (query, training index, exact squared distance) triples, in no particular order,
-// and how many there are. Parallel over blocks of q_block queries.
+// `capacity` (query, training index, exact squared distance) triples and how many there are.
+// Each block's pairs are sorted by (query, distance, index) before they are written, so each
+// query's pairs are contiguous and in the result's order; blocks come in no particular order
+// (a stable sort by query puts them in place). Parallel over blocks of q_block queries.
+struct RadiusHit {
+  int64_t query, index;
+  double squared;
+};
+
 int64_t u8_dot_radius(Matrix<const uint8_t> queries, int64_t n_queries,
                       Matrix<const int8_t> train, int64_t n_train, Vector<const int64_t> train_sq,
                       int64_t q_block, double limit, Vector<int64_t> out_q, Vector<int64_t> out_i,
@@ -310,8 +317,7 @@ int64_t u8_dot_radius(Matrix<const uint8_t> queries, int64_t n_queries,
   int64_t total = 0;
 #pragma omp parallel num_threads(n_threads)
   {
-    std::vector<int64_t> found_q, found_i;
-    std::vector<double> found_d;
+    std::vector<RadiusHit> found;
 #pragma omp for schedule(dynamic)
     for (int64_t block = 0; block < n_blocks; ++block) {
       const int64_t q0 = block * q_block, q1 = std::min(q0 + q_block, n_queries);
@@ -323,24 +329,29 @@ int64_t u8_dot_radius(Matrix<const uint8_t> queries, int64_t n_queries,
         row_limit[i - q0] = room >= 9.0e18 ? std::numeric_limits<int64_t>::max()
                                            : int64_t(room) + 1;
       }
+      const size_t block_start = found.size();
       dot_scan_rows(vnni, queries.data(), width, q0, q1, train.data(), width, n_train,
                     train_sq.data(), width, row_limit.data(),
                     [&](int64_t row, int64_t index, int64_t e) {
-                      found_q.push_back(row);
-                      found_i.push_back(index);
-                      found_d.push_back(double(base[row - q0] + e));
+                      found.push_back({row, index, double(base[row - q0] + e)});
                     });
+      std::sort(found.begin() + std::ptrdiff_t(block_start), found.end(),
+                [](const RadiusHit& a, const RadiusHit& b) {
+                  if (a.query != b.query) return a.query < b.query;
+                  if (a.squared != b.squared) return a.squared < b.squared;
+                  return a.index < b.index;
+                });
     }
     int64_t offset;
 #pragma omp atomic capture
     {
       offset = total;
-      total += int64_t(found_q.size());
+      total += int64_t(found.size());
     }
-    for (size_t f = 0; f < found_q.size() && offset + int64_t(f) < capacity; ++f) {
-      out_q.data()[offset + f] = found_q[f];
-      out_i.data()[offset + f] = found_i[f];
-      out_d.data()[offset + f] = found_d[f];
+    for (size_t f = 0; f < found.size() && offset + int64_t(f) < capacity; ++f) {
+      out_q.data()[offset + f] = found[f].query;
+      out_i.data()[offset + f] = found[f].index;
+      out_d.data()[offset + f] = found[f].squared;
     }
   }
   return total;

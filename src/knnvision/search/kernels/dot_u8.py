@@ -60,7 +60,8 @@ def u8_dot_radius(queries, n_queries, train, n_train, train_sq, limit, q_block, 
     """Every (query, training row) pair with squared Euclidean distance at most ``limit``.
 
     Rows and norms as for :func:`u8_dot_topk`; the distances are exact integers (as float64).
-    Returns ``(query rows, training indices, squared distances)`` in no particular order; the
+    Returns ``(query rows, training indices, squared distances)``: each query's pairs
+    contiguous and sorted by (distance, index), the queries in no particular order. The
     compiled loop fills buffers of ``capacity`` (default: 128 pairs a query) and runs again
     with larger ones when they overflow. NumPy twin: :func:`u8_dot_topk_numpy`'s distances,
     filtered.
