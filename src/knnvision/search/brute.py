@@ -12,6 +12,11 @@ Three engines, chosen per metric and dtype:
   candidates might not cover every near-tie, that query is re-scanned exactly.
 * **uint8 Manhattan** (and uint8 Euclidean for a handful of queries): exact integer sums of
   byte differences with SIMD ``psadbw`` / ``pmaddwd`` (see :mod:`knnvision.search.kernels.integer`).
+* **Floats on an integer grid** (every value exactly ``K / s`` for bytes ``K``, as ``X / 255.0``
+  pixels or the digits' ``X / 16``), Euclidean and Manhattan: the bytes ``K`` go through the
+  integer engines above; their exact integer distances order the rows as the reference does up
+  to a per-query bound (the rounding of ``K / s`` and of the reference's float64 sums), and
+  every candidate within it of the k-th is measured again in float64 on the float rows.
 * **Manhattan on floats and Minkowski**: vectorised sums in any order (float32 where both
   sides are float32 exactly) with an early exit, kept as estimates within a known relative
   error, then every near-tie re-measured with the reference formula
@@ -76,6 +81,10 @@ _U64 = 2.0**-53
 _F32_SAFE_MAX = 2.0**50
 # Queries per chunk of a radius search.
 _RADIUS_CHUNK = 4096
+# Scales of the integer grids recognised on float rows (values K / s, K a byte): pixels / 255,
+# the 8x8 digits / 16, whole numbers.
+_GRID_SCALES = (255.0, 16.0, 1.0)
+_UNIT_ROUNDOFF = {np.dtype(np.float32): _U32, np.dtype(np.float64): _U64}
 
 
 class _Prepared(TypedDict, total=False):
@@ -87,6 +96,7 @@ class _Prepared(TypedDict, total=False):
     u8_dot: tuple[np.ndarray, np.ndarray]  # shifted int8 rows and their squared norms
     norms: np.ndarray  # row norms for the cosine re-check, zero norms as 1
     gemm: tuple[np.ndarray, float]  # per-row offsets and the largest norm
+    grid: tuple[float, np.ndarray, float] | None  # see _grid
 
 
 class BruteIndex:
@@ -167,16 +177,32 @@ class BruteIndex:
             and self._float32_safe(queries)
         ):
             return self._query_filtered
-        both_u8 = self.train.dtype == np.uint8 and queries.dtype == np.uint8
-        if both_u8 and self.metric.name == "manhattan":
-            return self._query_u8
-        if both_u8 and self.metric.name == "euclidean" and len(queries) <= FEW_QUERIES:
-            return self._query_u8
-        if both_u8 and self.metric.name == "euclidean" and dot_u8.HAVE_VNNI:
-            return self._query_u8_dot
+        if (
+            self._integer_engine(len(queries)) is not None
+            and queries.dtype in _UNIT_ROUNDOFF
+            and self._grid() is not None
+        ):
+            return self._query_grid
+        return self._rows_engine(queries)
+
+    def _rows_engine(self, queries):
+        """The engine for the rows as they are (no projection filter, no integer grid)."""
+        integer_engine = self._integer_engine(len(queries))
+        if self.train.dtype == np.uint8 and queries.dtype == np.uint8 and integer_engine:
+            return integer_engine
         if self.metric.name in ("euclidean", "cosine") and self._float32_safe(queries):
             return self._query_gemm
         return self._query_generic
+
+    def _integer_engine(self, n_queries):
+        """The exact integer engine for uint8 rows and this many queries, or None where the
+        float32 products are faster (Euclidean in bulk without VNNI) or the metric has none."""
+        euclidean = self.metric.name == "euclidean"
+        if self.metric.name == "manhattan" or (euclidean and n_queries <= FEW_QUERIES):
+            return self._query_u8
+        if euclidean and dot_u8.HAVE_VNNI:
+            return self._query_u8_dot
+        return None
 
     def _float32_safe(self, queries) -> bool:
         if self.metric.name == "cosine":
@@ -356,7 +382,7 @@ class BruteIndex:
     def _query_u8(self, queries, k):
         squared = self.metric.name == "euclidean"
         if "u8_padded" not in self._prepared:
-            self._prepared["u8_padded"] = integer.pad_u8(self.train)
+            self._prepared["u8_padded"] = integer.pad_u8(self._u8_rows())
         train = self._prepared["u8_padded"]
         padded = integer.pad_u8(queries)
         threads = get_num_threads()
@@ -377,16 +403,107 @@ class BruteIndex:
     def _u8_dot_rows(self):
         """The training rows shifted to int8 and padded, and their exact squared norms."""
         if "u8_dot" not in self._prepared:
+            rows = self._u8_rows()
             train = dot_u8.pad_rows_u8(
-                self.train, dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, shift=128, dtype=np.int8
+                rows, dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, shift=128, dtype=np.int8
             )
-            self._prepared["u8_dot"] = (train, dot_u8.squared_norms_u8(self.train))
+            self._prepared["u8_dot"] = (train, dot_u8.squared_norms_u8(rows))
         return self._prepared["u8_dot"]
 
     @staticmethod
     def _u8_dot_q_block(n_queries: int) -> int:
         threads = get_num_threads()
         return int(min(64, max(4, 4 * math.ceil(n_queries / (4 * threads)))))
+
+    def _u8_rows(self) -> np.ndarray:
+        """The bytes the integer engines read: the uint8 training rows, or the grid codes
+        (already in :func:`integer.pad_u8`'s layout) of float rows on a grid."""
+        if self.train.dtype == np.uint8:
+            return self.train
+        grid = self._grid()
+        assert grid is not None, "the integer engines run on float rows only on a grid"
+        return grid[1]
+
+    # -- floats on an integer grid ----------------------------------------------------------
+
+    def _grid(self) -> tuple[float, np.ndarray, float] | None:
+        """``(s, codes, largest)`` when every training value is exactly ``K / s`` in its dtype
+        for a byte ``K`` (``s`` from ``_GRID_SCALES``), else None. ``codes`` are the ``K`` in
+        :func:`integer.pad_u8`'s layout; ``largest`` is the largest ``sum K^2`` (Euclidean) or
+        ``sum K`` (Manhattan) of a row, for :meth:`_grid_bound`."""
+        if "grid" not in self._prepared:
+            found = None
+            integer_metric = self.metric.name in ("euclidean", "manhattan")
+            if self.train.dtype in _UNIT_ROUNDOFF and integer_metric:
+                for scale in _GRID_SCALES:
+                    codes = self._grid_codes(self.train, scale)
+                    if codes is not None:
+                        found = (scale, codes[0], float(codes[1].max(initial=0.0)))
+                        break
+            self._prepared["grid"] = found
+        return self._prepared["grid"]
+
+    def _grid_codes(self, rows, scale):
+        """``(codes, norms)`` of :meth:`_grid` for ``rows`` and ``scale`` (norms per row), or
+        None when some value is not exactly a byte divided by ``scale`` in the rows' dtype."""
+        codes = np.zeros((len(rows), integer.padded_width(rows.shape[1])), dtype=np.uint8)
+        norms = np.empty(len(rows))
+        block = self._train_block_rows()
+        for r0 in range(0, len(rows), block):
+            values = rows[r0 : r0 + block]
+            grid = np.rint(values.astype(np.float64) * scale)
+            if not (grid.min(initial=0.0) >= 0.0 and grid.max(initial=0.0) <= 255.0):
+                return None
+            if not np.array_equal((grid / scale).astype(values.dtype), values):
+                return None
+            codes[r0 : r0 + len(values), : rows.shape[1]] = grid
+            # Integer sums below 2^53: exact in float64.
+            squares = self.metric.name == "euclidean"
+            norms[r0 : r0 + len(values)] = (grid * grid if squares else grid).sum(axis=1)
+        return codes, norms
+
+    def _query_grid(self, queries, k):
+        """Float rows on the training rows' integer grid: exact integer distances ``D``
+        between the codes (``s^2`` or ``s`` times the reference up to :meth:`_grid_bound`)
+        pick the candidates, and every one within twice the bound of the k-th is measured
+        again in float64. Queries off the grid take the engine for the rows as they are."""
+        grid = self._grid()
+        assert grid is not None, "routed here only for training rows on a grid"
+        scale, _, largest = grid
+        found = self._grid_codes(queries, scale)
+        if found is None:
+            return self._rows_engine(queries)(queries, k)
+        codes, query_norms = found
+        # Spare candidates for the re-check: for float64 rows the bound is far below 1, so
+        # only rows with the k-th integer distance itself can be near-ties.
+        k_keep = min(len(self.train), k + 6)
+        est_d, est_i = self._integer_engine(len(queries))(codes, k_keep)
+        limits = est_d[:, k - 1] + 2.0 * self._grid_bound(queries, query_norms, largest)
+        every = np.arange(len(self.train), dtype=np.int64)
+        return self._recheck(queries, est_d, est_i, limits, k, lambda row: every)
+
+    def _grid_bound(self, queries, query_norms, largest):
+        """Per query, a bound on ``|D - s^m R|`` over every training row (``m`` = 2 for
+        Euclidean, 1 for Manhattan; ``R`` the reference's float64 reduced distance).
+
+        Each value is ``K / s (1 + e)`` with ``|e| <= u`` (the dtype's unit roundoff, plus
+        float64's for ``K / s`` rounded twice), so ``s (x - y) = (K - L) + r`` with
+        ``|r| <= u (K + L)``. Euclidean: ``sum (K-L) r`` and ``sum r^2`` move ``D`` by at most
+        ``(2u + 2u^2)(sum K^2 + sum L^2)``, as ``|K - L| (K + L) <= K^2 + L^2``; Manhattan: by
+        ``u (sum K + sum L)``. The reference's float64 sums of ``d`` terms add a relative
+        ``(d + 2) 2^-53`` at most, of a ``D`` no larger than ``(||K|| + ||L||)^2`` (resp.
+        ``sum K + sum L``). The factor ``1.01`` covers the rounding of this bound, the last
+        term that of adding it to the k-th ``D``.
+        """
+        u = max(_UNIT_ROUNDOFF[queries.dtype], _UNIT_ROUNDOFF[self.train.dtype]) + 2 * _U64
+        if self.metric.name == "euclidean":
+            inputs = (2 * u + 2 * u * u) * (query_norms + largest)
+            largest_d = (np.sqrt(query_norms) + np.sqrt(largest)) ** 2
+        else:
+            inputs = u * (query_norms + largest)
+            largest_d = query_norms + largest
+        arithmetic = (queries.shape[1] + 3) * _U64 * (largest_d + inputs)
+        return 1.01 * (inputs + arithmetic) + 4 * _U64 * largest_d
 
     # -- generic compiled loops -----------------------------------------------------------
 
@@ -497,6 +614,19 @@ class BruteIndex:
         workers = 1 if len(queries) <= 4 * FEW_QUERIES else get_num_threads()
         est_e, est_i = self._gemm_candidates(x32, k_keep, workers)
         limits = est_e[:, k - 1] + 2.0 * self._gemm_bound(queries, x_norms, stats)
+        return self._recheck(
+            queries, est_e, est_i, limits, k, lambda row: self._within_limit(x32[row], limits[row])
+        )
+
+    def _recheck(self, queries, est_e, est_i, limits, k, candidates_of):
+        """Exact top-``k`` from candidates sorted by an estimate, per query.
+
+        Every candidate whose estimate is at most the query's limit is measured again with
+        the float64 kernels (bit-identical to the reference). Where even the last spare
+        candidate is within the limit, more rows may be, so that query's candidates are
+        ``candidates_of(row)`` (every row whose estimate is within the limit, or all rows),
+        measured likewise.
+        """
         q_norms, t_norms = self.norm_arrays(queries)
         reduced, indices = candidate_kernels.recheck_candidates(
             self._kind,
@@ -506,15 +636,16 @@ class BruteIndex:
             est_i,
             limits,
             k,
-            2.0,
+            self.metric.p,
             q_norms,
             t_norms,
         )
-        overflow = np.flatnonzero(est_e[:, -1] <= limits) if k_keep < n_train else []
+        spare_left = est_e.shape[1] < len(self.train)
+        overflow = np.flatnonzero(est_e[:, -1] <= limits) if spare_left else []
         for row in overflow:
-            # Every spare candidate is a near-tie: collect all rows within the limit.
-            candidates = self._within_limit(x32[row], limits[row])
-            reduced[row], indices[row] = self._exact_one(queries[row : row + 1], candidates, k)
+            reduced[row], indices[row] = self._exact_one(
+                queries[row : row + 1], candidates_of(row), k
+            )
         return reduced, indices
 
     def _gemm_train_stats(self):

@@ -55,12 +55,17 @@ def sqd_u8_numpy(q, t):
     return int((diff * diff).sum())
 
 
+def padded_width(n_features: int) -> int:
+    """Columns of :func:`pad_u8`'s layout: ``n_features`` up to a multiple of ``U8_WIDTH``."""
+    return max(U8_WIDTH, -(-n_features // U8_WIDTH) * U8_WIDTH)
+
+
 def pad_u8(rows: np.ndarray) -> np.ndarray:
     """C-contiguous uint8 ``rows`` with zero columns up to a multiple of ``U8_WIDTH``.
 
     Returns ``rows`` itself when it already qualifies.
     """
-    width = max(U8_WIDTH, -(-rows.shape[1] // U8_WIDTH) * U8_WIDTH)
+    width = padded_width(rows.shape[1])
     if width == rows.shape[1] and rows.flags.c_contiguous:
         return rows
     padded = np.zeros((rows.shape[0], width), dtype=np.uint8)

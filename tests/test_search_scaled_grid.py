@@ -1,0 +1,171 @@
+"""Float rows on an integer grid (``X / 255``, the digits' ``X / 16``): the brute force routes
+them to the exact integer kernels and must still return the float64 reference's neighbours and
+distances, bit for bit, ties and near-ties included."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from knnvision.search import reference_kneighbors, resolve_metric
+from knnvision.search.brute import BruteIndex
+from knnvision.search.metrics import reduced_distances
+from search_cases import assert_matches_reference, run_on_every_cpu_path, seeded_rng
+
+GRID_METRICS = ["euclidean", "sqeuclidean", "manhattan"]
+
+
+def _scaled(pixels, form):
+    """Bytes as the tutorials scale them: float64 ``/ 255``, float32 either way round."""
+    if form == "float64":
+        return pixels / 255.0
+    if form == "float32-after":
+        return (pixels / 255.0).astype(np.float32)
+    return pixels.astype(np.float32) / np.float32(255)
+
+
+def _tied_pixels(rng, n_features=64):
+    """Byte rows full of exact ties in the integer distance: random rows, duplicates, and
+    permutations of one row (equal distances to a constant query, whose float64 sums still
+    differ in the last bits from one order to another); queries include constant rows."""
+    base = rng.integers(0, 256, size=n_features)
+    permuted = np.array([rng.permutation(base) for _ in range(20)])
+    random = rng.integers(0, 256, size=(40, n_features))
+    train = np.vstack([random, permuted, random[:6], permuted[:3]]).astype(np.uint8)
+    queries = np.vstack(
+        [rng.integers(0, 256, size=(12, n_features)), np.full((3, n_features), 37), train[::9]]
+    ).astype(np.uint8)
+    return train, queries
+
+
+def _check(train, queries, metric_name, k, routed=True):
+    metric = resolve_metric(metric_name)
+    index = BruteIndex(train, metric, working_memory_mb=64)
+    if routed and index._integer_engine(len(queries)) is not None:
+        assert index._engine(queries) == index._query_grid
+    assert_matches_reference(index, train, queries, k, metric, rtol=0)
+    return index
+
+
+@pytest.mark.parametrize("metric_name", GRID_METRICS)
+@pytest.mark.parametrize("form", ["float64", "float32-after", "float32-before"])
+def test_pixels_over_255_match_the_reference(metric_name, form):
+    train, queries = _tied_pixels(seeded_rng("grid", metric_name, form))
+    train, queries = _scaled(train, form), _scaled(queries, form)
+    for k in (1, 5, 11):
+        index = _check(train, queries, metric_name, k)
+    assert index._grid() is not None and index._grid()[0] == 255.0
+
+
+@pytest.mark.parametrize("metric_name", GRID_METRICS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_digits_over_16_match_the_reference(metric_name, dtype):
+    digits = load_digits().data
+    train, queries = (digits[::3] / 16).astype(dtype), (digits[1::25] / 16).astype(dtype)
+    index = _check(train, queries, metric_name, 4)
+    assert index._grid()[0] == 16.0
+
+
+@pytest.mark.parametrize("metric_name", GRID_METRICS)
+def test_wide_float32_rows_whose_rounding_moves_integer_distances(metric_name):
+    # d = 784 bytes in float32: the values' rounding may move s^2 R by more than 1 against D.
+    rng = seeded_rng("wide", metric_name)
+    train = rng.integers(0, 256, size=(120, 784)).astype(np.uint8)
+    train[60:] = np.where(rng.random((60, 784)) < 0.5, train[:60], train[60:])
+    queries = np.vstack([train[:5], rng.integers(0, 256, size=(10, 784))]).astype(np.uint8)
+    _check(_scaled(train, "float32-after"), _scaled(queries, "float32-after"), metric_name, 3)
+    # float64 queries against float32 rows: each side keeps its own rounding.
+    _check(_scaled(train, "float32-after"), _scaled(queries, "float64"), metric_name, 3)
+
+
+@pytest.mark.parametrize("metric_name", ["euclidean", "sqeuclidean"])
+def test_float32_rounding_that_reverses_two_integer_distances(metric_name):
+    # Every 128 / 255 rounds up in float32, which adds about 1.5 to s^2 R over 784 values:
+    # against the zero query, the row of 128s (D) is farther than the row of 255s (D + 1).
+    farther = np.full(784, 128)
+    nearer = np.zeros(784, dtype=int)
+    nearer[:198] = [255] * 195 + [251, 241, 210]
+    assert (nearer**2).sum() == (farther**2).sum() + 1
+    others = seeded_rng("reversed").integers(0, 256, size=(30, 784))
+    train = np.vstack([others, farther, nearer]).astype(np.uint8)
+    queries = np.vstack([np.zeros(784), others[:3]]).astype(np.uint8)
+    train, queries = _scaled(train, "float32-after"), _scaled(queries, "float32-after")
+    index = _check(train, queries, metric_name, 1)
+    assert index.query(queries[:1], 1)[1][0, 0] == 31  # the larger integer distance
+
+
+@pytest.mark.parametrize("metric_name", GRID_METRICS)
+def test_more_equal_integer_distances_than_spare_candidates(metric_name):
+    # Permutations of one row all have the same D to a constant query, but their float64
+    # sums differ in the last bits: ordered so the reference's nearest come last, beyond
+    # every spare candidate, which only the exact scan of the query finds.
+    rng = seeded_rng("overflow", metric_name)
+    base = rng.integers(0, 256, size=300)
+    permuted = np.array([rng.permutation(base) for _ in range(60)]) / 255.0
+    query = np.full((1, 300), 37 / 255.0)
+    metric = resolve_metric(metric_name)
+    reduced = reduced_distances(query, permuted, metric)[0]
+    nearest = reduced == reduced.min()
+    permuted = np.vstack([permuted[~nearest], permuted[nearest][:2]])
+    train = np.vstack([rng.integers(200, 256, size=(10, 300)) / 255.0, permuted])  # far
+    _check(train, query, metric_name, 3)
+    assert reference_kneighbors(train, query, 1, metric)[1][0, 0] > 10 + 3 + 6
+
+
+@pytest.mark.parametrize("metric_name", GRID_METRICS)
+def test_k_near_the_number_of_rows(metric_name):
+    train, queries = _tied_pixels(seeded_rng("k near n", metric_name))
+    train, queries = _scaled(train[:20], "float64"), _scaled(queries, "float64")
+    for k in (14, 19, 20):
+        _check(train, queries, metric_name, k)
+
+
+def test_queries_off_the_grid_take_the_float_engines():
+    rng = seeded_rng("off grid")
+    train, queries = _tied_pixels(rng)
+    train, queries = _scaled(train, "float64"), _scaled(queries, "float64")
+    queries[4, 7] += 1e-3  # one value off the grid: the whole chunk leaves it
+    for metric_name in GRID_METRICS:
+        index = _check(train, queries, metric_name, 5)
+        assert index._grid_codes(queries, 255.0) is None
+
+
+def test_values_beyond_a_byte_are_not_a_grid():
+    train, queries = _tied_pixels(seeded_rng("256"))
+    train = _scaled(train, "float64")
+    train[3, 3] = 256 / 255.0  # K = 256 does not fit a byte, and no other scale fits
+    for metric_name in GRID_METRICS:
+        index = _check(train, _scaled(queries, "float64"), metric_name, 5, routed=False)
+        assert index._grid() is None
+    # Other metrics never look for a grid.
+    assert BruteIndex(_scaled(queries, "float64"), resolve_metric("cosine"), 64)._grid() is None
+
+
+# Run in a fresh process per code path: the path is read once, from KNNVISION_CPU.
+_EVERY_PATH_SCRIPT = """
+import sys
+import numpy as np
+from knnvision.search import resolve_metric
+from knnvision.search.brute import BruteIndex
+from knnvision.search.kernels import _topk
+
+cases = np.load(sys.argv[1])
+out = {"level": np.array(_topk.cpu_level()), "routed": np.array(False)}
+for name in ("euclidean", "manhattan"):
+    index = BruteIndex(cases["train"], resolve_metric(name), 64)
+    out[name + "-d"], out[name + "-i"] = index.query(cases["queries"], 6)
+    out["routed"] |= index._engine(cases["queries"]) == index._query_grid
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_every_cpu_path_gives_the_reference(tmp_path):
+    train, queries = _tied_pixels(seeded_rng("grid paths"))
+    cases = {"train": _scaled(train, "float32-after"), "queries": _scaled(queries, "float32-after")}
+    first, _, routed = run_on_every_cpu_path(_EVERY_PATH_SCRIPT, cases, tmp_path, "routed")
+    assert all(routed.values())  # Manhattan at least takes the integer kernels everywhere
+    for name in ("euclidean", "manhattan"):
+        want_d, want_i = reference_kneighbors(
+            cases["train"], cases["queries"], 6, resolve_metric(name)
+        )
+        np.testing.assert_array_equal(first[name + "-i"], want_i)
+        np.testing.assert_array_equal(first[name + "-d"], want_d)
