@@ -169,3 +169,28 @@ def test_every_cpu_path_gives_the_reference(tmp_path):
         )
         np.testing.assert_array_equal(first[name + "-i"], want_i)
         np.testing.assert_array_equal(first[name + "-d"], want_d)
+
+
+@pytest.mark.parametrize("form", ["float64", "float32-after", "float32-before"])
+def test_radius_on_grid_rows_matches_the_reference(form):
+    """Radius queries on grid rows run on the exact integer scan (with VNNI) and return the
+    reference's rows, distances and order; the radii include exact pair distances, so rows lie
+    on the boundary."""
+    from knnvision.search.kernels import dot_u8
+    from knnvision.search.radius import radius_by_blocks
+
+    train, queries = _tied_pixels(seeded_rng("grid-radius", form))
+    train, queries = _scaled(train, form), _scaled(queries, form)
+    metric = resolve_metric("euclidean")
+    index = BruteIndex(train, metric, working_memory_mb=64)
+    calls = []
+    grid_engine = index._radius_grid
+    index._radius_grid = lambda *args: calls.append(1) or grid_engine(*args)
+    on_boundary = np.sqrt(reduced_distances(queries[:3], train[:3], metric)).ravel()
+    for radius in [0.0, *on_boundary[:4], 2.5, 4.0, np.inf]:
+        got = index.query_radius(queries, float(radius))
+        expected = radius_by_blocks(train, queries, float(radius), metric)
+        np.testing.assert_array_equal(got.indptr, expected.indptr)
+        np.testing.assert_array_equal(got.indices, expected.indices)
+        np.testing.assert_array_equal(got.distances, expected.distances)
+    assert bool(calls) == dot_u8.HAVE_VNNI  # the integer scan ran (the radii > 0 take it)

@@ -154,8 +154,11 @@ class BruteIndex:
         queries = check_radius_queries(queries, self.train.shape[1])
         both_u8 = self.train.dtype == np.uint8 and queries.dtype == np.uint8
         float32 = self.metric.name in ("euclidean", "cosine") and self._float32_safe(queries)
-        if both_u8 and self.metric.name == "euclidean" and dot_u8.HAVE_VNNI:
+        euclidean_vnni = self.metric.name == "euclidean" and dot_u8.HAVE_VNNI
+        if both_u8 and euclidean_vnni:
             engine = self._radius_u8_dot
+        elif euclidean_vnni and queries.dtype in _UNIT_ROUNDOFF and self._grid() is not None:
+            engine = self._radius_grid
         else:
             engine = self._radius_gemm if float32 else self._radius_blocks
         chunk = self._radius_chunk_rows()
@@ -247,6 +250,43 @@ class BruteIndex:
         self._radius_pairs_per_query = max(128.0, len(rows) / max(1, len(queries)))
         return RadiusNeighbors.from_candidates(
             len(queries), rows, cols, reduced, radius, self.metric, sorted_per_query=True
+        )
+
+    def _radius_grid(self, queries, radius):
+        """Float rows on the training rows' integer grid (see :meth:`_query_grid`): the exact
+        integer scan finds every pair whose ``D`` is within the bound of ``s^2`` times the
+        reduced radius, and those pairs are measured again in float64. Queries off the grid
+        take the float32 products."""
+        grid = self._grid()
+        assert grid is not None, "routed here only for training rows on a grid"
+        scale, _, largest = grid
+        found = self._grid_codes(queries, scale)
+        if found is None:
+            return self._radius_gemm(queries, radius)
+        codes, query_norms = found
+        bound = float(self._grid_bound(queries, query_norms, largest).max(initial=0.0))
+        # The product and the sum round too: a relative 2^-50 is far more than both.
+        limit = (scale * scale * reduced_limit(self.metric, radius) + bound) * (1.0 + 2.0**-50)
+        train, train_sq = self._u8_dot_rows()
+        padded = dot_u8.pad_rows_u8(codes, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+        capacity = max(1 << 16, int(1.25 * self._radius_pairs_per_query * len(queries)))
+        rows, cols, _ = dot_u8.u8_dot_radius(
+            padded,
+            len(queries),
+            train,
+            len(self.train),
+            train_sq,
+            limit,
+            self._u8_dot_q_block(len(queries)),
+            capacity,
+        )
+        self._radius_pairs_per_query = max(128.0, len(rows) / max(1, len(queries)))
+        q_norms, t_norms = self.norm_arrays(queries)
+        reduced = candidate_kernels.pair_distances(
+            self._kind, queries, self.train, rows, cols, 2.0, q_norms, t_norms
+        )
+        return RadiusNeighbors.from_candidates(
+            len(queries), rows, cols, reduced, radius, self.metric
         )
 
     def _radius_gemm(self, queries, radius):
