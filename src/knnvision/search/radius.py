@@ -104,15 +104,15 @@ class RadiusNeighbors:
         and must not repeat. With ``sorted_per_query``, each query's pairs are already
         contiguous and sorted by (distance, index), as a compiled scan hands them over, so
         only the queries are put in order (a stable integer sort, several times faster
-        than sorting on three keys).
+        than sorting on three keys); without it, that order is tested for and the pairs
+        sorted on all three keys only when it does not hold.
         """
         distances = metric.to_distance(reduced)
         keep = distances <= radius
         rows, cols, distances = rows[keep], cols[keep], distances[keep]
-        if sorted_per_query:
-            order = np.argsort(rows, kind="stable")
-        else:
-            order = np.lexsort((cols, distances, rows))
+        order = np.argsort(rows, kind="stable")
+        if not sorted_per_query:
+            order = _sort_unsorted_rows(order, rows, distances, cols)
         indptr = np.zeros(n_queries + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n_queries), out=indptr[1:])
         return cls(
@@ -146,6 +146,26 @@ class RadiusNeighbors:
         indptr = np.zeros_like(self.indptr)
         np.cumsum(np.bincount(rows[keep], minlength=self.n_queries), out=indptr[1:])
         return RadiusNeighbors(indptr, self.indices[keep], self.distances[keep])
+
+
+def _sort_unsorted_rows(order, rows, distances, cols) -> np.ndarray:
+    """``order`` (pairs grouped by row) with every row put in (distance, index) order.
+
+    Scans that hand over each query's pairs by an order-preserving estimate leave most rows
+    sorted already: an O(n) test finds the rows that are not, and only their pairs are
+    sorted (on three keys, about 0.4 s per million pairs).
+    """
+    r, d, c = rows[order], distances[order], cols[order]
+    out_of_order = (r[1:] == r[:-1]) & ((d[1:] < d[:-1]) | ((d[1:] == d[:-1]) & (c[1:] < c[:-1])))
+    if not out_of_order.any():
+        return order
+    unsorted_rows = np.zeros(int(r.max()) + 1, dtype=bool)
+    unsorted_rows[r[1:][out_of_order]] = True
+    slots = np.flatnonzero(unsorted_rows[r])  # contiguous runs, one per unsorted row
+    subset = order[slots]
+    order = order.copy()
+    order[slots] = subset[np.lexsort((cols[subset], distances[subset], rows[subset]))]
+    return order
 
 
 def _concatenate(arrays: list[np.ndarray], dtype) -> np.ndarray:
