@@ -61,7 +61,7 @@ from ..datasets.mnist import SYSTEM_DIRS
 from ..search import build_index, reference_kneighbors, resolve_metric, thread_limit
 
 CASES = ("mnist_euclidean", "fashion_manhattan", "fashion_pca10", "single_query", "scaling")
-EXTRA_CASES = ("auto_table",)
+EXTRA_CASES = ("auto_table", "mnist_float64", "mnist_float32")
 
 #: Optional peers: module name -> (what to call it, how to install it, cases that use it).
 OPTIONAL_PEERS = {
@@ -208,6 +208,21 @@ def _case_mnist_euclidean(ctx: Context) -> dict:
     return _run_engines(ctx, case, train, queries, engines)
 
 
+def _case_mnist_scaled(ctx: Context, dtype) -> dict:
+    """MNIST as the tutorials feed it: pixels / 255.0, in float64 or float32."""
+    data = _dataset(ctx, "mnist")
+    train = (data.train[: ctx.sizes.n_train] / 255.0).astype(dtype)
+    queries = (data.test[: ctx.sizes.n_queries] / 255.0).astype(dtype)
+    name = f"mnist_{np.dtype(dtype).name}"
+    case = _case_header(
+        name, f"{data.name} / 255 ({np.dtype(dtype).name})", train, queries, "euclidean", 3
+    )
+    engines = [("knnvision", "brute", _knnvision(train, "euclidean", "brute"))]
+    engines += _faiss_engines(train, "euclidean")
+    engines.append(("sklearn", "brute", _sklearn(train, "euclidean", "brute", ctx.threads)))
+    return _run_engines(ctx, case, train, queries, engines)
+
+
 def _case_fashion_manhattan(ctx: Context) -> dict:
     data = _dataset(ctx, "fashion-mnist")
     train, queries = data.train[: ctx.sizes.n_train], data.test[: ctx.sizes.n_queries]
@@ -323,6 +338,8 @@ CASE_DATASETS = {
     "single_query": "mnist",
     "scaling": "mnist",
     "auto_table": "fashion-mnist",
+    "mnist_float64": "mnist",
+    "mnist_float32": "mnist",
 }
 
 CASE_FUNCTIONS = {
@@ -332,6 +349,8 @@ CASE_FUNCTIONS = {
     "single_query": _case_single_query,
     "scaling": _case_scaling,
     "auto_table": _case_auto_table,
+    "mnist_float64": lambda ctx: _case_mnist_scaled(ctx, np.float64),
+    "mnist_float32": lambda ctx: _case_mnist_scaled(ctx, np.float32),
 }
 
 
