@@ -208,3 +208,20 @@ def test_every_cpu_path_gives_identical_results(tmp_path):
             assert_same(got, want)
     want = radius_by_blocks(train, queries, cases["euclidean"], resolve_metric("euclidean"))
     assert_same(RadiusNeighbors(first["u8-ptr"], first["u8-i"], first["u8-d"]), want)
+
+
+@pytest.mark.parametrize("working_memory_mb", [256.0, 0.05])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_many_queries_in_chunks_match_the_fallback(working_memory_mb, dtype):
+    """Over 256 queries a radius search runs a small first chunk, then full ones (tiny
+    budgets make many); the chunks join into the fallback's answer."""
+    rng = np.random.default_rng(7)
+    train = rng.integers(0, 4, size=(500, 8)).astype(dtype)
+    queries = rng.integers(0, 4, size=(700, 8)).astype(dtype)
+    metric = resolve_metric("euclidean")
+    index = BruteIndex(train, metric, working_memory_mb=working_memory_mb)
+    got = index.query_radius(queries, 2.0)
+    expected = radius_by_blocks(train, queries, 2.0, metric)
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.distances, expected.distances)

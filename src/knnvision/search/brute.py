@@ -81,6 +81,7 @@ _U64 = 2.0**-53
 _F32_SAFE_MAX = 2.0**50
 # Queries per chunk of a radius search.
 _RADIUS_CHUNK = 4096
+_RADIUS_PROBE = 256  # queries in a radius search's first chunk
 # Scales of the integer grids recognised on float rows (values K / s, K a byte): pixels / 255,
 # the 8x8 digits / 16, whole numbers.
 _GRID_SCALES = (255.0, 16.0, 1.0)
@@ -162,11 +163,16 @@ class BruteIndex:
         else:
             engine = self._radius_gemm if float32 else self._radius_blocks
         chunk = self._radius_chunk_rows()
+        # A small first chunk measures how many pairs a query has at this radius, so the
+        # integer scans size their buffers from it and never scan a whole chunk twice.
+        self._radius_pairs_per_query = 128.0
+        starts = [0, *range(min(chunk, _RADIUS_PROBE), len(queries), chunk)]
         parts = []
         with progress.track(total=len(queries), description="searching neighbours") as task:
-            for q0 in range(0, len(queries), chunk):
-                parts.append(engine(queries[q0 : q0 + chunk], radius))
-                task.advance(len(parts[-1].indptr) - 1)
+            for q0, q1 in zip(starts, [*starts[1:], len(queries)], strict=True):
+                if q1 > q0:
+                    parts.append(engine(queries[q0:q1], radius))
+                    task.advance(q1 - q0)
         return RadiusNeighbors.concatenate(parts) if parts else RadiusNeighbors.empty(0)
 
     # -- routing --------------------------------------------------------------------------
