@@ -238,25 +238,33 @@ class BruteIndex:
     def _radius_u8_dot(self, queries, radius):
         """uint8 Euclidean radius search with exact integer dot products (AVX-512 VNNI):
         the squared distances are exact, so the candidates need no re-check."""
-        train, train_sq = self._u8_dot_rows()
-        padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
-        # Buffers sized from the previous chunk's pairs per query: an overflow costs a second
-        # scan of the chunk, so a dense radius must not overflow chunk after chunk.
-        capacity = max(1 << 16, int(1.25 * self._radius_pairs_per_query * len(queries)))
-        rows, cols, reduced = dot_u8.u8_dot_radius(
-            padded,
-            len(queries),
-            train,
-            len(self.train),
-            train_sq,
-            reduced_limit(self.metric, radius),
-            self._u8_dot_q_block(len(queries)),
-            capacity,
-        )
-        self._radius_pairs_per_query = max(128.0, len(rows) / max(1, len(queries)))
+        rows, cols, reduced = self._u8_dot_pairs(queries, reduced_limit(self.metric, radius))
         return RadiusNeighbors.from_candidates(
             len(queries), rows, cols, reduced, radius, self.metric, sorted_per_query=True
         )
+
+    def _u8_dot_pairs(self, byte_rows, limit):
+        """Every (query, training row) pair whose exact integer squared distance between
+        ``byte_rows`` and the training bytes is at most ``limit``; see
+        :func:`dot_u8.u8_dot_radius` for the order."""
+        train, train_sq = self._u8_dot_rows()
+        padded = dot_u8.pad_rows_u8(byte_rows, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+        # Buffers sized from the previous chunk's pairs per query: an overflow costs a second
+        # scan of the chunk, so a dense radius must not overflow chunk after chunk.
+        n_queries = len(byte_rows)
+        capacity = max(1 << 16, int(1.25 * self._radius_pairs_per_query * n_queries))
+        pairs = dot_u8.u8_dot_radius(
+            padded,
+            n_queries,
+            train,
+            len(self.train),
+            train_sq,
+            limit,
+            self._u8_dot_q_block(n_queries),
+            capacity,
+        )
+        self._radius_pairs_per_query = max(128.0, len(pairs[0]) / max(1, n_queries))
+        return pairs
 
     def _radius_grid(self, queries, radius):
         """Float rows on the training rows' integer grid (see :meth:`_query_grid`): the exact
@@ -273,20 +281,7 @@ class BruteIndex:
         bound = float(self._grid_bound(queries, query_norms, largest).max(initial=0.0))
         # The product and the sum round too: a relative 2^-50 is far more than both.
         limit = (scale * scale * reduced_limit(self.metric, radius) + bound) * (1.0 + 2.0**-50)
-        train, train_sq = self._u8_dot_rows()
-        padded = dot_u8.pad_rows_u8(codes, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
-        capacity = max(1 << 16, int(1.25 * self._radius_pairs_per_query * len(queries)))
-        rows, cols, _ = dot_u8.u8_dot_radius(
-            padded,
-            len(queries),
-            train,
-            len(self.train),
-            train_sq,
-            limit,
-            self._u8_dot_q_block(len(queries)),
-            capacity,
-        )
-        self._radius_pairs_per_query = max(128.0, len(rows) / max(1, len(queries)))
+        rows, cols, _ = self._u8_dot_pairs(codes, limit)
         q_norms, t_norms = self.norm_arrays(queries)
         reduced = candidate_kernels.pair_distances(
             self._kind, queries, self.train, rows, cols, 2.0, q_norms, t_norms

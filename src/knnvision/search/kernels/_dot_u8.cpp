@@ -258,6 +258,21 @@ void dot_block_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int
                 });
 }
 
+inline int64_t round_up_rows(int64_t n) { return (n + kRows - 1) / kRows * kRows; }
+
+// The layout both scans need (see u8_dot_topk): rows of one width, padded to 4-row
+// multiples, a norm per training row, and blocks of a positive multiple of 4 queries.
+void check_dot_inputs(const Matrix<const uint8_t>& queries, int64_t n_queries,
+                      const Matrix<const int8_t>& train, int64_t n_train,
+                      const Vector<const int64_t>& train_sq, int64_t q_block) {
+  if (queries.shape(1) != train.shape(1)) throw std::invalid_argument("rows of different widths");
+  if (n_queries < 0 || n_train < 0 || int64_t(queries.shape(0)) < round_up_rows(n_queries) ||
+      int64_t(train.shape(0)) < round_up_rows(n_train) || int64_t(train_sq.shape(0)) < n_train)
+    throw std::invalid_argument("rows not padded to a multiple of 4, or too few norms");
+  if (q_block < kRows || q_block % kRows != 0)
+    throw std::invalid_argument("q_block must be a positive multiple of 4");
+}
+
 // Exact k nearest rows by squared Euclidean distance, via dot products, into best_d / best_i
 // (filled with inf / int64 max by the caller). queries (uint8) and train (int8, y - 128) are
 // padded to 4-row multiples (and, for speed, 64-byte columns); only the first n_queries /
@@ -267,13 +282,7 @@ void dot_block_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int
 void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const int8_t> train,
                  int64_t n_train, Vector<const int64_t> train_sq, int64_t q_block,
                  Matrix<double> best_d, Matrix<int64_t> best_i, int n_threads) {
-  const auto round_up = [](int64_t n) { return (n + kRows - 1) / kRows * kRows; };
-  if (queries.shape(1) != train.shape(1)) throw std::invalid_argument("rows of different widths");
-  if (n_queries < 0 || n_train < 0 || int64_t(queries.shape(0)) < round_up(n_queries) ||
-      int64_t(train.shape(0)) < round_up(n_train) || int64_t(train_sq.shape(0)) < n_train)
-    throw std::invalid_argument("rows not padded to a multiple of 4, or too few norms");
-  if (q_block < kRows || q_block % kRows != 0)
-    throw std::invalid_argument("q_block must be a positive multiple of 4");
+  check_dot_inputs(queries, n_queries, train, n_train, train_sq, q_block);
   if (best_d.shape(0) != size_t(n_queries) || best_i.shape(0) != size_t(n_queries) ||
       best_d.shape(1) != best_i.shape(1) || best_d.shape(1) < 1)
     throw std::invalid_argument("top-k lists of the wrong shape");
@@ -303,13 +312,7 @@ int64_t u8_dot_radius(Matrix<const uint8_t> queries, int64_t n_queries,
                       Matrix<const int8_t> train, int64_t n_train, Vector<const int64_t> train_sq,
                       int64_t q_block, double limit, Vector<int64_t> out_q, Vector<int64_t> out_i,
                       Vector<double> out_d, int n_threads) {
-  const auto round_up = [](int64_t n) { return (n + kRows - 1) / kRows * kRows; };
-  if (queries.shape(1) != train.shape(1)) throw std::invalid_argument("rows of different widths");
-  if (n_queries < 0 || n_train < 0 || int64_t(queries.shape(0)) < round_up(n_queries) ||
-      int64_t(train.shape(0)) < round_up(n_train) || int64_t(train_sq.shape(0)) < n_train)
-    throw std::invalid_argument("rows not padded to a multiple of 4, or too few norms");
-  if (q_block < kRows || q_block % kRows != 0)
-    throw std::invalid_argument("q_block must be a positive multiple of 4");
+  check_dot_inputs(queries, n_queries, train, n_train, train_sq, q_block);
   const int64_t capacity = std::min({out_q.shape(0), out_i.shape(0), out_d.shape(0)});
   const int64_t width = train.shape(1);
   const bool vnni = vnni_path();
@@ -323,7 +326,7 @@ int64_t u8_dot_radius(Matrix<const uint8_t> queries, int64_t n_queries,
       const int64_t q0 = block * q_block, q1 = std::min(q0 + q_block, n_queries);
       const std::vector<int64_t> base = distance_bases(queries.data(), width, q0, q1, width);
       // base + e <= limit, for integers: e < floor(limit - base) + 1.
-      std::vector<int64_t> row_limit(size_t(round_up(q1 - q0)), 0);
+      std::vector<int64_t> row_limit(size_t(round_up_rows(q1 - q0)), 0);
       for (int64_t i = q0; i < q1; ++i) {
         const double room = std::floor(limit - double(base[i - q0]));
         row_limit[i - q0] = room >= 9.0e18 ? std::numeric_limits<int64_t>::max()
