@@ -1,6 +1,7 @@
 """The benchmark's quick path runs end to end and its JSON has the documented fields; it
 runs offline without the MNIST files and says which peers are not installed."""
 
+import dataclasses
 import json
 import re
 import sys
@@ -144,3 +145,23 @@ def test_faiss_rows_and_columns_when_faiss_is_installed():
         assert [r["engine"] for r in row["results"]] == ["knnvision", "faiss"]
         assert row["agreement"]["faiss:IndexFlatL2"]["distance"] == 1.0
     assert "| knnvision s | faiss s | knnvision / faiss |" in benchmark.markdown_table(report)
+
+
+def test_float_cases_report_targets_and_exactness():
+    lines = []
+    cases = ("mnist_float32", "mnist_cosine_float64", "fashion_manhattan_float32", "pca_output")
+    sizes = dataclasses.replace(TINY, n_train=1200)  # trees need 1,000 rows to be picked
+    report = benchmark.run(synthetic=True, cases=cases, sizes=sizes, n_jobs=1, log=lines.append)
+    by_name = {case["name"]: case for case in report["cases"]}
+    for name in cases[:3]:
+        case = by_name[name]
+        assert case["results"][0]["engine"] == "knnvision"
+        assert case["agreement"]["reference_float64"]["index"] == 1.0
+        assert case["agreement"]["reference_float64"]["distance_max_rel"] == 0.0
+    picked = {row["n_features"]: row["auto_picked"] for row in by_name["pca_output"]["rows"]}
+    assert picked == {10: "kd_tree", 20: "brute", 50: "brute", 100: "brute"}
+    table = benchmark.markdown_table(report)
+    # One target row per case that has targets, with the exactness verdict.
+    for name in cases[:3]:
+        assert re.search(rf"^\| {name} \| .* \| yes, 5 queries \|$", table, re.MULTILINE)
+    assert "| 10 | kd_tree |" in table

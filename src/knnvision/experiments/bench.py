@@ -15,8 +15,17 @@ Cases (``--quick`` runs each on small subsets):
   trees against trees.
 * ``single_query``: latency of one MNIST image against the 60,000 training images.
 * ``scaling``: MNIST Euclidean with 10k/30k/60k training rows and 1k/10k queries.
-* ``auto_table`` (only when asked): brute force against kd-tree over PCA dimensions, the
-  measurements behind ``algorithm="auto"``.
+
+Only when asked (``EXTRA_CASES``):
+
+* ``auto_table``: brute force against kd-tree over PCA dimensions, the measurements behind
+  ``algorithm="auto"``.
+* ``mnist_float64``, ``mnist_float32``: MNIST Euclidean as the tutorials feed it, pixels / 255.
+* ``mnist_cosine_float64``, ``mnist_cosine_float32``: the same rows, cosine distance; faiss
+  answers with ``IndexFlatIP`` on rows it was given normalised (its cosine recipe).
+* ``fashion_manhattan_float32``: Fashion-MNIST / 255 in float32, Manhattan, k=5, 2,000 queries.
+* ``pca_output``: MNIST projected on 10, 20, 50 and 100 principal components (float64),
+  Euclidean, k=3: every knnvision backend against what ``"auto"`` picks.
 
 faiss is a benchmark-only dependency (``pip install knnvision[bench]``) and PyTorch an optional
 one (``pip install knnvision[torch]``): both are imported lazily; a missing one is named, with
@@ -61,7 +70,16 @@ from ..datasets.mnist import SYSTEM_DIRS
 from ..search import build_index, reference_kneighbors, resolve_metric, thread_limit
 
 CASES = ("mnist_euclidean", "fashion_manhattan", "fashion_pca10", "single_query", "scaling")
-EXTRA_CASES = ("auto_table", "mnist_float64", "mnist_float32")
+# The float inputs of the tutorials (issue 16's targets), and the data behind "auto".
+FLOAT_CASES = (
+    "mnist_float64",
+    "mnist_float32",
+    "mnist_cosine_float64",
+    "mnist_cosine_float32",
+    "fashion_manhattan_float32",
+    "pca_output",
+)
+EXTRA_CASES = ("auto_table", *FLOAT_CASES)
 
 #: Optional peers: module name -> (what to call it, how to install it, cases that use it).
 OPTIONAL_PEERS = {
@@ -171,7 +189,8 @@ def run(
         }
         for peer, install in report["missing_peers"].items():
             _note(ctx, f"{peer} is not installed, so it has no rows here ({install})")
-        for dataset in dict.fromkeys(CASE_DATASETS[name] for name in chosen):
+        needed = (CASE_DATASETS[name] for name in chosen)
+        for dataset in dict.fromkeys(d for names in needed for d in names.split()):
             _dataset(ctx, dataset)  # found (or refused) before anything is timed
         # A smaller yardstick for small runs (it is a rate: size barely matters).
         report["sgemm_gflops"] = _sgemm_gflops(2048 if sizes.n_train >= 10_000 else 512)
@@ -208,19 +227,44 @@ def _case_mnist_euclidean(ctx: Context) -> dict:
     return _run_engines(ctx, case, train, queries, engines)
 
 
-def _case_mnist_scaled(ctx: Context, dtype) -> dict:
-    """MNIST as the tutorials feed it: pixels / 255.0, in float64 or float32."""
-    data = _dataset(ctx, "mnist")
+def _case_scaled(ctx: Context, name: str, dataset: str, dtype, metric: str, k: int, n_queries):
+    """Images as the tutorials feed them: pixels / 255.0, in float64 or float32."""
+    data = _dataset(ctx, dataset)
     train = (data.train[: ctx.sizes.n_train] / 255.0).astype(dtype)
-    queries = (data.test[: ctx.sizes.n_queries] / 255.0).astype(dtype)
-    name = f"mnist_{np.dtype(dtype).name}"
-    case = _case_header(
-        name, f"{data.name} / 255 ({np.dtype(dtype).name})", train, queries, "euclidean", 3
-    )
-    engines = [("knnvision", "brute", _knnvision(train, "euclidean", "brute"))]
-    engines += _faiss_engines(train, "euclidean")
-    engines.append(("sklearn", "brute", _sklearn(train, "euclidean", "brute", ctx.threads)))
-    return _run_engines(ctx, case, train, queries, engines)
+    queries = (data.test[: min(n_queries, ctx.sizes.n_queries)] / 255.0).astype(dtype)
+    label = f"{data.name} / 255 ({np.dtype(dtype).name})"
+    case = _case_header(name, label, train, queries, metric, k)
+    engines = [("knnvision", "brute", _knnvision(train, metric, "brute"))]
+    engines += _faiss_engines(train, metric)
+    engines.append(("sklearn", "brute", _sklearn(train, metric, "brute", ctx.threads)))
+    # scikit-learn's Manhattan brute force needs minutes: a subset, scaled linearly.
+    slow = {"sklearn": ctx.sizes.sklearn_slow_queries} if metric == "manhattan" else None
+    return _run_engines(ctx, case, train, queries, engines, subset=slow)
+
+
+def _case_pca_output(ctx: Context) -> dict:
+    """PCA outputs (float64, 10-100 dimensions): which exact backend is fastest, and what
+    ``"auto"`` picks."""
+    data = _dataset(ctx, "mnist")
+    rows = []
+    for dim in (10, 20, 50, 100):
+        train, queries = _pca(
+            data.train[: ctx.sizes.n_train], data.test[: ctx.sizes.n_queries], dim
+        )
+        case = _case_header(
+            "pca_output", f"{data.name} (PCA {dim})", train, queries, "euclidean", 3
+        )
+        engines = [("knnvision", "auto", _knnvision(train, "euclidean", "auto"))]
+        engines += [
+            ("knnvision", algorithm, _knnvision(train, "euclidean", algorithm))
+            for algorithm in ("brute", "kd_tree", "ball_tree")
+        ]
+        engines += _faiss_engines(train, "euclidean")
+        engines.append(("sklearn", "auto", _sklearn(train, "euclidean", "auto", ctx.threads)))
+        case["auto_picked"] = build_index(train, metric="euclidean", algorithm="auto").algorithm
+        subset = {"sklearn": ctx.sizes.sklearn_slow_queries}
+        rows.append(_run_engines(ctx, case, train, queries, engines, subset=subset, flops=False))
+    return {"name": "pca_output", "rows": rows}
 
 
 def _case_fashion_manhattan(ctx: Context) -> dict:
@@ -310,36 +354,48 @@ def _case_scaling(ctx: Context) -> dict:
 
 
 def _case_auto_table(ctx: Context) -> dict:
-    """Brute force against trees over PCA dimensions: the data behind ``"auto"``."""
-    data = _dataset(ctx, "fashion-mnist")
-    n_queries = min(2000, ctx.sizes.n_queries)
+    """Brute force against kd-tree over PCA dimensions of both datasets: the data behind
+    ``"auto"``."""
+    n_queries = min(3000, ctx.sizes.n_queries)
     rows = []
-    for metric in ("euclidean", "manhattan"):
-        for dim in (2, 4, 8, 12, 16, 24, 32, 48):
-            train, queries = _pca(data.train[: ctx.sizes.n_train], data.test[:n_queries], dim)
-            row: dict[str, Any] = {"metric": metric, "n_features": dim, "n_train": len(train)}
-            for algorithm in ("brute", "kd_tree"):
-                index = build_index(train, metric=metric, algorithm=algorithm)
-                index.query(queries[:10], 10)
-                row[algorithm] = _best_time(ctx, lambda i=index, q=queries: i.query(q, 10))
-            row["kd_over_brute"] = row["kd_tree"] / row["brute"]
-            ctx.log(
-                f"   {metric:9s} d={dim:2d} brute {row['brute']:.3f}s "
-                f"kd {row['kd_tree']:.3f}s ratio {row['kd_over_brute']:.2f}"
-            )
-            rows.append(row)
+    for dataset in ("mnist", "fashion-mnist"):
+        data = _dataset(ctx, dataset)
+        for metric in ("euclidean", "manhattan"):
+            for dim in (12, 16, 20, 24, 32, 48):
+                train, queries = _pca(data.train[: ctx.sizes.n_train], data.test[:n_queries], dim)
+                row: dict[str, Any] = {
+                    "dataset": data.name,
+                    "metric": metric,
+                    "n_features": dim,
+                    "n_train": len(train),
+                }
+                for algorithm in ("brute", "kd_tree"):
+                    index = build_index(train, metric=metric, algorithm=algorithm)
+                    index.query(queries[:10], 3)
+                    row[algorithm] = _best_time(ctx, lambda i=index, q=queries: i.query(q, 3))
+                row["kd_over_brute"] = row["kd_tree"] / row["brute"]
+                ctx.log(
+                    f"   {data.name:13s} {metric:9s} d={dim:2d} brute {row['brute']:.3f}s "
+                    f"kd {row['kd_tree']:.3f}s ratio {row['kd_over_brute']:.2f}"
+                )
+                rows.append(row)
     return {"name": "auto_table", "n_queries": n_queries, "rows": rows}
 
 
+#: The datasets each case reads (space-separated), found before anything is timed.
 CASE_DATASETS = {
     "mnist_euclidean": "mnist",
     "fashion_manhattan": "fashion-mnist",
     "fashion_pca10": "fashion-mnist",
     "single_query": "mnist",
     "scaling": "mnist",
-    "auto_table": "fashion-mnist",
+    "auto_table": "mnist fashion-mnist",
     "mnist_float64": "mnist",
     "mnist_float32": "mnist",
+    "mnist_cosine_float64": "mnist",
+    "mnist_cosine_float32": "mnist",
+    "fashion_manhattan_float32": "fashion-mnist",
+    "pca_output": "mnist",
 }
 
 CASE_FUNCTIONS = {
@@ -349,8 +405,22 @@ CASE_FUNCTIONS = {
     "single_query": _case_single_query,
     "scaling": _case_scaling,
     "auto_table": _case_auto_table,
-    "mnist_float64": lambda ctx: _case_mnist_scaled(ctx, np.float64),
-    "mnist_float32": lambda ctx: _case_mnist_scaled(ctx, np.float32),
+    "mnist_float64": lambda ctx: _case_scaled(
+        ctx, "mnist_float64", "mnist", np.float64, "euclidean", 3, ctx.sizes.n_queries
+    ),
+    "mnist_float32": lambda ctx: _case_scaled(
+        ctx, "mnist_float32", "mnist", np.float32, "euclidean", 3, ctx.sizes.n_queries
+    ),
+    "mnist_cosine_float64": lambda ctx: _case_scaled(
+        ctx, "mnist_cosine_float64", "mnist", np.float64, "cosine", 3, ctx.sizes.n_queries
+    ),
+    "mnist_cosine_float32": lambda ctx: _case_scaled(
+        ctx, "mnist_cosine_float32", "mnist", np.float32, "cosine", 3, ctx.sizes.n_queries
+    ),
+    "fashion_manhattan_float32": lambda ctx: _case_scaled(
+        ctx, "fashion_manhattan_float32", "fashion-mnist", np.float32, "manhattan", 5, 2000
+    ),
+    "pca_output": _case_pca_output,
 }
 
 
@@ -404,24 +474,41 @@ def _faiss_engines(train, metric):
     if faiss is None:
         return []
 
+    def rows(values):
+        rows = np.ascontiguousarray(values, dtype=np.float32)
+        if metric == "cosine":  # faiss's cosine: inner products of normalised rows
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            rows = rows / np.where(norms == 0, 1, norms)
+        return rows
+
     def factory():
         dim = train.shape[1]
         if metric == "euclidean":
             index = faiss.IndexFlatL2(dim)
+        elif metric == "cosine":
+            index = faiss.IndexFlatIP(dim)
         else:
             index = faiss.IndexFlat(dim, faiss.METRIC_L1)
-        index.add(np.ascontiguousarray(train, dtype=np.float32))
+        index.add(rows(train))
 
         def search(queries, k):
-            distances, indices = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+            distances, indices = index.search(rows(queries), k)
             if metric == "euclidean":  # faiss returns squared L2
                 distances = np.sqrt(np.maximum(distances, 0))
+            elif metric == "cosine":  # and similarities for inner products
+                distances = 1.0 - distances
             return distances.astype(np.float64), indices.astype(np.int64)
 
         return search
 
-    name = "IndexFlatL2" if metric == "euclidean" else "IndexFlat(METRIC_L1)"
-    return [("faiss", name, factory)]
+    return [("faiss", _FAISS_INDEX_NAMES[metric], factory)]
+
+
+_FAISS_INDEX_NAMES = {
+    "euclidean": "IndexFlatL2",
+    "cosine": "IndexFlatIP (normalised)",
+    "manhattan": "IndexFlat(METRIC_L1)",
+}
 
 
 def _peer_key(result: dict) -> str:
@@ -758,9 +845,14 @@ def markdown_table(report: dict) -> str:
     lines += [f"Note: {note}." for note in report.get("notes", [])]
     if report.get("notes"):
         lines.append("")
+    targets = _targets_table(report)
+    if targets:
+        lines += [*targets, ""]
     for case in report["cases"]:
         if case["name"] == "scaling":
             lines += _scaling_table(case)
+        elif case["name"] == "pca_output":
+            lines += _pca_output_table(case)
         elif case["name"] == "auto_table":
             lines += _auto_table(case)
         elif case["name"] == "single_query":
@@ -769,6 +861,65 @@ def markdown_table(report: dict) -> str:
             lines += _case_table(case)
         lines.append("")
     return "\n".join(lines)
+
+
+#: The most knnvision's time may be of each peer's, per case: the project's targets.
+TARGETS = {
+    "mnist_euclidean": {"faiss": 0.2},
+    "mnist_float64": {"faiss": 0.5, "sklearn": 0.1},
+    "mnist_float32": {"faiss": 0.5, "sklearn": 0.1},
+    "mnist_cosine_float64": {"faiss": 0.5},
+    "mnist_cosine_float32": {"faiss": 0.5},
+    "fashion_manhattan_float32": {"faiss": 0.2},
+}
+
+
+def _targets_table(report) -> list[str]:
+    """One row per case with a target: knnvision's time over each peer's, against the target,
+    and exactness against the float64 reference on the sampled queries."""
+    cases = [case for case in report["cases"] if case["name"] in TARGETS]
+    if not cases:
+        return []
+    lines = [
+        "| case | knnvision s | / faiss | target | / scikit-learn | target | "
+        "exact (sampled queries) |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for case in cases:
+        cells = [case["name"], f"{case['results'][0]['seconds']:.3f}"]
+        for peer in ("faiss", "sklearn"):
+            ratios = [v for key, v in case["ratios"].items() if key.startswith(peer + ":")]
+            target = TARGETS[case["name"]].get(peer)
+            met = (
+                ""
+                if target is None or not ratios
+                else (" met" if ratios[0] <= target else " missed")
+            )
+            cells += [f"{ratios[0]:.3f}" if ratios else "-", f"<= {target}{met}" if target else "-"]
+        ref = case["agreement"].get("reference_float64")
+        exact = ref and ref["index"] == 1.0 and ref["distance_max_rel"] == 0.0
+        cells.append(
+            f"{'yes' if exact else 'NO'}, {ref['queries']} queries" if ref else "not checked"
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pca_output_table(case):
+    lines = [
+        "**pca_output**: MNIST projected on its principal components (float64), Euclidean, k=3",
+        "",
+        "| d | auto picks | auto s | brute s | kd_tree s | ball_tree s | faiss s | sklearn s |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in case["rows"]:
+        seconds = {_peer_key(r): r["seconds"] for r in row["results"]}
+        keys = ["knnvision:auto", "knnvision:brute", "knnvision:kd_tree", "knnvision:ball_tree"]
+        keys += [key for key in seconds if key.startswith("faiss:")] or ["faiss:-"]
+        keys.append("sklearn:auto")
+        times = [f"{seconds[key]:.3f}" if key in seconds else "-" for key in keys]
+        lines.append(f"| {row['n_features']} | {row['auto_picked']} | " + " | ".join(times) + " |")
+    return lines
 
 
 def _case_table(case):
@@ -857,14 +1008,14 @@ def _scaling_table(case):
 
 def _auto_table(case):
     lines = [
-        f"**auto_table**: Fashion-MNIST PCA-d, {case['n_queries']} queries, k=10",
+        f"**auto_table**: PCA-d of each dataset (float64), {case['n_queries']} queries, k=3",
         "",
-        "| metric | d | brute s | kd_tree s | kd / brute |",
-        "|---|---:|---:|---:|---:|",
+        "| dataset | metric | d | brute s | kd_tree s | kd / brute |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for row in case["rows"]:
         lines.append(
-            f"| {row['metric']} | {row['n_features']} | {row['brute']:.3f} | "
-            f"{row['kd_tree']:.3f} | {row['kd_over_brute']:.2f} |"
+            f"| {row.get('dataset', 'fashion-mnist')} | {row['metric']} | {row['n_features']} | "
+            f"{row['brute']:.3f} | {row['kd_tree']:.3f} | {row['kd_over_brute']:.2f} |"
         )
     return lines

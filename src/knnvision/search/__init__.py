@@ -14,24 +14,29 @@ Euclidean/cosine, SIMD integer kernels for uint8, compiled loops otherwise), ``k
 and bfloat16 products with an exact re-check, Euclidean and cosine, on the CPU or a GPU; needs
 ``pip install "knnvision[torch]"``). Threads: wrap calls in :func:`thread_limit`.
 
-Choosing a backend (``algorithm="auto"``), from ``python benchmarks/search.py --cases
-auto_table``: Fashion-MNIST projected by PCA to d dimensions, 60,000 training rows, 2,000
-queries, k=10, 2 threads, seconds for brute force / kd-tree:
+Choosing a backend (``algorithm="auto"``). PCA outputs of MNIST and Fashion-MNIST (float64,
+60,000 training rows, 3,000 queries, k=3, 2 threads, best of 3, the cases ``auto_table`` and
+``pca_output`` of ``python benchmarks/search.py``), kd-tree time over brute-force time:
 
-=========  =======  =======  =======  =======  =======  =======  =======  =======
-d          2        4        8        12       16       24       32       48
-=========  =======  =======  =======  =======  =======  =======  =======  =======
-euclidean  .37/.02  .28/.03  .29/.06  .36/.12  .45/.15  .51/.31  .52/.48  .52/.89
-manhattan  1.8/.02  1.8/.09  2.0/.12  2.2/.25  2.6/.43  4.3/1.1  3.3/1.2  7.4/4.1
-=========  =======  =======  =======  =======  =======  =======  =======  =======
+===========================  ====  ====  ====  ====  ====  ====  ====
+d                            12    16    20    24    32    48    100
+===========================  ====  ====  ====  ====  ====  ====  ====
+Euclidean, MNIST             0.65  1.11  1.88  2.31  2.93  -     8.2
+Euclidean, Fashion-MNIST     0.21  0.29  0.45  0.39  0.63  -     -
+Manhattan, MNIST             0.09  0.57  -     1.06  2.07  3.30  -
+Manhattan, Fashion-MNIST     0.03  0.16  -     0.50  0.54  1.51  -
+===========================  ====  ====  ====  ====  ====  ====  ====
 
-Float32 products keep brute force ahead for Euclidean distances from about 32 dimensions;
-without a matrix product (Manhattan, Chebyshev, Minkowski) trees stay ahead further. The rule
-keeps a margin (kd-tree up to 24 dimensions for Euclidean, 32 for the other tree metrics),
-because data with a higher intrinsic dimension than PCA output prunes worse, and uses brute
-force below 1,000 training rows, where it is cheap anyway. Cosine, Hamming and Minkowski with
-``0 < p < 1`` (not a metric: no triangle inequality for a tree to prune with) always use
-brute force.
+(The d=100 figure is from one ``pca_output`` run with 10,000 queries.) How far trees stay
+ahead depends on the data's intrinsic dimension, not only on d: Fashion-MNIST's PCA rows
+prune well up to 32 dimensions, MNIST's stop paying from about 16 (Euclidean, where brute
+force has float32 matrix products) and 24 (Manhattan, Chebyshev, Minkowski, where it has
+not). The rule takes the smaller: kd-tree up to 16 dimensions for Euclidean and 24 for the
+other tree metrics, from 1,000 training rows, so no PCA output of these sizes runs more than
+about 1.1x slower than the faster backend on MNIST, at the price of up to 2.5x on
+Fashion-MNIST between 17 and 32 dimensions (pass ``algorithm="kd_tree"`` there). Cosine,
+Hamming and Minkowski with ``0 < p < 1`` (not a metric: no triangle inequality for a tree to
+prune with) always use brute force.
 """
 
 from __future__ import annotations
