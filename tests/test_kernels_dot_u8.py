@@ -37,6 +37,35 @@ def test_u8_dot_topk_matches_twin(shape):
         np.testing.assert_array_equal(got_d, want_d)
 
 
+@pytest.mark.skipif(not dot_u8.HAVE_VNNI, reason="CPU without AVX-512 VNNI")
+def test_blank_chunks_are_skipped_exactly():
+    # Rows blank in some 64-byte chunks (as MNIST's first and last image rows), in patterns
+    # that differ from row to row: the products skip the chunks blank in a whole block of
+    # queries, which run sorted by their blank chunks and come back in the caller's order.
+    rng = _rng("blank chunks")
+    queries = rng.integers(0, 256, size=(37, 300), dtype=np.uint8)
+    train = rng.integers(0, 256, size=(50, 300), dtype=np.uint8)
+    for rows in (queries, train[:25]):
+        blank = rng.random((len(rows), 4)) < 0.5
+        for chunk in range(4):
+            rows[blank[:, chunk], 64 * chunk : 64 * chunk + 64] = 0
+    queries[5] = 0
+    padded_t = dot_u8.pad_rows_u8(train, dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, 128, np.int8)
+    padded_q = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+    train_sq = dot_u8.squared_norms_u8(train)
+    for search, twin in (
+        (dot_u8.u8_dot_topk, dot_u8.u8_dot_topk_numpy),
+        (dot_u8.u8_dot_cosine_topk, dot_u8.u8_dot_cosine_topk_numpy),
+    ):
+        want_d, want_i = twin(queries, train, 6)
+        for q_block in (4, 16):
+            got_d, got_i = search(
+                padded_q, len(queries), padded_t, len(train), train_sq, 6, q_block
+            )
+            np.testing.assert_array_equal(got_i, want_i)
+            np.testing.assert_array_equal(got_d, want_d)
+
+
 # Run in a fresh process per code path: the path is read once, from KNNVISION_CPU.
 _EVERY_PATH_SCRIPT = """
 import sys
@@ -53,6 +82,8 @@ for key in sorted({name.rsplit("-", 1)[0] for name in cases.files}):
     for q_block in (4, 8):
         d, i = dot_u8.u8_dot_topk(queries, n_queries, train, n_train, train_sq, 5, q_block)
         out[f"{key}-{q_block}-d"], out[f"{key}-{q_block}-i"] = d, i
+        d, i = dot_u8.u8_dot_cosine_topk(queries, n_queries, train, n_train, train_sq, 5, q_block)
+        out[f"{key}-{q_block}-cd"], out[f"{key}-{q_block}-ci"] = d, i
 np.savez(sys.argv[2], **out)
 """
 
@@ -88,9 +119,12 @@ def test_every_cpu_path_gives_identical_exact_results(tmp_path):
     for key, (queries, train) in plain.items():
         np.testing.assert_array_equal(first[key + "-sq"], (train.astype(np.int64) ** 2).sum(1))
         want_d, want_i = dot_u8.u8_dot_topk_numpy(queries, train, 5)
+        cos_d, cos_i = dot_u8.u8_dot_cosine_topk_numpy(queries, train, 5)
         for q_block in (4, 8):
             np.testing.assert_array_equal(first[f"{key}-{q_block}-i"], want_i)
             np.testing.assert_array_equal(first[f"{key}-{q_block}-d"], want_d)
+            np.testing.assert_array_equal(first[f"{key}-{q_block}-ci"], cos_i)
+            np.testing.assert_array_equal(first[f"{key}-{q_block}-cd"], cos_d)
 
 
 def test_radius_pairs_are_every_pair_within_the_limit():

@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 
 from knnvision.search import reference_kneighbors, resolve_metric
 from knnvision.search.brute import BruteIndex
+from knnvision.search.kernels import dot_u8, integer
 from knnvision.search.metrics import reduced_distances
 from search_cases import assert_matches_reference, run_on_every_cpu_path, seeded_rng
 
@@ -136,8 +137,91 @@ def test_values_beyond_a_byte_are_not_a_grid():
     for metric_name in GRID_METRICS:
         index = _check(train, _scaled(queries, "float64"), metric_name, 5, routed=False)
         assert index._grid() is None
-    # Other metrics never look for a grid.
-    assert BruteIndex(_scaled(queries, "float64"), resolve_metric("cosine"), 64)._grid() is None
+    # Other metrics (but cosine) never look for a grid.
+    assert BruteIndex(_scaled(queries, "float64"), resolve_metric("chebyshev"), 64)._grid() is None
+
+
+def _adversarial_rows(dtype, scale, rng, n_features=67):
+    """Rows of grid values (``K / scale`` in ``dtype``), each with one value that is on or
+    just off the grid, in the SIMD part or the scalar tail of the row (67 = 16 x 4 + 3)."""
+    on = (np.arange(256) / scale).astype(dtype)
+    special = [
+        np.nextafter(on[[0, 1, 128, 254, 255]], dtype(np.inf)),  # one ulp off
+        np.nextafter(on[[1, 128, 255]], dtype(-np.inf)),
+        [-0.0, np.nan, np.inf, -np.inf, 255.0000001 / 255, 2.0, 256 / scale, -1 / scale],
+        [-0.4 / scale, 255.4 / scale, 255.5 / scale, 0.5 / scale, 1e-300, 5e-324, 1e-45],
+    ]
+    special = np.concatenate([np.asarray(v, dtype=np.float64) for v in special])
+    # K / s rounded to float32 (by a float32 or a float64 division): on a float32 grid, off
+    # a float64 one (except where exact).
+    k = rng.choice(256, size=64, replace=False)
+    rounded = np.concatenate(
+        [np.arange(256, dtype=np.float32)[k] / np.float32(scale), on[k].astype(np.float32)]
+    ).astype(np.float64)
+    placed = [(v, p) for v in special for p in (0, 33, n_features - 1)]
+    placed += [(v, i % n_features) for i, v in enumerate(rounded)]
+    rows = on[rng.integers(0, 256, size=(len(placed), n_features))]
+    with np.errstate(over="ignore"):
+        for row, (value, position) in zip(rows, placed, strict=True):
+            row[position] = dtype(value)
+    return rows
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("scale", [255.0, 16.0, 1.0])
+def test_compiled_grid_check_agrees_with_the_numpy_rule(dtype, scale):
+    rows = _adversarial_rows(dtype, scale, seeded_rng("adversarial", dtype.__name__, scale))
+    verdicts = []
+    for row in rows:
+        want = integer.grid_codes_numpy(row[None], scale)
+        assert (integer.grid_codes(row[None], scale) is None) == (want is None), row
+        verdicts.append(want is not None)
+    assert 0 < sum(verdicts) < len(rows)  # both answers occur
+    # Many rows at once (in parallel): off the grid as soon as one row is, else the codes.
+    assert integer.grid_codes(rows, scale) is None
+    on_grid = rows[np.array(verdicts)]
+    want_codes, want_norms = integer.grid_codes_numpy(on_grid, scale)
+    codes, norms = integer.grid_codes(on_grid, scale)
+    np.testing.assert_array_equal(codes, integer.pad_u8(want_codes))
+    np.testing.assert_array_equal(norms, want_norms)
+    shifted, sums = integer.grid_codes(
+        on_grid, scale, dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, 128, squares=False
+    )
+    expected = dot_u8.pad_rows_u8(
+        want_codes, dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, shift=128, dtype=np.int8
+    )
+    assert shifted.dtype == expected.dtype
+    np.testing.assert_array_equal(shifted, expected)
+    np.testing.assert_array_equal(sums, want_codes.sum(axis=1))
+
+
+@pytest.mark.parametrize("n_features", [1, 5, 67, 130])
+@pytest.mark.parametrize("form", ["float64", "float32-before"])
+def test_widths_off_the_simd_chunks_match_the_reference(n_features, form):
+    rng = seeded_rng("widths", n_features, form)
+    pixels = rng.integers(0, 256, size=(90, n_features)).astype(np.uint8)
+    pixels[45:] = np.where(rng.random((45, n_features)) < 0.7, pixels[:45], pixels[45:])
+    train, queries = _scaled(pixels[:70], form), _scaled(pixels[60:], form)
+    for metric_name in GRID_METRICS:
+        index = _check(train, queries, metric_name, 4)
+        # The integer engines read exactly the bytes of the rows, in their layouts.
+        np.testing.assert_array_equal(index._u8_padded_rows(), integer.pad_u8(pixels[:70]))
+        if metric_name != "manhattan":
+            shifted, norms = index._u8_dot_rows()
+            np.testing.assert_array_equal(
+                shifted,
+                dot_u8.pad_rows_u8(
+                    pixels[:70], dot_u8.DOT_WIDTH, dot_u8.DOT_COLS, shift=128, dtype=np.int8
+                ),
+            )
+            np.testing.assert_array_equal(norms, (pixels[:70].astype(np.int64) ** 2).sum(1))
+
+
+@pytest.mark.skipif(not dot_u8.HAVE_VNNI, reason="the VNNI engine runs only with AVX-512 VNNI")
+def test_bulk_euclidean_keeps_only_the_layout_it_reads():
+    train, queries = _tied_pixels(seeded_rng("one layout"))
+    index = _check(_scaled(train, "float64"), _scaled(queries, "float64"), "euclidean", 3)
+    assert "u8_dot" in index._prepared and "u8_padded" not in index._prepared
 
 
 # Run in a fresh process per code path: the path is read once, from KNNVISION_CPU.
@@ -146,10 +230,12 @@ import sys
 import numpy as np
 from knnvision.search import resolve_metric
 from knnvision.search.brute import BruteIndex
-from knnvision.search.kernels import _topk
+from knnvision.search.kernels import _topk, integer
 
 cases = np.load(sys.argv[1])
 out = {"level": np.array(_topk.cpu_level()), "routed": np.array(False)}
+for name in ("adversarial64", "adversarial32"):
+    out[name] = np.array([integer.grid_codes(row[None], 255.0) is not None for row in cases[name]])
 for name in ("euclidean", "manhattan"):
     index = BruteIndex(cases["train"], resolve_metric(name), 64)
     out[name + "-d"], out[name + "-i"] = index.query(cases["queries"], 6)
@@ -161,8 +247,15 @@ np.savez(sys.argv[2], **out)
 def test_every_cpu_path_gives_the_reference(tmp_path):
     train, queries = _tied_pixels(seeded_rng("grid paths"))
     cases = {"train": _scaled(train, "float32-after"), "queries": _scaled(queries, "float32-after")}
+    for dtype in (np.float64, np.float32):  # the compiled grid check, plain and SIMD
+        cases[f"adversarial{8 * dtype().itemsize}"] = _adversarial_rows(
+            dtype, 255.0, seeded_rng("adversarial paths", dtype.__name__)
+        )
     first, _, routed = run_on_every_cpu_path(_EVERY_PATH_SCRIPT, cases, tmp_path, "routed")
     assert all(routed.values())  # Manhattan at least takes the integer kernels everywhere
+    for name in ("adversarial64", "adversarial32"):
+        want = [integer.grid_codes_numpy(row[None], 255.0) is not None for row in cases[name]]
+        np.testing.assert_array_equal(first[name], want)
     for name in ("euclidean", "manhattan"):
         want_d, want_i = reference_kneighbors(
             cases["train"], cases["queries"], 6, resolve_metric(name)

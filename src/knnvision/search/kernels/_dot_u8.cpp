@@ -1,5 +1,6 @@
-// Compiled uint8 Euclidean in bulk (knnvision.search.kernels.dot_u8): exact integer dot
-// products of uint8 query rows with int8 training rows (y - 128), 4 x 4 rows at a time.
+// Compiled uint8 Euclidean and cosine in bulk (knnvision.search.kernels.dot_u8): exact integer
+// dot products of uint8 query rows with int8 training rows (y - 128), 4 x 4 rows at a time,
+// each 4 x 4 block tested against the rows' limits at once (EuclideanTest, CosineTest).
 //
 // AVX-512 VNNI's vpdpbusd multiplies 64 unsigned bytes by 64 signed bytes and adds each group
 // of four products into a 32-bit lane; without VNNI the same products come from plain loops.
@@ -49,6 +50,35 @@ void dot_block_plain(const uint8_t* q, int64_t q_step, const int8_t* t, int64_t 
   }
 }
 
+// Per block of four query rows: the byte offsets of the whole chunks in which some row of the
+// block is nonzero (`stride` slots a block) and how many there are. Over the other chunks
+// x.(y - 128) is 0, so the VNNI products skip them: MNIST digits leave their first and last
+// image rows blank, about a fifth of a block's chunks.
+struct ChunkLists {
+  std::vector<int64_t> offsets, counts;
+  int64_t stride;
+};
+
+ChunkLists nonzero_chunks(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
+                          int64_t width) {
+  const int64_t n_chunks = width / kWidth, n_blocks = (q1 - q0 + kRows - 1) / kRows;
+  ChunkLists lists{std::vector<int64_t>(size_t(n_blocks * n_chunks)),
+                   std::vector<int64_t>(size_t(n_blocks), 0), n_chunks};
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    const int64_t i = q0 + block * kRows, rows = std::min(kRows, q1 - i);
+    for (int64_t ch = 0; ch < n_chunks; ++ch) {
+      bool nonzero = false;
+      for (int64_t r = 0; r < rows && !nonzero; ++r) {
+        const uint8_t* x = Q + (i + r) * q_step + ch * kWidth;
+        for (int64_t f = 0; f < kWidth; ++f) nonzero |= x[f] != 0;
+      }
+      if (nonzero) lists.offsets[size_t(block * n_chunks + lists.counts[size_t(block)]++)] =
+          ch * kWidth;
+    }
+  }
+  return lists;
+}
+
 #if defined(__x86_64__)
 #define KNNV_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
 
@@ -71,19 +101,21 @@ KNNV_VNNI inline __attribute__((always_inline)) __m512i fold16(__m512i* v) {
                           _mm512_shuffle_i32x4(halves[0], halves[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// The 16 products over n_chunks whole chunks, as int32 (exact: n_chunks * 64 <= kGroupBytes),
-// into sums[r * 4 + c]. 16 accumulators stay in registers and each 64-byte chunk of a row is
-// loaded once for four products. Not inlined: inlined into its caller's loops, GCC copies
-// every accumulator between registers twice per chunk.
+// The 16 products over the n_chunks whole chunks at byte offsets chunks[0 .. n_chunks), as
+// int32 (exact: n_chunks * 64 <= kGroupBytes), into sums[r * 4 + c]. 16 accumulators stay in
+// registers and each 64-byte chunk of a row is loaded once for four products. Not inlined:
+// inlined into its caller's loops, GCC copies every accumulator between registers twice per
+// chunk.
 KNNV_VNNI __attribute__((noinline)) void dot_group_vnni(const uint8_t* q, int64_t q_step,
                                                         const int8_t* t, int64_t t_step,
-                                                        int64_t n_chunks, int32_t* sums) {
+                                                        const int64_t* chunks, int64_t n_chunks,
+                                                        int32_t* sums) {
   // Named accumulators, not an array: GCC then keeps all 16 in registers without copies.
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
           a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
-  const uint8_t* q0 = q;
-  const int8_t* t0 = t;
-  for (int64_t ch = 0; ch < n_chunks; ++ch, q0 += kWidth, t0 += kWidth) {
+  for (int64_t ch = 0; ch < n_chunks; ++ch) {
+    const uint8_t* q0 = q + chunks[ch];
+    const int8_t* t0 = t + chunks[ch];
     const __m512i x0 = _mm512_loadu_si512(q0), x1 = _mm512_loadu_si512(q0 + q_step),
                   x2 = _mm512_loadu_si512(q0 + 2 * q_step),
                   x3 = _mm512_loadu_si512(q0 + 3 * q_step);
@@ -104,20 +136,20 @@ KNNV_VNNI __attribute__((noinline)) void dot_group_vnni(const uint8_t* q, int64_
   _mm512_storeu_si512(sums, fold16(acc));
 }
 
-// dot_block_plain with VNNI, in groups of chunks short enough for exact int32 sums; a tail
-// shorter than a chunk is summed plainly.
+// dot_block_plain with VNNI over the whole chunks at byte offsets chunks[0 .. n_chunks) (those
+// where some query row of the block is nonzero: the others add 0), in groups short enough for
+// exact int32 sums; a tail shorter than a chunk is summed plainly.
 KNNV_VNNI inline __attribute__((always_inline)) void dot_block_vnni(
     const uint8_t* q, int64_t q_step, const int8_t* t, int64_t t_step, int64_t width,
-    int64_t* out) {
-  const int64_t n_chunks = width / kWidth, group = kGroupBytes / kWidth;
+    const int64_t* chunks, int64_t n_chunks, int64_t* out) {
+  const int64_t group = kGroupBytes / kWidth;
   for (int64_t i = 0; i < kRows * kCols; ++i) out[i] = 0;
   for (int64_t c0 = 0; c0 < n_chunks; c0 += group) {
     int32_t sums[kRows * kCols];
-    dot_group_vnni(q + c0 * kWidth, q_step, t + c0 * kWidth, t_step,
-                   std::min(group, n_chunks - c0), sums);
+    dot_group_vnni(q, q_step, t, t_step, chunks + c0, std::min(group, n_chunks - c0), sums);
     for (int64_t i = 0; i < kRows * kCols; ++i) out[i] += sums[i];
   }
-  const int64_t done = n_chunks * kWidth;
+  const int64_t done = width / kWidth * kWidth;
   if (done < width) {
     int64_t tail[kRows * kCols];
     dot_block_plain(q + done, q_step, t + done, t_step, width - done, tail);
@@ -127,38 +159,111 @@ KNNV_VNNI inline __attribute__((always_inline)) void dot_block_vnni(
 
 // The blocks of query rows i0, i0 + 4, ... < i1 against training rows j .. j + 3: products
 // into out[16 * block + r * 4 + c] and, where all 16 pairs are real (full_cols and four
-// query rows), hit[block]: whether any ||y||^2 - 2 x.(y - 128) is below its row's limit
-// (lim[i - i0 + r]). Blocks hold distinct query rows, so their limits can be read before any
-// block's results are pushed.
+// query rows), hit[block]: whether any pair's estimate is below its row's limit
+// (test.block_below_vnni). Blocks hold distinct query rows, so their limits can be read
+// before any block's results are pushed.
+template <class Test>
 KNNV_VNNI void dot_tile_vnni(const uint8_t* Q, int64_t q_step, int64_t i0, int64_t i1,
                              const int8_t* T, int64_t t_step, int64_t j, int64_t width,
-                             const int64_t* sq, const int64_t* lim, bool full_cols,
+                             const ChunkLists& chunks, const Test& test, bool full_cols,
                              int64_t* out, uint8_t* hit) {
-  const __m512i rows01 = _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1);
-  const __m512i rows23 = _mm512_setr_epi64(2, 2, 2, 2, 3, 3, 3, 3);
   for (int64_t i = i0; i < i1; i += kRows) {
     const int64_t block = (i - i0) / kRows;
     int64_t* dots = out + block * kRows * kCols;
-    dot_block_vnni(Q + i * q_step, q_step, T + j * t_step, t_step, width, dots);
+    dot_block_vnni(Q + i * q_step, q_step, T + j * t_step, t_step, width,
+                   chunks.offsets.data() + block * chunks.stride, chunks.counts[size_t(block)],
+                   dots);
     if (!full_cols || i + kRows > i1) continue;
-    // Lane r * 4 + c: ||y_c||^2 against the limit of row r, in 64 bits.
-    const __m512i norms = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)sq));
-    const __m512i limits = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)(lim + i - i0)));
-    const __m512i d01 = _mm512_loadu_si512(dots), d23 = _mm512_loadu_si512(dots + 8);
-    const __mmask8 below =
-        _mm512_cmplt_epi64_mask(_mm512_sub_epi64(norms, _mm512_add_epi64(d01, d01)),
-                                _mm512_permutexvar_epi64(rows01, limits)) |
-        _mm512_cmplt_epi64_mask(_mm512_sub_epi64(norms, _mm512_add_epi64(d23, d23)),
-                                _mm512_permutexvar_epi64(rows23, limits));
-    hit[block] = below != 0;
+    hit[block] = test.block_below_vnni(i - i0, j, dots);
   }
 }
-#undef KNNV_VNNI
+
+// Lane r * 4 + c of a 4 x 4 block holds row r's value: the per-row vectors of four spread over
+// the two halves of a block (rows 0-1, rows 2-3).
+KNNV_VNNI inline __m512i block_rows(int half) {
+  return half == 0 ? _mm512_setr_epi64(0, 0, 0, 0, 1, 1, 1, 1)
+                   : _mm512_setr_epi64(2, 2, 2, 2, 3, 3, 3, 3);
+}
+
+// int64 lanes as float64, exactly for |v| < 2^51 (integer dots of bytes are far below): v is
+// added to the bits of 1.5 * 2^52, whose unit in the last place is 1, and 1.5 * 2^52 taken
+// away. AVX-512F only (the direct conversion needs AVX-512DQ).
+KNNV_VNNI inline __m512d exact_to_double(__m512i v) {
+  const __m512i magic_bits = _mm512_set1_epi64(0x4338000000000000LL);
+  const __m512d magic = _mm512_set1_pd(6755399441055744.0);
+  return _mm512_sub_pd(_mm512_castsi512_pd(_mm512_add_epi64(v, magic_bits)), magic);
+}
 #endif
 
+// Euclidean: the estimate is e = ||y||^2 - 2 x.(y - 128), the squared distance less the
+// query row's own part; exact integers against an integer limit per query row.
+struct EuclideanTest {
+  const int64_t* train_sq;  // ||y||^2 per training row
+  const int64_t* limit;     // per query row of the block range (whole blocks of four)
+
+  int64_t estimate(int64_t row, int64_t j, int64_t dot) const { return train_sq[j] - 2 * dot; }
+  bool below(int64_t row, int64_t e) const { return e < limit[row]; }
+#if defined(__x86_64__)
+  // Whether any pair of the block of rows row .. row + 3 and training rows j .. j + 3 is below
+  // its row's limit, in 64-bit lanes.
+  KNNV_VNNI bool block_below_vnni(int64_t row, int64_t j, const int64_t* dots) const {
+    const __m512i norms =
+        _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i*)(train_sq + j)));
+    const __m512i limits =
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)(limit + row)));
+    __mmask8 below = 0;
+    for (int half = 0; half < 2; ++half) {
+      const __m512i d = _mm512_loadu_si512(dots + 8 * half);
+      below |= _mm512_cmplt_epi64_mask(_mm512_sub_epi64(norms, _mm512_add_epi64(d, d)),
+                                       _mm512_permutexvar_epi64(block_rows(half), limits));
+    }
+    return below != 0;
+  }
+#endif
+};
+
+// Cosine: the estimate is 1 - ((x.y) / ||y||) / ||x|| in float64, from the exact integer
+// x.y = x.(y - 128) + 128 sum(x) and reciprocal norms (1 for zero rows, as the reference's
+// unit rows); the vector test computes it with the same operations in the same order, so it
+// agrees with the scalar one bit for bit.
+struct CosineTest {
+  const double* inv_train;  // 1 / ||y|| per training row
+  const double* inv_query;  // 1 / ||x|| per query row of the block range (whole blocks)
+  const int64_t* shift;     // 128 sum(x) per query row of the block range
+  const double* limit;      // per query row of the block range
+
+  double estimate(int64_t row, int64_t j, int64_t dot) const {
+    return 1.0 - (double(dot + shift[row]) * inv_train[j]) * inv_query[row];
+  }
+  bool below(int64_t row, double e) const { return e < limit[row]; }
+#if defined(__x86_64__)
+  KNNV_VNNI bool block_below_vnni(int64_t row, int64_t j, const int64_t* dots) const {
+    const __m512i shifts =
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)(shift + row)));
+    const __m512d inv_q = _mm512_castpd256_pd512(_mm256_loadu_pd(inv_query + row));
+    const __m512d limits = _mm512_castpd256_pd512(_mm256_loadu_pd(limit + row));
+    const __m512d inv_t = _mm512_broadcast_f64x4(_mm256_loadu_pd(inv_train + j));
+    const __m512d one = _mm512_set1_pd(1.0);
+    __mmask8 below = 0;
+    for (int half = 0; half < 2; ++half) {
+      const __m512i rows = block_rows(half);
+      const __m512i exact = _mm512_add_epi64(_mm512_loadu_si512(dots + 8 * half),
+                                             _mm512_permutexvar_epi64(rows, shifts));
+      const __m512d scaled = _mm512_mul_pd(exact_to_double(exact), inv_t);
+      const __m512d e =
+          _mm512_sub_pd(one, _mm512_mul_pd(scaled, _mm512_permutexvar_pd(rows, inv_q)));
+      below |= _mm512_cmp_pd_mask(e, _mm512_permutexvar_pd(rows, limits), _CMP_LT_OQ);
+    }
+    return below != 0;
+  }
+#endif
+};
+
+// dot_tile_vnni with plain loops: the same products and the same hit flags.
+template <class Test>
 void dot_tile_plain(const uint8_t* Q, int64_t q_step, int64_t i0, int64_t i1, const int8_t* T,
-                    int64_t t_step, int64_t j, int64_t width, const int64_t* sq,
-                    const int64_t* lim, bool full_cols, int64_t* out, uint8_t* hit) {
+                    int64_t t_step, int64_t j, int64_t width, const Test& test, bool full_cols,
+                    int64_t* out, uint8_t* hit) {
   for (int64_t i = i0; i < i1; i += kRows) {
     const int64_t block = (i - i0) / kRows;
     int64_t* dots = out + block * kRows * kCols;
@@ -167,7 +272,7 @@ void dot_tile_plain(const uint8_t* Q, int64_t q_step, int64_t i0, int64_t i1, co
     bool below = false;
     for (int64_t r = 0; r < kRows; ++r)
       for (int64_t c = 0; c < kCols; ++c)
-        below |= sq[c] - 2 * dots[r * kCols + c] < lim[i - i0 + r];
+        below |= test.below(i - i0 + r, test.estimate(i - i0 + r, j + c, dots[r * kCols + c]));
     hit[block] = below;
   }
 }
@@ -205,27 +310,28 @@ std::vector<int64_t> distance_bases(const uint8_t* Q, int64_t q_step, int64_t q0
 }
 
 // Queries [q0, q1) against every training row, four training rows at a time: for each pair
-// whose e = ||y||^2 - 2 x.(y - 128) is below its row's limit (limit[row - q0], an integer
-// comparison), hit(row, training index, e), which may lower that limit. `limit` holds whole
-// blocks of four (read four at once). Pairs come in the numba loop's order (training rows
-// outer, queries inner).
-template <class Hit>
+// whose estimate e (test.estimate, from x.(y - 128)) is below its row's limit (test.below,
+// rows counted from q0), hit(row, training index, e), which may lower that limit. The test's
+// per-row arrays hold whole blocks of four (read four at once). Pairs come in the numba
+// loop's order (training rows outer, queries inner).
+template <class Test, class Hit>
 void dot_scan_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
-                   const int8_t* T, int64_t t_step, int64_t n_train, const int64_t* train_sq,
-                   int64_t width, int64_t* limit, Hit hit) {
+                   const int8_t* T, int64_t t_step, int64_t n_train, int64_t width,
+                   const Test& test, Hit hit) {
   const int64_t n_blocks = (q1 - q0 + kRows - 1) / kRows;
   std::vector<int64_t> out(size_t(n_blocks * kRows * kCols));
   std::vector<uint8_t> hits(static_cast<size_t>(n_blocks));
+  const ChunkLists chunks = vnni ? nonzero_chunks(Q, q_step, q0, q1, width) : ChunkLists{};
   for (int64_t j = 0; j < n_train; j += kCols) {
     const bool full_cols = j + kCols <= n_train;
 #if defined(__x86_64__)
     if (vnni)
-      dot_tile_vnni(Q, q_step, q0, q1, T, t_step, j, width, train_sq + j, limit, full_cols,
+      dot_tile_vnni(Q, q_step, q0, q1, T, t_step, j, width, chunks, test, full_cols,
                     out.data(), hits.data());
     else
 #endif
-      dot_tile_plain(Q, q_step, q0, q1, T, t_step, j, width, train_sq + j, limit, full_cols,
-                     out.data(), hits.data());
+      dot_tile_plain(Q, q_step, q0, q1, T, t_step, j, width, test, full_cols, out.data(),
+                     hits.data());
     for (int64_t i = q0; i < q1; i += kRows) {
       const int64_t block = (i - q0) / kRows;
       if (full_cols && i + kRows <= q1 && !hits[size_t(block)]) continue;
@@ -233,8 +339,8 @@ void dot_scan_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int6
       for (int64_t r = 0; r < std::min(kRows, q1 - i); ++r) {
         const int64_t row = i + r;
         for (int64_t c = 0; c < std::min(kCols, n_train - j); ++c) {
-          const int64_t e = train_sq[j + c] - 2 * dots[r * kCols + c];
-          if (e < limit[row - q0]) hit(row, j + c, e);
+          const auto e = test.estimate(row - q0, j + c, dots[r * kCols + c]);
+          if (test.below(row - q0, e)) hit(row, j + c, e);
         }
       }
     }
@@ -251,8 +357,8 @@ void dot_block_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int
   std::vector<int64_t> limit(size_t((q1 - q0 + kRows - 1) / kRows * kRows), 0);
   for (int64_t i = q0; i < q1; ++i)
     limit[i - q0] = integer_limit(bd[i * k + last] - double(base[i - q0]));
-  dot_scan_rows(vnni, Q, q_step, q0, q1, T, t_step, n_train, train_sq, width, limit.data(),
-                [&](int64_t row, int64_t index, int64_t e) {
+  dot_scan_rows(vnni, Q, q_step, q0, q1, T, t_step, n_train, width,
+                EuclideanTest{train_sq, limit.data()}, [&](int64_t row, int64_t index, int64_t e) {
                   topk_push(bd + row * k, bi + row * k, k, double(base[row - q0] + e), index);
                   limit[row - q0] = integer_limit(bd[row * k + last] - double(base[row - q0]));
                 });
@@ -273,6 +379,14 @@ void check_dot_inputs(const Matrix<const uint8_t>& queries, int64_t n_queries,
     throw std::invalid_argument("q_block must be a positive multiple of 4");
 }
 
+// Top-k lists with one row per query and at least one column.
+void check_topk_lists(int64_t n_queries, const Matrix<double>& best_d,
+                      const Matrix<int64_t>& best_i) {
+  if (best_d.shape(0) != size_t(n_queries) || best_i.shape(0) != size_t(n_queries) ||
+      best_d.shape(1) != best_i.shape(1) || best_d.shape(1) < 1)
+    throw std::invalid_argument("top-k lists of the wrong shape");
+}
+
 // Exact k nearest rows by squared Euclidean distance, via dot products, into best_d / best_i
 // (filled with inf / int64 max by the caller). queries (uint8) and train (int8, y - 128) are
 // padded to 4-row multiples (and, for speed, 64-byte columns); only the first n_queries /
@@ -283,9 +397,7 @@ void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const 
                  int64_t n_train, Vector<const int64_t> train_sq, int64_t q_block,
                  Matrix<double> best_d, Matrix<int64_t> best_i, int n_threads) {
   check_dot_inputs(queries, n_queries, train, n_train, train_sq, q_block);
-  if (best_d.shape(0) != size_t(n_queries) || best_i.shape(0) != size_t(n_queries) ||
-      best_d.shape(1) != best_i.shape(1) || best_d.shape(1) < 1)
-    throw std::invalid_argument("top-k lists of the wrong shape");
+  check_topk_lists(n_queries, best_d, best_i);
   const int64_t width = train.shape(1), k = best_d.shape(1);
   const bool vnni = vnni_path();
   const int64_t n_blocks = (n_queries + q_block - 1) / q_block;
@@ -295,6 +407,64 @@ void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const 
     dot_block_rows(vnni, queries.data(), width, q0, std::min(q0 + q_block, n_queries),
                    train.data(), width, n_train, train_sq.data(), width, best_d.data(),
                    best_i.data(), k);
+  }
+}
+
+// 1 / sqrt(n) for exact squared norms n (float64: both operations correctly rounded), 1 for
+// a zero row, as the reference's unit rows; one entry per row of a whole number of blocks.
+std::vector<double> inverse_norms(const int64_t* squared, int64_t n) {
+  std::vector<double> inverse(size_t(round_up_rows(n)), 1.0);
+  for (int64_t i = 0; i < n; ++i)
+    if (squared[i] != 0) inverse[size_t(i)] = 1.0 / std::sqrt(double(squared[i]));
+  return inverse;
+}
+
+// One block of queries [q0, q1) against every training row, into the lists of the smallest
+// cosine estimates (CosineTest).
+void dot_cosine_block_rows(bool vnni, const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
+                           const int8_t* T, int64_t t_step, int64_t n_train,
+                           const double* inv_train, int64_t width, double* bd, int64_t* bi,
+                           int64_t k) {
+  const int64_t last = k - 1, n_rows = round_up_rows(q1 - q0);
+  std::vector<int64_t> shift(size_t(n_rows), 0), squared(size_t(n_rows), 0);
+  std::vector<double> limit(size_t(n_rows), -std::numeric_limits<double>::infinity());
+  for (int64_t i = q0; i < q1; ++i) {
+    const uint8_t* q = Q + i * q_step;
+    int64_t sum = 0, sq = 0;
+    for (int64_t f = 0; f < width; ++f) sum += q[f], sq += int64_t(q[f]) * q[f];
+    shift[size_t(i - q0)] = 128 * sum;
+    squared[size_t(i - q0)] = sq;
+    limit[size_t(i - q0)] = bd[i * k + last];
+  }
+  const std::vector<double> inv_query = inverse_norms(squared.data(), q1 - q0);
+  dot_scan_rows(vnni, Q, q_step, q0, q1, T, t_step, n_train, width,
+                CosineTest{inv_train, inv_query.data(), shift.data(), limit.data()},
+                [&](int64_t row, int64_t index, double e) {
+                  topk_push(bd + row * k, bi + row * k, k, e, index);
+                  limit[size_t(row - q0)] = bd[row * k + last];
+                });
+}
+
+// The k smallest cosine estimates 1 - ((x.y) / ||y||) / ||x|| (float64, from exact integer
+// dot products and correctly rounded reciprocal norms; zero rows: norm 1, estimate 1) per
+// query, into best_d / best_i (filled with inf / int64 max by the caller). Inputs as for
+// u8_dot_topk; train_sq gives the training norms. Ties go to the smaller index.
+void u8_dot_cosine_topk(Matrix<const uint8_t> queries, int64_t n_queries,
+                        Matrix<const int8_t> train, int64_t n_train,
+                        Vector<const int64_t> train_sq, int64_t q_block, Matrix<double> best_d,
+                        Matrix<int64_t> best_i, int n_threads) {
+  check_dot_inputs(queries, n_queries, train, n_train, train_sq, q_block);
+  check_topk_lists(n_queries, best_d, best_i);
+  const int64_t width = train.shape(1), k = best_d.shape(1);
+  const bool vnni = vnni_path();
+  const std::vector<double> inv_train = inverse_norms(train_sq.data(), n_train);
+  const int64_t n_blocks = (n_queries + q_block - 1) / q_block;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    const int64_t q0 = block * q_block;
+    dot_cosine_block_rows(vnni, queries.data(), width, q0, std::min(q0 + q_block, n_queries),
+                          train.data(), width, n_train, inv_train.data(), width, best_d.data(),
+                          best_i.data(), k);
   }
 }
 
@@ -333,8 +503,8 @@ int64_t u8_dot_radius(Matrix<const uint8_t> queries, int64_t n_queries,
                                            : int64_t(room) + 1;
       }
       const size_t block_start = found.size();
-      dot_scan_rows(vnni, queries.data(), width, q0, q1, train.data(), width, n_train,
-                    train_sq.data(), width, row_limit.data(),
+      dot_scan_rows(vnni, queries.data(), width, q0, q1, train.data(), width, n_train, width,
+                    EuclideanTest{train_sq.data(), row_limit.data()},
                     [&](int64_t row, int64_t index, int64_t e) {
                       found.push_back({row, index, double(base[row - q0] + e)});
                     });
@@ -382,6 +552,7 @@ NB_MODULE(_dot_u8, m) {
   m.def("vnni_path", &knnv::vnni_path,
         "Whether the AVX-512 VNNI path runs (the CPU has it and KNNVISION_CPU allows it).");
   m.def("u8_dot_topk", &knnv::u8_dot_topk, knnv::ReleaseGil());
+  m.def("u8_dot_cosine_topk", &knnv::u8_dot_cosine_topk, knnv::ReleaseGil());
   m.def("u8_dot_radius", &knnv::u8_dot_radius, knnv::ReleaseGil());
   m.def("squared_norms_u8", &knnv::squared_norms_u8, knnv::ReleaseGil());
 }

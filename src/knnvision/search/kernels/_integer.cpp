@@ -1,9 +1,14 @@
 // Compiled uint8 kernels (knnvision.search.kernels.integer): exact sums of absolute or squared
-// byte differences (integer.hpp) and the brute-force top-k loops over them.
+// byte differences (integer.hpp), the brute-force top-k loops over them, and the conversion of
+// float rows on an integer grid (values K / s) to their bytes K.
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -204,6 +209,142 @@ void u8_topk_few(bool squared, Matrix<const uint8_t> queries, Matrix<const uint8
   }
 }
 
+
+// -- floats on an integer grid ---------------------------------------------------------------
+
+// Rows per step of grid_codes: a thread checks between steps whether another found a value
+// off the grid, and stops.
+constexpr int64_t kGridStep = 64;
+
+// One value of grid_codes. The test is NumPy's, bit for bit: K = rint(v * s) in float64 (ties
+// to even, as np.rint), a byte, and (K / s) rounded to T equal to v (so -0.0 counts as 0).
+template <class T>
+inline bool grid_value(T v, double scale, int32_t* K) {
+  const double g = std::nearbyint(double(v) * scale);
+  const bool byte = g >= 0.0 && g <= 255.0;  // false for NaN
+  *K = byte ? int32_t(g) : 0;
+  return byte && T(double(*K) / scale) == v;
+}
+
+// Values c0..d of a row of grid_codes, one at a time; false if one is off the grid.
+template <class T, bool Squares>
+inline bool grid_tail(const T* v, int64_t c0, int64_t d, double scale, uint8_t flip,
+                      uint8_t* out, int64_t* sum) {
+  for (int64_t c = c0; c < d; ++c) {
+    int32_t K;
+    if (!grid_value(v[c], scale, &K)) return false;
+    out[c] = uint8_t(K) ^ flip;
+    *sum += Squares ? K * K : K;
+  }
+  return true;
+}
+
+template <class T, bool Squares>
+bool grid_row_plain(const T* v, int64_t d, double scale, uint8_t flip, uint8_t* out,
+                    int64_t* norm) {
+  *norm = 0;
+  return grid_tail<T, Squares>(v, 0, d, scale, flip, out, norm);
+}
+
+#if defined(__x86_64__)
+// grid_value on four values at once: the same operations, so the same bits. A value off the
+// grid sets its lane of the returned mask and gets K = 0 (so NaN and inf convert safely).
+template <class T>
+__attribute__((target("avx2"))) inline __m256d grid_value4(const T* v, __m256d scale,
+                                                            __m128i* K) {
+  __m256d x;
+  if constexpr (std::is_same_v<T, float>)
+    x = _mm256_cvtps_pd(_mm_loadu_ps(v));
+  else
+    x = _mm256_loadu_pd(v);
+  const __m256d g =
+      _mm256_round_pd(_mm256_mul_pd(x, scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256d byte = _mm256_and_pd(_mm256_cmp_pd(g, _mm256_setzero_pd(), _CMP_GE_OQ),
+                                     _mm256_cmp_pd(g, _mm256_set1_pd(255.0), _CMP_LE_OQ));
+  const __m256d kept = _mm256_and_pd(g, byte);
+  *K = _mm256_cvttpd_epi32(kept);
+  const __m256d back = _mm256_div_pd(kept, scale);
+  __m256d differs;
+  if constexpr (std::is_same_v<T, float>) {  // compared in float32, as NumPy's astype
+    const __m128 ne = _mm_cmp_ps(_mm256_cvtpd_ps(back), _mm_loadu_ps(v), _CMP_NEQ_UQ);
+    differs = _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_castps_si128(ne)));
+  } else {
+    differs = _mm256_cmp_pd(back, x, _CMP_NEQ_UQ);
+  }
+  return _mm256_or_pd(differs, _mm256_andnot_pd(byte, _mm256_castsi256_pd(_mm256_set1_epi64x(-1))));
+}
+
+template <class T, bool Squares>
+__attribute__((target("avx2"))) bool grid_row_avx2(const T* v, int64_t d, double scale,
+                                                   uint8_t flip, uint8_t* out, int64_t* norm) {
+  const __m256d s = _mm256_set1_pd(scale);
+  __m256d off = _mm256_setzero_pd();
+  __m256i sums = _mm256_setzero_si256();
+  int64_t c = 0;
+  for (; c + 4 <= d; c += 4) {
+    __m128i K;
+    off = _mm256_or_pd(off, grid_value4(v + c, s, &K));
+    const __m128i term = Squares ? _mm_mullo_epi32(K, K) : K;
+    sums = _mm256_add_epi64(sums, _mm256_cvtepi32_epi64(term));
+    const __m128i bytes = _mm_packus_epi16(_mm_packus_epi32(K, K), K);
+    const uint32_t four = uint32_t(_mm_cvtsi128_si32(bytes)) ^ (uint32_t(flip) * 0x01010101u);
+    std::memcpy(out + c, &four, 4);
+  }
+  if (_mm256_movemask_pd(off)) return false;
+  alignas(32) int64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), sums);
+  *norm = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+  return grid_tail<T, Squares>(v, c, d, scale, flip, out, norm);
+}
+#endif
+
+template <class T>
+using GridRow = bool (*)(const T*, int64_t, double, uint8_t, uint8_t*, int64_t*);
+
+// The row function of this CPU's path for T and the sum.
+template <class T>
+GridRow<T> grid_row_for(bool squares) {
+  GridRow<T> row = squares ? grid_row_plain<T, true> : grid_row_plain<T, false>;
+#if defined(__x86_64__)
+  if (simd_path()) row = squares ? grid_row_avx2<T, true> : grid_row_avx2<T, false>;
+#endif
+  return row;
+}
+
+// Whether every value of rows is exactly K / scale in T for a byte K (grid_row's test). If so,
+// out (at least as many rows and columns as rows) holds the bytes K ^ flip (flip 0x80 stores
+// K - 128 as int8), zeros in every other column and row, and norms the rows' sum K^2 (squares)
+// or sum K. Parallel over rows; stops soon after a value off the grid (out is then undefined).
+template <class T>
+bool grid_codes(Matrix<const T> rows, double scale, uint8_t flip, bool squares,
+                Matrix<uint8_t> out, Vector<int64_t> norms, int n_threads) {
+  const int64_t n = rows.shape(0), d = rows.shape(1), width = out.shape(1);
+  if (int64_t(out.shape(0)) < n || width < d || int64_t(norms.shape(0)) != n)
+    throw std::invalid_argument("grid_codes: output of the wrong shape");
+  if (!(scale > 0.0)) throw std::invalid_argument("grid_codes: scale must be positive");
+  const GridRow<T> row = grid_row_for<T>(squares);
+  const T* data = rows.data();
+  uint8_t* codes = out.data();
+  int64_t* sums = norms.data();
+  std::atomic<bool> off_grid{false};
+  const int64_t n_steps = (n + kGridStep - 1) / kGridStep;
+// One step (a few queries) runs here: waking the threads would cost more.
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_steps > 1)
+  for (int64_t step = 0; step < n_steps; ++step) {
+    if (off_grid.load(std::memory_order_relaxed)) continue;
+    for (int64_t r = step * kGridStep; r < std::min(n, (step + 1) * kGridStep); ++r) {
+      if (!row(data + r * d, d, scale, flip, codes + r * width, sums + r)) {
+        off_grid.store(true, std::memory_order_relaxed);
+        break;
+      }
+      std::memset(codes + r * width + d, 0, size_t(width - d));
+    }
+  }
+  if (off_grid.load()) return false;
+  std::memset(codes + n * width, 0, size_t((int64_t(out.shape(0)) - n) * width));
+  return true;
+}
+
 }  // namespace
 }  // namespace knnv
 
@@ -216,4 +357,6 @@ NB_MODULE(_integer, m) {
   m.def("sad_u8_x2", &knnv::sad_u8_x2, knnv::ReleaseGil());
   m.def("u8_topk", &knnv::u8_topk, knnv::ReleaseGil());
   m.def("u8_topk_few", &knnv::u8_topk_few, knnv::ReleaseGil());
+  m.def("grid_codes", &knnv::grid_codes<double>, knnv::ReleaseGil());
+  m.def("grid_codes", &knnv::grid_codes<float>, knnv::ReleaseGil());
 }

@@ -1,4 +1,4 @@
-"""uint8 Euclidean in bulk: exact integer dot products with AVX-512 VNNI.
+"""uint8 Euclidean and cosine in bulk: exact integer dot products with AVX-512 VNNI.
 
 ``vpdpbusd`` multiplies 64 unsigned bytes by 64 signed bytes and adds each group of four
 products into a 32-bit lane: one instruction per 64 multiply-adds, exact. Training rows are
@@ -12,7 +12,10 @@ The loop is compiled C++ (``_dot_u8.cpp``). Its VNNI path runs when the CPU has 
 VNNI and ``KNNVISION_CPU`` does not ask for less (``HAVE_VNNI``, which the brute force
 checks before choosing this engine); elsewhere plain loops give the same exact answer,
 slower than :mod:`.integer`'s.
-NumPy twin: :func:`u8_dot_topk_numpy`.
+Cosine (:func:`u8_dot_cosine_topk`) keeps float64 estimates from the same exact products.
+Chunks blank in all four query rows of a block add nothing, so the VNNI loop skips them, and
+the queries run sorted by their blank chunks (MNIST's blank top and bottom image rows).
+NumPy twins: :func:`u8_dot_topk_numpy`, :func:`u8_dot_cosine_topk_numpy`.
 """
 
 from __future__ import annotations
@@ -40,10 +43,30 @@ def u8_dot_topk(queries, n_queries, train, n_train, train_sq, k, q_block):
     only a strictly smaller distance displaces, so ties go to the smaller index.
     Returns exact squared distances (float64) and indices.
     """
-    best_d = np.full((n_queries, k), np.inf)
-    best_i = np.full((n_queries, k), np.iinfo(np.int64).max, dtype=np.int64)
-    _dot_u8.u8_dot_topk(
-        np.ascontiguousarray(queries),
+    return _run_topk(_dot_u8.u8_dot_topk, queries, n_queries, train, n_train, train_sq, k, q_block)
+
+
+def u8_dot_cosine_topk(queries, n_queries, train, n_train, train_sq, k, q_block):
+    """The ``k`` smallest cosine estimates per query, via exact integer dot products.
+
+    Rows, norms and blocks as for :func:`u8_dot_topk`. The estimate of a pair is
+    ``1 - ((x.y) / ||y||) / ||x||`` in float64, from the exact integer ``x.y`` and correctly
+    rounded ``1 / sqrt`` of the exact squared norms (zero rows count as norm 1, so their
+    estimate is exactly 1, the reference's distance): within ``8.1 * 2^-53`` of ``1 - cos``.
+    Ties go to the smaller index. Returns the estimates (float64) and indices, nearest first.
+    NumPy twin: :func:`u8_dot_cosine_topk_numpy`.
+    """
+    return _run_topk(
+        _dot_u8.u8_dot_cosine_topk, queries, n_queries, train, n_train, train_sq, k, q_block
+    )
+
+
+def _run_topk(kernel, queries, n_queries, train, n_train, train_sq, k, q_block):
+    """``kernel``'s top-k lists, the queries run in :func:`_in_blank_chunk_order`."""
+    order, queries = _in_blank_chunk_order(queries, n_queries)
+    best_d, best_i = _empty_lists(n_queries, k)
+    kernel(
+        queries,
         int(n_queries),
         np.ascontiguousarray(train),
         int(n_train),
@@ -53,6 +76,44 @@ def u8_dot_topk(queries, n_queries, train, n_train, train_sq, k, q_block):
         best_i,
         get_num_threads(),
     )
+    return _in_caller_order(order, best_d, best_i)
+
+
+def _in_blank_chunk_order(queries, n_queries):
+    """``(order, rows)``: the query rows sorted by which ``DOT_WIDTH``-byte chunks are all zero
+    (padded as before), so that blocks of four share blank chunks, which the VNNI products
+    skip (on MNIST: 28% of a block's chunks sorted, 19% in the caller's order); ``order`` is
+    None where nothing would be skipped (no VNNI, no blank chunk, a single block)."""
+    queries = np.ascontiguousarray(queries)
+    whole = queries.shape[1] // DOT_WIDTH * DOT_WIDTH
+    if not HAVE_VNNI or n_queries < 2 * DOT_ROWS or whole == 0:
+        return None, queries
+    nonzero = np.empty((n_queries, whole // DOT_WIDTH), dtype=bool)
+    for r0 in range(0, n_queries, 4096):  # no wide temporary copy of the rows
+        block = queries[r0 : min(r0 + 4096, n_queries), :whole]
+        nonzero[r0 : r0 + len(block)] = block.reshape(len(block), -1, DOT_WIDTH).any(axis=2)
+    if nonzero.all():
+        return None, queries
+    keys = np.packbits(nonzero, axis=1)
+    order = np.lexsort(keys.T[::-1])  # stable: equal patterns keep the caller's order
+    rows = np.zeros_like(queries)
+    np.take(queries, order, axis=0, out=rows[:n_queries])
+    return order, rows
+
+
+def _in_caller_order(order, best_d, best_i):
+    """Top-k lists of rows sorted by :func:`_in_blank_chunk_order`, back in the caller's order."""
+    if order is None:
+        return best_d, best_i
+    out_d, out_i = np.empty_like(best_d), np.empty_like(best_i)
+    out_d[order], out_i[order] = best_d, best_i
+    return out_d, out_i
+
+
+def _empty_lists(n_queries, k):
+    """Top-k lists the kernels fill: distances inf, indices int64 max."""
+    best_d = np.full((n_queries, k), np.inf)
+    best_i = np.full((n_queries, k), np.iinfo(np.int64).max, dtype=np.int64)
     return best_d, best_i
 
 
@@ -126,3 +187,21 @@ def u8_dot_topk_numpy(queries, train, k):
     d = (q * q).sum(1)[:, None] + (t * t).sum(1)[None, :] - 2.0 * q @ t.T
     order = np.lexsort((np.broadcast_to(np.arange(len(t)), d.shape), d), axis=1)[:, :k]
     return np.take_along_axis(d, order, axis=1), order
+
+
+def u8_dot_cosine_topk_numpy(queries, train, k):
+    """NumPy twin of :func:`u8_dot_cosine_topk` on unpadded uint8 rows: the same float64
+    operations in the same order, on exact int64 products."""
+    q, t = queries.astype(np.int64), train.astype(np.int64)
+    inverse_q, inverse_t = _inverse_norms_numpy(q), _inverse_norms_numpy(t)
+    estimate = 1.0 - ((q @ t.T).astype(np.float64) * inverse_t[None, :]) * inverse_q[:, None]
+    order = np.argsort(estimate, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(estimate, order, axis=1), order
+
+
+def _inverse_norms_numpy(rows):
+    squared = (rows * rows).sum(axis=1).astype(np.float64)
+    inverse = np.ones(len(rows))
+    nonzero = squared > 0
+    inverse[nonzero] = 1.0 / np.sqrt(squared[nonzero])
+    return inverse

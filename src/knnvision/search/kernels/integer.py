@@ -11,8 +11,12 @@ The sums of absolute or squared byte differences are exact integers, so their fl
 equals the reference whatever the order of summation, and every code path gives the same
 answer. ``u8_topk`` and ``u8_topk_few`` are the brute-force loops over them.
 
-NumPy twins: :func:`sad_u8_numpy`, :func:`sqd_u8_numpy`; the loops are tested against
-:func:`knnvision.search.reference_kneighbors`.
+Float rows whose every value is exactly ``K / s`` for a byte ``K`` (``X / 255.0`` pixels) go
+through the same engines as the bytes ``K``: :func:`grid_codes` checks and converts them in one
+compiled pass.
+
+NumPy twins: :func:`sad_u8_numpy`, :func:`sqd_u8_numpy`, :func:`grid_codes_numpy`; the loops
+are tested against :func:`knnvision.search.reference_kneighbors`.
 """
 
 from __future__ import annotations
@@ -103,3 +107,55 @@ def u8_topk_few(squared, queries, train, k, n_parts):
         bool(squared), queries, train, int(n_parts), best_d, best_i, get_num_threads()
     )
     return best_d, best_i
+
+
+def grid_codes(rows, scale, width=U8_WIDTH, row_multiple=1, shift=0, squares=True):
+    """The bytes ``K`` of float rows whose every value is exactly ``K / scale``, or None.
+
+    A value ``v`` (float32 or float64) passes when ``K = rint(v * scale)`` (in float64) is a
+    byte and ``K / scale`` rounded to the rows' dtype equals ``v`` (-0.0 passes as 0); one
+    compiled pass, parallel over rows, checks every value and stops soon after one fails.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_rows, n_features), float32 or float64
+    scale : float
+        The grid's ``s`` (255 for pixels scaled to [0, 1]); positive.
+    width, row_multiple : int
+        The codes are zero-padded to a multiple of ``width`` columns (at least one) and of
+        ``row_multiple`` rows, as by :func:`knnvision.search.kernels.dot_u8.pad_rows_u8`.
+    shift : {0, 128}
+        0: ``K`` as uint8 (with the default width and row multiple, :func:`pad_u8`'s layout);
+        128: ``K - 128`` as int8 (``pad_rows_u8(..., shift=128, dtype=np.int8)``).
+    squares : bool
+        Whether ``norms`` are ``sum K^2`` (else ``sum K``).
+
+    Returns
+    -------
+    (codes, norms) or None
+        ``codes`` as described, ``norms`` (int64) per row; None when some value is off the
+        grid.
+    """
+    if shift not in (0, 128):
+        raise ValueError(f"shift must be 0 or 128 (got {shift}).")
+    rows = np.ascontiguousarray(rows)
+    n_rows = -(-rows.shape[0] // row_multiple) * row_multiple
+    n_cols = max(width, -(-rows.shape[1] // width) * width)
+    codes = np.empty((n_rows, n_cols), dtype=np.uint8 if shift == 0 else np.int8)
+    norms = np.empty(rows.shape[0], dtype=np.int64)
+    flip = 0x80 if shift else 0  # K ^ 0x80 is K - 128 as int8
+    found = _integer.grid_codes(
+        rows, float(scale), flip, bool(squares), codes.view(np.uint8), norms, get_num_threads()
+    )
+    return (codes, norms) if found else None
+
+
+def grid_codes_numpy(rows, scale, squares=True):
+    """NumPy twin of :func:`grid_codes`: ``(K as uint8, norms)`` unpadded, or None."""
+    grid = np.rint(rows.astype(np.float64) * scale)
+    if not (grid.min(initial=0.0) >= 0.0 and grid.max(initial=0.0) <= 255.0):
+        return None
+    if not np.array_equal((grid / scale).astype(rows.dtype), rows):
+        return None
+    norms = (grid * grid if squares else grid).sum(axis=1).astype(np.int64)
+    return grid.astype(np.uint8), norms
