@@ -11,8 +11,9 @@ validation splits of the training data, never on the test part::
     python benchmarks/accuracy.py --dataset fashion-mnist --data-root ../shared/datasets
     python benchmarks/accuracy.py --dataset digits
 
-Each run writes ``accuracy_<dataset>.md`` (the table) and ``accuracy_<dataset>.json`` beside
-this script.
+Each run writes ``accuracy_<dataset>.md`` (the table, followed by the hand-written
+``accuracy_<dataset>_validation.md`` when there is one: how the preset was chosen) and
+``accuracy_<dataset>.json`` beside this script.
 """
 
 from __future__ import annotations
@@ -200,7 +201,13 @@ def main() -> None:
     print(row, flush=True)
     rows.append(row)
     out = Path(__file__).with_name(f"accuracy_{args.dataset}")
-    out.with_suffix(".md").write_text(table(args.dataset, rows, len(y_train), len(y_test)))
+    text = table(args.dataset, rows, len(y_train), len(y_test))
+    # How the preset's choices were made, written by hand from the validation studies: it
+    # belongs beside the test figures but is not measured by this run.
+    notes = Path(__file__).with_name(f"accuracy_{args.dataset}_validation.md")
+    if notes.exists():
+        text += "\n" + notes.read_text()
+    out.with_suffix(".md").write_text(text)
     meta = {
         "command": " ".join(["python", *sys.argv]),
         "knnvision": __version__,

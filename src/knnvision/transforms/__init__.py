@@ -3,6 +3,7 @@
 - :mod:`.pca`: :class:`PCA`, written from scratch (exact SVD, or randomized).
 - :mod:`.preprocessing`: image transformers (deskew, blur, intensity normalisation,
   centring by centre of mass, gradient histograms), each a scikit-learn transformer.
+- :mod:`.resize`: :class:`Upsample`, images enlarged by spline interpolation.
 - :mod:`.augmentation`: shifted, rotated, scaled and flipped copies of training images.
 """
 
@@ -15,6 +16,7 @@ from .preprocessing import (
     GradientHistograms,
     IntensityNormalizer,
 )
+from .resize import Upsample
 
 __all__ = [
     "PCA",
@@ -23,6 +25,7 @@ __all__ = [
     "GaussianBlur",
     "GradientHistograms",
     "IntensityNormalizer",
+    "Upsample",
     "augment_images",
     "augmentation_factor",
 ]
