@@ -35,6 +35,20 @@ def rows_with_ties(kind, dtype, rng, *, n_features, n_train=150, n_queries=30):
     return train, queries
 
 
+def scaled_pixels(pixels, form):
+    """Byte rows as they are (``"uint8"``) or as the tutorials scale them: float64 ``/ 255``,
+    float32 rounded after (``"float32-after"``) or divided in float32 (``"float32-before"``)."""
+    if form == "uint8":
+        return pixels
+    if form == "float64":
+        return pixels / 255.0
+    if form == "float32-after":
+        return (pixels / 255.0).astype(np.float32)
+    if form == "float32-before":
+        return pixels.astype(np.float32) / np.float32(255)
+    raise ValueError(f"unknown form {form!r}")
+
+
 def assert_matches_reference(index, train, queries, k, metric, *, rtol=1e-12):
     """Indices equal to the float64 reference's; distances within ``rtol`` (0: identical)."""
     distances, indices = index.query(queries, k)

@@ -11,21 +11,10 @@ from sklearn.datasets import load_digits
 from knnvision.search import resolve_metric
 from knnvision.search.brute import BruteIndex
 from knnvision.search.kernels import dot_u8
-from search_cases import assert_matches_reference, seeded_rng
+from search_cases import assert_matches_reference, scaled_pixels, seeded_rng
 
 COSINE = resolve_metric("cosine")
 FORMS = ["uint8", "float64", "float32-after", "float32-before"]
-
-
-def _scaled(pixels, form):
-    """Bytes as they are or as the tutorials scale them (float32 either way round)."""
-    if form == "uint8":
-        return pixels
-    if form == "float64":
-        return pixels / 255.0
-    if form == "float32-after":
-        return (pixels / 255.0).astype(np.float32)
-    return pixels.astype(np.float32) / np.float32(255)
 
 
 def _tied_pixels(rng, n_features=64):
@@ -57,7 +46,7 @@ def _check(train, queries, k):
 def test_pixels_match_the_reference(form):
     train, queries = _tied_pixels(seeded_rng("cosine", form))
     for k in (1, 4, 9):
-        _check(_scaled(train, form), _scaled(queries, form), k)
+        _check(scaled_pixels(train, form), scaled_pixels(queries, form), k)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -76,8 +65,8 @@ def test_wide_float32_rows():
     train[60:] = np.where(rng.random((60, 784)) < 0.5, train[:60], train[60:])
     queries = np.vstack([train[:5], rng.integers(0, 256, size=(10, 784))]).astype(np.uint8)
     train = train.astype(np.uint8)
-    _check(_scaled(train, "float32-after"), _scaled(queries, "float32-after"), 3)
-    _check(_scaled(train, "float32-after"), _scaled(queries, "float64"), 3)
+    _check(scaled_pixels(train, "float32-after"), scaled_pixels(queries, "float32-after"), 3)
+    _check(scaled_pixels(train, "float32-after"), scaled_pixels(queries, "float64"), 3)
 
 
 @pytest.mark.parametrize("form", ["uint8", "float32-after"])
@@ -89,7 +78,7 @@ def test_more_ties_than_spare_candidates(form):
     far = rng.integers(0, 256, size=(10, 100))
     train = np.vstack([far, [base * m for m in range(30, 0, -1)]]).astype(np.uint8)
     queries = np.vstack([base * 2, far[:2]]).astype(np.uint8)
-    train, queries = _scaled(train, form), _scaled(queries, form)
+    train, queries = scaled_pixels(train, form), scaled_pixels(queries, form)
     index = BruteIndex(train, COSINE, working_memory_mb=64)
     rescans = []
     exact_one = index._exact_one
@@ -106,7 +95,7 @@ def test_k_near_the_number_of_rows():
 
 def test_queries_off_the_grid_take_the_float_products():
     train, queries = _tied_pixels(seeded_rng("cosine off grid"))
-    train, queries = _scaled(train, "float64"), _scaled(queries, "float64")
+    train, queries = scaled_pixels(train, "float64"), scaled_pixels(queries, "float64")
     queries[4, 7] += 1e-3
     index = BruteIndex(train, COSINE, working_memory_mb=64)
     assert_matches_reference(index, train, queries, 5, COSINE, rtol=0)
@@ -134,7 +123,7 @@ def test_without_vnni_the_float32_products_run(monkeypatch):
     monkeypatch.setattr(dot_u8, "HAVE_VNNI", False)
     train, queries = _tied_pixels(seeded_rng("cosine no vnni"))
     for form in ("uint8", "float32-after"):
-        rows, query_rows = _scaled(train, form), _scaled(queries, form)
+        rows, query_rows = scaled_pixels(train, form), scaled_pixels(queries, form)
         index = BruteIndex(rows, COSINE, working_memory_mb=64)
         assert index._engine(query_rows) == index._query_gemm
         assert_matches_reference(index, rows, query_rows, 6, COSINE, rtol=0)

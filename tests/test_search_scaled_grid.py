@@ -10,18 +10,9 @@ from knnvision.search import reference_kneighbors, resolve_metric
 from knnvision.search.brute import BruteIndex
 from knnvision.search.kernels import dot_u8, integer
 from knnvision.search.metrics import reduced_distances
-from search_cases import assert_matches_reference, run_on_every_cpu_path, seeded_rng
+from search_cases import assert_matches_reference, run_on_every_cpu_path, scaled_pixels, seeded_rng
 
 GRID_METRICS = ["euclidean", "sqeuclidean", "manhattan"]
-
-
-def _scaled(pixels, form):
-    """Bytes as the tutorials scale them: float64 ``/ 255``, float32 either way round."""
-    if form == "float64":
-        return pixels / 255.0
-    if form == "float32-after":
-        return (pixels / 255.0).astype(np.float32)
-    return pixels.astype(np.float32) / np.float32(255)
 
 
 def _tied_pixels(rng, n_features=64):
@@ -51,7 +42,7 @@ def _check(train, queries, metric_name, k, routed=True):
 @pytest.mark.parametrize("form", ["float64", "float32-after", "float32-before"])
 def test_pixels_over_255_match_the_reference(metric_name, form):
     train, queries = _tied_pixels(seeded_rng("grid", metric_name, form))
-    train, queries = _scaled(train, form), _scaled(queries, form)
+    train, queries = scaled_pixels(train, form), scaled_pixels(queries, form)
     for k in (1, 5, 11):
         index = _check(train, queries, metric_name, k)
     assert index._grid() is not None and index._grid()[0] == 255.0
@@ -73,9 +64,14 @@ def test_wide_float32_rows_whose_rounding_moves_integer_distances(metric_name):
     train = rng.integers(0, 256, size=(120, 784)).astype(np.uint8)
     train[60:] = np.where(rng.random((60, 784)) < 0.5, train[:60], train[60:])
     queries = np.vstack([train[:5], rng.integers(0, 256, size=(10, 784))]).astype(np.uint8)
-    _check(_scaled(train, "float32-after"), _scaled(queries, "float32-after"), metric_name, 3)
+    _check(
+        scaled_pixels(train, "float32-after"),
+        scaled_pixels(queries, "float32-after"),
+        metric_name,
+        3,
+    )
     # float64 queries against float32 rows: each side keeps its own rounding.
-    _check(_scaled(train, "float32-after"), _scaled(queries, "float64"), metric_name, 3)
+    _check(scaled_pixels(train, "float32-after"), scaled_pixels(queries, "float64"), metric_name, 3)
 
 
 @pytest.mark.parametrize("metric_name", ["euclidean", "sqeuclidean"])
@@ -89,7 +85,7 @@ def test_float32_rounding_that_reverses_two_integer_distances(metric_name):
     others = seeded_rng("reversed").integers(0, 256, size=(30, 784))
     train = np.vstack([others, farther, nearer]).astype(np.uint8)
     queries = np.vstack([np.zeros(784), others[:3]]).astype(np.uint8)
-    train, queries = _scaled(train, "float32-after"), _scaled(queries, "float32-after")
+    train, queries = scaled_pixels(train, "float32-after"), scaled_pixels(queries, "float32-after")
     index = _check(train, queries, metric_name, 1)
     assert index.query(queries[:1], 1)[1][0, 0] == 31  # the larger integer distance
 
@@ -115,7 +111,7 @@ def test_more_equal_integer_distances_than_spare_candidates(metric_name):
 @pytest.mark.parametrize("metric_name", GRID_METRICS)
 def test_k_near_the_number_of_rows(metric_name):
     train, queries = _tied_pixels(seeded_rng("k near n", metric_name))
-    train, queries = _scaled(train[:20], "float64"), _scaled(queries, "float64")
+    train, queries = scaled_pixels(train[:20], "float64"), scaled_pixels(queries, "float64")
     for k in (14, 19, 20):
         _check(train, queries, metric_name, k)
 
@@ -123,7 +119,7 @@ def test_k_near_the_number_of_rows(metric_name):
 def test_queries_off_the_grid_take_the_float_engines():
     rng = seeded_rng("off grid")
     train, queries = _tied_pixels(rng)
-    train, queries = _scaled(train, "float64"), _scaled(queries, "float64")
+    train, queries = scaled_pixels(train, "float64"), scaled_pixels(queries, "float64")
     queries[4, 7] += 1e-3  # one value off the grid: the whole chunk leaves it
     for metric_name in GRID_METRICS:
         index = _check(train, queries, metric_name, 5)
@@ -132,13 +128,16 @@ def test_queries_off_the_grid_take_the_float_engines():
 
 def test_values_beyond_a_byte_are_not_a_grid():
     train, queries = _tied_pixels(seeded_rng("256"))
-    train = _scaled(train, "float64")
+    train = scaled_pixels(train, "float64")
     train[3, 3] = 256 / 255.0  # K = 256 does not fit a byte, and no other scale fits
     for metric_name in GRID_METRICS:
-        index = _check(train, _scaled(queries, "float64"), metric_name, 5, routed=False)
+        index = _check(train, scaled_pixels(queries, "float64"), metric_name, 5, routed=False)
         assert index._grid() is None
     # Other metrics (but cosine) never look for a grid.
-    assert BruteIndex(_scaled(queries, "float64"), resolve_metric("chebyshev"), 64)._grid() is None
+    assert (
+        BruteIndex(scaled_pixels(queries, "float64"), resolve_metric("chebyshev"), 64)._grid()
+        is None
+    )
 
 
 def _adversarial_rows(dtype, scale, rng, n_features=67):
@@ -201,7 +200,7 @@ def test_widths_off_the_simd_chunks_match_the_reference(n_features, form):
     rng = seeded_rng("widths", n_features, form)
     pixels = rng.integers(0, 256, size=(90, n_features)).astype(np.uint8)
     pixels[45:] = np.where(rng.random((45, n_features)) < 0.7, pixels[:45], pixels[45:])
-    train, queries = _scaled(pixels[:70], form), _scaled(pixels[60:], form)
+    train, queries = scaled_pixels(pixels[:70], form), scaled_pixels(pixels[60:], form)
     for metric_name in GRID_METRICS:
         index = _check(train, queries, metric_name, 4)
         # The integer engines read exactly the bytes of the rows, in their layouts.
@@ -220,7 +219,9 @@ def test_widths_off_the_simd_chunks_match_the_reference(n_features, form):
 @pytest.mark.skipif(not dot_u8.HAVE_VNNI, reason="the VNNI engine runs only with AVX-512 VNNI")
 def test_bulk_euclidean_keeps_only_the_layout_it_reads():
     train, queries = _tied_pixels(seeded_rng("one layout"))
-    index = _check(_scaled(train, "float64"), _scaled(queries, "float64"), "euclidean", 3)
+    index = _check(
+        scaled_pixels(train, "float64"), scaled_pixels(queries, "float64"), "euclidean", 3
+    )
     assert "u8_dot" in index._prepared and "u8_padded" not in index._prepared
 
 
@@ -246,7 +247,10 @@ np.savez(sys.argv[2], **out)
 
 def test_every_cpu_path_gives_the_reference(tmp_path):
     train, queries = _tied_pixels(seeded_rng("grid paths"))
-    cases = {"train": _scaled(train, "float32-after"), "queries": _scaled(queries, "float32-after")}
+    cases = {
+        "train": scaled_pixels(train, "float32-after"),
+        "queries": scaled_pixels(queries, "float32-after"),
+    }
     for dtype in (np.float64, np.float32):  # the compiled grid check, plain and SIMD
         cases[f"adversarial{8 * dtype().itemsize}"] = _adversarial_rows(
             dtype, 255.0, seeded_rng("adversarial paths", dtype.__name__)
@@ -273,7 +277,7 @@ def test_radius_on_grid_rows_matches_the_reference(form):
     from knnvision.search.radius import radius_by_blocks
 
     train, queries = _tied_pixels(seeded_rng("grid-radius", form))
-    train, queries = _scaled(train, form), _scaled(queries, form)
+    train, queries = scaled_pixels(train, form), scaled_pixels(queries, form)
     metric = resolve_metric("euclidean")
     index = BruteIndex(train, metric, working_memory_mb=64)
     calls = []

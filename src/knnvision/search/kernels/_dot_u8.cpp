@@ -387,6 +387,18 @@ void check_topk_lists(int64_t n_queries, const Matrix<double>& best_d,
     throw std::invalid_argument("top-k lists of the wrong shape");
 }
 
+// block_rows(q0, q1) for the blocks of q_block queries, in parallel (each block's lists are
+// its own, so the results do not depend on which thread takes a block).
+template <class BlockRows>
+void over_query_blocks(int64_t n_queries, int64_t q_block, int n_threads, BlockRows block_rows) {
+  const int64_t n_blocks = (n_queries + q_block - 1) / q_block;
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    const int64_t q0 = block * q_block;
+    block_rows(q0, std::min(q0 + q_block, n_queries));
+  }
+}
+
 // Exact k nearest rows by squared Euclidean distance, via dot products, into best_d / best_i
 // (filled with inf / int64 max by the caller). queries (uint8) and train (int8, y - 128) are
 // padded to 4-row multiples (and, for speed, 64-byte columns); only the first n_queries /
@@ -400,14 +412,10 @@ void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const 
   check_topk_lists(n_queries, best_d, best_i);
   const int64_t width = train.shape(1), k = best_d.shape(1);
   const bool vnni = vnni_path();
-  const int64_t n_blocks = (n_queries + q_block - 1) / q_block;
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
-  for (int64_t block = 0; block < n_blocks; ++block) {
-    const int64_t q0 = block * q_block;
-    dot_block_rows(vnni, queries.data(), width, q0, std::min(q0 + q_block, n_queries),
-                   train.data(), width, n_train, train_sq.data(), width, best_d.data(),
-                   best_i.data(), k);
-  }
+  over_query_blocks(n_queries, q_block, n_threads, [&](int64_t q0, int64_t q1) {
+    dot_block_rows(vnni, queries.data(), width, q0, q1, train.data(), width, n_train,
+                   train_sq.data(), width, best_d.data(), best_i.data(), k);
+  });
 }
 
 // 1 / sqrt(n) for exact squared norms n (float64: both operations correctly rounded), 1 for
@@ -458,14 +466,10 @@ void u8_dot_cosine_topk(Matrix<const uint8_t> queries, int64_t n_queries,
   const int64_t width = train.shape(1), k = best_d.shape(1);
   const bool vnni = vnni_path();
   const std::vector<double> inv_train = inverse_norms(train_sq.data(), n_train);
-  const int64_t n_blocks = (n_queries + q_block - 1) / q_block;
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
-  for (int64_t block = 0; block < n_blocks; ++block) {
-    const int64_t q0 = block * q_block;
-    dot_cosine_block_rows(vnni, queries.data(), width, q0, std::min(q0 + q_block, n_queries),
-                          train.data(), width, n_train, inv_train.data(), width, best_d.data(),
-                          best_i.data(), k);
-  }
+  over_query_blocks(n_queries, q_block, n_threads, [&](int64_t q0, int64_t q1) {
+    dot_cosine_block_rows(vnni, queries.data(), width, q0, q1, train.data(), width, n_train,
+                          inv_train.data(), width, best_d.data(), best_i.data(), k);
+  });
 }
 
 // Every pair with squared distance at most `limit` (see dot_u8.u8_dot_radius): the first
