@@ -66,6 +66,72 @@ def test_blank_chunks_are_skipped_exactly():
             np.testing.assert_array_equal(got_d, want_d)
 
 
+def _tile_case(rng, n_queries, n_features, n_train):
+    """Random rows with exact ties across panels, blank 4-byte groups, an all-zero query and
+    rows of 255 (the largest estimates)."""
+    train = rng.integers(0, 256, size=(n_train, n_features), dtype=np.uint8)
+    queries = rng.integers(0, 256, size=(n_queries, n_features), dtype=np.uint8)
+    for rows in (queries, train):  # blank groups in patterns that differ from row to row
+        n_groups = -(-n_features // 4)
+        blank = np.repeat(rng.random((len(rows), n_groups)) < 0.6, 4, axis=1)[:, :n_features]
+        rows[blank] = 0
+    train[n_train // 2 :: 7] = train[1]  # the same row in many panels: ties beyond k
+    queries[0] = train[1]
+    queries[-1] = 0
+    if n_queries > 2:
+        queries[1] = 255
+        train[-1] = 255
+    return queries, train
+
+
+@pytest.mark.skipif(not dot_u8.HAVE_VNNI, reason="CPU without AVX-512 VNNI")
+@pytest.mark.parametrize(
+    "shape", [(9, 5, 13), (14, 64, 64), (23, 129, 141), (40, 784, 200), (7, 70, 65)]
+)
+def test_u8_tiles_topk_matches_twin(shape):
+    n_queries, n_features, n_train = shape
+    queries, train = _tile_case(_rng("tiles", shape), *shape)
+    tiles, norms = dot_u8.tile_rows(train, dot_u8.squared_norms_u8(train))
+    padded_q = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.PANEL_QUERIES)
+    for k in (1, 5, min(12, n_train)):
+        want_d, want_i = dot_u8.u8_dot_topk_numpy(queries, train, k)
+        for q_block in (6, 12, 252):
+            got_d, got_i = dot_u8.u8_tiles_topk(
+                padded_q, n_queries, tiles, n_train, norms, k, q_block
+            )
+            np.testing.assert_array_equal(got_i, want_i)
+            np.testing.assert_array_equal(got_d, want_d)
+
+
+def test_tile_rows_interleaves_groups_of_four_bytes():
+    rows = _rng("tile layout").integers(0, 256, size=(70, 130), dtype=np.uint8)
+    norms = dot_u8.squared_norms_u8(rows)
+    tiles, tile_norms = dot_u8.tile_rows(rows, norms)
+    width, n_tiles = 192, 8  # columns up to a whole chunk, rows up to whole panels (64)
+    padded = np.zeros((n_tiles * 16, width), dtype=np.int8)
+    padded[:70, :130] = rows.astype(np.int16) - 128
+    want = padded.reshape(n_tiles, 16, width // 4, 4).transpose(0, 2, 1, 3)
+    np.testing.assert_array_equal(tiles, want.reshape(n_tiles, -1))
+    np.testing.assert_array_equal(tile_norms[:70], norms)
+    assert (tile_norms[70:] == np.iinfo(np.int32).max).all()
+    # Rows already shifted to int8 (the grid codes' layout) are copied as they are.
+    shifted, _ = dot_u8.tile_rows(padded[:70, :130], norms, shift=0)
+    np.testing.assert_array_equal(shifted, tiles)
+
+
+@pytest.mark.skipif(not dot_u8.HAVE_VNNI, reason="CPU without AVX-512 VNNI")
+def test_u8_tiles_topk_refuses_bad_layouts():
+    queries, train = _tile_case(_rng("tiles bad"), 12, 64, 30)
+    tiles, norms = dot_u8.tile_rows(train, dot_u8.squared_norms_u8(train))
+    padded_q = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.PANEL_QUERIES)
+    with pytest.raises(ValueError, match="multiple of 6"):
+        dot_u8.u8_tiles_topk(padded_q, 12, tiles, 30, norms, 3, 8)
+    with pytest.raises(ValueError, match="whole panels"):
+        dot_u8.u8_tiles_topk(padded_q, 12, tiles[:3], 30, norms, 3, 6)
+    with pytest.raises(ValueError, match="widths"):
+        dot_u8.u8_tiles_topk(padded_q[:, :32], 12, tiles, 30, norms, 3, 6)
+
+
 # Run in a fresh process per code path: the path is read once, from KNNVISION_CPU.
 _EVERY_PATH_SCRIPT = """
 import sys

@@ -283,3 +283,20 @@ def test_lp_near_ties_below_the_sums_rounding_follow_the_reference(metric_name, 
         for k in (1, 3, 10, 59):
             for rows in (queries[:1], queries):  # one query splits the training rows
                 assert_matches_reference(index, train, rows, k, metric)
+
+
+def test_uint8_rows_wider_than_the_tile_kernel_take_the_row_scan():
+    # Past TILE_MAX_WIDTH columns the tile kernel's int32 lanes could overflow: the search
+    # takes the row-major integer scan and stays exact.
+    from knnvision.search.kernels import dot_u8
+
+    rng = seeded_rng("wide uint8")
+    n_features = dot_u8.TILE_MAX_WIDTH + 70
+    train = rng.integers(0, 256, size=(30, n_features), dtype=np.uint8)
+    queries = rng.integers(0, 256, size=(FEW_QUERIES + 4, n_features), dtype=np.uint8)
+    train[20] = train[3]
+    metric = resolve_metric("euclidean")
+    index = BruteIndex(train, metric, 256)
+    assert_matches_reference(index, train, queries, 4, metric)
+    assert dot_u8.HAVE_VNNI == ("u8_dot" in index._prepared)
+    assert "u8_tiles" not in index._prepared

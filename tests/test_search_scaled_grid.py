@@ -214,6 +214,11 @@ def test_widths_off_the_simd_chunks_match_the_reference(n_features, form):
                 ),
             )
             np.testing.assert_array_equal(norms, (pixels[:70].astype(np.int64) ** 2).sum(1))
+            if metric_name == "euclidean" and dot_u8.HAVE_VNNI:
+                tiles, tile_norms = index._u8_dot_tiles()
+                want_tiles, want_norms = dot_u8.tile_rows(pixels[:70], norms)
+                np.testing.assert_array_equal(tiles, want_tiles)
+                np.testing.assert_array_equal(tile_norms, want_norms)
 
 
 @pytest.mark.skipif(not dot_u8.HAVE_VNNI, reason="the VNNI engine runs only with AVX-512 VNNI")
@@ -222,7 +227,8 @@ def test_bulk_euclidean_keeps_only_the_layout_it_reads():
     index = _check(
         scaled_pixels(train, "float64"), scaled_pixels(queries, "float64"), "euclidean", 3
     )
-    assert "u8_dot" in index._prepared and "u8_padded" not in index._prepared
+    # The tiles are made from the shifted rows, which are then let go.
+    assert set(index._prepared) & {"u8_tiles", "u8_dot", "u8_padded"} == {"u8_tiles"}
 
 
 # Run in a fresh process per code path: the path is read once, from KNNVISION_CPU.

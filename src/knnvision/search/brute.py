@@ -458,13 +458,38 @@ class BruteIndex:
         return integer.u8_topk(squared, padded, train, k, q_block)
 
     def _query_u8_dot(self, queries, k):
-        """uint8 Euclidean with exact integer dot products (AVX-512 VNNI)."""
+        """uint8 Euclidean with exact integer dot products (AVX-512 VNNI): on training tiles
+        (:func:`dot_u8.u8_tiles_topk`, 2.4-3x faster on MNIST) up to ``TILE_MAX_WIDTH``
+        columns, on the shifted rows beyond."""
+        if queries.shape[1] <= dot_u8.TILE_MAX_WIDTH:
+            tiles, tile_norms = self._u8_dot_tiles()
+            padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.PANEL_QUERIES)
+            q_block = self._u8_dot_q_block(len(queries), dot_u8.PANEL_QUERIES)
+            return dot_u8.u8_tiles_topk(
+                padded, len(queries), tiles, len(self.train), tile_norms, k, q_block
+            )
         train, train_sq = self._u8_dot_rows()
         padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
-        q_block = self._u8_dot_q_block(len(queries))
+        q_block = self._u8_dot_q_block(len(queries), dot_u8.DOT_ROWS)
         return dot_u8.u8_dot_topk(
             padded, len(queries), train, len(self.train), train_sq, k, q_block
         )
+
+    def _u8_dot_tiles(self):
+        """The training rows (or grid codes) in :func:`dot_u8.tile_rows`' layout and their
+        int32 norms. Built from the shifted rows of grid codes, which are then let go (a
+        cosine or radius search makes them again)."""
+        if "u8_tiles" not in self._prepared:
+            if self.train.dtype == np.uint8:
+                norms = dot_u8.squared_norms_u8(self.train)
+                self._prepared["u8_tiles"] = dot_u8.tile_rows(self.train, norms)
+            else:
+                rows, norms = self._u8_dot_rows()
+                self._prepared["u8_tiles"] = dot_u8.tile_rows(
+                    rows[: len(self.train)], norms, shift=0
+                )
+                del self._prepared["u8_dot"]
+        return self._prepared["u8_tiles"]
 
     def _u8_dot_rows(self):
         """The training rows shifted to int8 and padded, and their exact squared norms (of
@@ -490,11 +515,13 @@ class BruteIndex:
         return self._prepared["u8_padded"]
 
     @staticmethod
-    def _u8_dot_q_block(n_queries: int) -> int:
+    def _u8_dot_q_block(n_queries: int, multiple: int = dot_u8.DOT_ROWS) -> int:
+        """Queries per parallel block: a multiple of ``multiple``, about 256 at most."""
         # Every block of queries streams all training rows from memory once: blocks of up to
         # 256 queries (their rows stay in L2) measured 15-25% faster than 64 on MNIST.
         threads = get_num_threads()
-        return int(min(256, max(4, 4 * math.ceil(n_queries / (4 * threads)))))
+        most = 256 // multiple * multiple
+        return int(min(most, max(multiple, multiple * math.ceil(n_queries / (multiple * threads)))))
 
     # -- floats on an integer grid ----------------------------------------------------------
 

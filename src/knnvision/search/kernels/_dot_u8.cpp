@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -418,6 +419,219 @@ void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const 
   });
 }
 
+// --- Euclidean on training tiles ---------------------------------------------------------
+// The row-major scan above sums each 4 x 4 block of products across the lanes of 16 vectors
+// at the end, and can skip only whole 64-byte chunks. Here the training rows are stored in
+// tiles of 16 rows interleaved by 4-byte groups (tile t, group g: bytes 4g .. 4g + 3 of rows
+// 16t .. 16t + 15, 64 bytes), so lane l of one vpdpbusd is row l's product with a broadcast
+// group of one query: no sums across lanes, and each block of queries skips every 4-byte group
+// blank in all its rows (on MNIST, sorted as tile_query_order sorts them, 39% of the groups
+// stay, against 72% of the 64-byte chunks).
+constexpr int64_t kTileRows = 16;                       // training rows per tile (one lane each)
+constexpr int64_t kLaneBytes = 4;                       // bytes of a row per lane and group
+constexpr int64_t kPanelTiles = 4;                      // tiles per register block
+constexpr int64_t kPanelQueries = 6;                    // queries per register block
+constexpr int64_t kPanelRows = kPanelTiles * kTileRows;  // training rows per register block
+// int32 lanes stay exact for rows up to this width: |x.(y - 128)| <= 255 * 128 * width and
+// ||y||^2 - 2 x.(y - 128) = ||x - y||^2 - (||x||^2 - 256 sum x) <= (255^2 + 128^2) * width.
+constexpr int64_t kTileMaxWidth = 16384;
+
+// Per block of kPanelQueries query rows: the 4-byte groups in which some row is nonzero, as
+// group numbers (`stride` slots a block), and how many there are.
+struct GroupLists {
+  std::vector<int32_t> groups;
+  std::vector<int64_t> counts;
+  int64_t stride;
+};
+
+GroupLists nonzero_groups(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
+                          int64_t width) {
+  const int64_t n_groups = width / kLaneBytes;
+  const int64_t n_blocks = (q1 - q0 + kPanelQueries - 1) / kPanelQueries;
+  GroupLists lists{std::vector<int32_t>(size_t(n_blocks * n_groups)),
+                   std::vector<int64_t>(size_t(n_blocks), 0), n_groups};
+  for (int64_t block = 0; block < n_blocks; ++block) {
+    const int64_t i = q0 + block * kPanelQueries;
+    const int64_t rows = std::min(kPanelQueries, q1 - i);
+    for (int64_t g = 0; g < n_groups; ++g) {
+      uint32_t any = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        uint32_t word;
+        std::memcpy(&word, Q + (i + r) * q_step + g * kLaneBytes, sizeof word);
+        any |= word;
+      }
+      if (any != 0)
+        lists.groups[size_t(block * n_groups + lists.counts[size_t(block)]++)] = int32_t(g);
+    }
+  }
+  return lists;
+}
+
+#if defined(__x86_64__)
+// The estimates e = ||y||^2 - 2 x.(y - 128) of kPanelQueries query rows (q, q + q_step, ...)
+// against the kPanelRows training rows of the tiles at t (tile_step bytes apart), over the
+// listed groups, into e[(r * kPanelTiles + c) * 16 + lane]; below[r * kPanelTiles + c] gets
+// the lanes whose e is below the row's limit. Not inlined, and with 24 named accumulators:
+// with an array of them GCC copies every accumulator through the stack once per group.
+static_assert(kPanelQueries == 6 && kPanelTiles == 4, "panel_estimates_vnni names 6 x 4");
+KNNV_VNNI __attribute__((noinline)) void panel_estimates_vnni(
+    const uint8_t* q, int64_t q_step, const int8_t* t, int64_t tile_step, const int32_t* groups,
+    int64_t n_groups, const int32_t* train_sq, const int32_t* limit, int32_t* e,
+    uint16_t* below) {
+#define KNNV_ROW_ACC(r) \
+  __m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = a##r##0, a##r##2 = a##r##0, a##r##3 = a##r##0;
+  KNNV_ROW_ACC(0) KNNV_ROW_ACC(1) KNNV_ROW_ACC(2) KNNV_ROW_ACC(3) KNNV_ROW_ACC(4) KNNV_ROW_ACC(5)
+#undef KNNV_ROW_ACC
+  const int64_t t2 = 2 * tile_step, t3 = 3 * tile_step;
+  for (int64_t n = 0; n < n_groups; ++n) {
+    const int64_t g = groups[n];
+    const int8_t* tg = t + g * kTileRows * kLaneBytes;
+    const uint8_t* qg = q + g * kLaneBytes;
+    const __m512i y0 = _mm512_loadu_si512(tg), y1 = _mm512_loadu_si512(tg + tile_step),
+                  y2 = _mm512_loadu_si512(tg + t2), y3 = _mm512_loadu_si512(tg + t3);
+#define KNNV_ROW_DOTS(r)                                                        \
+  {                                                                             \
+    int32_t word;                                                               \
+    std::memcpy(&word, qg + r * q_step, sizeof word);                           \
+    const __m512i x = _mm512_set1_epi32(word);                                  \
+    a##r##0 = _mm512_dpbusd_epi32(a##r##0, x, y0);                              \
+    a##r##1 = _mm512_dpbusd_epi32(a##r##1, x, y1);                              \
+    a##r##2 = _mm512_dpbusd_epi32(a##r##2, x, y2);                              \
+    a##r##3 = _mm512_dpbusd_epi32(a##r##3, x, y3);                              \
+  }
+    KNNV_ROW_DOTS(0) KNNV_ROW_DOTS(1) KNNV_ROW_DOTS(2) KNNV_ROW_DOTS(3) KNNV_ROW_DOTS(4)
+    KNNV_ROW_DOTS(5)
+#undef KNNV_ROW_DOTS
+  }
+  const __m512i acc[kPanelQueries * kPanelTiles] = {
+      a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,
+      a30, a31, a32, a33, a40, a41, a42, a43, a50, a51, a52, a53};
+  for (int64_t c = 0; c < kPanelTiles; ++c) {
+    const __m512i norms = _mm512_loadu_si512(train_sq + c * kTileRows);
+    for (int64_t r = 0; r < kPanelQueries; ++r) {
+      const int64_t a = r * kPanelTiles + c;
+      const __m512i estimate = _mm512_sub_epi32(norms, _mm512_add_epi32(acc[a], acc[a]));
+      _mm512_storeu_si512(e + a * kTileRows, estimate);
+      below[a] = _mm512_cmplt_epi32_mask(estimate, _mm512_set1_epi32(limit[r]));
+    }
+  }
+}
+#endif
+
+// A limit for int32 estimates, clamped: every estimate is below 2^31 - 1, so a limit above it
+// admits the same estimates as 2^31 - 1 does.
+inline int32_t clamp_limit(int64_t limit) {
+  return int32_t(std::min<int64_t>(limit, std::numeric_limits<int32_t>::max()));
+}
+
+// One block of queries [q0, q1) against every training tile, into the top-k lists, in the
+// training rows' index order per query (panels in order, then tiles, then lanes).
+void tiles_block_rows(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
+                      const int8_t* tiles, int64_t tile_step, int64_t n_panels, int64_t n_train,
+                      const int32_t* train_sq, int64_t width, double* bd, int64_t* bi,
+                      int64_t k) {
+#if defined(__x86_64__)
+  const int64_t last = k - 1;
+  const int64_t n_rows = (q1 - q0 + kPanelQueries - 1) / kPanelQueries * kPanelQueries;
+  const std::vector<int64_t> base = distance_bases(Q, q_step, q0, q1, width);
+  std::vector<int64_t> limit(size_t(q1 - q0));
+  // Rows past q1 (zero padding) get a limit nothing is below.
+  std::vector<int32_t> limit32(size_t(n_rows), std::numeric_limits<int32_t>::min());
+  for (int64_t i = q0; i < q1; ++i) {
+    limit[i - q0] = integer_limit(bd[i * k + last] - double(base[i - q0]));
+    limit32[i - q0] = clamp_limit(limit[i - q0]);
+  }
+  const GroupLists lists = nonzero_groups(Q, q_step, q0, q1, width);
+  alignas(64) int32_t e[kPanelQueries * kPanelTiles * kTileRows];
+  uint16_t below[kPanelQueries * kPanelTiles];
+  for (int64_t p = 0; p < n_panels; ++p) {
+    const int8_t* panel = tiles + p * kPanelTiles * tile_step;
+    const int64_t j0 = p * kPanelRows;
+    for (int64_t i = q0; i < q1; i += kPanelQueries) {
+      const int64_t block = (i - q0) / kPanelQueries;
+      panel_estimates_vnni(Q + i * q_step, q_step, panel, tile_step,
+                           lists.groups.data() + block * lists.stride,
+                           lists.counts[size_t(block)], train_sq + j0, limit32.data() + (i - q0),
+                           e, below);
+      for (int64_t r = 0; r < kPanelQueries && i + r < q1; ++r) {
+        const int64_t row = i + r - q0;
+        for (int64_t c = 0; c < kPanelTiles; ++c) {
+          for (uint32_t lanes = below[r * kPanelTiles + c]; lanes != 0; lanes &= lanes - 1) {
+            const int64_t lane = __builtin_ctz(lanes);
+            const int64_t j = j0 + c * kTileRows + lane;
+            const int64_t estimate = e[(r * kPanelTiles + c) * kTileRows + lane];
+            if (j >= n_train || estimate >= limit[size_t(row)]) continue;
+            topk_push(bd + (i + r) * k, bi + (i + r) * k, k, double(base[size_t(row)] + estimate),
+                      j);
+            limit[size_t(row)] = integer_limit(bd[(i + r) * k + last] - double(base[size_t(row)]));
+            limit32[size_t(row)] = clamp_limit(limit[size_t(row)]);
+          }
+        }
+      }
+    }
+  }
+#else
+  throw std::runtime_error("the tile kernel needs AVX-512 VNNI");
+#endif
+}
+
+// u8_dot_topk on training tiles (see tiles_block_rows; the layout is dot_u8.tile_rows'):
+// tiles has one row per tile, kTileRows * width bytes, in panels of kPanelTiles tiles;
+// train_sq holds ||y||^2 per training row as int32, padded to whole panels with 2^31 - 1.
+// queries are padded to a multiple of kPanelQueries rows and q_block is a multiple of it.
+// Needs the VNNI path (vnni_path()) and width <= kTileMaxWidth.
+void u8_tiles_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const int8_t> tiles,
+                   int64_t n_train, Vector<const int32_t> train_sq, int64_t q_block,
+                   Matrix<double> best_d, Matrix<int64_t> best_i, int n_threads) {
+  const int64_t width = queries.shape(1), n_tiles = tiles.shape(0);
+  if (!vnni_path()) throw std::invalid_argument("the tile kernel needs AVX-512 VNNI");
+  if (width % kWidth != 0 || width > kTileMaxWidth ||
+      int64_t(tiles.shape(1)) != width * kTileRows)
+    throw std::invalid_argument("tiles and queries of different or unsupported widths");
+  if (n_tiles % kPanelTiles != 0 || n_tiles * kTileRows < n_train ||
+      int64_t(train_sq.shape(0)) != n_tiles * kTileRows)
+    throw std::invalid_argument("tiles or norms not padded to whole panels");
+  if (n_queries < 0 || int64_t(queries.shape(0)) <
+                           (n_queries + kPanelQueries - 1) / kPanelQueries * kPanelQueries)
+    throw std::invalid_argument("queries not padded to a multiple of 6 rows");
+  if (q_block < kPanelQueries || q_block % kPanelQueries != 0)
+    throw std::invalid_argument("q_block must be a positive multiple of 6");
+  check_topk_lists(n_queries, best_d, best_i);
+  const int64_t k = best_d.shape(1);
+  over_query_blocks(n_queries, q_block, n_threads, [&](int64_t q0, int64_t q1) {
+    tiles_block_rows(queries.data(), width, q0, q1, tiles.data(), width * kTileRows,
+                     n_tiles / kPanelTiles, n_train, train_sq.data(), width, best_d.data(),
+                     best_i.data(), k);
+  });
+}
+
+// Rows of bytes (rows.shape(1) <= width) into the tile layout of u8_tiles_topk, each byte
+// less `shift` (mod 256, so int8 rows viewed as bytes copy as they are with shift 0); tiles
+// (zeroed by the caller) has width * kTileRows bytes a tile.
+void tile_rows(Matrix<const uint8_t> rows, int shift, Matrix<int8_t> tiles) {
+  const int64_t n_rows = rows.shape(0), n_cols = rows.shape(1);
+  const int64_t width = int64_t(tiles.shape(1)) / kTileRows;
+  if (width * kTileRows != int64_t(tiles.shape(1)) || width % kLaneBytes != 0 ||
+      n_cols > width || int64_t(tiles.shape(0)) * kTileRows < n_rows)
+    throw std::invalid_argument("tiles too small for the rows");
+  for (int64_t i = 0; i < n_rows; ++i) {
+    const uint8_t* row = rows.data() + i * n_cols;
+    int8_t* tile = tiles.data() + (i / kTileRows) * width * kTileRows + (i % kTileRows) * kLaneBytes;
+    // Less 128 mod 256 flips the top bit of every byte: a whole group at once.
+    const uint32_t flip = shift == 128 ? 0x80808080u : 0u;
+    int64_t f = 0;
+    for (; f + kLaneBytes <= n_cols; f += kLaneBytes) {
+      uint32_t word;
+      std::memcpy(&word, row + f, sizeof word);
+      word ^= flip;
+      std::memcpy(tile + f * kTileRows, &word, sizeof word);
+    }
+    for (; f < n_cols; ++f)
+      tile[(f / kLaneBytes) * kTileRows * kLaneBytes + f % kLaneBytes] =
+          int8_t(uint8_t(row[f] - shift));
+  }
+}
+
 // 1 / sqrt(n) for exact squared norms n (float64: both operations correctly rounded), 1 for
 // a zero row, as the reference's unit rows; one entry per row of a whole number of blocks.
 std::vector<double> inverse_norms(const int64_t* squared, int64_t n) {
@@ -556,6 +770,12 @@ NB_MODULE(_dot_u8, m) {
   m.def("vnni_path", &knnv::vnni_path,
         "Whether the AVX-512 VNNI path runs (the CPU has it and KNNVISION_CPU allows it).");
   m.def("u8_dot_topk", &knnv::u8_dot_topk, knnv::ReleaseGil());
+  m.attr("TILE_ROWS") = knnv::kTileRows;
+  m.attr("PANEL_TILES") = knnv::kPanelTiles;
+  m.attr("PANEL_QUERIES") = knnv::kPanelQueries;
+  m.attr("TILE_MAX_WIDTH") = knnv::kTileMaxWidth;
+  m.def("tile_rows", &knnv::tile_rows, knnv::ReleaseGil());
+  m.def("u8_tiles_topk", &knnv::u8_tiles_topk, knnv::ReleaseGil());
   m.def("u8_dot_cosine_topk", &knnv::u8_dot_cosine_topk, knnv::ReleaseGil());
   m.def("u8_dot_radius", &knnv::u8_dot_radius, knnv::ReleaseGil());
   m.def("squared_norms_u8", &knnv::squared_norms_u8, knnv::ReleaseGil());

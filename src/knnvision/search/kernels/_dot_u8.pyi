@@ -17,6 +17,18 @@ def vnni_path() -> bool:
 
 def u8_dot_topk(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: int, arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg3: int, arg4: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg5: int, arg6: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], arg7: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu')], arg8: int, /) -> None: ...
 
+TILE_ROWS: int = 16
+
+PANEL_TILES: int = 4
+
+PANEL_QUERIES: int = 6
+
+TILE_MAX_WIDTH: int = 16384
+
+def tile_rows(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: int, arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu')], /) -> None: ...
+
+def u8_tiles_topk(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: int, arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg3: int, arg4: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu', writable=False)], arg5: int, arg6: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], arg7: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu')], arg8: int, /) -> None: ...
+
 def u8_dot_cosine_topk(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: int, arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg3: int, arg4: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg5: int, arg6: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], arg7: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu')], arg8: int, /) -> None: ...
 
 def u8_dot_radius(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: int, arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg3: int, arg4: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg5: int, arg6: float, arg7: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu')], arg8: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu')], arg9: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], arg10: int, /) -> int: ...

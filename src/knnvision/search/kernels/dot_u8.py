@@ -3,18 +3,26 @@
 ``vpdpbusd`` multiplies 64 unsigned bytes by 64 signed bytes and adds each group of four
 products into a 32-bit lane: one instruction per 64 multiply-adds, exact. Training rows are
 stored shifted to signed bytes, ``y - 128``, so ``x . y = x . (y - 128) + 128 sum(x)``, and
-``||x - y||^2 = ||x||^2 + ||y||^2 - 2 x . y`` holds exactly in integers. A 4 x 4 block of
-query and training rows keeps 16 accumulators in registers and loads each 64-byte chunk of
-a row once for four products. Measured here (one core, CPU time): 140 G multiply-adds/s,
-against 57 for the float32 matrix product.
+``||x - y||^2 = ||x||^2 + ||y||^2 - 2 x . y`` holds exactly in integers.
+
+Euclidean top-k (:func:`u8_tiles_topk`) reads the training rows in tiles of 16 rows
+interleaved by 4-byte groups (:func:`tile_rows`): one ``vpdpbusd`` gives 16 training rows'
+products with a broadcast group of one query, so 6 queries x 64 training rows keep 24
+accumulators in registers, need no sums across lanes, and each block of 6 queries skips the
+4-byte groups blank in all of them (61% of MNIST's). Cosine and radius searches, and rows
+wider than ``TILE_MAX_WIDTH`` (where int32 lanes could overflow), read row-major shifted rows
+(:func:`u8_dot_topk`): 4 x 4 blocks, 16 accumulators summed across lanes at the end,
+skipping 64-byte chunks blank in four queries. On MNIST (60,000 x 10,000, 2 shared threads)
+the tiles took 0.38-0.43x the row-major kernel's time for the same lists
+(``benchmarks/vnni_peak.py`` gives the rate against the machine's ``vpdpbusd`` peak).
 
 The loop is compiled C++ (``_dot_u8.cpp``). Its VNNI path runs when the CPU has AVX-512
 VNNI and ``KNNVISION_CPU`` does not ask for less (``HAVE_VNNI``, which the brute force
 checks before choosing this engine); elsewhere plain loops give the same exact answer,
 slower than :mod:`.integer`'s.
 Cosine (:func:`u8_dot_cosine_topk`) keeps float64 estimates from the same exact products.
-Chunks blank in all four query rows of a block add nothing, so the VNNI loop skips them, and
-the queries run sorted by their blank chunks (MNIST's blank top and bottom image rows).
+Blank groups or chunks add nothing, so the loops skip them, and the queries run sorted by
+their blank groups or chunks (MNIST's blank borders).
 NumPy twins: :func:`u8_dot_topk_numpy`, :func:`u8_dot_cosine_topk_numpy`.
 """
 
@@ -28,6 +36,11 @@ from . import _dot_u8
 DOT_ROWS = _dot_u8.DOT_ROWS  # query rows per block
 DOT_COLS = _dot_u8.DOT_COLS  # training rows per block
 DOT_WIDTH = _dot_u8.DOT_WIDTH  # bytes per chunk
+
+TILE_ROWS = _dot_u8.TILE_ROWS  # training rows per tile of u8_tiles_topk
+PANEL_TILES = _dot_u8.PANEL_TILES  # tiles per register block
+PANEL_QUERIES = _dot_u8.PANEL_QUERIES  # queries per register block
+TILE_MAX_WIDTH = _dot_u8.TILE_MAX_WIDTH  # widest rows u8_tiles_topk takes
 
 # Whether u8_dot_topk takes the VNNI path (the CPU has it, KNNVISION_CPU allows it).
 HAVE_VNNI = bool(_dot_u8.vnni_path())
@@ -77,6 +90,71 @@ def _run_topk(kernel, queries, n_queries, train, n_train, train_sq, k, q_block):
         get_num_threads(),
     )
     return _in_caller_order(order, best_d, best_i)
+
+
+def u8_tiles_topk(queries, n_queries, tiles, n_train, train_sq, k, q_block):
+    """:func:`u8_dot_topk` on training tiles (:func:`tile_rows`), with VNNI only: the same
+    exact squared distances and indices, ties to the smaller index.
+
+    ``queries`` (uint8) are padded to ``DOT_WIDTH``-multiple columns and ``PANEL_QUERIES``-
+    multiple rows, ``train_sq`` is :func:`tile_rows`' int32 norms, ``q_block`` a multiple
+    of ``PANEL_QUERIES``. The queries run in :func:`_in_blank_group_order`.
+    """
+    order, queries = _in_blank_group_order(queries, n_queries)
+    best_d, best_i = _empty_lists(n_queries, k)
+    _dot_u8.u8_tiles_topk(
+        queries,
+        int(n_queries),
+        tiles,
+        int(n_train),
+        train_sq,
+        int(q_block),
+        best_d,
+        best_i,
+        get_num_threads(),
+    )
+    return _in_caller_order(order, best_d, best_i)
+
+
+def tile_rows(rows, train_sq, shift=128):
+    """``(tiles, norms)``: the byte rows ``rows - shift`` (uint8 rows, shift 128; or int8
+    rows already shifted, shift 0) as int8 in the layout of :func:`u8_tiles_topk`, and
+    ``train_sq`` as int32, padded to whole panels with ``2^31 - 1`` (so no padded row is
+    ever below a limit).
+
+    Tile ``t`` is one row of ``TILE_ROWS * width`` bytes (``width``: the columns rounded up
+    to ``DOT_WIDTH``): for each 4-byte group ``g``, bytes ``4g .. 4g + 3`` of rows
+    ``TILE_ROWS * t`` to ``TILE_ROWS * t + TILE_ROWS - 1`` in turn. Padding is 0.
+    """
+    rows = np.ascontiguousarray(rows)
+    n_rows, n_cols = rows.shape
+    width = max(DOT_WIDTH, -(-n_cols // DOT_WIDTH) * DOT_WIDTH)
+    n_tiles = -(-n_rows // (PANEL_TILES * TILE_ROWS)) * PANEL_TILES
+    tiles = np.zeros((n_tiles, TILE_ROWS * width), dtype=np.int8)
+    _dot_u8.tile_rows(rows.view(np.uint8), int(shift), tiles)
+    norms = np.full(n_tiles * TILE_ROWS, np.iinfo(np.int32).max, dtype=np.int32)
+    norms[:n_rows] = train_sq[:n_rows]
+    return tiles, norms
+
+
+def _in_blank_group_order(queries, n_queries):
+    """:func:`_in_blank_chunk_order` for :func:`u8_tiles_topk`: the query rows sorted by
+    which 4-byte groups are all zero, so that blocks of ``PANEL_QUERIES`` share blank groups
+    (on MNIST 39% of a block's groups stay, 49% in the caller's order)."""
+    queries = np.ascontiguousarray(queries)
+    if n_queries < 2 * PANEL_QUERIES:
+        return None, queries
+    nonzero = np.empty((n_queries, queries.shape[1] // 4), dtype=bool)
+    for r0 in range(0, n_queries, 4096):  # no wide temporary copy of the rows
+        block = queries[r0 : min(r0 + 4096, n_queries)]
+        nonzero[r0 : r0 + len(block)] = block.reshape(len(block), -1, 4).any(axis=2)
+    if nonzero.all():
+        return None, queries
+    keys = np.packbits(nonzero, axis=1)
+    order = np.lexsort(keys.T[::-1])  # stable: equal patterns keep the caller's order
+    rows = np.zeros_like(queries)
+    np.take(queries, order, axis=0, out=rows[:n_queries])
+    return order, rows
 
 
 def _in_blank_chunk_order(queries, n_queries):
