@@ -67,8 +67,8 @@ def test_blank_chunks_are_skipped_exactly():
 
 
 def _tile_case(rng, n_queries, n_features, n_train):
-    """Random rows with exact ties across panels, blank 4-byte groups, an all-zero query and
-    rows of 255 (the largest estimates)."""
+    """Random rows with exact ties across panels, blank 4-byte groups (zero rows among them),
+    an all-zero query and rows of 255 (the largest estimates)."""
     train = rng.integers(0, 256, size=(n_train, n_features), dtype=np.uint8)
     queries = rng.integers(0, 256, size=(n_queries, n_features), dtype=np.uint8)
     for rows in (queries, train):  # blank groups in patterns that differ from row to row
@@ -88,19 +88,26 @@ def _tile_case(rng, n_queries, n_features, n_train):
 @pytest.mark.parametrize(
     "shape", [(9, 5, 13), (14, 64, 64), (23, 129, 141), (40, 784, 200), (7, 70, 65)]
 )
-def test_u8_tiles_topk_matches_twin(shape):
+def test_u8_tiles_euclidean_and_cosine_match_twins(shape):
     n_queries, n_features, n_train = shape
     queries, train = _tile_case(_rng("tiles", shape), *shape)
     tiles, norms = dot_u8.tile_rows(train, dot_u8.squared_norms_u8(train))
     padded_q = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.PANEL_QUERIES)
+    inverse = dot_u8.tile_inverse_norms(norms, n_train)
     for k in (1, 5, min(12, n_train)):
         want_d, want_i = dot_u8.u8_dot_topk_numpy(queries, train, k)
+        cos_d, cos_i = dot_u8.u8_dot_cosine_topk_numpy(queries, train, k)
         for q_block in (6, 12, 252):
             got_d, got_i = dot_u8.u8_tiles_topk(
                 padded_q, n_queries, tiles, n_train, norms, k, q_block
             )
             np.testing.assert_array_equal(got_i, want_i)
             np.testing.assert_array_equal(got_d, want_d)
+            got_d, got_i = dot_u8.u8_tiles_cosine_topk(
+                padded_q, n_queries, tiles, n_train, inverse, k, q_block
+            )
+            np.testing.assert_array_equal(got_i, cos_i)
+            np.testing.assert_array_equal(got_d, cos_d)
 
 
 def test_tile_rows_interleaves_groups_of_four_bytes():

@@ -285,8 +285,9 @@ def test_lp_near_ties_below_the_sums_rounding_follow_the_reference(metric_name, 
                 assert_matches_reference(index, train, rows, k, metric)
 
 
-def test_uint8_rows_wider_than_the_tile_kernel_take_the_row_scan():
-    # Past TILE_MAX_WIDTH columns the tile kernel's int32 lanes could overflow: the search
+@pytest.mark.parametrize("metric_name", ["euclidean", "cosine"])
+def test_uint8_rows_wider_than_the_tile_kernel_take_the_row_scan(metric_name):
+    # Past TILE_MAX_WIDTH columns the tile kernels' int32 lanes could overflow: the search
     # takes the row-major integer scan and stays exact.
     from knnvision.search.kernels import dot_u8
 
@@ -295,7 +296,7 @@ def test_uint8_rows_wider_than_the_tile_kernel_take_the_row_scan():
     train = rng.integers(0, 256, size=(30, n_features), dtype=np.uint8)
     queries = rng.integers(0, 256, size=(FEW_QUERIES + 4, n_features), dtype=np.uint8)
     train[20] = train[3]
-    metric = resolve_metric("euclidean")
+    metric = resolve_metric(metric_name)
     index = BruteIndex(train, metric, 256)
     assert_matches_reference(index, train, queries, 4, metric)
     assert dot_u8.HAVE_VNNI == ("u8_dot" in index._prepared)

@@ -108,6 +108,8 @@ class _Prepared(TypedDict, total=False):
     u8_padded: np.ndarray  # uint8 rows padded for the SIMD kernels
     projection: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]  # see _projection
     u8_dot: tuple[np.ndarray, np.ndarray]  # shifted int8 rows and their squared norms
+    u8_tiles: tuple[np.ndarray, np.ndarray]  # the same in tiles (dot_u8.tile_rows), int32 norms
+    u8_tile_inverse: np.ndarray  # 1 / ||y|| of the tiles' rows, for cosine
     norms: np.ndarray  # row norms for the cosine re-check, zero norms as 1
     gemm: tuple[np.ndarray, float]  # per-row offsets and the largest norm
     grid: tuple[float, np.ndarray, float] | None  # see _grid
@@ -491,6 +493,15 @@ class BruteIndex:
                 del self._prepared["u8_dot"]
         return self._prepared["u8_tiles"]
 
+    def _u8_tile_inverse_norms(self):
+        """``1 / ||y||`` of the training bytes (1 for zero rows), padded like the tiles."""
+        if "u8_tile_inverse" not in self._prepared:
+            _, tile_norms = self._u8_dot_tiles()
+            self._prepared["u8_tile_inverse"] = dot_u8.tile_inverse_norms(
+                tile_norms, len(self.train)
+            )
+        return self._prepared["u8_tile_inverse"]
+
     def _u8_dot_rows(self):
         """The training rows shifted to int8 and padded, and their exact squared norms (of
         the grid codes ``K`` for float rows on a grid)."""
@@ -632,22 +643,36 @@ class BruteIndex:
     def _query_codes_cosine(self, queries, codes, k):
         """Exact cosine via integer dot products (AVX-512 VNNI) of the byte ``codes`` of
         ``queries`` with the training bytes: the float64 estimates of
-        :func:`dot_u8.u8_dot_cosine_topk` pick the candidates, and every one within twice
+        :func:`dot_u8.u8_tiles_cosine_topk` (:func:`dot_u8.u8_dot_cosine_topk` for rows
+        wider than ``TILE_MAX_WIDTH``) pick the candidates, and every one within twice
         :meth:`_cosine_codes_bound` of the k-th is measured again in float64."""
-        train, train_sq = self._u8_dot_rows()
-        padded = dot_u8.pad_rows_u8(codes, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
         # Spare candidates for the re-check: the bound is far below the gaps between
         # neighbours, so only rows tied with the k-th estimate can be near-ties.
         k_keep = min(len(self.train), k + 6)
-        est_e, est_i = dot_u8.u8_dot_cosine_topk(
-            padded,
-            len(codes),
-            train,
-            len(self.train),
-            train_sq,
-            k_keep,
-            self._u8_dot_q_block(len(codes)),
-        )
+        if codes.shape[1] <= dot_u8.TILE_MAX_WIDTH:
+            tiles, _ = self._u8_dot_tiles()
+            padded = dot_u8.pad_rows_u8(codes, dot_u8.DOT_WIDTH, dot_u8.PANEL_QUERIES)
+            est_e, est_i = dot_u8.u8_tiles_cosine_topk(
+                padded,
+                len(codes),
+                tiles,
+                len(self.train),
+                self._u8_tile_inverse_norms(),
+                k_keep,
+                self._u8_dot_q_block(len(codes), dot_u8.PANEL_QUERIES),
+            )
+        else:
+            train, train_sq = self._u8_dot_rows()
+            padded = dot_u8.pad_rows_u8(codes, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+            est_e, est_i = dot_u8.u8_dot_cosine_topk(
+                padded,
+                len(codes),
+                train,
+                len(self.train),
+                train_sq,
+                k_keep,
+                self._u8_dot_q_block(len(codes)),
+            )
         limits = est_e[:, k - 1] + 2.0 * self._cosine_codes_bound(queries)
         every = np.arange(len(self.train), dtype=np.int64)
         return self._recheck(queries, est_e, est_i, limits, k, lambda row: every)

@@ -419,6 +419,15 @@ void u8_dot_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const 
   });
 }
 
+// 1 / sqrt(n) for exact squared norms n (float64: both operations correctly rounded), 1 for
+// a zero row, as the reference's unit rows; one entry per row of a whole number of blocks.
+std::vector<double> inverse_norms(const int64_t* squared, int64_t n) {
+  std::vector<double> inverse(size_t(round_up_rows(n)), 1.0);
+  for (int64_t i = 0; i < n; ++i)
+    if (squared[i] != 0) inverse[size_t(i)] = 1.0 / std::sqrt(double(squared[i]));
+  return inverse;
+}
+
 // --- Euclidean on training tiles ---------------------------------------------------------
 // The row-major scan above sums each 4 x 4 block of products across the lanes of 16 vectors
 // at the end, and can skip only whole 64-byte chunks. Here the training rows are stored in
@@ -468,16 +477,18 @@ GroupLists nonzero_groups(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t 
 }
 
 #if defined(__x86_64__)
-// The estimates e = ||y||^2 - 2 x.(y - 128) of kPanelQueries query rows (q, q + q_step, ...)
-// against the kPanelRows training rows of the tiles at t (tile_step bytes apart), over the
-// listed groups, into e[(r * kPanelTiles + c) * 16 + lane]; below[r * kPanelTiles + c] gets
-// the lanes whose e is below the row's limit. Not inlined, and with 24 named accumulators:
-// with an array of them GCC copies every accumulator through the stack once per group.
-static_assert(kPanelQueries == 6 && kPanelTiles == 4, "panel_estimates_vnni names 6 x 4");
-KNNV_VNNI __attribute__((noinline)) void panel_estimates_vnni(
+// The products x.(y - 128) of kPanelQueries query rows (q, q + q_step, ...) with the
+// kPanelRows training rows of the tiles at t (tile_step bytes apart), over the listed groups,
+// handed to test.panel as acc[r * kPanelTiles + c] (lane l: training row c * 16 + l), which
+// writes the pairs' estimates and which lanes are below their row's limit. Not inlined, and
+// with 24 named accumulators: with an array of them GCC copies every accumulator through the
+// stack once per group.
+static_assert(kPanelQueries == 6 && kPanelTiles == 4, "panel_products_vnni names 6 x 4");
+template <class Test>
+KNNV_VNNI __attribute__((noinline)) void panel_products_vnni(
     const uint8_t* q, int64_t q_step, const int8_t* t, int64_t tile_step, const int32_t* groups,
-    int64_t n_groups, const int32_t* train_sq, const int32_t* limit, int32_t* e,
-    uint16_t* below) {
+    int64_t n_groups, const Test& test, int64_t j0, int64_t row,
+    typename Test::Estimate* e, uint16_t* below) {
 #define KNNV_ROW_ACC(r) \
   __m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = a##r##0, a##r##2 = a##r##0, a##r##3 = a##r##0;
   KNNV_ROW_ACC(0) KNNV_ROW_ACC(1) KNNV_ROW_ACC(2) KNNV_ROW_ACC(3) KNNV_ROW_ACC(4) KNNV_ROW_ACC(5)
@@ -506,15 +517,7 @@ KNNV_VNNI __attribute__((noinline)) void panel_estimates_vnni(
   const __m512i acc[kPanelQueries * kPanelTiles] = {
       a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23,
       a30, a31, a32, a33, a40, a41, a42, a43, a50, a51, a52, a53};
-  for (int64_t c = 0; c < kPanelTiles; ++c) {
-    const __m512i norms = _mm512_loadu_si512(train_sq + c * kTileRows);
-    for (int64_t r = 0; r < kPanelQueries; ++r) {
-      const int64_t a = r * kPanelTiles + c;
-      const __m512i estimate = _mm512_sub_epi32(norms, _mm512_add_epi32(acc[a], acc[a]));
-      _mm512_storeu_si512(e + a * kTileRows, estimate);
-      below[a] = _mm512_cmplt_epi32_mask(estimate, _mm512_set1_epi32(limit[r]));
-    }
-  }
+  test.panel(acc, j0, row, e, below);
 }
 #endif
 
@@ -524,47 +527,138 @@ inline int32_t clamp_limit(int64_t limit) {
   return int32_t(std::min<int64_t>(limit, std::numeric_limits<int32_t>::max()));
 }
 
-// One block of queries [q0, q1) against every training tile, into the top-k lists, in the
-// training rows' index order per query (panels in order, then tiles, then lanes).
+// Euclidean on tiles: the estimate is e = ||y||^2 - 2 x.(y - 128) in int32 lanes (exact up to
+// kTileMaxWidth), against per-row integer limits from the k-th distance less the row's base.
+struct TileEuclidean {
+  using Estimate = int32_t;
+  using Stats = int32_t;
+  const int32_t* train_sq;     // per training row, whole panels (padding: 2^31 - 1)
+  std::vector<int64_t> base;   // ||x||^2 - 256 sum(x) per query row of the block
+  std::vector<int64_t> limit;  // exact, per query row of the block
+  std::vector<int32_t> limit32;  // clamped; rows past the block's end: nothing is below
+
+  TileEuclidean(const int32_t* train_sq_, const uint8_t* Q, int64_t q_step, int64_t q0,
+                int64_t q1, int64_t n_rows, int64_t width, const double* bd, int64_t k)
+      : train_sq(train_sq_), base(distance_bases(Q, q_step, q0, q1, width)),
+        limit(size_t(q1 - q0)),
+        limit32(size_t(n_rows), std::numeric_limits<int32_t>::min()) {
+    for (int64_t i = 0; i < q1 - q0; ++i) update(i, bd[(q0 + i) * k + k - 1]);
+  }
+  void update(int64_t row, double kth) {
+    limit[size_t(row)] = integer_limit(kth - double(base[size_t(row)]));
+    limit32[size_t(row)] = clamp_limit(limit[size_t(row)]);
+  }
+  bool below(int64_t row, Estimate e) const { return e < limit[size_t(row)]; }
+  double distance(int64_t row, Estimate e) const { return double(base[size_t(row)] + e); }
+#if defined(__x86_64__)
+  KNNV_VNNI inline __attribute__((always_inline)) void panel(const __m512i* acc, int64_t j0,
+                                                             int64_t row, Estimate* e,
+                                                             uint16_t* below) const {
+    for (int64_t c = 0; c < kPanelTiles; ++c) {
+      const __m512i norms = _mm512_loadu_si512(train_sq + j0 + c * kTileRows);
+      for (int64_t r = 0; r < kPanelQueries; ++r) {
+        const int64_t a = r * kPanelTiles + c;
+        const __m512i estimate = _mm512_sub_epi32(norms, _mm512_add_epi32(acc[a], acc[a]));
+        _mm512_storeu_si512(e + a * kTileRows, estimate);
+        below[a] = _mm512_cmplt_epi32_mask(estimate, _mm512_set1_epi32(limit32[size_t(row + r)]));
+      }
+    }
+  }
+#endif
+};
+
+// Cosine on tiles: the estimate is CosineTest's, 1 - ((x.y) / ||y||) / ||x|| in float64 with
+// x.y = x.(y - 128) + 128 sum(x) exact in int32 (up to kTileMaxWidth), in the same operations
+// and order, so it agrees with the NumPy twin bit for bit.
+struct TileCosine {
+  using Estimate = double;
+  using Stats = double;
+  const double* inv_train;        // 1 / ||y|| per training row, whole panels
+  std::vector<int32_t> shift;     // 128 sum(x) per query row of the block (whole blocks)
+  std::vector<double> inv_query;  // 1 / ||x|| per query row (whole blocks)
+  std::vector<double> limit;      // per query row; rows past the block's end: -inf
+
+  TileCosine(const double* inv_train_, const uint8_t* Q, int64_t q_step, int64_t q0,
+             int64_t q1, int64_t n_rows, int64_t width, const double* bd, int64_t k)
+      : inv_train(inv_train_), shift(size_t(n_rows), 0),
+        limit(size_t(n_rows), -std::numeric_limits<double>::infinity()) {
+    std::vector<int64_t> squared(size_t(n_rows), 0);
+    for (int64_t i = q0; i < q1; ++i) {
+      const uint8_t* q = Q + i * q_step;
+      int64_t sum = 0, sq = 0;
+      for (int64_t f = 0; f < width; ++f) sum += q[f], sq += int64_t(q[f]) * q[f];
+      shift[size_t(i - q0)] = int32_t(128 * sum);
+      squared[size_t(i - q0)] = sq;
+      limit[size_t(i - q0)] = bd[i * k + k - 1];
+    }
+    inv_query = inverse_norms(squared.data(), n_rows);
+  }
+  void update(int64_t row, double kth) { limit[size_t(row)] = kth; }
+  bool below(int64_t row, Estimate e) const { return e < limit[size_t(row)]; }
+  double distance(int64_t, Estimate e) const { return e; }
+#if defined(__x86_64__)
+  KNNV_VNNI inline __attribute__((always_inline)) void panel(const __m512i* acc, int64_t j0,
+                                                             int64_t row, Estimate* e,
+                                                             uint16_t* below) const {
+    const __m512d one = _mm512_set1_pd(1.0);
+    for (int64_t r = 0; r < kPanelQueries; ++r) {
+      const __m512i shifts = _mm512_set1_epi32(shift[size_t(row + r)]);
+      const __m512d inv_q = _mm512_set1_pd(inv_query[size_t(row + r)]);
+      const __m512d limits = _mm512_set1_pd(limit[size_t(row + r)]);
+      for (int64_t c = 0; c < kPanelTiles; ++c) {
+        const int64_t a = r * kPanelTiles + c;
+        const __m512i exact = _mm512_add_epi32(acc[a], shifts);
+        uint32_t mask = 0;
+        for (int half = 0; half < 2; ++half) {
+          const __m256i lanes = _mm512_extracti64x4_epi64(exact, half);
+          const __m512d inv_t = _mm512_loadu_pd(inv_train + j0 + c * kTileRows + 8 * half);
+          const __m512d scaled = _mm512_mul_pd(_mm512_cvtepi32_pd(lanes), inv_t);
+          const __m512d estimate = _mm512_sub_pd(one, _mm512_mul_pd(scaled, inv_q));
+          _mm512_storeu_pd(e + a * kTileRows + 8 * half, estimate);
+          mask |= uint32_t(_mm512_cmp_pd_mask(estimate, limits, _CMP_LT_OQ)) << (8 * half);
+        }
+        below[a] = uint16_t(mask);
+      }
+    }
+  }
+#endif
+};
+
+// One block of queries [q0, q1) against every training tile, into the top-k lists of the
+// smallest estimates (Test: TileEuclidean, TileCosine), in the training rows' index order
+// per query (panels in order, then tiles, then lanes), so ties go to the smaller index.
+template <class Test>
 void tiles_block_rows(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
                       const int8_t* tiles, int64_t tile_step, int64_t n_panels, int64_t n_train,
-                      const int32_t* train_sq, int64_t width, double* bd, int64_t* bi,
+                      const typename Test::Stats* train_stats, int64_t width, double* bd,
+                      int64_t* bi,
                       int64_t k) {
 #if defined(__x86_64__)
-  const int64_t last = k - 1;
   const int64_t n_rows = (q1 - q0 + kPanelQueries - 1) / kPanelQueries * kPanelQueries;
-  const std::vector<int64_t> base = distance_bases(Q, q_step, q0, q1, width);
-  std::vector<int64_t> limit(size_t(q1 - q0));
-  // Rows past q1 (zero padding) get a limit nothing is below.
-  std::vector<int32_t> limit32(size_t(n_rows), std::numeric_limits<int32_t>::min());
-  for (int64_t i = q0; i < q1; ++i) {
-    limit[i - q0] = integer_limit(bd[i * k + last] - double(base[i - q0]));
-    limit32[i - q0] = clamp_limit(limit[i - q0]);
-  }
+  Test test(train_stats, Q, q_step, q0, q1, n_rows, width, bd, k);
   const GroupLists lists = nonzero_groups(Q, q_step, q0, q1, width);
-  alignas(64) int32_t e[kPanelQueries * kPanelTiles * kTileRows];
+  alignas(64) typename Test::Estimate e[kPanelQueries * kPanelTiles * kTileRows];
   uint16_t below[kPanelQueries * kPanelTiles];
   for (int64_t p = 0; p < n_panels; ++p) {
     const int8_t* panel = tiles + p * kPanelTiles * tile_step;
     const int64_t j0 = p * kPanelRows;
     for (int64_t i = q0; i < q1; i += kPanelQueries) {
       const int64_t block = (i - q0) / kPanelQueries;
-      panel_estimates_vnni(Q + i * q_step, q_step, panel, tile_step,
-                           lists.groups.data() + block * lists.stride,
-                           lists.counts[size_t(block)], train_sq + j0, limit32.data() + (i - q0),
-                           e, below);
+      panel_products_vnni(Q + i * q_step, q_step, panel, tile_step,
+                          lists.groups.data() + block * lists.stride, lists.counts[size_t(block)],
+                          test, j0, i - q0, e, below);
       for (int64_t r = 0; r < kPanelQueries && i + r < q1; ++r) {
         const int64_t row = i + r - q0;
+        double* row_d = bd + (i + r) * k;
+        int64_t* row_i = bi + (i + r) * k;
         for (int64_t c = 0; c < kPanelTiles; ++c) {
           for (uint32_t lanes = below[r * kPanelTiles + c]; lanes != 0; lanes &= lanes - 1) {
             const int64_t lane = __builtin_ctz(lanes);
             const int64_t j = j0 + c * kTileRows + lane;
-            const int64_t estimate = e[(r * kPanelTiles + c) * kTileRows + lane];
-            if (j >= n_train || estimate >= limit[size_t(row)]) continue;
-            topk_push(bd + (i + r) * k, bi + (i + r) * k, k, double(base[size_t(row)] + estimate),
-                      j);
-            limit[size_t(row)] = integer_limit(bd[(i + r) * k + last] - double(base[size_t(row)]));
-            limit32[size_t(row)] = clamp_limit(limit[size_t(row)]);
+            const auto estimate = e[(r * kPanelTiles + c) * kTileRows + lane];
+            if (j >= n_train || !test.below(row, estimate)) continue;
+            topk_push(row_d, row_i, k, test.distance(row, estimate), j);
+            test.update(row, row_d[k - 1]);
           }
         }
       }
@@ -575,34 +669,70 @@ void tiles_block_rows(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
 #endif
 }
 
-// u8_dot_topk on training tiles (see tiles_block_rows; the layout is dot_u8.tile_rows'):
-// tiles has one row per tile, kTileRows * width bytes, in panels of kPanelTiles tiles;
-// train_sq holds ||y||^2 per training row as int32, padded to whole panels with 2^31 - 1.
-// queries are padded to a multiple of kPanelQueries rows and q_block is a multiple of it.
-// Needs the VNNI path (vnni_path()) and width <= kTileMaxWidth.
-void u8_tiles_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const int8_t> tiles,
-                   int64_t n_train, Vector<const int32_t> train_sq, int64_t q_block,
-                   Matrix<double> best_d, Matrix<int64_t> best_i, int n_threads) {
+// The layout u8_tiles_topk and u8_tiles_cosine_topk read, and per training row stats (norms
+// or reciprocal norms) of whole panels.
+template <class Stats>
+void check_tile_inputs(const Matrix<const uint8_t>& queries, int64_t n_queries,
+                       const Matrix<const int8_t>& tiles, int64_t n_train,
+                       const Vector<const Stats>& stats, int64_t q_block) {
   const int64_t width = queries.shape(1), n_tiles = tiles.shape(0);
   if (!vnni_path()) throw std::invalid_argument("the tile kernel needs AVX-512 VNNI");
   if (width % kWidth != 0 || width > kTileMaxWidth ||
       int64_t(tiles.shape(1)) != width * kTileRows)
     throw std::invalid_argument("tiles and queries of different or unsupported widths");
   if (n_tiles % kPanelTiles != 0 || n_tiles * kTileRows < n_train ||
-      int64_t(train_sq.shape(0)) != n_tiles * kTileRows)
+      int64_t(stats.shape(0)) != n_tiles * kTileRows)
     throw std::invalid_argument("tiles or norms not padded to whole panels");
   if (n_queries < 0 || int64_t(queries.shape(0)) <
                            (n_queries + kPanelQueries - 1) / kPanelQueries * kPanelQueries)
     throw std::invalid_argument("queries not padded to a multiple of 6 rows");
   if (q_block < kPanelQueries || q_block % kPanelQueries != 0)
     throw std::invalid_argument("q_block must be a positive multiple of 6");
+}
+
+template <class Test>
+void tiles_topk(const Matrix<const uint8_t>& queries, int64_t n_queries,
+                const Matrix<const int8_t>& tiles, int64_t n_train,
+                const typename Test::Stats* stats, int64_t q_block, Matrix<double>& best_d,
+                Matrix<int64_t>& best_i, int n_threads) {
   check_topk_lists(n_queries, best_d, best_i);
-  const int64_t k = best_d.shape(1);
+  const int64_t width = queries.shape(1), k = best_d.shape(1);
   over_query_blocks(n_queries, q_block, n_threads, [&](int64_t q0, int64_t q1) {
-    tiles_block_rows(queries.data(), width, q0, q1, tiles.data(), width * kTileRows,
-                     n_tiles / kPanelTiles, n_train, train_sq.data(), width, best_d.data(),
-                     best_i.data(), k);
+    tiles_block_rows<Test>(queries.data(), width, q0, q1, tiles.data(), width * kTileRows,
+                           int64_t(tiles.shape(0)) / kPanelTiles, n_train, stats, width,
+                           best_d.data(), best_i.data(), k);
   });
+}
+
+// u8_dot_topk on training tiles (the layout of dot_u8.tile_rows): tiles has one row per tile,
+// kTileRows * width bytes, in panels of kPanelTiles tiles; train_sq holds ||y||^2 per
+// training row as int32, padded to whole panels with 2^31 - 1. queries are padded to a
+// multiple of kPanelQueries rows and q_block is a multiple of it. Needs the VNNI path
+// (vnni_path()) and width <= kTileMaxWidth.
+void u8_tiles_topk(Matrix<const uint8_t> queries, int64_t n_queries, Matrix<const int8_t> tiles,
+                   int64_t n_train, Vector<const int32_t> train_sq, int64_t q_block,
+                   Matrix<double> best_d, Matrix<int64_t> best_i, int n_threads) {
+  check_tile_inputs(queries, n_queries, tiles, n_train, train_sq, q_block);
+  tiles_topk<TileEuclidean>(queries, n_queries, tiles, n_train, train_sq.data(), q_block, best_d,
+                            best_i, n_threads);
+}
+
+// u8_dot_cosine_topk on training tiles: inputs as for u8_tiles_topk, but inv_train holds the
+// reciprocal norms 1 / ||y|| (1 for zero rows and padding) per training row.
+void u8_tiles_cosine_topk(Matrix<const uint8_t> queries, int64_t n_queries,
+                          Matrix<const int8_t> tiles, int64_t n_train,
+                          Vector<const double> inv_train, int64_t q_block, Matrix<double> best_d,
+                          Matrix<int64_t> best_i, int n_threads) {
+  check_tile_inputs(queries, n_queries, tiles, n_train, inv_train, q_block);
+  tiles_topk<TileCosine>(queries, n_queries, tiles, n_train, inv_train.data(), q_block, best_d,
+                         best_i, n_threads);
+}
+
+// 1 / ||y|| of rows with exact squared norms (see inverse_norms), into out.
+void inverse_norms_of(Vector<const int64_t> squared, Vector<double> out) {
+  if (out.shape(0) < squared.shape(0)) throw std::invalid_argument("output too short");
+  const std::vector<double> inverse = inverse_norms(squared.data(), int64_t(squared.shape(0)));
+  for (size_t i = 0; i < squared.shape(0); ++i) out(i) = inverse[i];
 }
 
 // Rows of bytes (rows.shape(1) <= width) into the tile layout of u8_tiles_topk, each byte
@@ -630,15 +760,6 @@ void tile_rows(Matrix<const uint8_t> rows, int shift, Matrix<int8_t> tiles) {
       tile[(f / kLaneBytes) * kTileRows * kLaneBytes + f % kLaneBytes] =
           int8_t(uint8_t(row[f] - shift));
   }
-}
-
-// 1 / sqrt(n) for exact squared norms n (float64: both operations correctly rounded), 1 for
-// a zero row, as the reference's unit rows; one entry per row of a whole number of blocks.
-std::vector<double> inverse_norms(const int64_t* squared, int64_t n) {
-  std::vector<double> inverse(size_t(round_up_rows(n)), 1.0);
-  for (int64_t i = 0; i < n; ++i)
-    if (squared[i] != 0) inverse[size_t(i)] = 1.0 / std::sqrt(double(squared[i]));
-  return inverse;
 }
 
 // One block of queries [q0, q1) against every training row, into the lists of the smallest
@@ -776,6 +897,8 @@ NB_MODULE(_dot_u8, m) {
   m.attr("TILE_MAX_WIDTH") = knnv::kTileMaxWidth;
   m.def("tile_rows", &knnv::tile_rows, knnv::ReleaseGil());
   m.def("u8_tiles_topk", &knnv::u8_tiles_topk, knnv::ReleaseGil());
+  m.def("u8_tiles_cosine_topk", &knnv::u8_tiles_cosine_topk, knnv::ReleaseGil());
+  m.def("inverse_norms", &knnv::inverse_norms_of, knnv::ReleaseGil());
   m.def("u8_dot_cosine_topk", &knnv::u8_dot_cosine_topk, knnv::ReleaseGil());
   m.def("u8_dot_radius", &knnv::u8_dot_radius, knnv::ReleaseGil());
   m.def("squared_norms_u8", &knnv::squared_norms_u8, knnv::ReleaseGil());

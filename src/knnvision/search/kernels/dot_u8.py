@@ -5,22 +5,24 @@ products into a 32-bit lane: one instruction per 64 multiply-adds, exact. Traini
 stored shifted to signed bytes, ``y - 128``, so ``x . y = x . (y - 128) + 128 sum(x)``, and
 ``||x - y||^2 = ||x||^2 + ||y||^2 - 2 x . y`` holds exactly in integers.
 
-Euclidean top-k (:func:`u8_tiles_topk`) reads the training rows in tiles of 16 rows
-interleaved by 4-byte groups (:func:`tile_rows`): one ``vpdpbusd`` gives 16 training rows'
-products with a broadcast group of one query, so 6 queries x 64 training rows keep 24
-accumulators in registers, need no sums across lanes, and each block of 6 queries skips the
-4-byte groups blank in all of them (61% of MNIST's). Cosine and radius searches, and rows
-wider than ``TILE_MAX_WIDTH`` (where int32 lanes could overflow), read row-major shifted rows
-(:func:`u8_dot_topk`): 4 x 4 blocks, 16 accumulators summed across lanes at the end,
-skipping 64-byte chunks blank in four queries. On MNIST (60,000 x 10,000, 2 shared threads)
-the tiles took 0.38-0.43x the row-major kernel's time for the same lists
-(``benchmarks/vnni_peak.py`` gives the rate against the machine's ``vpdpbusd`` peak).
+Euclidean and cosine top-k (:func:`u8_tiles_topk`, :func:`u8_tiles_cosine_topk`) read the
+training rows in tiles of 16 rows interleaved by 4-byte groups (:func:`tile_rows`): one
+``vpdpbusd`` gives 16 training rows' products with a broadcast group of one query, so 6
+queries x 64 training rows keep 24 accumulators in registers, need no sums across lanes,
+and each block of 6 queries skips the 4-byte groups blank in all of them (61% of MNIST's).
+Radius searches, and rows wider than ``TILE_MAX_WIDTH`` (where int32 lanes could overflow),
+read row-major shifted rows
+(:func:`u8_dot_topk`, :func:`u8_dot_cosine_topk`, :func:`u8_dot_radius`): 4 x 4 blocks, 16
+accumulators summed across lanes at the end, skipping 64-byte chunks blank in four queries.
+On MNIST (60,000 x 10,000, 2 shared threads) the tiles took 0.38-0.43x the row-major
+kernel's time for the same lists, for Euclidean and for cosine (``benchmarks/vnni_peak.py``
+gives the rate against the machine's ``vpdpbusd`` peak).
 
 The loop is compiled C++ (``_dot_u8.cpp``). Its VNNI path runs when the CPU has AVX-512
 VNNI and ``KNNVISION_CPU`` does not ask for less (``HAVE_VNNI``, which the brute force
 checks before choosing this engine); elsewhere plain loops give the same exact answer,
 slower than :mod:`.integer`'s.
-Cosine (:func:`u8_dot_cosine_topk`) keeps float64 estimates from the same exact products.
+Cosine keeps float64 estimates from the same exact products.
 Blank groups or chunks add nothing, so the loops skip them, and the queries run sorted by
 their blank groups or chunks (MNIST's blank borders).
 NumPy twins: :func:`u8_dot_topk_numpy`, :func:`u8_dot_cosine_topk_numpy`.
@@ -114,6 +116,35 @@ def u8_tiles_topk(queries, n_queries, tiles, n_train, train_sq, k, q_block):
         get_num_threads(),
     )
     return _in_caller_order(order, best_d, best_i)
+
+
+def u8_tiles_cosine_topk(queries, n_queries, tiles, n_train, inv_train, k, q_block):
+    """:func:`u8_dot_cosine_topk` on training tiles (VNNI only): the same float64 estimates
+    and indices. Queries, tiles and blocks as for :func:`u8_tiles_topk`; ``inv_train`` is
+    :func:`tile_inverse_norms`' ``1 / ||y||``."""
+    order, queries = _in_blank_group_order(queries, n_queries)
+    best_d, best_i = _empty_lists(n_queries, k)
+    _dot_u8.u8_tiles_cosine_topk(
+        queries,
+        int(n_queries),
+        tiles,
+        int(n_train),
+        inv_train,
+        int(q_block),
+        best_d,
+        best_i,
+        get_num_threads(),
+    )
+    return _in_caller_order(order, best_d, best_i)
+
+
+def tile_inverse_norms(tile_norms, n_train):
+    """``1 / ||y||`` (correctly rounded; 1 for zero rows, as the reference's unit rows) of the
+    first ``n_train`` of :func:`tile_rows`' norms, padded with 1 like them."""
+    inverse = np.ones(len(tile_norms))
+    squared = np.ascontiguousarray(tile_norms[:n_train], dtype=np.int64)
+    _dot_u8.inverse_norms(squared, inverse)
+    return inverse
 
 
 def tile_rows(rows, train_sq, shift=128):
