@@ -77,6 +77,7 @@ FLOAT_CASES = (
     "mnist_cosine_float64",
     "mnist_cosine_float32",
     "fashion_manhattan_float32",
+    "mnist_standardized",
     "pca_output",
 )
 EXTRA_CASES = ("auto_table", *FLOAT_CASES)
@@ -240,6 +241,24 @@ def _case_scaled(ctx: Context, name: str, dataset: str, dtype, metric: str, k: i
     # scikit-learn's Manhattan brute force needs minutes: a subset, scaled linearly.
     slow = {"sklearn": ctx.sizes.sklearn_slow_queries} if metric == "manhattan" else None
     return _run_engines(ctx, case, train, queries, engines, subset=slow)
+
+
+def _case_standardized(ctx: Context) -> dict:
+    """Pixels standardised as scikit-learn's StandardScaler does (float64, off any byte grid:
+    the rows take the bytes-with-a-scale lower bounds, not the integer grid)."""
+    data = _dataset(ctx, "mnist")
+    train = data.train[: ctx.sizes.n_train].astype(np.float64)
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std == 0] = 1.0
+    train = (train - mean) / std
+    queries = (data.test[: ctx.sizes.n_queries].astype(np.float64) - mean) / std
+    case = _case_header(
+        "mnist_standardized", f"{data.name} standardised (float64)", train, queries, "euclidean", 3
+    )
+    engines = [("knnvision", "brute", _knnvision(train, "euclidean", "brute"))]
+    engines += _faiss_engines(train, "euclidean")
+    engines.append(("sklearn", "brute", _sklearn(train, "euclidean", "brute", ctx.threads)))
+    return _run_engines(ctx, case, train, queries, engines)
 
 
 def _case_pca_output(ctx: Context) -> dict:
@@ -420,6 +439,7 @@ CASE_FUNCTIONS = {
     "fashion_manhattan_float32": lambda ctx: _case_scaled(
         ctx, "fashion_manhattan_float32", "fashion-mnist", np.float32, "manhattan", 5, 2000
     ),
+    "mnist_standardized": _case_standardized,
     "pca_output": _case_pca_output,
 }
 
@@ -871,6 +891,7 @@ TARGETS = {
     "mnist_cosine_float64": {"faiss": 0.5},
     "mnist_cosine_float32": {"faiss": 0.5},
     "fashion_manhattan_float32": {"faiss": 0.2},
+    "mnist_standardized": {},  # no target: shown for its ratios and exactness
 }
 
 

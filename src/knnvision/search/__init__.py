@@ -8,8 +8,10 @@ float64 brute force, with ties in distance broken by the smaller training index.
 >>> distances, indices = index.query(queries, k=5)
 >>> distances, indices = index.query_train(k=5)  # each training row, itself excluded
 
-Backends (see each module): ``brute`` (float32 matrix products with an exact re-check for
-Euclidean/cosine, SIMD integer kernels for uint8, compiled loops otherwise), ``kd_tree`` /
+Backends (see each module): ``brute`` (SIMD integer kernels for uint8 and for floats that
+are scaled bytes; with AVX-512 VNNI, lower bounds from bytes with a scale per row for other
+Euclidean floats; float32 matrix products for Euclidean/cosine otherwise; each with an exact
+re-check; compiled loops for the other metrics), ``kd_tree`` /
 ``ball_tree`` (:mod:`.trees`) and, only when asked for, ``torch`` (:mod:`.torch_index`: int8
 and bfloat16 products with an exact re-check, Euclidean and cosine, on the CPU or a GPU; needs
 ``pip install "knnvision[torch]"``). Threads: wrap calls in :func:`thread_limit`.

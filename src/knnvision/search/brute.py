@@ -98,6 +98,8 @@ _GRID_LAYOUTS = {
 }
 # Queries per call of the exact re-check (a float64 copy of float32 queries: 6 MB for MNIST).
 _RECHECK_BLOCK = 1024
+# Spare candidates a query of the byte lower bounds starts with (see _query_quantized).
+_QUANTIZED_SPARE = 32
 _UNIT_ROUNDOFF = {np.dtype(np.float32): _U32, np.dtype(np.float64): _U64}
 
 
@@ -110,6 +112,7 @@ class _Prepared(TypedDict, total=False):
     u8_dot: tuple[np.ndarray, np.ndarray]  # shifted int8 rows and their squared norms
     u8_tiles: tuple[np.ndarray, np.ndarray]  # the same in tiles (dot_u8.tile_rows), int32 norms
     u8_tile_inverse: np.ndarray  # 1 / ||y|| of the tiles' rows, for cosine
+    quantized: tuple  # float rows as bytes with a scale per row (dot_u8.quantize_rows)
     norms: np.ndarray  # row norms for the cosine re-check, zero norms as 1
     gemm: tuple[np.ndarray, float]  # per-row offsets and the largest norm
     grid: tuple[float, np.ndarray, float] | None  # see _grid
@@ -217,9 +220,23 @@ class BruteIndex:
         integer_engine = self._integer_engine(len(queries))
         if self.train.dtype == np.uint8 and queries.dtype == np.uint8 and integer_engine:
             return integer_engine
+        if self._quantized_applies(queries):
+            return self._query_quantized
         if self.metric.name in ("euclidean", "cosine") and self._float32_safe(queries):
             return self._query_gemm
         return self._query_generic
+
+    def _quantized_applies(self, queries) -> bool:
+        """Whether Euclidean float rows in bulk take the byte lower bounds (VNNI)."""
+        return (
+            self.metric.name == "euclidean"
+            and dot_u8.HAVE_VNNI
+            and len(queries) > FEW_QUERIES
+            and queries.shape[1] <= dot_u8.TILE_MAX_WIDTH
+            and self.train.dtype in _UNIT_ROUNDOFF
+            and queries.dtype in _UNIT_ROUNDOFF
+            and self._float32_safe(queries)
+        )
 
     def _integer_engine(self, n_queries):
         """The exact integer engine for uint8 rows and this many queries, or None where the
@@ -798,6 +815,76 @@ class BruteIndex:
         if "norms" not in self._prepared:
             self._prepared["norms"] = _row_norms(self.train, zero_to_one=True)
         return _row_norms(queries, zero_to_one=True), self._prepared["norms"]
+
+    # -- float rows as bytes with a scale per row ------------------------------------------
+
+    def _query_quantized(self, queries, k, spare=_QUANTIZED_SPARE):
+        """Euclidean on float rows off any byte grid, with VNNI: lower bounds of the distances
+        from the rows' bytes (:func:`dot_u8.u8_tiles_quantized_topk`, ``k + spare`` per
+        query) pick the candidates; the exact distances of the first ``k`` bound the k-th
+        from above, and every candidate whose lower bound is within that is measured again
+        in float64. Queries whose spare candidates are all within it run again with four
+        times as many spares, then on the float32 products (MNIST standardised: 13 and 4 of
+        10,000 test queries; in a sample of 300, 9 candidates a query in the median)."""
+        n_train = len(self.train)
+        k_keep = min(n_train, k + spare)
+        codes = dot_u8.quantize_rows(queries, as_queries=True)
+        q_block = self._u8_dot_q_block(len(queries), dot_u8.PANEL_QUERIES)
+        bounds, est_i = dot_u8.u8_tiles_quantized_topk(
+            codes, len(queries), self._quantized_train(), k_keep, q_block
+        )
+        # Squared lower bounds, rounded down, in the reduced distance's units.
+        est_e = np.maximum(bounds, 0.0) ** 2 * (1.0 - 4.0 * _U64)
+        limits = self._upper_kth(queries, est_e, est_i, k)
+        overflow = est_e[:, -1] <= limits if k_keep < n_train else np.zeros(len(queries), bool)
+        reduced = np.empty((len(queries), k))
+        indices = np.empty((len(queries), k), dtype=np.int64)
+        done = ~overflow
+        every = np.arange(n_train, dtype=np.int64)
+        reduced[done], indices[done] = self._recheck(
+            queries[done], est_e[done], est_i[done], limits[done], k, lambda row: every
+        )
+        if overflow.any():
+            # A row with one outlying value gets a coarse scale and a wide bound: such queries
+            # try once more with four times the spares, then take the float32 products.
+            if spare == _QUANTIZED_SPARE:
+                retried = self._query_quantized(queries[overflow], k, 4 * spare)
+            else:
+                retried = self._query_gemm(queries[overflow], k)
+            reduced[overflow], indices[overflow] = retried
+        return reduced, indices
+
+    def _upper_kth(self, queries, est_e, est_i, k):
+        """Per query, a limit that every training row whose reference distance can be among
+        the k nearest has its squared lower bound within: the largest exact reduced distance
+        of the first ``k`` candidates (an upper bound of the k-th), widened by the
+        reference's rounding (``(d - 1) u`` for the sum, ``3u`` per term, ``2^-1070`` per term
+        for underflow; doubled)."""
+        d = queries.shape[1]
+        kth = np.empty(len(queries))
+        every = np.full(_RECHECK_BLOCK, np.inf)
+        for q0 in range(0, len(queries), _RECHECK_BLOCK):
+            rows = slice(q0, q0 + _RECHECK_BLOCK)
+            first, _ = candidate_kernels.recheck_candidates(
+                self._kind,
+                _as_float64(queries[rows]),
+                self.train,
+                est_e[rows, :k],
+                est_i[rows, :k],
+                every[: len(est_e[rows])],
+                k,
+                self.metric.p,
+                np.empty(0),
+                np.empty(0),
+            )
+            kth[rows] = first[:, k - 1]
+        return kth * (1.0 + 2.0 * (d + 4) * _U64) + d * 2.0**-1070
+
+    def _quantized_train(self):
+        """The training rows for :meth:`_query_quantized` (:func:`dot_u8.quantize_rows`)."""
+        if "quantized" not in self._prepared:
+            self._prepared["quantized"] = dot_u8.quantize_rows(self.train, as_queries=False)
+        return self._prepared["quantized"]
 
     # -- float32 matrix products ----------------------------------------------------------
 

@@ -548,8 +548,7 @@ struct TileEuclidean {
     limit[size_t(row)] = integer_limit(kth - double(base[size_t(row)]));
     limit32[size_t(row)] = clamp_limit(limit[size_t(row)]);
   }
-  bool below(int64_t row, Estimate e) const { return e < limit[size_t(row)]; }
-  double distance(int64_t row, Estimate e) const { return double(base[size_t(row)] + e); }
+  double distance(int64_t row, int64_t, Estimate e) const { return double(base[size_t(row)] + e); }
 #if defined(__x86_64__)
   KNNV_VNNI inline __attribute__((always_inline)) void panel(const __m512i* acc, int64_t j0,
                                                              int64_t row, Estimate* e,
@@ -566,6 +565,13 @@ struct TileEuclidean {
   }
 #endif
 };
+
+#if defined(__x86_64__)
+// Lanes 0-7 (half 0) or 8-15 (half 1) of 16 int32 lanes.
+KNNV_VNNI inline __m256i half_lanes(__m512i v, int half) {
+  return half == 0 ? _mm512_castsi512_si256(v) : _mm512_extracti64x4_epi64(v, 1);
+}
+#endif
 
 // Cosine on tiles: the estimate is CosineTest's, 1 - ((x.y) / ||y||) / ||x|| in float64 with
 // x.y = x.(y - 128) + 128 sum(x) exact in int32 (up to kTileMaxWidth), in the same operations
@@ -594,8 +600,7 @@ struct TileCosine {
     inv_query = inverse_norms(squared.data(), n_rows);
   }
   void update(int64_t row, double kth) { limit[size_t(row)] = kth; }
-  bool below(int64_t row, Estimate e) const { return e < limit[size_t(row)]; }
-  double distance(int64_t, Estimate e) const { return e; }
+  double distance(int64_t, int64_t, Estimate e) const { return e; }
 #if defined(__x86_64__)
   KNNV_VNNI inline __attribute__((always_inline)) void panel(const __m512i* acc, int64_t j0,
                                                              int64_t row, Estimate* e,
@@ -610,7 +615,7 @@ struct TileCosine {
         const __m512i exact = _mm512_add_epi32(acc[a], shifts);
         uint32_t mask = 0;
         for (int half = 0; half < 2; ++half) {
-          const __m256i lanes = _mm512_extracti64x4_epi64(exact, half);
+          const __m256i lanes = half_lanes(exact, half);
           const __m512d inv_t = _mm512_loadu_pd(inv_train + j0 + c * kTileRows + 8 * half);
           const __m512d scaled = _mm512_mul_pd(_mm512_cvtepi32_pd(lanes), inv_t);
           const __m512d estimate = _mm512_sub_pd(one, _mm512_mul_pd(scaled, inv_q));
@@ -624,8 +629,86 @@ struct TileCosine {
 #endif
 };
 
+// Float rows off any byte grid (Euclidean): each row x is stored as bytes q = round(x / s)
+// with its own scale s = max |x| / 127, so x^ = s q is within the residual r = ||x - x^||
+// (computed, rounded up, by dot_u8.quantize_rows) of x, and by the triangle inequality the
+// distance d = ||x - y|| is at least ||x^ - y^|| - r_x - r_y. The estimate of a pair is
+// that lower bound: ||x^ - y^||^2 = s_x^2 ||q_x||^2 + s_y^2 ||q_y||^2 - 2 s_x s_y q_x.q_y
+// from the exact int32 q_x.q_y, less a bound on its own rounding, then its square root less
+// the residuals, rounded down. Ranking by lower bounds keeps every candidate a re-check needs
+// (BruteIndex._query_quantized).
+struct QuantizedRows {
+  const double* scale;     // s per row
+  const double* norm_sq;   // s^2 ||q||^2 per row (training padding: +inf)
+  const double* residual;  // r per row, rounded up
+  const int32_t* col_sum;  // 128 sum(q) per training row (the queries' bytes are q + 128)
+};
+
+struct QuantizedStats {
+  QuantizedRows train, query;  // query rows indexed from 0 (the caller's rows)
+};
+
+struct TileQuantized {
+  using Estimate = double;  // the lower bound of ||x^ - y^||^2
+  using Stats = QuantizedStats;
+  static constexpr double kUnit = 0x1p-53;
+  const QuantizedStats* stats;
+  int64_t q0;
+  std::vector<double> limit;  // the k-th lower bound per query row; past the block: -inf
+
+  TileQuantized(const QuantizedStats* stats_, const uint8_t*, int64_t, int64_t q0_, int64_t q1,
+                int64_t n_rows, int64_t, const double* bd, int64_t k)
+      : stats(stats_), q0(q0_), limit(size_t(n_rows), -std::numeric_limits<double>::infinity()) {
+    for (int64_t i = q0; i < q1; ++i) limit[size_t(i - q0)] = bd[i * k + k - 1];
+  }
+  void update(int64_t row, double kth) { limit[size_t(row)] = kth; }
+  // The lower bound of d from the lower bound e of ||x^ - y^||^2, rounded down.
+  double distance(int64_t row, int64_t j, Estimate e) const {
+    const double root = std::sqrt(std::max(e, 0.0)), rx = stats->query.residual[q0 + row];
+    const double ry = stats->train.residual[j];
+    return (root - (rx + ry)) - 4 * kUnit * (root + rx + ry);
+  }
+#if defined(__x86_64__)
+  KNNV_VNNI inline __attribute__((always_inline)) void panel(const __m512i* acc, int64_t j0,
+                                                             int64_t row, Estimate* e,
+                                                             uint16_t* below) const {
+    const QuantizedRows& t = stats->train;
+    const QuantizedRows& q = stats->query;
+    const __m512d margin = _mm512_set1_pd(8 * kUnit), widen = _mm512_set1_pd(1 + 8 * kUnit);
+    const __m512d zero = _mm512_setzero_pd();
+    for (int64_t c = 0; c < kPanelTiles; ++c) {
+      const int64_t j = j0 + c * kTileRows;
+      const __m512i col_sum = _mm512_loadu_si512(t.col_sum + j);
+      for (int half = 0; half < 2; ++half) {
+        const int64_t jh = j + 8 * half;
+        const __m512d sy = _mm512_loadu_pd(t.scale + jh), ny = _mm512_loadu_pd(t.norm_sq + jh);
+        const __m512d ry = _mm512_loadu_pd(t.residual + jh);
+        for (int64_t r = 0; r < kPanelQueries; ++r) {
+          const int64_t i = q0 + row + r, a = r * kPanelTiles + c;
+          const __m256i dots = half_lanes(_mm512_sub_epi32(acc[a], col_sum), half);
+          const __m512d p = _mm512_mul_pd(_mm512_set1_pd(q.scale[i]),
+                                          _mm512_mul_pd(sy, _mm512_cvtepi32_pd(dots)));
+          const __m512d norms = _mm512_add_pd(_mm512_set1_pd(q.norm_sq[i]), ny);
+          const __m512d twice = _mm512_add_pd(p, p);
+          const __m512d size = _mm512_add_pd(norms, _mm512_abs_pd(twice));
+          const __m512d low = _mm512_sub_pd(_mm512_sub_pd(norms, twice), _mm512_mul_pd(margin, size));
+          _mm512_storeu_pd(e + a * kTileRows + 8 * half, low);
+          // d's bound is below the limit only if ||x^ - y^|| < limit + r_x + r_y =: t.
+          const __m512d reach = _mm512_add_pd(_mm512_set1_pd(limit[size_t(row + r)] + q.residual[i]), ry);
+          const __m512d wide = _mm512_mul_pd(_mm512_mul_pd(reach, reach), widen);
+          const __mmask8 hit = _mm512_cmp_pd_mask(low, wide, _CMP_LT_OQ) &
+                               _mm512_cmp_pd_mask(reach, zero, _CMP_GT_OQ);
+          below[a] = half == 0 ? uint16_t(hit) : uint16_t(below[a] | (uint32_t(hit) << 8));
+        }
+      }
+    }
+  }
+#endif
+};
+
 // One block of queries [q0, q1) against every training tile, into the top-k lists of the
-// smallest estimates (Test: TileEuclidean, TileCosine), in the training rows' index order
+// smallest estimates (Test: TileEuclidean, TileCosine, TileQuantized), in the training rows'
+// index order
 // per query (panels in order, then tiles, then lanes), so ties go to the smaller index.
 template <class Test>
 void tiles_block_rows(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
@@ -656,9 +739,8 @@ void tiles_block_rows(const uint8_t* Q, int64_t q_step, int64_t q0, int64_t q1,
             const int64_t lane = __builtin_ctz(lanes);
             const int64_t j = j0 + c * kTileRows + lane;
             const auto estimate = e[(r * kPanelTiles + c) * kTileRows + lane];
-            if (j >= n_train || !test.below(row, estimate)) continue;
-            topk_push(row_d, row_i, k, test.distance(row, estimate), j);
-            test.update(row, row_d[k - 1]);
+            if (j < n_train && topk_push(row_d, row_i, k, test.distance(row, j, estimate), j))
+              test.update(row, row_d[k - 1]);
           }
         }
       }
@@ -726,6 +808,31 @@ void u8_tiles_cosine_topk(Matrix<const uint8_t> queries, int64_t n_queries,
   check_tile_inputs(queries, n_queries, tiles, n_train, inv_train, q_block);
   tiles_topk<TileCosine>(queries, n_queries, tiles, n_train, inv_train.data(), q_block, best_d,
                          best_i, n_threads);
+}
+
+// Lower bounds of the k_keep smallest Euclidean distances of float rows stored as bytes with
+// a scale per row (TileQuantized; dot_u8.quantize_rows), into best_d / best_i. queries holds
+// the query bytes q + 128, the query arrays one entry per padded query row, the training
+// arrays (and tiles, of the training bytes q) whole panels.
+void u8_tiles_quantized_topk(Matrix<const uint8_t> queries, int64_t n_queries,
+                             Matrix<const int8_t> tiles, int64_t n_train,
+                             Vector<const double> train_scale, Vector<const double> train_norm_sq,
+                             Vector<const double> train_residual,
+                             Vector<const int32_t> train_col_sum, Vector<const double> query_scale,
+                             Vector<const double> query_norm_sq,
+                             Vector<const double> query_residual, int64_t q_block,
+                             Matrix<double> best_d, Matrix<int64_t> best_i, int n_threads) {
+  check_tile_inputs(queries, n_queries, tiles, n_train, train_scale, q_block);
+  const size_t n_panel_rows = train_scale.shape(0), n_query_rows = queries.shape(0);
+  if (train_norm_sq.shape(0) != n_panel_rows || train_residual.shape(0) != n_panel_rows ||
+      train_col_sum.shape(0) != n_panel_rows || query_scale.shape(0) < n_query_rows ||
+      query_norm_sq.shape(0) < n_query_rows || query_residual.shape(0) < n_query_rows)
+    throw std::invalid_argument("row statistics of the wrong lengths");
+  const QuantizedStats stats{
+      {train_scale.data(), train_norm_sq.data(), train_residual.data(), train_col_sum.data()},
+      {query_scale.data(), query_norm_sq.data(), query_residual.data(), nullptr}};
+  tiles_topk<TileQuantized>(queries, n_queries, tiles, n_train, &stats, q_block, best_d, best_i,
+                            n_threads);
 }
 
 // 1 / ||y|| of rows with exact squared norms (see inverse_norms), into out.
@@ -898,6 +1005,7 @@ NB_MODULE(_dot_u8, m) {
   m.def("tile_rows", &knnv::tile_rows, knnv::ReleaseGil());
   m.def("u8_tiles_topk", &knnv::u8_tiles_topk, knnv::ReleaseGil());
   m.def("u8_tiles_cosine_topk", &knnv::u8_tiles_cosine_topk, knnv::ReleaseGil());
+  m.def("u8_tiles_quantized_topk", &knnv::u8_tiles_quantized_topk, knnv::ReleaseGil());
   m.def("inverse_norms", &knnv::inverse_norms_of, knnv::ReleaseGil());
   m.def("u8_dot_cosine_topk", &knnv::u8_dot_cosine_topk, knnv::ReleaseGil());
   m.def("u8_dot_radius", &knnv::u8_dot_radius, knnv::ReleaseGil());

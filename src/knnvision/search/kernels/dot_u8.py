@@ -30,6 +30,8 @@ NumPy twins: :func:`u8_dot_topk_numpy`, :func:`u8_dot_cosine_topk_numpy`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..threads import get_num_threads
@@ -138,6 +140,98 @@ def u8_tiles_cosine_topk(queries, n_queries, tiles, n_train, inv_train, k, q_blo
     return _in_caller_order(order, best_d, best_i)
 
 
+def u8_tiles_quantized_topk(codes, n_queries, train, k, q_block):
+    """Lower bounds of the ``k`` smallest Euclidean distances of float rows, per query, from
+    their bytes (:func:`quantize_rows`): ``codes`` the queries' ``(bytes, scale, norm_sq,
+    residual, _)``, ``train`` the training rows' ``(tiles, scale, norm_sq, residual,
+    col_sum)``. Every returned value is at most the distance of its row, rounding included;
+    ties go to the smaller index. Returns ``(bounds, indices)``, smallest first."""
+    queries, q_scale, q_norm_sq, q_residual, _ = codes
+    tiles, t_scale, t_norm_sq, t_residual, t_col_sum = train
+    n_train = int(np.count_nonzero(np.isfinite(t_norm_sq)))
+    order, queries = _in_blank_group_order(queries, n_queries)
+    if order is not None:  # the row statistics follow their rows
+        q_scale, q_norm_sq, q_residual = (
+            np.concatenate([column[order], column[n_queries:]])
+            for column in (q_scale, q_norm_sq, q_residual)
+        )
+    best_d, best_i = _empty_lists(n_queries, k)
+    _dot_u8.u8_tiles_quantized_topk(
+        queries,
+        int(n_queries),
+        tiles,
+        n_train,
+        t_scale,
+        t_norm_sq,
+        t_residual,
+        t_col_sum,
+        q_scale,
+        q_norm_sq,
+        q_residual,
+        int(q_block),
+        best_d,
+        best_i,
+        get_num_threads(),
+    )
+    return _in_caller_order(order, best_d, best_i)
+
+
+_U64 = 2.0**-53
+
+
+def quantize_rows(rows, as_queries):
+    """Float rows as bytes with a scale per row, for :func:`u8_tiles_quantized_topk`.
+
+    Row ``x`` gets ``s = max |x| / 127`` (1 for a zero row) and ``q = round(x / s)`` in
+    ``[-127, 127]``; ``x^ = s q``. Returns ``(codes, scale, norm_sq, residual, col_sum)``:
+    ``codes`` the bytes ``q + 128`` (queries: uint8, rows padded to ``PANEL_QUERIES``) or the
+    tiles of ``q`` (training, :func:`tile_rows`), ``norm_sq`` = ``s^2 ||q||^2``,
+    ``residual`` >= ``||x - x^||`` (see below), ``col_sum`` = ``128 sum q`` (training only,
+    int32, else None), all padded like the codes (training padding: scale 0, norm_sq +inf,
+    so no padded row is ever a candidate; query padding: scale 1, zeros).
+
+    The residual is ``s ||e||`` with ``e = fl(x / s) - q`` (exact by Sterbenz's lemma), plus
+    ``127 u`` per value for the rounding of ``x / s``, the rounding of the norm
+    (``(d + 8) u``, relative) and of the product with ``s`` (``2^-1070`` absolute, for
+    subnormal scales); ``d 2^-1000`` under the root stands for squares that underflow. A
+    zero row's residual is 0.
+    """
+    n_rows, n_cols = rows.shape
+    width = max(DOT_WIDTH, -(-n_cols // DOT_WIDTH) * DOT_WIDTH)
+    multiple = PANEL_QUERIES if as_queries else PANEL_TILES * TILE_ROWS
+    n_padded = -(-n_rows // multiple) * multiple
+    bytes_ = np.zeros(
+        (n_padded if as_queries else n_rows, width), np.uint8 if as_queries else np.int8
+    )
+    scale = np.full(n_padded, 1.0 if as_queries else 0.0)
+    norm_sq = np.full(n_padded, 0.0 if as_queries else np.inf)
+    residual = np.zeros(n_padded)
+    col_sum = None if as_queries else np.zeros(n_padded, dtype=np.int32)
+    for r0 in range(0, n_rows, 4096):
+        x = np.asarray(rows[r0 : r0 + 4096], dtype=np.float64)
+        r1 = r0 + len(x)
+        top = np.abs(x).max(axis=1)
+        s = np.where(top > 0, top / 127.0, 1.0)
+        y = x / s[:, None]
+        q = np.clip(np.rint(y), -127.0, 127.0)
+        e = y - q
+        length = np.sqrt(np.einsum("ij,ij->i", e, e) + n_cols * 2.0**-1000)
+        length += 128 * _U64 * math.sqrt(n_cols)
+        # Zero rows are stored exactly (q = 0).
+        residual[r0:r1] = np.where(
+            top > 0, s * length * (1 + (n_cols + 8) * _U64) + 2.0**-1070, 0.0
+        )
+        scale[r0:r1] = s
+        norm_sq[r0:r1] = s * s * np.einsum("ij,ij->i", q, q)
+        if as_queries:
+            bytes_[r0:r1, :n_cols] = q + 128.0
+        else:
+            bytes_[r0:r1, :n_cols] = q
+            col_sum[r0:r1] = 128 * q.sum(axis=1)
+    codes = bytes_ if as_queries else _tiles_of(bytes_, 0)
+    return codes, scale, norm_sq, residual, col_sum
+
+
 def tile_inverse_norms(tile_norms, n_train):
     """``1 / ||y||`` (correctly rounded; 1 for zero rows, as the reference's unit rows) of the
     first ``n_train`` of :func:`tile_rows`' norms, padded with 1 like them."""
@@ -157,15 +251,22 @@ def tile_rows(rows, train_sq, shift=128):
     to ``DOT_WIDTH``): for each 4-byte group ``g``, bytes ``4g .. 4g + 3`` of rows
     ``TILE_ROWS * t`` to ``TILE_ROWS * t + TILE_ROWS - 1`` in turn. Padding is 0.
     """
+    tiles = _tiles_of(rows, shift)
+    n_rows = rows.shape[0]
+    norms = np.full(len(tiles) * TILE_ROWS, np.iinfo(np.int32).max, dtype=np.int32)
+    norms[:n_rows] = train_sq[:n_rows]
+    return tiles, norms
+
+
+def _tiles_of(rows, shift):
+    """The bytes of ``rows`` less ``shift`` in tiles (see :func:`tile_rows`)."""
     rows = np.ascontiguousarray(rows)
     n_rows, n_cols = rows.shape
     width = max(DOT_WIDTH, -(-n_cols // DOT_WIDTH) * DOT_WIDTH)
     n_tiles = -(-n_rows // (PANEL_TILES * TILE_ROWS)) * PANEL_TILES
     tiles = np.zeros((n_tiles, TILE_ROWS * width), dtype=np.int8)
     _dot_u8.tile_rows(rows.view(np.uint8), int(shift), tiles)
-    norms = np.full(n_tiles * TILE_ROWS, np.iinfo(np.int32).max, dtype=np.int32)
-    norms[:n_rows] = train_sq[:n_rows]
-    return tiles, norms
+    return tiles
 
 
 def _in_blank_group_order(queries, n_queries):
