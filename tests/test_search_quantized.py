@@ -27,7 +27,7 @@ def test_quantize_rows_bounds_each_rows_residual():
     for row in range(9):
         # The residual against x^ = s q, in exact rational arithmetic.
         s = Fraction(scale[row])
-        exact = sum((Fraction(v) - s * int(c)) ** 2 for v, c in zip(rows[row], q[row]))
+        exact = sum((Fraction(v) - s * int(c)) ** 2 for v, c in zip(rows[row], q[row], strict=True))
         assert exact <= Fraction(residual[row]) ** 2
         assert norm_sq[row] == pytest.approx(float(s * s * int((q[row] ** 2).sum())), rel=1e-15)
     assert residual[3] < 1e-300  # a zero row is stored exactly
