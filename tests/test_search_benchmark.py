@@ -165,3 +165,9 @@ def test_float_cases_report_targets_and_exactness():
     for name in cases[:3]:
         assert re.search(rf"^\| {name} \| .* \| yes, 5 queries \|$", table, re.MULTILINE)
     assert "| 10 | kd_tree |" in table
+
+
+def test_every_case_has_a_function_and_its_datasets():
+    cases = {*benchmark.CASES, *benchmark.EXTRA_CASES}
+    assert set(benchmark.CASE_FUNCTIONS) == cases == set(benchmark.CASE_DATASETS)
+    assert set(benchmark.TARGETS) <= cases

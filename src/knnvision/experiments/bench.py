@@ -414,6 +414,7 @@ CASE_DATASETS = {
     "mnist_cosine_float64": "mnist",
     "mnist_cosine_float32": "mnist",
     "fashion_manhattan_float32": "fashion-mnist",
+    "mnist_standardized": "mnist",
     "pca_output": "mnist",
 }
 
