@@ -200,15 +200,17 @@ def quantize_rows(rows, as_queries):
     width = max(DOT_WIDTH, -(-n_cols // DOT_WIDTH) * DOT_WIDTH)
     multiple = PANEL_QUERIES if as_queries else PANEL_TILES * TILE_ROWS
     n_padded = -(-n_rows // multiple) * multiple
-    bytes_ = np.zeros(
-        (n_padded if as_queries else n_rows, width), np.uint8 if as_queries else np.int8
-    )
+    if as_queries:
+        codes = np.zeros((n_padded, width), np.uint8)
+    else:  # written a block at a time: no full row-major copy besides the tiles
+        codes = np.zeros((n_padded // TILE_ROWS, TILE_ROWS * width), np.int8)
     scale = np.full(n_padded, 1.0 if as_queries else 0.0)
     norm_sq = np.full(n_padded, 0.0 if as_queries else np.inf)
     residual = np.zeros(n_padded)
     col_sum = None if as_queries else np.zeros(n_padded, dtype=np.int32)
-    for r0 in range(0, n_rows, 4096):
-        x = np.asarray(rows[r0 : r0 + 4096], dtype=np.float64)
+    block = 1024  # rows at a time (a multiple of TILE_ROWS): small float64 temporaries
+    for r0 in range(0, n_rows, block):
+        x = np.asarray(rows[r0 : r0 + block], dtype=np.float64)
         r1 = r0 + len(x)
         top = np.abs(x).max(axis=1)
         s = np.where(top > 0, top / 127.0, 1.0)
@@ -224,11 +226,13 @@ def quantize_rows(rows, as_queries):
         scale[r0:r1] = s
         norm_sq[r0:r1] = s * s * np.einsum("ij,ij->i", q, q)
         if as_queries:
-            bytes_[r0:r1, :n_cols] = q + 128.0
+            codes[r0:r1, :n_cols] = q + 128.0
         else:
-            bytes_[r0:r1, :n_cols] = q
             col_sum[r0:r1] = 128 * q.sum(axis=1)
-    codes = bytes_ if as_queries else _tiles_of(bytes_, 0)
+            t0 = r0 // TILE_ROWS
+            _dot_u8.tile_rows(
+                q.astype(np.int8).view(np.uint8), 0, codes[t0 : t0 + block // TILE_ROWS]
+            )
     return codes, scale, norm_sq, residual, col_sum
 
 
