@@ -105,11 +105,16 @@ def test_brute_force_on_bytes_with_a_scale_matches_the_reference(name, dtype):
     assert "quantized" in index._prepared
 
 
-def test_queries_with_wide_bounds_retry_then_take_the_float32_products(monkeypatch):
+@pytest.mark.parametrize("n_coarse", [3, 40])
+def test_queries_with_wide_bounds_retry_then_are_scanned_or_take_the_products(
+    monkeypatch, n_coarse
+):
+    # One huge value gives a query a coarse scale: every training row is within its bound.
+    # A few such queries are scanned exactly; more than _QUANTIZED_SCANS take the products.
     rng = seeded_rng("quantized fallback")
     train = rng.standard_normal((400, 64))
-    queries = rng.standard_normal((FEW_QUERIES + 10, 64))
-    queries[:3, 0] = 1e5  # a coarse scale: every training row is within the bound
+    queries = rng.standard_normal((FEW_QUERIES + 50, 64))
+    queries[:n_coarse, 0] = 1e5
     calls = []
     gemm = BruteIndex._query_gemm
 
@@ -120,4 +125,4 @@ def test_queries_with_wide_bounds_retry_then_take_the_float32_products(monkeypat
     monkeypatch.setattr(BruteIndex, "_query_gemm", spy)
     index = BruteIndex(train, EUCLIDEAN, 256)
     assert_matches_reference(index, train, queries, 3, EUCLIDEAN)
-    assert calls == [3]
+    assert calls == ([] if n_coarse < 32 else [n_coarse])
