@@ -189,14 +189,32 @@ KNNV_INLINE S sum_lanes(typename VecOf<S, N>::type v) {
   }
 }
 
-// Sum of the terms over n <= LP_CHUNK features, in S: two vectors of lanes, the last partial
-// vector zero-padded into the second (a term of two zeros is +0 for every p > 0, the only p a
-// Metric takes, and adding +0 leaves a lane as it was), then the lanes added in halves.
+// v with its first `skip` lanes set to +0 (by their bits).
+template <class S>
+KNNV_INLINE Vec<S> without_first(Vec<S> v, int skip) {
+  using I = std::conditional_t<sizeof(S) == 4, int32_t, int64_t>;
+  using Bits = typename VecOf<I, LANES<S>>::type;
+  Bits lane;
+  for (int u = 0; u < LANES<S>; ++u) lane[u] = u;
+  Bits bits;
+  std::memcpy(&bits, &v, sizeof v);
+  bits &= lane >= (Bits{} + I(skip));  // all ones where kept
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+// Sum of the terms over n <= lead + LP_CHUNK features of a and b, from feature `lead` on
+// (the features before it may be read, never summed), in S: two vectors of lanes, then the
+// lanes added in halves. A last partial vector is the vector that ends at the last feature
+// with the lanes already summed set to +0, so no short copy is made (a copy through the
+// stack cost 5x on 12 features); with fewer features than a vector behind it, the partial
+// vector is copied, zero-padded (a term of two zeros is +0 for every p > 0, the only p a
+// Metric takes, and adding +0 leaves a lane as it was).
 template <Cpu P, class S, class Term, class Q, class T>
-KNNV_INLINE S chunk_sum(const Q* a, const T* b, int64_t n, const Term& term) {
+KNNV_INLINE S chunk_sum(const Q* a, const T* b, int64_t lead, int64_t n, const Term& term) {
   constexpr int L = LANES<S>;
   Vec<S> acc0 = {}, acc1 = {};
-  int64_t f = 0;
+  int64_t f = lead;
   for (; f + 2 * L <= n; f += 2 * L) {
     acc0 += term.vec(load<P, S>(a + f), load<P, S>(b + f));
     acc1 += term.vec(load<P, S>(a + f + L), load<P, S>(b + f + L));
@@ -205,7 +223,10 @@ KNNV_INLINE S chunk_sum(const Q* a, const T* b, int64_t n, const Term& term) {
     acc0 += term.vec(load<P, S>(a + f), load<P, S>(b + f));
     f += L;
   }
-  if (f < n) {
+  if (f < n && n >= L) {
+    const Vec<S> last = term.vec(load<P, S>(a + n - L), load<P, S>(b + n - L));
+    acc1 += without_first<S>(last, int(L - (n - f)));
+  } else if (f < n) {
     Q a_tail[L] = {};
     T b_tail[L] = {};
     std::memcpy(a_tail, a + f, (n - f) * sizeof(Q));
@@ -222,7 +243,7 @@ KNNV_INLINE double lp_estimate(const Q* a, const T* b, int64_t d, const Term& te
                                double worst) {
   double acc = 0.0;
   for (int64_t lo = 0; lo < d; lo += LP_CHUNK) {
-    acc += double(chunk_sum<P, S>(a + lo, b + lo, std::min(LP_CHUNK, d - lo), term));
+    acc += double(chunk_sum<P, S>(a, b, lo, std::min(lo + LP_CHUNK, d), term));
     if (acc >= worst) return acc;
   }
   return acc;
