@@ -835,6 +835,70 @@ void u8_tiles_quantized_topk(Matrix<const uint8_t> queries, int64_t n_queries,
                             n_threads);
 }
 
+// Float rows as bytes with a scale per row (see TileQuantized and dot_u8.quantize_rows, which
+// states the bounds): row i gets s = max |x| / 127 (1 for a zero row), q = round(x / s) in
+// [-127, 127] (ties to even, as NumPy's rint), written as q + 128 into `bytes` (queries) or
+// as q into tile row i of `tiles` (training; the other is empty), and its scale, s^2 ||q||^2,
+// residual bound and 128 sum(q) (training only) into the stats. Parallel over rows.
+template <class X>
+void quantize_rows_into(const X* rows, int64_t n_rows, int64_t n_cols, uint8_t* bytes,
+                        int64_t byte_step, int8_t* tiles, int64_t tile_step, double* scale,
+                        double* norm_sq, double* residual, int32_t* col_sum, int n_threads) {
+  constexpr double kUnit = 0x1p-53;
+  const double lost = double(n_cols) * 0x1p-1000, spread = 128 * kUnit * std::sqrt(double(n_cols));
+#pragma omp parallel for num_threads(n_threads) schedule(static)
+  for (int64_t i = 0; i < n_rows; ++i) {
+    const X* x = rows + i * n_cols;
+    double top = 0.0;
+    for (int64_t f = 0; f < n_cols; ++f) top = std::max(top, std::fabs(double(x[f])));
+    const double s = top > 0 ? top / 127.0 : 1.0;
+    double errors = 0.0;
+    int64_t squares = 0, sum = 0;
+    for (int64_t f = 0; f < n_cols; ++f) {
+      const double y = double(x[f]) / s;
+      // Round to nearest, ties to even (|y| <= 127 + 2^-40, far below 2^51): adding and
+      // taking away 1.5 * 2^52 leaves the integer; no libm call on the baseline path.
+      const double q = std::min(127.0, std::max(-127.0, (y + 0x1.8p52) - 0x1.8p52));
+      const double e = y - q;  // exact (Sterbenz)
+      errors += e * e;
+      const int64_t code = int64_t(q);
+      squares += code * code;
+      sum += code;
+      if (bytes != nullptr)
+        bytes[i * byte_step + f] = uint8_t(code + 128);
+      else
+        tiles[(i / kTileRows) * tile_step + (i % kTileRows) * kLaneBytes +
+              (f / kLaneBytes) * kTileRows * kLaneBytes + f % kLaneBytes] = int8_t(code);
+    }
+    scale[i] = s;
+    norm_sq[i] = s * s * double(squares);
+    residual[i] = top > 0 ? s * (std::sqrt(errors + lost) + spread) * (1 + double(n_cols + 8) * kUnit) +
+                                0x1p-1070
+                          : 0.0;
+    if (col_sum != nullptr) col_sum[i] = int32_t(128 * sum);
+  }
+}
+
+template <class X>
+void quantize_rows(Matrix<const X> rows, Matrix<uint8_t> bytes, Matrix<int8_t> tiles,
+                   Vector<double> scale, Vector<double> norm_sq, Vector<double> residual,
+                   Vector<int32_t> col_sum, int n_threads) {
+  const int64_t n_rows = rows.shape(0), n_cols = rows.shape(1);
+  const bool queries = bytes.shape(0) > 0;
+  if (n_cols > kTileMaxWidth) throw std::invalid_argument("rows wider than the tile kernels take");
+  if (queries ? (int64_t(bytes.shape(0)) < n_rows || int64_t(bytes.shape(1)) < n_cols)
+              : (int64_t(tiles.shape(0)) * kTileRows < n_rows ||
+                 int64_t(tiles.shape(1)) < n_cols * kTileRows || int64_t(col_sum.shape(0)) < n_rows))
+    throw std::invalid_argument("outputs too small for the rows");
+  if (int64_t(scale.shape(0)) < n_rows || int64_t(norm_sq.shape(0)) < n_rows ||
+      int64_t(residual.shape(0)) < n_rows)
+    throw std::invalid_argument("row statistics too short");
+  quantize_rows_into(rows.data(), n_rows, n_cols, queries ? bytes.data() : nullptr,
+                     int64_t(bytes.shape(1)), queries ? nullptr : tiles.data(),
+                     int64_t(tiles.shape(1)), scale.data(), norm_sq.data(), residual.data(),
+                     queries ? nullptr : col_sum.data(), n_threads);
+}
+
 // 1 / ||y|| of rows with exact squared norms (see inverse_norms), into out.
 void inverse_norms_of(Vector<const int64_t> squared, Vector<double> out) {
   if (out.shape(0) < squared.shape(0)) throw std::invalid_argument("output too short");
@@ -1006,6 +1070,8 @@ NB_MODULE(_dot_u8, m) {
   m.def("u8_tiles_topk", &knnv::u8_tiles_topk, knnv::ReleaseGil());
   m.def("u8_tiles_cosine_topk", &knnv::u8_tiles_cosine_topk, knnv::ReleaseGil());
   m.def("u8_tiles_quantized_topk", &knnv::u8_tiles_quantized_topk, knnv::ReleaseGil());
+  m.def("quantize_rows", &knnv::quantize_rows<double>, knnv::ReleaseGil());
+  m.def("quantize_rows", &knnv::quantize_rows<float>, knnv::ReleaseGil());
   m.def("inverse_norms", &knnv::inverse_norms_of, knnv::ReleaseGil());
   m.def("u8_dot_cosine_topk", &knnv::u8_dot_cosine_topk, knnv::ReleaseGil());
   m.def("u8_dot_radius", &knnv::u8_dot_radius, knnv::ReleaseGil());

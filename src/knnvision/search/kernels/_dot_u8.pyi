@@ -1,4 +1,4 @@
-from typing import Annotated
+from typing import Annotated, overload
 
 import numpy
 from numpy.typing import NDArray
@@ -32,6 +32,12 @@ def u8_tiles_topk(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None),
 def u8_tiles_cosine_topk(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: int, arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg3: int, arg4: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg5: int, arg6: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], arg7: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu')], arg8: int, /) -> None: ...
 
 def u8_tiles_quantized_topk(arg0: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: int, arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg3: int, arg4: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg5: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg6: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg7: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu', writable=False)], arg8: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg9: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg10: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg11: int, arg12: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu')], arg13: Annotated[NDArray[numpy.int64], dict(shape=(None, None), order='C', device='cpu')], arg14: int, /) -> None: ...
+
+@overload
+def quantize_rows(arg0: Annotated[NDArray[numpy.float64], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu')], arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu')], arg3: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], arg4: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], arg5: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], arg6: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu')], arg7: int, /) -> None: ...
+
+@overload
+def quantize_rows(arg0: Annotated[NDArray[numpy.float32], dict(shape=(None, None), order='C', device='cpu', writable=False)], arg1: Annotated[NDArray[numpy.uint8], dict(shape=(None, None), order='C', device='cpu')], arg2: Annotated[NDArray[numpy.int8], dict(shape=(None, None), order='C', device='cpu')], arg3: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], arg4: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], arg5: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], arg6: Annotated[NDArray[numpy.int32], dict(shape=(None,), order='C', device='cpu')], arg7: int, /) -> None: ...
 
 def inverse_norms(arg0: Annotated[NDArray[numpy.int64], dict(shape=(None,), order='C', device='cpu', writable=False)], arg1: Annotated[NDArray[numpy.float64], dict(shape=(None,), order='C', device='cpu')], /) -> None: ...
 

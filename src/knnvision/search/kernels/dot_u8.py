@@ -30,8 +30,6 @@ NumPy twins: :func:`u8_dot_topk_numpy`, :func:`u8_dot_cosine_topk_numpy`.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..threads import get_num_threads
@@ -190,50 +188,35 @@ def quantize_rows(rows, as_queries):
     int32, else None), all padded like the codes (training padding: scale 0, norm_sq +inf,
     so no padded row is ever a candidate; query padding: scale 1, zeros).
 
-    The residual is ``s ||e||`` with ``e = fl(x / s) - q`` (exact by Sterbenz's lemma), plus
+    Compiled (``_dot_u8.quantize_rows``), parallel over rows. The residual is ``s ||e||``
+    with ``e = fl(x / s) - q`` (exact by Sterbenz's lemma), plus
     ``127 u`` per value for the rounding of ``x / s``, the rounding of the norm
     (``(d + 8) u``, relative) and of the product with ``s`` (``2^-1070`` absolute, for
     subnormal scales); ``d 2^-1000`` under the root stands for squares that underflow. A
     zero row's residual is 0.
     """
+    if rows.dtype not in (np.float32, np.float64):
+        rows = rows.astype(np.float64)
+    rows = np.ascontiguousarray(rows)
     n_rows, n_cols = rows.shape
     width = max(DOT_WIDTH, -(-n_cols // DOT_WIDTH) * DOT_WIDTH)
     multiple = PANEL_QUERIES if as_queries else PANEL_TILES * TILE_ROWS
     n_padded = -(-n_rows // multiple) * multiple
     if as_queries:
         codes = np.zeros((n_padded, width), np.uint8)
-    else:  # written a block at a time: no full row-major copy besides the tiles
-        codes = np.zeros((n_padded // TILE_ROWS, TILE_ROWS * width), np.int8)
+        tiles = np.zeros((0, 0), np.int8)
+        col_sum = np.zeros(0, np.int32)
+    else:
+        codes = np.zeros((0, 0), np.uint8)
+        tiles = np.zeros((n_padded // TILE_ROWS, TILE_ROWS * width), np.int8)
+        col_sum = np.zeros(n_padded, np.int32)
     scale = np.full(n_padded, 1.0 if as_queries else 0.0)
     norm_sq = np.full(n_padded, 0.0 if as_queries else np.inf)
     residual = np.zeros(n_padded)
-    col_sum = None if as_queries else np.zeros(n_padded, dtype=np.int32)
-    block = 1024  # rows at a time (a multiple of TILE_ROWS): small float64 temporaries
-    for r0 in range(0, n_rows, block):
-        x = np.asarray(rows[r0 : r0 + block], dtype=np.float64)
-        r1 = r0 + len(x)
-        top = np.abs(x).max(axis=1)
-        s = np.where(top > 0, top / 127.0, 1.0)
-        y = x / s[:, None]
-        q = np.clip(np.rint(y), -127.0, 127.0)
-        e = y - q
-        length = np.sqrt(np.einsum("ij,ij->i", e, e) + n_cols * 2.0**-1000)
-        length += 128 * _U64 * math.sqrt(n_cols)
-        # Zero rows are stored exactly (q = 0).
-        residual[r0:r1] = np.where(
-            top > 0, s * length * (1 + (n_cols + 8) * _U64) + 2.0**-1070, 0.0
-        )
-        scale[r0:r1] = s
-        norm_sq[r0:r1] = s * s * np.einsum("ij,ij->i", q, q)
-        if as_queries:
-            codes[r0:r1, :n_cols] = q + 128.0
-        else:
-            col_sum[r0:r1] = 128 * q.sum(axis=1)
-            t0 = r0 // TILE_ROWS
-            _dot_u8.tile_rows(
-                q.astype(np.int8).view(np.uint8), 0, codes[t0 : t0 + block // TILE_ROWS]
-            )
-    return codes, scale, norm_sq, residual, col_sum
+    _dot_u8.quantize_rows(rows, codes, tiles, scale, norm_sq, residual, col_sum, get_num_threads())
+    if as_queries:
+        return codes, scale, norm_sq, residual, None
+    return tiles, scale, norm_sq, residual, col_sum
 
 
 def tile_inverse_norms(tile_norms, n_train):
