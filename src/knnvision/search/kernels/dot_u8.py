@@ -174,9 +174,6 @@ def u8_tiles_quantized_topk(codes, n_queries, train, k, q_block):
     return _in_caller_order(order, best_d, best_i)
 
 
-_U64 = 2.0**-53
-
-
 def quantize_rows(rows, as_queries):
     """Float rows as bytes with a scale per row, for :func:`u8_tiles_quantized_topk`.
 
