@@ -29,7 +29,13 @@ Manhattan, MNIST             0.09  0.57  -     1.06  2.07  3.30  -
 Manhattan, Fashion-MNIST     0.03  0.16  -     0.50  0.54  1.51  -
 ===========================  ====  ====  ====  ====  ====  ====  ====
 
-(The d=100 figure is from one ``pca_output`` run with 10,000 queries.) How far trees stay
+(The d=100 figure is from one ``pca_output`` run with 10,000 queries.) The table predates
+two brute-force changes and was not re-measured since: Euclidean float rows now take the byte
+lower bounds (about 2x faster than the float32 products at 50-200 dimensions, 1.1x slower at
+20, in one A/B run of 3,000 MNIST PCA queries on a shared machine), and Manhattan estimates
+no longer copy a partial last vector (MNIST PCA 10-20 dimensions: 1.0-1.4 s for 3,000
+queries, was 4.6-4.9 s), which would put the d=12 Manhattan ratio on MNIST near 0.35 (an
+estimate from those brute-force times, not a measurement). How far trees stay
 ahead depends on the data's intrinsic dimension, not only on d: Fashion-MNIST's PCA rows
 prune well up to 32 dimensions, MNIST's stop paying from about 16 (Euclidean, where brute
 force has float32 matrix products) and 24 (Manhattan, Chebyshev, Minkowski, where it has
