@@ -102,34 +102,30 @@ def u8_tiles_topk(queries, n_queries, tiles, n_train, train_sq, k, q_block):
     multiple rows, ``train_sq`` is :func:`tile_rows`' int32 norms, ``q_block`` a multiple
     of ``PANEL_QUERIES``. The queries run in :func:`_in_blank_group_order`.
     """
-    order, queries = _in_blank_group_order(queries, n_queries)
-    best_d, best_i = _empty_lists(n_queries, k)
-    _dot_u8.u8_tiles_topk(
-        queries,
-        int(n_queries),
-        tiles,
-        int(n_train),
-        train_sq,
-        int(q_block),
-        best_d,
-        best_i,
-        get_num_threads(),
+    return _run_tiles(
+        _dot_u8.u8_tiles_topk, queries, n_queries, tiles, n_train, train_sq, k, q_block
     )
-    return _in_caller_order(order, best_d, best_i)
 
 
 def u8_tiles_cosine_topk(queries, n_queries, tiles, n_train, inv_train, k, q_block):
     """:func:`u8_dot_cosine_topk` on training tiles (VNNI only): the same float64 estimates
     and indices. Queries, tiles and blocks as for :func:`u8_tiles_topk`; ``inv_train`` is
     :func:`tile_inverse_norms`' ``1 / ||y||``."""
+    return _run_tiles(
+        _dot_u8.u8_tiles_cosine_topk, queries, n_queries, tiles, n_train, inv_train, k, q_block
+    )
+
+
+def _run_tiles(kernel, queries, n_queries, tiles, n_train, train_stats, k, q_block):
+    """``kernel``'s top-k lists on tiles, the queries run in :func:`_in_blank_group_order`."""
     order, queries = _in_blank_group_order(queries, n_queries)
     best_d, best_i = _empty_lists(n_queries, k)
-    _dot_u8.u8_tiles_cosine_topk(
+    kernel(
         queries,
         int(n_queries),
         tiles,
         int(n_train),
-        inv_train,
+        train_stats,
         int(q_block),
         best_d,
         best_i,
