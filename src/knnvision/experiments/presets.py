@@ -138,7 +138,7 @@ class Preset:
 #   (``benchmarks/fashion_metric_validation.md``, seed 0).
 # - MNIST, round 2 (``benchmarks/mnist_preset_validation.md``): IDM on 56 x 56 enlargements as
 #   a second re-rank stage or added to the 28 x 28 IDM, and rotated (+-5 degrees) or scaled
-#   (0.95, 1.05) training copies, were no better than the preset (mean change -0 to +4 errors
+#   (0.95, 1.05) training copies, were no better than the preset (mean change 0 to +4 errors
 #   of 5,000).
 # - UCI digits, the 1,437 training images of the 80/20 split with random_state 1337, stratified
 #   5-fold cross-validation repeated with seeds 0-4, each candidate run as a whole preset (k
