@@ -54,7 +54,7 @@ def executed_multiply_adds(train: np.ndarray, queries: np.ndarray) -> float:
     ``PANEL_QUERIES`` queries (in its sorted order), the 4-byte groups nonzero in some row,
     times 4 bytes, times the queries of the block and the training rows padded to panels."""
     padded = dot_u8.pad_rows_u8(queries, dot_u8.DOT_WIDTH, dot_u8.PANEL_QUERIES)
-    _, rows = dot_u8._in_blank_group_order(padded, len(queries))
+    _, rows = dot_u8._in_blank_order(padded, len(queries), 4, dot_u8.PANEL_QUERIES)
     blocks = rows.reshape(-1, dot_u8.PANEL_QUERIES, rows.shape[1] // 4, 4)
     active_groups = blocks.any(axis=3).any(axis=1).sum()
     panel_rows = dot_u8.PANEL_TILES * dot_u8.TILE_ROWS

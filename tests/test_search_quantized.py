@@ -45,6 +45,7 @@ def test_kernel_bounds_are_below_the_distances_and_keep_the_nearest():
         dot_u8.quantize_rows(queries, as_queries=True),
         len(queries),
         dot_u8.quantize_rows(train, as_queries=False),
+        len(train),
         k_keep,
         dot_u8.PANEL_QUERIES,
     )

@@ -14,7 +14,7 @@ Radius searches, and rows wider than ``TILE_MAX_WIDTH`` (where int32 lanes could
 read row-major shifted rows
 (:func:`u8_dot_topk`, :func:`u8_dot_cosine_topk`, :func:`u8_dot_radius`): 4 x 4 blocks, 16
 accumulators summed across lanes at the end, skipping 64-byte chunks blank in four queries.
-On MNIST (60,000 x 10,000, 2 shared threads) the tiles took 0.38-0.43x the row-major
+On MNIST (60,000 x 10,000, 2 shared threads) the tiles took 0.31-0.43x the row-major
 kernel's time for the same lists, for Euclidean and for cosine (``benchmarks/vnni_peak.py``
 gives the rate against the machine's ``vpdpbusd`` peak).
 
@@ -76,16 +76,18 @@ def u8_dot_cosine_topk(queries, n_queries, train, n_train, train_sq, k, q_block)
     )
 
 
-def _run_topk(kernel, queries, n_queries, train, n_train, train_sq, k, q_block):
-    """``kernel``'s top-k lists, the queries run in :func:`_in_blank_chunk_order`."""
-    order, queries = _in_blank_chunk_order(queries, n_queries)
+def _run_topk(kernel, queries, n_queries, train, n_train, train_stats, k, q_block, tiles=False):
+    """``kernel``'s top-k lists, the queries run in :func:`_in_blank_order` (4-byte groups in
+    blocks of ``PANEL_QUERIES`` for the tile kernels, else chunks in blocks of ``DOT_ROWS``)."""
+    span, block_rows = (4, PANEL_QUERIES) if tiles else (DOT_WIDTH, DOT_ROWS)
+    order, queries = _in_blank_order(queries, n_queries, span, block_rows)
     best_d, best_i = _empty_lists(n_queries, k)
     kernel(
         queries,
         int(n_queries),
         np.ascontiguousarray(train),
         int(n_train),
-        np.ascontiguousarray(train_sq, dtype=np.int64),
+        np.ascontiguousarray(train_stats),
         int(q_block),
         best_d,
         best_i,
@@ -100,10 +102,10 @@ def u8_tiles_topk(queries, n_queries, tiles, n_train, train_sq, k, q_block):
 
     ``queries`` (uint8) are padded to ``DOT_WIDTH``-multiple columns and ``PANEL_QUERIES``-
     multiple rows, ``train_sq`` is :func:`tile_rows`' int32 norms, ``q_block`` a multiple
-    of ``PANEL_QUERIES``. The queries run in :func:`_in_blank_group_order`.
+    of ``PANEL_QUERIES``. The queries run in :func:`_in_blank_order`.
     """
-    return _run_tiles(
-        _dot_u8.u8_tiles_topk, queries, n_queries, tiles, n_train, train_sq, k, q_block
+    return _run_topk(
+        _dot_u8.u8_tiles_topk, queries, n_queries, tiles, n_train, train_sq, k, q_block, tiles=True
     )
 
 
@@ -111,30 +113,20 @@ def u8_tiles_cosine_topk(queries, n_queries, tiles, n_train, inv_train, k, q_blo
     """:func:`u8_dot_cosine_topk` on training tiles (VNNI only): the same float64 estimates
     and indices. Queries, tiles and blocks as for :func:`u8_tiles_topk`; ``inv_train`` is
     :func:`tile_inverse_norms`' ``1 / ||y||``."""
-    return _run_tiles(
-        _dot_u8.u8_tiles_cosine_topk, queries, n_queries, tiles, n_train, inv_train, k, q_block
-    )
-
-
-def _run_tiles(kernel, queries, n_queries, tiles, n_train, train_stats, k, q_block):
-    """``kernel``'s top-k lists on tiles, the queries run in :func:`_in_blank_group_order`."""
-    order, queries = _in_blank_group_order(queries, n_queries)
-    best_d, best_i = _empty_lists(n_queries, k)
-    kernel(
+    return _run_topk(
+        _dot_u8.u8_tiles_cosine_topk,
         queries,
-        int(n_queries),
+        n_queries,
         tiles,
-        int(n_train),
-        train_stats,
-        int(q_block),
-        best_d,
-        best_i,
-        get_num_threads(),
+        n_train,
+        inv_train,
+        k,
+        q_block,
+        tiles=True,
     )
-    return _in_caller_order(order, best_d, best_i)
 
 
-def u8_tiles_quantized_topk(codes, n_queries, train, k, q_block):
+def u8_tiles_quantized_topk(codes, n_queries, train, n_train, k, q_block):
     """Lower bounds of the ``k`` smallest Euclidean distances of float rows, per query, from
     their bytes (:func:`quantize_rows`): ``codes`` the queries' ``(bytes, scale, norm_sq,
     residual, _)``, ``train`` the training rows' ``(tiles, scale, norm_sq, residual,
@@ -142,8 +134,7 @@ def u8_tiles_quantized_topk(codes, n_queries, train, k, q_block):
     ties go to the smaller index. Returns ``(bounds, indices)``, smallest first."""
     queries, q_scale, q_norm_sq, q_residual, _ = codes
     tiles, t_scale, t_norm_sq, t_residual, t_col_sum = train
-    n_train = int(np.count_nonzero(np.isfinite(t_norm_sq)))
-    order, queries = _in_blank_group_order(queries, n_queries)
+    order, queries = _in_blank_order(queries, n_queries, 4, PANEL_QUERIES)
     if order is not None:  # the row statistics follow their rows
         q_scale, q_norm_sq, q_residual = (
             np.concatenate([column[order], column[n_queries:]])
@@ -154,7 +145,7 @@ def u8_tiles_quantized_topk(codes, n_queries, train, k, q_block):
         queries,
         int(n_queries),
         tiles,
-        n_train,
+        int(n_train),
         t_scale,
         t_norm_sq,
         t_residual,
@@ -249,39 +240,21 @@ def _tiles_of(rows, shift):
     return tiles
 
 
-def _in_blank_group_order(queries, n_queries):
-    """:func:`_in_blank_chunk_order` for :func:`u8_tiles_topk`: the query rows sorted by
-    which 4-byte groups are all zero, so that blocks of ``PANEL_QUERIES`` share blank groups
-    (on MNIST 39% of a block's groups stay, 49% in the caller's order)."""
+def _in_blank_order(queries, n_queries, span, block_rows):
+    """``(order, rows)``: the query rows sorted by which whole ``span``-byte pieces are all
+    zero (padded as before), so that blocks of ``block_rows`` queries share blank pieces, which
+    the VNNI products skip; ``order`` is None where nothing would be skipped (no VNNI, no blank
+    piece, a single block). On MNIST: 4-byte groups of the tiles (blocks of 6), 39% of a
+    block's groups stay sorted, 49% in the caller's order; 64-byte chunks of the row-major
+    kernels (blocks of 4), 28% of a block's chunks are skipped sorted, 19% unsorted."""
     queries = np.ascontiguousarray(queries)
-    if n_queries < 2 * PANEL_QUERIES:
+    whole = queries.shape[1] // span * span
+    if not HAVE_VNNI or n_queries < 2 * block_rows or whole == 0:
         return None, queries
-    nonzero = np.empty((n_queries, queries.shape[1] // 4), dtype=bool)
-    for r0 in range(0, n_queries, 4096):  # no wide temporary copy of the rows
-        block = queries[r0 : min(r0 + 4096, n_queries)]
-        nonzero[r0 : r0 + len(block)] = block.reshape(len(block), -1, 4).any(axis=2)
-    if nonzero.all():
-        return None, queries
-    keys = np.packbits(nonzero, axis=1)
-    order = np.lexsort(keys.T[::-1])  # stable: equal patterns keep the caller's order
-    rows = np.zeros_like(queries)
-    np.take(queries, order, axis=0, out=rows[:n_queries])
-    return order, rows
-
-
-def _in_blank_chunk_order(queries, n_queries):
-    """``(order, rows)``: the query rows sorted by which ``DOT_WIDTH``-byte chunks are all zero
-    (padded as before), so that blocks of four share blank chunks, which the VNNI products
-    skip (on MNIST: 28% of a block's chunks sorted, 19% in the caller's order); ``order`` is
-    None where nothing would be skipped (no VNNI, no blank chunk, a single block)."""
-    queries = np.ascontiguousarray(queries)
-    whole = queries.shape[1] // DOT_WIDTH * DOT_WIDTH
-    if not HAVE_VNNI or n_queries < 2 * DOT_ROWS or whole == 0:
-        return None, queries
-    nonzero = np.empty((n_queries, whole // DOT_WIDTH), dtype=bool)
+    nonzero = np.empty((n_queries, whole // span), dtype=bool)
     for r0 in range(0, n_queries, 4096):  # no wide temporary copy of the rows
         block = queries[r0 : min(r0 + 4096, n_queries), :whole]
-        nonzero[r0 : r0 + len(block)] = block.reshape(len(block), -1, DOT_WIDTH).any(axis=2)
+        nonzero[r0 : r0 + len(block)] = block.reshape(len(block), -1, span).any(axis=2)
     if nonzero.all():
         return None, queries
     keys = np.packbits(nonzero, axis=1)
@@ -292,7 +265,7 @@ def _in_blank_chunk_order(queries, n_queries):
 
 
 def _in_caller_order(order, best_d, best_i):
-    """Top-k lists of rows sorted by :func:`_in_blank_chunk_order`, back in the caller's order."""
+    """Top-k lists of rows sorted by :func:`_in_blank_order`, back in the caller's order."""
     if order is None:
         return best_d, best_i
     out_d, out_i = np.empty_like(best_d), np.empty_like(best_i)
