@@ -47,7 +47,7 @@ from knnvision.experiments.presets import get_preset
 from knnvision.neighbors import NeighborhoodComponentsAnalysis
 from knnvision.neighbors._base import neighbor_weights
 from knnvision.neighbors.classifier import vote_shares
-from knnvision.neighbors.rerank import _squared_euclidean_to_candidates
+from knnvision.neighbors.rerank import CandidateDistances, _squared_euclidean_to_candidates
 from knnvision.search import build_index, thread_limit
 from knnvision.transforms.preprocessing import GaussianBlur, GradientHistograms
 
@@ -247,7 +247,7 @@ def run_seed(args, seed, rows):
     queries = knn._validate_queries(X_val)
     if "preset" in args.variants:
         started = time.time()
-        candidates, s2, r2 = knn.candidate_distances(X_val, kmax)
+        candidates, s2, r2, _ = knn.candidate_distances(X_val, kmax)
         predict_s = time.time() - started
         d = np.sqrt(s2[:, :kmax])
         record(
@@ -259,7 +259,7 @@ def run_seed(args, seed, rows):
             predict_s,
             threads,
         )
-        final = knn.final_squared(s2, r2)
+        final = knn.final_squared(CandidateDistances(candidates, s2, r2, None))
         order = np.lexsort((candidates, final), axis=-1)[:, :kmax]
         d = np.sqrt(np.take_along_axis(final, order, axis=1))
         lab = labels[np.take_along_axis(candidates, order, axis=1)]
@@ -303,7 +303,10 @@ def run_seed(args, seed, rows):
         nca_scale = float(np.mean((diff * diff).sum(axis=1)))
         mix = knn.mix
         for name, final in (
-            (f"{nca_tag} search + hog/idm re-rank", knn.final_squared(s2, r2)),
+            (
+                f"{nca_tag} search + hog/idm re-rank",
+                knn.final_squared(CandidateDistances(candidates, s2, r2, None)),
+            ),
             (
                 f"{nca_tag} search + nca/idm re-rank",
                 (1 - mix) * nca_d.astype(np.float64) ** 2 / nca_scale

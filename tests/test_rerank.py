@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from knnvision import KNNClassifier, load, save
 from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.transforms.augmentation import shift_images
-from knnvision.transforms.preprocessing import Deskew
+from knnvision.transforms.preprocessing import Deskew, GradientHistograms
 
 
 @parametrize_with_checks([RerankKNNClassifier()])
@@ -71,20 +71,54 @@ def test_idm_rerank_classifies_shifted_digits_better_than_euclidean(digits):
 def test_mixed_distance_lies_between_its_parts(digits):
     X, y = digits
     model = RerankKNNClassifier(3, mix=0.5, n_candidates=20).fit(X[:300], y[:300])
-    candidates, search, rerank = model.candidate_distances(X[300:310])
+    found = model.candidate_distances(X[300:310])
+    candidates, search, rerank, unblurred_hog = found
     assert candidates.shape == search.shape == rerank.shape == (10, 20)
+    assert unblurred_hog is None  # unblurred_hog_mix is 0: not computed
     assert np.all(np.diff(search, axis=1) >= 0)  # the search's order
-    mixed = model.final_squared(search, rerank)
+    mixed = model.final_squared(found)
     expected = 0.5 * search / model.search_scale_ + 0.5 * rerank / model.rerank_scale_
     np.testing.assert_allclose(mixed, expected)
-    np.testing.assert_array_equal(model.final_squared(search, rerank, mix=0), search)
-    np.testing.assert_array_equal(model.final_squared(search, rerank, mix=1), rerank)
+    np.testing.assert_array_equal(model.final_squared(found, mix=0), search)
+    np.testing.assert_array_equal(model.final_squared(found, mix=1), rerank)
+
+
+def test_unblurred_hog_distance_is_the_histograms_distance_to_each_candidate(digits):
+    X, y = digits
+    model = RerankKNNClassifier(
+        3, features="hog", mix=0.25, unblurred_hog_mix=0.25, n_candidates=15
+    ).fit(X[:300], y[:300])
+    found = model.candidate_distances(X[300:310])
+    histograms = GradientHistograms(image_shape=(8, 8)).fit(X[:1])
+    query_hog = histograms.transform(X[300:310]).astype(np.float64)
+    train_hog = histograms.transform(X[:300]).astype(np.float64)
+    expected = ((query_hog[:, None, :] - train_hog[found.candidates]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(found.unblurred_hog, expected, rtol=1e-5, atol=1e-9)
+    # The scale is the mean over the fixed pairs i, i + n/2, as for the other two parts.
+    first = np.unique(np.linspace(0, 299, 256).astype(np.int64))
+    pairs = ((train_hog[first] - train_hog[(first + 150) % 300]) ** 2).sum(axis=1)
+    assert model.unblurred_hog_scale_ == pytest.approx(pairs.mean(), rel=1e-5)
+    mixed = model.final_squared(found)
+    np.testing.assert_allclose(
+        mixed,
+        0.5 * found.search / model.search_scale_
+        + 0.25 * found.rerank / model.rerank_scale_
+        + 0.25 * found.unblurred_hog / model.unblurred_hog_scale_,
+    )
+    # The ranking follows the mixed distance: kneighbors reports its smallest values.
+    distances, _ = model.kneighbors(X[300:310])
+    np.testing.assert_allclose(distances**2, np.sort(mixed, axis=1)[:, :3])
+    with pytest.raises(ValueError, match="at most 1"):
+        model.final_squared(found, mix=0.9)
 
 
 def test_a_saved_pipeline_predicts_the_same(digits, tmp_path):
     X, y = digits
     model = make_pipeline(
-        Deskew(), RerankKNNClassifier(3, features="hog", mix=0.25, shifts=(1,), directions=4)
+        Deskew(),
+        RerankKNNClassifier(
+            3, features="hog", mix=0.25, unblurred_hog_mix=0.25, shifts=(1,), directions=4
+        ),
     )
     model.fit(X[:200], y[:200])
     path = save(model, tmp_path / "model.knnv")
@@ -101,6 +135,9 @@ def test_a_saved_pipeline_predicts_the_same(digits, tmp_path):
         ({"features": "sift"}, "features must be one of"),
         ({"warp": -1}, "warp must be a whole number"),
         ({"mix": 1.5}, "mix must be a number between 0 and 1"),
+        ({"unblurred_hog_mix": -0.1}, "unblurred_hog_mix must be a number between 0 and 1"),
+        ({"unblurred_hog_mix": True}, "unblurred_hog_mix must be a number between 0 and 1"),
+        ({"mix": 0.8, "unblurred_hog_mix": 0.3}, "mix \\+ unblurred_hog_mix must be at most 1"),
         ({"n_candidates": 0}, "n_candidates must be a positive integer"),
         ({"shifts": (0,)}, "positive whole pixel distances"),
     ],

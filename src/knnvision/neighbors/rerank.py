@@ -33,6 +33,7 @@ layer holds every compiled loop); their names are re-exported here.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
@@ -62,6 +63,7 @@ from .classifier import KNNClassifier
 
 __all__ = [
     "DISTORTIONS",
+    "CandidateDistances",
     "RerankKNNClassifier",
     "context_features",
     "context_features_numpy",
@@ -113,9 +115,17 @@ class RerankKNNClassifier(KNNClassifier):
         keep the search's order (plain, possibly augmented, k-NN).
     mix : float in [0, 1], default=1.0
         Weight of the re-rank distance in the final one. 1 ranks by the re-rank distance
-        alone; below 1 the final squared distance is ``(1 - mix) * s / S + mix * r / R``,
-        where ``s`` and ``r`` are the squared search and re-rank distances and ``S``, ``R``
-        their means over fixed pairs of training images (learned at ``fit``).
+        alone; below 1 the final squared distance is
+        ``(1 - mix - unblurred_hog_mix) * s / S + mix * r / R + unblurred_hog_mix * u / U``,
+        where ``s``, ``r`` and ``u`` are the squared search, re-rank and unblurred-HOG
+        distances and ``S``, ``R``, ``U`` their means over fixed pairs of training images
+        (learned at ``fit``).
+    unblurred_hog_mix : float in [0, 1 - mix], default=0.0
+        Weight of a third distance, measured on the candidates only: the squared Euclidean
+        distance between gradient histograms of the images as given, not blurred
+        (:class:`~knnvision.transforms.preprocessing.GradientHistograms` with its defaults).
+        It keeps the finer edges that the blurred histograms of ``features="hog"`` smooth
+        away. 0 (the default) does not compute it.
     warp : int, default=2
         IDM: each pixel may match any pixel up to ``warp`` rows and columns away.
     context : int, default=1
@@ -146,8 +156,9 @@ class RerankKNNClassifier(KNNClassifier):
         Stored images per original training image.
     image_shape_ : (int, int)
         Shape of the images.
-    search_scale_, rerank_scale_ : float
-        Mean squared search and re-rank distances over fixed training pairs (used by ``mix``).
+    search_scale_, rerank_scale_, unblurred_hog_scale_ : float
+        Mean squared search, re-rank and unblurred-HOG distances over fixed training pairs
+        (the units of ``mix`` and ``unblurred_hog_mix``).
     n_features_in_, effective_algorithm_
         As for :class:`~knnvision.KNNClassifier`.
     """
@@ -160,6 +171,7 @@ class RerankKNNClassifier(KNNClassifier):
         n_candidates=50,
         distortion="idm",
         mix=1.0,
+        unblurred_hog_mix=0.0,
         warp=2,
         context=1,
         features="pixels",
@@ -187,6 +199,7 @@ class RerankKNNClassifier(KNNClassifier):
         self.n_candidates = n_candidates
         self.distortion = distortion
         self.mix = mix
+        self.unblurred_hog_mix = unblurred_hog_mix
         self.warp = warp
         self.context = context
         self.features = features
@@ -222,7 +235,7 @@ class RerankKNNClassifier(KNNClassifier):
         rows, self._y = augment_images(X, encoded, image_shape=self.image_shape_, **augmentation)
         self.augmentation_factor_ = factor
         self._fit_training_rows(rows)
-        self.search_scale_, self.rerank_scale_ = self._distance_scales()
+        self.search_scale_, self.rerank_scale_, self.unblurred_hog_scale_ = self._distance_scales()
         return self
 
     def _augmentation(self) -> dict:
@@ -250,21 +263,25 @@ class RerankKNNClassifier(KNNClassifier):
         blurred = GaussianBlur(sigma=1.0, image_shape=self.image_shape_).fit_transform(rows)
         return GradientHistograms(image_shape=self.image_shape_).fit_transform(blurred)
 
-    def _distance_scales(self) -> tuple[float, float]:
-        """Mean squared search and re-rank distances over fixed pairs of training images
-        (image ``i`` and image ``i + n/2``): the units in which ``mix`` adds them."""
+    def _distance_scales(self) -> tuple[float, float, float]:
+        """Mean squared search, re-rank and unblurred-HOG distances over fixed pairs of
+        training images (image ``i`` and image ``i + n/2``): the units in which ``mix`` and
+        ``unblurred_hog_mix`` add them (1 for a distance that is not used)."""
         n = self.n_samples_fit_
         first = np.unique(np.linspace(0, n - 1, min(n, _SCALE_PAIRS)).astype(np.int64))
         second = (first + n // 2) % n
         search = self._search_rows(self._fit_X[np.concatenate([first, second])])
         diff = search[: len(first)].astype(np.float64) - search[len(first) :]
-        search_scale = float(np.mean((diff * diff).sum(axis=1)))
-        rerank_scale = 1.0
+        queries, pairs = self._fit_X[first], second[:, None]
+        rerank = unblurred_hog = None
         if self.distortion != "none":
-            pairs = second[:, None]
-            rerank_scale = float(np.mean(self._rerank_squared(self._fit_X[first], pairs, 1)))
-        return (search_scale if search_scale > 0 else 1.0), (
-            rerank_scale if rerank_scale > 0 else 1.0
+            rerank = self._rerank_squared(queries, pairs, 1)
+        if self.unblurred_hog_mix:
+            unblurred_hog = self._unblurred_hog_squared(queries, pairs)
+        return (
+            _positive_mean((diff * diff).sum(axis=1)),
+            _positive_mean(rerank),
+            _positive_mean(unblurred_hog),
         )
 
     # --- neighbours ------------------------------------------------------------------------
@@ -280,8 +297,9 @@ class RerankKNNClassifier(KNNClassifier):
         with the distance to the copy.
         """
         k = check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors)
-        candidates, search_squared, rerank_squared = self.candidate_distances(X, k, k_keep=k)
-        squared = self.final_squared(search_squared, rerank_squared)
+        candidates = self.candidate_distances(X, k, k_keep=k)
+        squared = self.final_squared(candidates)
+        candidates = candidates.candidates
         order = np.lexsort((candidates, squared), axis=-1)[:, :k]
         # Copies are stored in blocks of the training-set size after the originals, so the
         # original a stored image was made from is its index modulo that size.
@@ -292,7 +310,8 @@ class RerankKNNClassifier(KNNClassifier):
         return np.sqrt(np.take_along_axis(squared, order, axis=1)), indices
 
     def candidate_distances(self, X=None, n_neighbors=None, k_keep=None):
-        """Each query's candidates with their squared search and re-rank distances.
+        """Each query's candidates with their squared search, re-rank and unblurred-HOG
+        distances.
 
         Lets a caller score several ``n_neighbors``, ``weights`` and ``mix`` values from one
         search and one re-rank (see :mod:`knnvision.experiments.presets`).
@@ -311,12 +330,10 @@ class RerankKNNClassifier(KNNClassifier):
 
         Returns
         -------
-        candidates : ndarray of int64, shape (n_queries, n_candidates)
-            Training-image indices, in the search's order.
-        search_squared : ndarray of float64, same shape
-            Squared search distances.
-        rerank_squared : ndarray of float64, same shape, or None
-            Squared re-rank distances; ``None`` when ``distortion="none"``.
+        CandidateDistances
+            ``candidates`` (training-image indices, in the search's order) and the squared
+            distances to them; ``rerank`` is ``None`` when ``distortion="none"`` and
+            ``unblurred_hog`` when ``unblurred_hog_mix`` is 0.
         """
         check_is_fitted(self)
         self._check_rerank_parameters()
@@ -339,23 +356,51 @@ class RerankKNNClassifier(KNNClassifier):
             distances, candidates = _drop_self(distances, candidates)
         rerank_squared = None
         if self.distortion != "none":
-            keep = n_candidates if k_keep is None or self.mix < 1 else min(k_keep, n_candidates)
+            alone = self.mix == 1  # only then do the k_keep nearest by the re-rank decide
+            keep = min(k_keep, n_candidates) if k_keep is not None and alone else n_candidates
             rerank_squared = self._rerank_squared(queries, candidates, keep)
-        return candidates, distances * distances, rerank_squared
+        unblurred_hog_squared = None
+        if self.unblurred_hog_mix:
+            unblurred_hog_squared = self._unblurred_hog_squared(queries, candidates)
+        return CandidateDistances(
+            candidates, distances * distances, rerank_squared, unblurred_hog_squared
+        )
 
-    def final_squared(self, search_squared, rerank_squared, mix=None) -> np.ndarray:
+    def final_squared(self, found: CandidateDistances, mix=None) -> np.ndarray:
         """The squared distance candidates are ranked by, from :meth:`candidate_distances`.
 
         ``mix`` overrides the estimator's ``mix`` (for tuning).
         """
         mix = self.mix if mix is None else mix
-        if rerank_squared is None or mix == 0:
-            return search_squared
-        if mix == 1:
-            return rerank_squared
-        return (
-            1 - mix
-        ) * search_squared / self.search_scale_ + mix * rerank_squared / self.rerank_scale_
+        hog_mix = self.unblurred_hog_mix
+        if found.rerank is None or mix == 0:
+            mix = 0.0
+        if found.unblurred_hog is None:
+            hog_mix = 0.0
+        if mix + hog_mix > 1:
+            raise ValueError(f"mix + unblurred_hog_mix must be at most 1, got {mix} + {hog_mix}.")
+        if mix == 1 and found.rerank is not None:
+            return found.rerank
+        if mix == 0 and hog_mix == 0:
+            return found.search
+        # Each part in units of its mean over fixed training pairs (set at fit).
+        squared = (1 - mix - hog_mix) * found.search / self.search_scale_
+        if mix:
+            squared = squared + mix * found.rerank / self.rerank_scale_
+        if hog_mix:
+            squared = squared + hog_mix * found.unblurred_hog / self.unblurred_hog_scale_
+        return squared
+
+    def _unblurred_hog_squared(self, queries, candidates) -> np.ndarray:
+        """Squared distances between gradient histograms of the images as given (not
+        blurred), from each query to its candidates ``(n_queries, n_candidates)``. Only the
+        candidates' histograms are computed, each once."""
+        rows, positions = np.unique(candidates, return_inverse=True)
+        histograms = GradientHistograms(image_shape=self.image_shape_)
+        train = histograms.fit_transform(self._fit_X[rows])
+        return _squared_euclidean_to_candidates(
+            histograms.transform(queries), train, positions.reshape(candidates.shape)
+        )
 
     def _rerank_squared(self, queries, candidates, k_keep):
         """Squared re-rank distances ``(n_queries, n_candidates)`` on the images; ``inf``
@@ -397,9 +442,36 @@ class RerankKNNClassifier(KNNClassifier):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"{name} must be a whole number of pixels >= 0, got {value!r}.")
-        mix = self.mix
-        if isinstance(mix, bool) or not isinstance(mix, numbers.Real) or not 0 <= float(mix) <= 1:
-            raise ValueError(f"mix must be a number between 0 and 1, got {mix!r}.")
+        for name in ("mix", "unblurred_hog_mix"):
+            value = getattr(self, name)
+            if not _is_real(value) or not 0 <= float(value) <= 1:
+                raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}.")
+        if float(self.mix) + float(self.unblurred_hog_mix) > 1:
+            raise ValueError(
+                "mix + unblurred_hog_mix must be at most 1 (the rest weighs the search "
+                f"distance), got {self.mix!r} + {self.unblurred_hog_mix!r}."
+            )
+
+
+class CandidateDistances(NamedTuple):
+    """What :meth:`RerankKNNClassifier.candidate_distances` returns: each query's candidates
+    ``(n_queries, n_candidates)``, in the search's order, and the squared distances to them
+    (float64, same shape)."""
+
+    candidates: np.ndarray
+    search: np.ndarray
+    rerank: np.ndarray | None
+    unblurred_hog: np.ndarray | None
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _positive_mean(squared) -> float:
+    """The mean of ``squared`` as a unit of distance: 1 when it is absent or 0."""
+    mean = 0.0 if squared is None else float(np.mean(squared))
+    return mean if mean > 0 else 1.0
 
 
 def _squared_euclidean_to_candidates(queries, train, candidates) -> np.ndarray:
