@@ -83,6 +83,12 @@ def techniques(dataset: str) -> list[tuple[str, object]]:
                 "HOG, 50 candidates re-ranked by 0.75 HOG + 0.25 IDM, k=5",
                 RerankKNNClassifier(5, features="hog", n_candidates=50, mix=0.25),
             ),
+            (
+                "HOG, 100 candidates re-ranked by 0.6 HOG + 0.2 IDM + 0.2 unblurred HOG, k=5",
+                RerankKNNClassifier(
+                    5, features="hog", n_candidates=100, mix=0.2, unblurred_hog_mix=0.2
+                ),
+            ),
         ]
     if dataset == "digits":
         return [
