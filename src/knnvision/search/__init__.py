@@ -17,34 +17,34 @@ and bfloat16 products with an exact re-check, Euclidean and cosine, on the CPU o
 ``pip install "knnvision[torch]"``). Threads: wrap calls in :func:`thread_limit`.
 
 Choosing a backend (``algorithm="auto"``). PCA outputs of MNIST and Fashion-MNIST (float64,
-60,000 training rows, 3,000 queries, k=3, 2 threads, best of 3, the cases ``auto_table`` and
-``pca_output`` of ``python benchmarks/search.py``), kd-tree time over brute-force time:
+60,000 training rows, 3,000 queries, k=3, 2 threads, best of 3, quiet machine), kd-tree time
+over brute-force time, from ``python benchmarks/search.py --cases auto_table --output
+benchmarks/search_auto_table.json``; a second run just before it gave ratios within 35% of
+these, MNIST Euclidean d=12 0.92):
 
-===========================  ====  ====  ====  ====  ====  ====  ====
-d                            12    16    20    24    32    48    100
-===========================  ====  ====  ====  ====  ====  ====  ====
-Euclidean, MNIST             0.65  1.11  1.88  2.31  2.93  -     8.2
-Euclidean, Fashion-MNIST     0.21  0.29  0.45  0.39  0.63  -     -
-Manhattan, MNIST             0.09  0.57  -     1.06  2.07  3.30  -
-Manhattan, Fashion-MNIST     0.03  0.16  -     0.50  0.54  1.51  -
-===========================  ====  ====  ====  ====  ====  ====  ====
+===========================  ====  ====  ====  ====  ====  ====
+d                            12    16    20    24    32    48
+===========================  ====  ====  ====  ====  ====  ====
+Euclidean, MNIST             0.66  1.42  2.10  2.47  5.05  8.17
+Euclidean, Fashion-MNIST     0.24  0.33  0.65  0.56  0.77  2.01
+Manhattan, MNIST             0.26  0.64  0.76  1.26  1.85  2.18
+Manhattan, Fashion-MNIST     0.08  0.14  0.22  0.28  0.46  1.54
+===========================  ====  ====  ====  ====  ====  ====
 
-(The d=100 figure is from one ``pca_output`` run with 10,000 queries.) The table predates
-two brute-force changes and was not re-measured since: Euclidean float rows now take the byte
-lower bounds (about 2x faster than the float32 products at 50-200 dimensions, 1.1x slower at
-20, in one A/B run of 3,000 MNIST PCA queries on a shared machine), and Manhattan estimates
-no longer copy a partial last vector (MNIST PCA 10-20 dimensions: 1.0-1.4 s for 3,000
-queries, was 4.6-4.9 s), which would put the d=12 Manhattan ratio on MNIST near 0.35 (an
-estimate from those brute-force times, not a measurement). How far trees stay
-ahead depends on the data's intrinsic dimension, not only on d: Fashion-MNIST's PCA rows
-prune well up to 32 dimensions, MNIST's stop paying from about 16 (Euclidean, where brute
-force has float32 matrix products) and 24 (Manhattan, Chebyshev, Minkowski, where it has
-not). The rule takes the smaller: kd-tree up to 16 dimensions for Euclidean and 24 for the
-other tree metrics, from 1,000 training rows, so no PCA output of these sizes runs more than
-about 1.1x slower than the faster backend on MNIST, at the price of up to 2.5x on
-Fashion-MNIST between 17 and 32 dimensions (pass ``algorithm="kd_tree"`` there). Cosine,
-Hamming and Minkowski with ``0 < p < 1`` (not a metric: no triangle inequality for a tree to
-prune with) always use brute force.
+Brute force on float Euclidean rows takes the byte lower bounds (0.10-0.16 s at every d here),
+Manhattan brute force the Lp estimates (0.5-1.0 s). How far trees stay ahead depends on the
+data's intrinsic dimension, not only on d: Fashion-MNIST's PCA rows prune well up to 32
+dimensions, MNIST's stop paying from about 16 (Euclidean) and 24 (Manhattan). The rule takes,
+per metric, the threshold with the smallest worst case over both datasets, in both runs:
+kd-tree up to 16 dimensions for Euclidean and 32 for the other tree metrics, from 1,000
+training rows (Minkowski's brute force is about 2.5x slower than Manhattan's,
+``benchmarks/lp_kernels.md``, so trees pay at least as far; Chebyshev was not measured and
+follows Manhattan). The worst cases are then Euclidean d 17-24 on Fashion-MNIST (brute force
+up to 1.8x slower than the tree) and Manhattan d 25-32 on MNIST (the tree up to 1.85x slower);
+Euclidean at 12 would cost Fashion-MNIST 3x at d=16, at 20 MNIST 2.1x; Manhattan at 24 would
+cost Fashion-MNIST 2.2x at d=32. Pass ``algorithm`` to override. Cosine, Hamming and
+Minkowski with ``0 < p < 1`` (not a metric: no triangle inequality for a tree to prune
+with) always use brute force.
 """
 
 from __future__ import annotations

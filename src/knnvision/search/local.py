@@ -175,7 +175,7 @@ def _resolve_algorithm(algorithm: str, metric: Metric, shape: tuple[int, int]) -
 
 
 # The "auto" rule; the measurements behind it are in the module docstring.
-_AUTO_TREE_MAX_DIM = {"euclidean": 16, "manhattan": 24, "chebyshev": 24, "minkowski": 24}
+_AUTO_TREE_MAX_DIM = {"euclidean": 16, "manhattan": 32, "chebyshev": 32, "minkowski": 32}
 _AUTO_TREE_MIN_ROWS = 1000
 
 
