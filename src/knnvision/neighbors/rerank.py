@@ -397,9 +397,15 @@ class RerankKNNClassifier(KNNClassifier):
         candidates' histograms are computed, each once."""
         rows, positions = np.unique(candidates, return_inverse=True)
         histograms = GradientHistograms(image_shape=self.image_shape_)
-        train = histograms.fit_transform(self._fit_X[rows])
+        with progress.track(
+            total=len(rows) + len(queries), description="unblurred gradient histograms"
+        ) as task:
+            train = histograms.fit_transform(self._fit_X[rows])
+            task.advance(len(rows))
+            query_histograms = histograms.transform(queries)
+            task.advance(len(queries))
         return _squared_euclidean_to_candidates(
-            histograms.transform(queries), train, positions.reshape(candidates.shape)
+            query_histograms, train, positions.reshape(candidates.shape)
         )
 
     def _rerank_squared(self, queries, candidates, k_keep):
