@@ -297,9 +297,8 @@ class RerankKNNClassifier(KNNClassifier):
         with the distance to the copy.
         """
         k = check_n_neighbors(self.n_neighbors if n_neighbors is None else n_neighbors)
-        candidates = self.candidate_distances(X, k, k_keep=k)
-        squared = self.final_squared(candidates)
-        candidates = candidates.candidates
+        found = self.candidate_distances(X, k, k_keep=k)
+        squared, candidates = self.final_squared(found), found.candidates
         order = np.lexsort((candidates, squared), axis=-1)[:, :k]
         # Copies are stored in blocks of the training-set size after the originals, so the
         # original a stored image was made from is its index modulo that size.
