@@ -193,7 +193,7 @@ PRESETS: dict[tuple[str, str], Preset] = {
             name="best",
             summary="1-pixel shifts (4 directions), gradient-histogram search, 100 candidates "
             "re-ranked by 0.6 HOG + 0.2 IDM + 0.2 HOG of the unblurred images",
-            distance="hog+idm+hog",
+            distance="hog+idm+unblurred hog",
             classifier={
                 "n_candidates": 100,
                 "distortion": "idm",
