@@ -147,7 +147,8 @@ class Preset:
 # - MNIST, round 3 (``benchmarks/mnist_screen.md``, seeds 0-1, 300 candidates cached): adding
 #   tangent, HOG, Euclidean or non-deskewed IDM distances to the IDM (weights 0.25-2), their
 #   minimum, class-wise sums, pseudo-nearest-neighbour and rank-weighted votes and local-mean
-#   k-NN were all no better than the preset (best: +1 error over the two seeds).
+#   k-NN were all no better than the preset (best: +1 error over the two seeds); so was IDM on
+#   stroke-width normalised images, alone or added (``benchmarks/mnist_stroke_screen.py``).
 # - MNIST, round 2 (``benchmarks/mnist_preset_validation.md``): IDM on 56 x 56 enlargements as
 #   a second re-rank stage or added to the 28 x 28 IDM, and rotated (+-5 degrees) or scaled
 #   (0.95, 1.05) training copies, were no better than the preset (mean change 0 to +4 errors
