@@ -143,7 +143,9 @@ class Preset:
 #   450, 418 (-10.5 on the fresh seeds, +0.2 points). Not better: within-class whitening of
 #   PCA-reduced HOG (mixed in, instead of HOG, or as the search), pixel Euclidean mixed in,
 #   IDM warp 1 added, class-wise sums of the nearest distances, rank or kernel votes,
-#   local-mean k-NN, one vote per original image.
+#   local-mean k-NN, one vote per original image; round 3, around the chosen weights: other
+#   weights, a fourth HOG or distance, IDM with 5 x 5 context or on blurred images, shifted
+#   queries (``benchmarks/fashion_screen_round3.py``).
 # - MNIST, round 3 (``benchmarks/mnist_screen.md``, seeds 0-1, 300 candidates cached): adding
 #   tangent, HOG, Euclidean or non-deskewed IDM distances to the IDM (weights 0.25-2), their
 #   minimum, class-wise sums, pseudo-nearest-neighbour and rank-weighted votes and local-mean
