@@ -263,7 +263,11 @@ class RerankKNNClassifier(KNNClassifier):
         if self.features == "pixels":
             return rows
         blurred = GaussianBlur(sigma=1.0, image_shape=self.image_shape_).fit_transform(rows)
-        return GradientHistograms(image_shape=self.image_shape_).fit_transform(blurred)
+        return self._gradient_histograms(blurred)
+
+    def _gradient_histograms(self, rows: np.ndarray) -> np.ndarray:
+        """Gradient histograms (:class:`GradientHistograms` with its defaults) of image rows."""
+        return GradientHistograms(image_shape=self.image_shape_).fit_transform(rows)
 
     def _distance_scales(self) -> tuple[float, float, float]:
         """Mean squared search, re-rank and unblurred-HOG distances over fixed pairs of
@@ -372,12 +376,9 @@ class RerankKNNClassifier(KNNClassifier):
 
         ``mix`` overrides the estimator's ``mix`` (for tuning).
         """
-        mix = self.mix if mix is None else mix
-        hog_mix = self.unblurred_hog_mix
-        if found.rerank is None or mix == 0:
-            mix = 0.0
-        if found.unblurred_hog is None:
-            hog_mix = 0.0
+        # A part that was not measured weighs nothing.
+        mix = 0.0 if found.rerank is None else (self.mix if mix is None else mix)
+        hog_mix = 0.0 if found.unblurred_hog is None else self.unblurred_hog_mix
         if mix + hog_mix > 1:
             raise ValueError(f"mix + unblurred_hog_mix must be at most 1, got {mix} + {hog_mix}.")
         if mix == 1 and found.rerank is not None:
@@ -386,9 +387,9 @@ class RerankKNNClassifier(KNNClassifier):
             return found.search
         # Each part in units of its mean over fixed training pairs (set at fit).
         squared = (1 - mix - hog_mix) * found.search / self.search_scale_
-        if mix:
+        if mix and found.rerank is not None:
             squared = squared + mix * found.rerank / self.rerank_scale_
-        if hog_mix:
+        if hog_mix and found.unblurred_hog is not None:
             squared = squared + hog_mix * found.unblurred_hog / self.unblurred_hog_scale_
         return squared
 
@@ -397,13 +398,12 @@ class RerankKNNClassifier(KNNClassifier):
         blurred), from each query to its candidates ``(n_queries, n_candidates)``. Only the
         candidates' histograms are computed, each once."""
         rows, positions = np.unique(candidates, return_inverse=True)
-        histograms = GradientHistograms(image_shape=self.image_shape_)
         with progress.track(
             total=len(rows) + len(queries), description="unblurred gradient histograms"
         ) as task:
-            train = histograms.fit_transform(self._fit_X[rows])
+            train = self._gradient_histograms(self._fit_X[rows])
             task.advance(len(rows))
-            query_histograms = histograms.transform(queries)
+            query_histograms = self._gradient_histograms(queries)
             task.advance(len(queries))
         return _squared_euclidean_to_candidates(
             query_histograms, train, positions.reshape(candidates.shape)
