@@ -662,40 +662,41 @@ class BruteIndex:
 
     def _query_codes_cosine(self, queries, codes, k):
         """Exact cosine via integer dot products (AVX-512 VNNI) of the byte ``codes`` of
-        ``queries`` with the training bytes: the float64 estimates of
-        :func:`dot_u8.u8_tiles_cosine_topk` (:func:`dot_u8.u8_dot_cosine_topk` for rows
-        wider than ``TILE_MAX_WIDTH``) pick the candidates, and every one within twice
-        :meth:`_cosine_codes_bound` of the k-th is measured again in float64."""
+        ``queries`` with the training bytes: float64 estimates (:meth:`_u8_cosine_estimates`)
+        pick the candidates, and every one within twice :meth:`_cosine_codes_bound` of the
+        k-th is measured again in float64."""
         # Spare candidates for the re-check: the bound is far below the gaps between
         # neighbours, so only rows tied with the k-th estimate can be near-ties.
         k_keep = min(len(self.train), k + 6)
+        est_e, est_i = self._u8_cosine_estimates(codes, k_keep)
+        limits = est_e[:, k - 1] + 2.0 * self._cosine_codes_bound(queries)
+        every = np.arange(len(self.train), dtype=np.int64)
+        return self._recheck(queries, est_e, est_i, limits, k, lambda row: every)
+
+    def _u8_cosine_estimates(self, codes, k_keep):
+        """The ``k_keep`` smallest estimated cosine distances of each row of ``codes``:
+        :func:`dot_u8.u8_tiles_cosine_topk` on the tiled training bytes, or
+        :func:`dot_u8.u8_dot_cosine_topk` on plain rows for rows wider than
+        ``TILE_MAX_WIDTH`` (the tiles hold at most that many columns)."""
         if codes.shape[1] <= dot_u8.TILE_MAX_WIDTH:
             tiles, _ = self._u8_dot_tiles()
             padded = dot_u8.pad_rows_u8(codes, dot_u8.DOT_WIDTH, dot_u8.PANEL_QUERIES)
-            est_e, est_i = dot_u8.u8_tiles_cosine_topk(
+            q_block = self._u8_dot_q_block(len(codes), dot_u8.PANEL_QUERIES)
+            return dot_u8.u8_tiles_cosine_topk(
                 padded,
                 len(codes),
                 tiles,
                 len(self.train),
                 self._u8_tile_inverse_norms(),
                 k_keep,
-                self._u8_dot_q_block(len(codes), dot_u8.PANEL_QUERIES),
+                q_block,
             )
-        else:
-            train, train_sq = self._u8_dot_rows()
-            padded = dot_u8.pad_rows_u8(codes, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
-            est_e, est_i = dot_u8.u8_dot_cosine_topk(
-                padded,
-                len(codes),
-                train,
-                len(self.train),
-                train_sq,
-                k_keep,
-                self._u8_dot_q_block(len(codes)),
-            )
-        limits = est_e[:, k - 1] + 2.0 * self._cosine_codes_bound(queries)
-        every = np.arange(len(self.train), dtype=np.int64)
-        return self._recheck(queries, est_e, est_i, limits, k, lambda row: every)
+        train, train_sq = self._u8_dot_rows()
+        padded = dot_u8.pad_rows_u8(codes, dot_u8.DOT_WIDTH, dot_u8.DOT_ROWS)
+        q_block = self._u8_dot_q_block(len(codes))
+        return dot_u8.u8_dot_cosine_topk(
+            padded, len(codes), train, len(self.train), train_sq, k_keep, q_block
+        )
 
     def _cosine_codes_bound(self, queries) -> float:
         """A bound on ``|E - R|`` over every pair: ``E`` the estimate from the bytes' exact
