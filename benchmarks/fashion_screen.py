@@ -495,16 +495,26 @@ def report(seeds, cache_root, out_md):
     return lines
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def screen_parser(description: str) -> argparse.ArgumentParser:
+    """The options every Fashion screen script takes (data, cache, seeds, scoring)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data-root", default="/work/shared/datasets")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/screen_cache/fashion"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--score", action="store_true", help="score the cached seeds")
     parser.add_argument("--table", default=None, help="write the score table to this file")
-    args = parser.parse_args()
+    return parser
+
+
+def one_thread_blas() -> None:
+    """Keep NumPy's BLAS on one thread: the screens time single-thread work."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+
+
+def main():
+    args = screen_parser(__doc__.split("\n")[0]).parse_args()
+    one_thread_blas()
     if args.score:
         report(args.seeds, args.cache, args.table)
         return

@@ -21,9 +21,7 @@ k and the weighting as ``Preset.tune`` does (``fashion_screen.knn_grid``)::
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,7 +37,9 @@ from fashion_screen import (  # noqa: E402
     gathered_squared,
     hog,
     knn_grid,
+    one_thread_blas,
     pair_indices,
+    screen_parser,
 )
 from knnvision.datasets import load_dataset, train_val_test_split  # noqa: E402
 from knnvision.experiments.presets import get_preset  # noqa: E402
@@ -217,16 +217,10 @@ def report(seeds, cache_root, out_md):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-root", default="/work/shared/datasets")
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/screen_cache/fashion"))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser = screen_parser(__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", default=list(NEW), choices=NEW)
-    parser.add_argument("--score", action="store_true", help="score the cached seeds")
-    parser.add_argument("--table", default=None, help="write the score table to this file")
     args = parser.parse_args()
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    one_thread_blas()
     if args.score:
         report(args.seeds, args.cache, args.table)
         return

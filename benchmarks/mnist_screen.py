@@ -60,6 +60,8 @@ HERE = Path(__file__).parent
 CACHE = Path(os.environ.get("KNNVISION_SCREEN_CACHE", "/tmp/screen_cache/mnist"))
 DATA = Path(os.environ.get("KNNVISION_DATA", "/work/shared/datasets"))
 BASELINE = "baseline: IDM, 200 candidates"
+#: Sections other scripts append to ``mnist_screen.md`` start at this line; ``report`` keeps them.
+APPENDIX_MARKER = "<!-- stroke table -->"
 
 RULE = """\
 **Adoption rule (fixed before seeds 2 and 3 were computed or looked at).** A variant is a
@@ -462,24 +464,10 @@ def report(path):
         "",
         RULE,
         "",
-        "| variant | "
-        + " | ".join(f"seed {s}" for s in seeds)
-        + " | vs baseline per seed | total vs baseline |",
-        "|---|" + "---|" * len(seeds) + "---|---|",
     ]
-    for name in names:
-        cells, diffs = [], []
-        for s in seeds:
-            rows = results[str(s)]["rows"]
-            if name not in rows:
-                cells.append("-")
-                continue
-            cells.append(f"{rows[name]['errors']} ({rows[name]['choice']})")
-            if BASELINE in rows:
-                diffs.append(rows[name]["errors"] - rows[BASELINE]["errors"])
-        per = ", ".join(f"{d:+d}" for d in diffs) if name != BASELINE else "0"
-        total = f"{sum(diffs):+d}" if diffs and name != BASELINE else "-"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {per} | {total} |")
+    lines += comparison_table(
+        "variant", names, seeds, lambda s, name: results[str(s)]["rows"].get(name)
+    )
     lines += [
         "",
         "Seconds per cached computation (5,000 validation images x 300 candidates = 1.5M "
@@ -493,8 +481,36 @@ def report(path):
         cells = [f"{secs[k]:.0f}" if k in secs else "-" for k in STEPS]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     lines += ["", DECISION]
-    path.write_text("\n".join(lines) + "\n")
+    appendix = ""
+    if path.exists() and APPENDIX_MARKER in path.read_text():
+        appendix = "\n" + APPENDIX_MARKER + path.read_text().split(APPENDIX_MARKER, 1)[1]
+    path.write_text("\n".join(lines) + "\n" + appendix)
     print(path.read_text())
+
+
+def comparison_table(first_column, names, seeds, entry) -> list[str]:
+    """Markdown rows of errors per seed and their differences from the baseline on the same
+    seed; ``entry(seed, name)`` gives a row's ``{"errors", "choice"}`` or ``None``."""
+    lines = [
+        f"| {first_column} | "
+        + " | ".join(f"seed {s}" for s in seeds)
+        + " | vs baseline per seed | total vs baseline |",
+        "|---|" + "---|" * len(seeds) + "---|---|",
+    ]
+    for name in names:
+        cells, diffs = [], []
+        for s in seeds:
+            row, base = entry(s, name), entry(s, BASELINE)
+            if row is None:
+                cells.append("-")
+                continue
+            cells.append(f"{row['errors']} ({row['choice']})")
+            if base is not None:
+                diffs.append(row["errors"] - base["errors"])
+        per = ", ".join(f"{d:+d}" for d in diffs) if name != BASELINE else "0"
+        total = f"{sum(diffs):+d}" if diffs and name != BASELINE else "-"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {per} | {total} |")
+    return lines
 
 
 def main() -> None:

@@ -45,7 +45,6 @@ NORMALISATIONS = {
     "grey morph to median width, blur 0.5": ("morph", 0.5),
 }
 MORPH_STEPS = (-2, -1, 0, 1, 2)
-MARKER = "<!-- stroke table -->"
 DECISION = """\
 **Decision (written after seeds 0 and 1): stroke-width normalisation did not help; no rule
 passes, `mnist/best` stays as it is, and seeds 2-3 were not computed.** None of the 16 rules
@@ -215,22 +214,13 @@ def write_table(results):
     seeds = sorted(results["seeds"], key=int)
     per_seed = {s: results["seeds"][s]["rows"] for s in seeds}
     names = list(per_seed[seeds[0]])
-    lines = [
-        MARKER,
-        "",
-        "| variant (50 IDM-nearest of 200) | "
-        + " | ".join(f"seed {s}" for s in seeds)
-        + " | vs baseline per seed | total |",
-        "|---|" + "---|" * len(seeds) + "---|---|",
-    ]
-    for name in names:
-        cells, diffs = [], []
-        for s in seeds:
-            count, choice = per_seed[s][name]
-            cells.append(f"{count} ({choice})")
-            diffs.append(count - per_seed[s][screen.BASELINE][0])
-        per = ", ".join(f"{d:+d}" for d in diffs)
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {per} | {sum(diffs):+d} |")
+
+    def entry(seed, name):
+        count, choice = per_seed[str(seed)][name]
+        return {"errors": count, "choice": choice}
+
+    lines = [screen.APPENDIX_MARKER, ""]
+    lines += screen.comparison_table("variant (50 IDM-nearest of 200)", names, seeds, entry)
     lines += [
         "",
         f"Thinning all 60,000 training images: {results['thin_seconds']:.1f} s. Stroke IDM, "
@@ -246,7 +236,7 @@ def write_table(results):
     lines += ["", DECISION]
     path = screen.HERE / "mnist_screen.md"
     text = path.read_text()
-    head = text.split(MARKER)[0].rstrip("\n")
+    head = text.split(screen.APPENDIX_MARKER)[0].rstrip("\n")
     path.write_text(head + "\n\n" + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
