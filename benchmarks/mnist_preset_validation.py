@@ -181,6 +181,16 @@ def save_result(row: dict) -> None:
     print(row, flush=True)
 
 
+def save_tuned(seed, name, errors: np.ndarray, seconds, note, threads=None) -> None:
+    """Save a variant's grid of errors with the count and choice ``Preset.tune`` takes."""
+    count, choice = tuned(errors)
+    row = {"seed": seed, "variant": name, "errors": count, "choice": choice}
+    row |= {"grid": errors.tolist(), "seconds": seconds}
+    if threads is not None:
+        row["threads"] = threads
+    save_result({**row, "note": note})
+
+
 def upsampled(deskewed: np.ndarray, sigma: float, cache: dict) -> np.ndarray:
     """Deskewed images enlarged 2x by a cubic spline and blurred with ``sigma`` at 56 x 56."""
     if sigma not in cache:
@@ -235,18 +245,9 @@ def run_seed(
         seconds = time.perf_counter() - started
         for n, name in zip(PREFIXES, prefix_names, strict=True):
             errors = grid_errors(clf, candidates[:, :n], rerank[:, :n], y_val)
-            count, choice = tuned(errors)
-            save_result(
-                {
-                    "seed": seed,
-                    "variant": name,
-                    "errors": count,
-                    "choice": choice,
-                    "grid": errors.tolist(),
-                    "seconds": seconds if n == max(PREFIXES) else None,
-                    "note": f"prefix of the {max(PREFIXES)}-candidate re-rank",
-                }
-            )
+            seconds_here = seconds if n == max(PREFIXES) else None
+            note = f"prefix of the {max(PREFIXES)}-candidate re-rank"
+            save_tuned(seed, name, errors, seconds_here, note)
     two_stage_jobs = [
         (key, rows) for key, rows in TWO_STAGE.items() if any(wanted(r[0]) for r in rows)
     ]
@@ -293,21 +294,13 @@ def run_seed(
                 if how == "sum":
                     squared = top_squared[:, :keep] / scale_28 + squared / scale_56
                 errors = grid_errors(clf, top[:, :keep], squared, y_val)
-                count, choice = tuned(errors)
-                save_result(
-                    {
-                        "seed": seed,
-                        "variant": name,
-                        "errors": count,
-                        "choice": choice,
-                        "grid": errors.tolist(),
-                        "seconds": stage1_seconds + stage2_seconds,
-                        "threads": N_JOBS,
-                        "note": f"stage 1 (200 candidates, {STAGE1_KEEP} kept exact) "
-                        f"{stage1_seconds:.0f} s + stage 2 (all {STAGE1_KEEP} measured exactly) "
-                        f"{stage2_seconds:.0f} s",
-                    }
+                note = (
+                    f"stage 1 (200 candidates, {STAGE1_KEEP} kept exact) "
+                    f"{stage1_seconds:.0f} s + stage 2 (all {STAGE1_KEEP} measured exactly) "
+                    f"{stage2_seconds:.0f} s"
                 )
+                seconds = stage1_seconds + stage2_seconds
+                save_tuned(seed, name, errors, seconds, note, N_JOBS)
         for name, n_candidates, sigma, warp, context in upsampled_jobs:
             images = upsampled(deskewed, sigma, up_cache)
             train, queries = images[fit_rows], images[val_rows]
@@ -317,19 +310,8 @@ def run_seed(
             )
             seconds = time.perf_counter() - started
             errors = grid_errors(clf, candidates[:, :n_candidates], squared, y_val)
-            count, choice = tuned(errors)
-            save_result(
-                {
-                    "seed": seed,
-                    "variant": name,
-                    "errors": count,
-                    "choice": choice,
-                    "grid": errors.tolist(),
-                    "seconds": seconds,
-                    "threads": N_JOBS,
-                    "note": "re-rank only (search not included)",
-                }
-            )
+            note = "re-rank only (search not included)"
+            save_tuned(seed, name, errors, seconds, note, N_JOBS)
     for name, sigma, params in SINGLE_VARIANTS:
         if not wanted(name):
             continue
@@ -340,19 +322,7 @@ def run_seed(
         candidates, _, rerank, _ = clf.candidate_distances(X_val, max(KS), k_keep=max(KS))
         seconds = time.perf_counter() - started
         errors = grid_errors(clf, candidates, rerank, y_val)
-        count, choice = tuned(errors)
-        save_result(
-            {
-                "seed": seed,
-                "variant": name,
-                "errors": count,
-                "choice": choice,
-                "grid": errors.tolist(),
-                "seconds": seconds,
-                "threads": N_JOBS,
-                "note": "",
-            }
-        )
+        save_tuned(seed, name, errors, seconds, "", N_JOBS)
 
 
 def import_table(path: Path) -> None:
