@@ -512,19 +512,31 @@ def one_thread_blas() -> None:
         os.environ.setdefault(var, "1")
 
 
-def main():
-    args = screen_parser(__doc__.split("\n")[0]).parse_args()
+def run_screen(args, compute_seed, report_seeds) -> None:
+    """The driver every Fashion screen shares: score the cached seeds with ``--score``,
+    else compute each seed on one thread (``compute_seed(seed)``)."""
     one_thread_blas()
     if args.score:
-        report(args.seeds, args.cache, args.table)
+        report_seeds(args.seeds, args.cache, args.table)
         return
     with thread_limit(1):
         for seed in args.seeds:
-            cached = [args.cache / f"seed{seed}" / f"{name}.npy" for name in HOG_VARIANTS]
-            if not all(path.exists() for path in [*cached, args.cache / f"seed{seed}" / "wr2.npy"]):
-                compute(seed, args.cache, args.data_root)
-            if not (args.cache / f"seed{seed}" / "lmknn.npy").exists():
-                compute_local_mean(seed, args.cache, args.data_root)
+            compute_seed(seed)
+
+
+def compute_all(seed, cache_root, data_root) -> None:
+    """This screen's distances for one seed, skipping what is cached."""
+    cache = cache_root / f"seed{seed}"
+    cached = [cache / f"{name}.npy" for name in HOG_VARIANTS]
+    if not all(path.exists() for path in [*cached, cache / "wr2.npy"]):
+        compute(seed, cache_root, data_root)
+    if not (cache / "lmknn.npy").exists():
+        compute_local_mean(seed, cache_root, data_root)
+
+
+def main():
+    args = screen_parser(__doc__.split("\n")[0]).parse_args()
+    run_screen(args, lambda seed: compute_all(seed, args.cache, args.data_root), report)
 
 
 if __name__ == "__main__":

@@ -37,13 +37,12 @@ from fashion_screen import (  # noqa: E402
     gathered_squared,
     hog,
     knn_grid,
-    one_thread_blas,
     pair_indices,
+    run_screen,
     screen_parser,
 )
 from knnvision.datasets import load_dataset, train_val_test_split  # noqa: E402
 from knnvision.experiments.presets import get_preset  # noqa: E402
-from knnvision.search import thread_limit  # noqa: E402
 from knnvision.search.kernels.idm import idm_rerank  # noqa: E402
 from knnvision.transforms.augmentation import augment_images, shift_images  # noqa: E402
 from knnvision.transforms.preprocessing import GaussianBlur  # noqa: E402
@@ -220,13 +219,7 @@ def main():
     parser = screen_parser(__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", default=list(NEW), choices=NEW)
     args = parser.parse_args()
-    one_thread_blas()
-    if args.score:
-        report(args.seeds, args.cache, args.table)
-        return
-    with thread_limit(1):
-        for seed in args.seeds:
-            compute(seed, args.cache, args.data_root, args.only)
+    run_screen(args, lambda seed: compute(seed, args.cache, args.data_root, args.only), report)
 
 
 if __name__ == "__main__":

@@ -54,14 +54,13 @@ from fashion_screen import (  # noqa: E402
     gathered_squared,
     hog,
     knn_grid,
-    one_thread_blas,
     pair_indices,
     pair_scale,
+    run_screen,
     screen_parser,
 )
 from knnvision.datasets import load_dataset, train_val_test_split  # noqa: E402
 from knnvision.experiments.presets import get_preset  # noqa: E402
-from knnvision.search import thread_limit  # noqa: E402
 
 MODELS = {"A": {}, "flip": {"flip": True}}
 HOG_C7 = HOG_VARIANTS["hog_c7"]
@@ -163,13 +162,7 @@ def report(seeds, cache_root, out_md):
 
 def main():
     args = screen_parser(__doc__.split("\n")[0]).parse_args()
-    one_thread_blas()
-    if args.score:
-        report(args.seeds, args.cache, args.table)
-        return
-    with thread_limit(1):
-        for seed in args.seeds:
-            compute(seed, args.cache, args.data_root)
+    run_screen(args, lambda seed: compute(seed, args.cache, args.data_root), report)
 
 
 if __name__ == "__main__":
