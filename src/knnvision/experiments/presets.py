@@ -145,12 +145,18 @@ class Preset:
 #   IDM warp 1 added, class-wise sums of the nearest distances, rank or kernel votes,
 #   local-mean k-NN, one vote per original image; round 3, around the chosen weights: other
 #   weights, a fourth HOG or distance, IDM with 5 x 5 context or on blurred images, shifted
-#   queries (``benchmarks/fashion_screen_round3.py``).
+#   queries (``benchmarks/fashion_screen_round3.py``); round 4, on fresh seeds 4-5: 0.1 of a HOG
+#   with 7-pixel cells added (+1 / -11 errors) and mirrored training copies (+5 / -1)
+#   (``benchmarks/fashion_screen_round4.md``).
 # - MNIST, round 3 (``benchmarks/mnist_screen.md``, seeds 0-1, 300 candidates cached): adding
 #   tangent, HOG, Euclidean or non-deskewed IDM distances to the IDM (weights 0.25-2), their
 #   minimum, class-wise sums, pseudo-nearest-neighbour and rank-weighted votes and local-mean
 #   k-NN were all no better than the preset (best: +1 error over the two seeds); so was IDM on
 #   stroke-width normalised images, alone or added (``benchmarks/mnist_stroke_screen.py``).
+#   Round 4 (``benchmarks/mnist_idm_variants.md``): reverse, symmetric and displacement-
+#   penalised IDM were no better on both seeds (best: +2 / +0); two elastically distorted
+#   training copies (alpha 34, sigma 4) were 4 / 1 fewer on seeds 0 / 1 but 6 / 3 more on
+#   fresh seeds 2 / 3 (``benchmarks/mnist_elastic_screen.md``).
 # - MNIST, round 2 (``benchmarks/mnist_preset_validation.md``): IDM on 56 x 56 enlargements as
 #   a second re-rank stage or added to the 28 x 28 IDM, and rotated (+-5 degrees) or scaled
 #   (0.95, 1.05) training copies, were no better than the preset (mean change 0 to +4 errors
