@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import time
 from pathlib import Path
 
@@ -506,16 +505,10 @@ def screen_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def one_thread_blas() -> None:
-    """Keep NumPy's BLAS on one thread: the screens time single-thread work."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-
-
 def run_screen(args, compute_seed, report_seeds) -> None:
     """The driver every Fashion screen shares: score the cached seeds with ``--score``,
-    else compute each seed on one thread (``compute_seed(seed)``)."""
-    one_thread_blas()
+    else compute each seed on one thread (``compute_seed(seed)``; ``thread_limit`` holds
+    BLAS to one thread too, which environment variables set after NumPy's import would not)."""
     if args.score:
         report_seeds(args.seeds, args.cache, args.table)
         return

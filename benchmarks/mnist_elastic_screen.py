@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -147,8 +146,6 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--results", type=Path, default=Path("/tmp/mnist_elastic_screen.json"))
     args = parser.parse_args()
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
     data = load_dataset("mnist", data_dir=args.data_root)
     X, y = data.flat("train"), data.labels
     for seed in args.seeds:
