@@ -156,7 +156,8 @@ class Preset:
 #   Round 4 (``benchmarks/mnist_idm_variants.md``): reverse, symmetric and displacement-
 #   penalised IDM were no better on both seeds (best: +2 / +0); two elastically distorted
 #   training copies (alpha 34, sigma 4) were 4 / 1 fewer on seeds 0 / 1 but 6 / 3 more on
-#   fresh seeds 2 / 3 (``benchmarks/mnist_elastic_screen.md``).
+#   fresh seeds 2 / 3 (``benchmarks/mnist_elastic_screen.md``); P2DHMDM on the IDM's local
+#   costs made exactly the IDM's errors, P2DHMM +3 / -7 (``benchmarks/mnist_p2dhmdm.md``).
 # - MNIST, round 2 (``benchmarks/mnist_preset_validation.md``): IDM on 56 x 56 enlargements as
 #   a second re-rank stage or added to the 28 x 28 IDM, and rotated (+-5 degrees) or scaled
 #   (0.95, 1.05) training copies, were no better than the preset (mean change 0 to +4 errors
