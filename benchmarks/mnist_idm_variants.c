@@ -11,48 +11,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define NF 18
-#define MAX_LAM 16
+#include "idm_context.h"
 
-/* Contexts (h * w * NF) of one flat float64 image. */
-void idmv_contexts(const double *img, int h, int w, double *out)
-{
-    double *gy = malloc(sizeof(double) * h * w);
-    double *gx = malloc(sizeof(double) * h * w);
-    static const double smooth[3] = {1.0, 2.0, 1.0};
-    for (int i = 0; i < h; i++) {
-        for (int j = 0; j < w; j++) {
-            double sy = 0.0, sx = 0.0;
-            for (int a = -1; a <= 1; a++) {
-                for (int b = -1; b <= 1; b++) {
-                    int r = i + a, c = j + b;
-                    double v = (r >= 0 && r < h && c >= 0 && c < w) ? img[r * w + c] : 0.0;
-                    sy += a * smooth[b + 1] * v;
-                    sx += b * smooth[a + 1] * v;
-                }
-            }
-            gy[i * w + j] = sy / 8.0;
-            gx[i * w + j] = sx / 8.0;
-        }
-    }
-    for (int i = 0; i < h; i++) {
-        for (int j = 0; j < w; j++) {
-            double *o = out + (size_t)(i * w + j) * NF;
-            int f = 0;
-            for (int g = 0; g < 2; g++) {
-                const double *grad = g == 0 ? gy : gx;
-                for (int a = -1; a <= 1; a++) {
-                    for (int b = -1; b <= 1; b++) {
-                        int r = i + a, c = j + b;
-                        o[f++] = (r >= 0 && r < h && c >= 0 && c < w) ? grad[r * w + c] : 0.0;
-                    }
-                }
-            }
-        }
-    }
-    free(gy);
-    free(gx);
-}
+#define MAX_LAM 16
 
 /* One direction: A's pixels matched into B. out[l] = distance for lams[l]. */
 static void one_way(const double *A, const double *B, int h, int w, int warp, const double *lams,
@@ -101,9 +62,9 @@ int idmv_rerank(const double *queries, const double *train, const int64_t *cand,
     double *cq = malloc(sizeof(double) * npix * NF);
     double *ct = malloc(sizeof(double) * npix * NF);
     for (int64_t q = 0; q < nq; q++) {
-        idmv_contexts(queries + q * npix, h, w, cq);
+        idm_contexts(queries + q * npix, h, w, cq);
         for (int64_t k = 0; k < nc; k++) {
-            idmv_contexts(train + cand[q * nc + k] * npix, h, w, ct);
+            idm_contexts(train + cand[q * nc + k] * npix, h, w, ct);
             size_t at = ((size_t)q * nc + k) * n_lam;
             one_way(cq, ct, h, w, warp, lams, n_lam, fwd + at);
             one_way(ct, cq, h, w, warp, lams, n_lam, rev + at);

@@ -6,9 +6,9 @@ measured both ways, query -> train (forward, the preset's IDM) and train -> quer
 each with the per-pixel cost ``min_d |ctx_q(p) - ctx_t(p + d)|^2 + lam |d|^2`` for the penalties
 ``lam`` in ``LAMS`` times a unit: the mean per-pixel forward IDM cost over 256 fixed training
 pairs of that seed's fit part (IDM / 784). ``lam = 0`` is the plain IDM. The kernel is
-``mnist_idm_variants.c`` (built with gcc -O3 -march=native into ``$BUILD``, loaded with ctypes;
-one thread); before use it is checked against ``idm_distance_numpy`` and ``idm_rerank`` at
-``lam = 0``.
+``mnist_idm_variants.c`` (built by ``c_kernels.py`` with gcc -O3 -march=native into
+``$BUILD``, loaded with ctypes; one thread); before use it is checked against
+``idm_distance_numpy`` and ``idm_rerank`` at ``lam = 0``.
 
 Splits as ``Preset.tune``: 5,000 of the 60,000 training images held out per seed with
 ``train_val_test_split(..., val_size=5000, test_size=0, seed=seed)``; the official test images
@@ -30,7 +30,6 @@ import argparse
 import ctypes
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from knnvision.neighbors.rerank import RerankKNNClassifier  # noqa: E402
+from c_kernels import c_pointer, euclidean_candidates, load_c_kernel  # noqa: E402
 from knnvision.search import thread_limit  # noqa: E402
 from knnvision.search.kernels.idm import idm_distance_numpy, idm_rerank  # noqa: E402
 from mnist_screen import knn_grid, split_rows, training_images, tuned  # noqa: E402
@@ -81,19 +80,9 @@ def log(message):
 
 
 def load_kernel():
-    BUILD.mkdir(parents=True, exist_ok=True)
-    source = HERE / "mnist_idm_variants.c"
-    lib = BUILD / "libidmv.so"
-    if not lib.exists() or lib.stat().st_mtime < source.stat().st_mtime:
-        cmd = ["gcc", "-O3", "-march=native", "-shared", "-fPIC", "-o", str(lib), str(source)]
-        subprocess.run(cmd + ["-lm"], check=True)
-    kernel = ctypes.CDLL(str(lib))
+    kernel = load_c_kernel("mnist_idm_variants.c", BUILD)
     kernel.idmv_rerank.restype = ctypes.c_int
     return kernel
-
-
-def _ptr(array):
-    return array.ctypes.data_as(ctypes.c_void_p)
 
 
 def variant_distances(kernel, queries, train, cand, lams):
@@ -105,9 +94,10 @@ def variant_distances(kernel, queries, train, cand, lams):
     nq, nc = cand.shape
     fwd = np.empty((nq, nc, len(lams)))
     rev = np.empty((nq, nc, len(lams)))
+    pointers = [c_pointer(a) for a in (queries, train, cand, lams, fwd, rev)]
     status = kernel.idmv_rerank(
-        _ptr(queries), _ptr(train), _ptr(cand), ctypes.c_int64(nq), ctypes.c_int64(nc),
-        SIDE, SIDE, WARP, _ptr(lams), len(lams), _ptr(fwd), _ptr(rev),
+        *pointers[:3], ctypes.c_int64(nq), ctypes.c_int64(nc), SIDE, SIDE, WARP,
+        pointers[3], len(lams), *pointers[4:],
     )  # fmt: skip
     if status != 0:
         raise ValueError("too many penalties")
@@ -148,15 +138,10 @@ def compute_seed(seed, images, kernel):
     if "check" not in meta:
         meta["check"] = check_kernel(kernel, X_fit, X_val, np.random.default_rng(seed))
         log(f"seed {seed}: kernel matches the twins to {meta['check']:.2g} relative")
-    if not (folder / "cand.npy").exists():
-        started = time.perf_counter()
-        clf = RerankKNNClassifier(7, n_candidates=N_CANDIDATES, distortion="none", n_jobs=1)
-        clf.fit(deskewed[fit], y_fit)
-        with thread_limit(1):
-            cand = clf.candidate_distances(deskewed[val], 7)[0]
-        np.save(folder / "cand.npy", cand)
+    fresh, started = not (folder / "cand.npy").exists(), time.perf_counter()
+    cand = euclidean_candidates(folder, deskewed, fit, val, y_fit, N_CANDIDATES)
+    if fresh:
         meta["seconds"]["cand"] = time.perf_counter() - started
-    cand = np.load(folder / "cand.npy")
     if "unit" not in meta:
         first = np.unique(np.linspace(0, len(fit) - 1, N_PAIRS).astype(np.int64))
         second = (first + len(fit) // 2) % len(fit)

@@ -1,7 +1,7 @@
 /* Pseudo-2D hidden Markov distortion models for benchmarks/mnist_p2dhmdm.py (issue 17).
  *
- * Local costs as the preset's IDM: 3 x 3 patches of vertical then horizontal Sobel values / 8
- * (zeros outside the image); cost(p, d) = |ctxA(p) - ctxB(p + d)|^2 for displacements d with
+ * Local costs as the preset's IDM (contexts from idm_context.h):
+ * cost(p, d) = |ctxA(p) - ctxB(p + d)|^2 for displacements d with
  * |d_row|, |d_col| <= warp inside the image (infinite outside). Image A (the query) is matched
  * into image B (the candidate). Four distances per pair, all from the same cost table:
  *
@@ -21,49 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NF 18
+#include "idm_context.h"
+
 #define MAXW 5 /* 2 * warp + 1 for warp <= 2 */
 #define N_OUT 4
 #define MAXSIDE 64
-
-static void contexts(const double *img, int h, int w, double *out)
-{
-    double *gy = malloc(sizeof(double) * h * w);
-    double *gx = malloc(sizeof(double) * h * w);
-    static const double smooth[3] = {1.0, 2.0, 1.0};
-    for (int i = 0; i < h; i++) {
-        for (int j = 0; j < w; j++) {
-            double sy = 0.0, sx = 0.0;
-            for (int a = -1; a <= 1; a++) {
-                for (int b = -1; b <= 1; b++) {
-                    int r = i + a, c = j + b;
-                    double v = (r >= 0 && r < h && c >= 0 && c < w) ? img[r * w + c] : 0.0;
-                    sy += a * smooth[b + 1] * v;
-                    sx += b * smooth[a + 1] * v;
-                }
-            }
-            gy[i * w + j] = sy / 8.0;
-            gx[i * w + j] = sx / 8.0;
-        }
-    }
-    for (int i = 0; i < h; i++) {
-        for (int j = 0; j < w; j++) {
-            double *o = out + (size_t)(i * w + j) * NF;
-            int f = 0;
-            for (int g = 0; g < 2; g++) {
-                const double *grad = g == 0 ? gy : gx;
-                for (int a = -1; a <= 1; a++) {
-                    for (int b = -1; b <= 1; b++) {
-                        int r = i + a, c = j + b;
-                        o[f++] = (r >= 0 && r < h && c >= 0 && c < w) ? grad[r * w + c] : 0.0;
-                    }
-                }
-            }
-        }
-    }
-    free(gy);
-    free(gx);
-}
 
 /* cost[(i * w + j) * n * n + dr * n + dc], offsets dr, dc in 0..n-1 standing for -warp..warp. */
 static void cost_table(const double *A, const double *B, int h, int w, int warp, double *cost)
@@ -176,9 +138,9 @@ int p2d_rerank(const double *queries, const double *train, const int64_t *cand, 
     double *ct = malloc(sizeof(double) * npix * NF);
     double *cost = malloc(sizeof(double) * npix * n * n);
     for (int64_t q = 0; q < nq; q++) {
-        contexts(queries + q * npix, h, w, cq);
+        idm_contexts(queries + q * npix, h, w, cq);
         for (int64_t k = 0; k < nc; k++) {
-            contexts(train + cand[q * nc + k] * npix, h, w, ct);
+            idm_contexts(train + cand[q * nc + k] * npix, h, w, ct);
             cost_table(cq, ct, h, w, warp, cost);
             distances(cost, h, w, warp, out + ((size_t)q * nc + k) * N_OUT);
         }
