@@ -8,13 +8,16 @@ into a scratch folder on first use and rebuilt when a source or ``idm_context.h`
 from __future__ import annotations
 
 import ctypes
+import json
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.search import thread_limit
+from mnist_screen import split_rows
 
 HERE = Path(__file__).parent
 
@@ -46,3 +49,39 @@ def euclidean_candidates(folder: Path, images, fit, val, y_fit, n_candidates: in
         with thread_limit(1):
             np.save(path, clf.candidate_distances(images[val], 7)[0])
     return np.load(path)
+
+
+@dataclass
+class SeedPart:
+    """One seed's split of the deskewed, blurred training images and its cache folder."""
+
+    folder: Path
+    meta: dict
+    fit: np.ndarray
+    val: np.ndarray
+    y_fit: np.ndarray
+    y_val: np.ndarray
+    X_fit: np.ndarray  # float64, as the kernels take them
+    X_val: np.ndarray
+
+    def save_meta(self) -> None:
+        (self.folder / "meta.json").write_text(json.dumps(self.meta, indent=1))
+
+
+def prepare_seed(seed: int, deskewed, y, cache: Path, check_kernel) -> SeedPart:
+    """The split ``Preset.tune`` makes for ``seed``, the cache folder with its ``meta.json``,
+    and ``meta["check"]``: ``check_kernel(X_fit, X_val, rng)`` run once per seed."""
+    fit, val, y_fit, y_val = split_rows(y, seed)
+    folder = cache / f"seed{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_path = folder / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seconds": {}}
+    part = SeedPart(
+        folder, meta, fit, val, y_fit, y_val,
+        deskewed[fit].astype(np.float64), deskewed[val].astype(np.float64),
+    )  # fmt: skip
+    if "check" not in meta:
+        meta["check"] = check_kernel(part.X_fit, part.X_val, np.random.default_rng(seed))
+        print(f"seed {seed}: kernel matches the package's IDM to {meta['check']:.2g}", flush=True)
+    part.save_meta()
+    return part

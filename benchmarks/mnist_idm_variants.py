@@ -32,6 +32,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,15 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from c_kernels import c_pointer, euclidean_candidates, load_c_kernel  # noqa: E402
+from c_kernels import (  # noqa: E402
+    c_pointer,
+    euclidean_candidates,
+    load_c_kernel,
+    prepare_seed,
+)
 from knnvision.search import thread_limit  # noqa: E402
 from knnvision.search.kernels.idm import idm_distance_numpy, idm_rerank  # noqa: E402
-from mnist_screen import knn_grid, split_rows, training_images, tuned  # noqa: E402
+from mnist_screen import knn_grid, training_images, tuned  # noqa: E402
 
 SIDE = 28
 WARP = 2
@@ -129,37 +135,30 @@ def check_kernel(kernel, X_fit, X_val, rng):
 
 def compute_seed(seed, images, kernel):
     deskewed, _, y = images
-    fit, val, y_fit, y_val = split_rows(y, seed)
-    X_fit, X_val = deskewed[fit].astype(np.float64), deskewed[val].astype(np.float64)
-    folder = CACHE / f"seed{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
-    meta_path = folder / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seconds": {}}
-    if "check" not in meta:
-        meta["check"] = check_kernel(kernel, X_fit, X_val, np.random.default_rng(seed))
-        log(f"seed {seed}: kernel matches the twins to {meta['check']:.2g} relative")
+    part = prepare_seed(seed, deskewed, y, CACHE, partial(check_kernel, kernel))
+    folder, meta, X_fit, X_val = part.folder, part.meta, part.X_fit, part.X_val
     fresh, started = not (folder / "cand.npy").exists(), time.perf_counter()
-    cand = euclidean_candidates(folder, deskewed, fit, val, y_fit, N_CANDIDATES)
+    cand = euclidean_candidates(folder, deskewed, part.fit, part.val, part.y_fit, N_CANDIDATES)
     if fresh:
         meta["seconds"]["cand"] = time.perf_counter() - started
     if "unit" not in meta:
-        first = np.unique(np.linspace(0, len(fit) - 1, N_PAIRS).astype(np.int64))
-        second = (first + len(fit) // 2) % len(fit)
+        first = np.unique(np.linspace(0, len(X_fit) - 1, N_PAIRS).astype(np.int64))
+        second = (first + len(X_fit) // 2) % len(X_fit)
         with thread_limit(1):
             pair = idm_rerank(X_fit[first], X_fit, second[:, None], SIDE, SIDE, WARP, 1, 1)
         meta["unit"] = float(np.mean(pair)) / (SIDE * SIDE)
-    meta_path.write_text(json.dumps(meta, indent=1))
+    part.save_meta()
     if not (folder / "fwd.npy").exists():
         lams = np.array(LAMS) * meta["unit"]
         fwd = np.empty(cand.shape + (len(LAMS),))
         rev = np.empty_like(fwd)
         started = time.perf_counter()
-        for start in range(0, len(val), BLOCK):
-            stop = min(start + BLOCK, len(val))
+        for start in range(0, len(X_val), BLOCK):
+            stop = min(start + BLOCK, len(X_val))
             fwd[start:stop], rev[start:stop] = variant_distances(
                 kernel, X_val[start:stop], X_fit, cand[start:stop], lams
             )
-            log(f"seed {seed}: {stop}/{len(val)} ({time.perf_counter() - started:.0f} s)")
+            log(f"seed {seed}: {stop}/{len(X_val)} ({time.perf_counter() - started:.0f} s)")
         meta["seconds"]["fwd+rev, all penalties"] = time.perf_counter() - started
         # One plain forward IDM pass with the package kernel for the cost comparison.
         started = time.perf_counter()
@@ -173,11 +172,11 @@ def compute_seed(seed, images, kernel):
         )
         np.save(folder / "fwd.npy", fwd)
         np.save(folder / "rev.npy", rev)
-        meta_path.write_text(json.dumps(meta, indent=1))
+        part.save_meta()
     return {
         "cand": cand,
-        "y_fit": y_fit,
-        "y_val": y_val,
+        "y_fit": part.y_fit,
+        "y_val": part.y_val,
         "fwd": np.load(folder / "fwd.npy"),
         "rev": np.load(folder / "rev.npy"),
         "meta": meta,

@@ -32,6 +32,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,15 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from c_kernels import c_pointer, euclidean_candidates, load_c_kernel  # noqa: E402
+from c_kernels import (  # noqa: E402
+    c_pointer,
+    euclidean_candidates,
+    load_c_kernel,
+    prepare_seed,
+)
 from knnvision.search import thread_limit  # noqa: E402
 from knnvision.search.kernels.idm import idm_rerank  # noqa: E402
-from mnist_screen import knn_grid, split_rows, training_images, tuned  # noqa: E402
+from mnist_screen import knn_grid, training_images, tuned  # noqa: E402
 
 SIDE = 28
 WARP = 2
@@ -111,27 +117,25 @@ def check_kernel(kernel, X_fit, X_val, rng) -> float:
 
 def compute_seed(seed, images, kernel):
     deskewed, _, y = images
-    fit, val, y_fit, y_val = split_rows(y, seed)
-    X_fit, X_val = deskewed[fit].astype(np.float64), deskewed[val].astype(np.float64)
-    folder = CACHE / f"seed{seed}"
-    folder.mkdir(parents=True, exist_ok=True)
-    meta_path = folder / "meta.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"seconds": {}}
-    if "check" not in meta:
-        meta["check"] = check_kernel(kernel, X_fit, X_val, np.random.default_rng(seed))
-        log(f"seed {seed}: kernel IDM matches idm_rerank to {meta['check']:.2g} relative")
-    cand = euclidean_candidates(folder, deskewed, fit, val, y_fit, N_CANDIDATES)
+    part = prepare_seed(seed, deskewed, y, CACHE, partial(check_kernel, kernel))
+    folder, X_fit, X_val = part.folder, part.X_fit, part.X_val
+    cand = euclidean_candidates(folder, deskewed, part.fit, part.val, part.y_fit, N_CANDIDATES)
     if not (folder / "dist.npy").exists():
         dist = np.empty((*cand.shape, len(OUTPUTS)))
         started = time.perf_counter()
-        for start in range(0, len(val), BLOCK):
-            stop = min(start + BLOCK, len(val))
+        for start in range(0, len(X_val), BLOCK):
+            stop = min(start + BLOCK, len(X_val))
             dist[start:stop] = p2d_distances(kernel, X_val[start:stop], X_fit, cand[start:stop])
-            log(f"seed {seed}: {stop}/{len(val)} ({time.perf_counter() - started:.0f} s)")
-        meta["seconds"]["all four distances"] = round(time.perf_counter() - started, 1)
+            log(f"seed {seed}: {stop}/{len(X_val)} ({time.perf_counter() - started:.0f} s)")
+        part.meta["seconds"]["all four distances"] = round(time.perf_counter() - started, 1)
         np.save(folder / "dist.npy", dist)
-    meta_path.write_text(json.dumps(meta, indent=1))
-    return {"cand": cand, "y_fit": y_fit, "y_val": y_val, "dist": np.load(folder / "dist.npy")}
+        part.save_meta()
+    return {
+        "cand": cand,
+        "y_fit": part.y_fit,
+        "y_val": part.y_val,
+        "dist": np.load(folder / "dist.npy"),
+    }
 
 
 def variants(dist):
