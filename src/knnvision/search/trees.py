@@ -158,11 +158,9 @@ class TreeIndex:
                 task.advance(len(chunk))
         return RadiusNeighbors.concatenate(parts) if parts else RadiusNeighbors.empty(0)
 
-    def _query_chunk(self, queries, k, k_keep, slack):
-        return tree_kernels.tree_query(
-            self._tree_kind,
-            self._kind,
-            queries,
+    def _tree(self) -> tuple:
+        """The arrays and depth describing the tree, in the order the kernels take them."""
+        return (
             self.data,
             self.order,
             self.starts,
@@ -172,6 +170,14 @@ class TreeIndex:
             self.centers,
             self.radii,
             self.n_levels,
+        )
+
+    def _query_chunk(self, queries, k, k_keep, slack):
+        return tree_kernels.tree_query(
+            self._tree_kind,
+            self._kind,
+            queries,
+            *self._tree(),
             k,
             k_keep,
             self.metric.p,
@@ -185,15 +191,7 @@ class TreeIndex:
             self._tree_kind,
             self._kind,
             queries,
-            self.data,
-            self.order,
-            self.starts,
-            self.ends,
-            self.lo,
-            self.hi,
-            self.centers,
-            self.radii,
-            self.n_levels,
+            *self._tree(),
             limit,
             self.metric.p,
             self._shrink,
