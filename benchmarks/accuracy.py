@@ -13,7 +13,11 @@ validation splits of the training data, never on the test part::
 
 Each run writes ``accuracy_<dataset>.md`` (the table, followed by the hand-written
 ``accuracy_<dataset>_validation.md`` when there is one: how the preset was chosen) and
-``accuracy_<dataset>.json`` beside this script.
+``accuracy_<dataset>.json`` beside this script. When only the validation notes have changed
+(a technique screened and not adopted), ``--notes-only`` puts the current notes under the
+recorded table without loading data or running anything::
+
+    python benchmarks/accuracy.py --dataset mnist --notes-only
 """
 
 from __future__ import annotations
@@ -167,6 +171,32 @@ def table(dataset: str, rows: list[dict], n_train: int, n_test: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def notes_path(dataset: str) -> Path:
+    return Path(__file__).with_name(f"accuracy_{dataset}_validation.md")
+
+
+def with_notes(dataset: str, measured: str) -> str:
+    """The measured table followed by how the preset's choices were made: written by hand
+    from the validation studies, it belongs beside the test figures but is not measured by
+    this run."""
+    notes = notes_path(dataset)
+    return measured + ("\n" + notes.read_text() if notes.exists() else "")
+
+
+def refresh_notes(dataset: str) -> None:
+    """Replace the notes under the recorded table of ``accuracy_<dataset>.md``."""
+    recorded = Path(__file__).with_name(f"accuracy_{dataset}.md")
+    if not recorded.exists():
+        raise SystemExit(f"{recorded} does not exist: run without --notes-only first.")
+    text = recorded.read_text()
+    notes = notes_path(dataset)
+    if notes.exists():
+        heading = notes.read_text().splitlines()[0]
+        if heading in text:
+            text = text[: text.index(heading)].rstrip("\n") + "\n"
+    recorded.write_text(with_notes(dataset, text))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, choices=("mnist", "fashion-mnist", "digits"))
@@ -176,7 +206,15 @@ def main() -> None:
         help="Folder holding mnist/ and fashion-mnist/ IDX folders.",
     )
     parser.add_argument("--skip-techniques", action="store_true", help="Only run the preset.")
+    parser.add_argument(
+        "--notes-only",
+        action="store_true",
+        help="Keep the recorded table; only replace the validation notes under it.",
+    )
     args = parser.parse_args()
+    if args.notes_only:
+        refresh_notes(args.dataset)
+        return
     data_dir = None
     if args.data_root and args.dataset != "digits":
         data_dir = str(Path(args.data_root) / args.dataset)
@@ -207,13 +245,9 @@ def main() -> None:
     print(row, flush=True)
     rows.append(row)
     out = Path(__file__).with_name(f"accuracy_{args.dataset}")
-    text = table(args.dataset, rows, len(y_train), len(y_test))
-    # How the preset's choices were made, written by hand from the validation studies: it
-    # belongs beside the test figures but is not measured by this run.
-    notes = Path(__file__).with_name(f"accuracy_{args.dataset}_validation.md")
-    if notes.exists():
-        text += "\n" + notes.read_text()
-    out.with_suffix(".md").write_text(text)
+    out.with_suffix(".md").write_text(
+        with_notes(args.dataset, table(args.dataset, rows, len(y_train), len(y_test)))
+    )
     meta = {
         "command": " ".join(["python", *sys.argv]),
         "knnvision": __version__,
