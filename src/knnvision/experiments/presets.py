@@ -146,8 +146,9 @@ class Preset:
 #   local-mean k-NN, one vote per original image; round 3, around the chosen weights: other
 #   weights, a fourth HOG or distance, IDM with 5 x 5 context or on blurred images, shifted
 #   queries (``benchmarks/fashion_screen_round3.py``); round 4, on fresh seeds 4-5: 0.1 of a HOG
-#   with 7-pixel cells added (+1 / -11 errors) and mirrored training copies (+5 / -1)
-#   (``benchmarks/fashion_screen_round4.md``).
+#   with 7-pixel cells added (+1 / -11 errors), mirrored (+5 / -1) or rotated (+-5 degrees,
+#   +2 / +0) training copies, and copies scaled by 0.9 and 1.1 (-11 / -2, then +4 / +3 on
+#   fresh seeds 6-7) (``benchmarks/fashion_screen_round4.md``).
 # - MNIST, round 3 (``benchmarks/mnist_screen.md``, seeds 0-1, 300 candidates cached): adding
 #   tangent, HOG, Euclidean or non-deskewed IDM distances to the IDM (weights 0.25-2), their
 #   minimum, class-wise sums, pseudo-nearest-neighbour and rank-weighted votes and local-mean
