@@ -247,7 +247,7 @@ def run_seed(args, seed, rows):
     queries = knn._validate_queries(X_val)
     if "preset" in args.variants:
         started = time.time()
-        candidates, s2, r2, _ = knn.candidate_distances(X_val, kmax)
+        candidates, s2, r2, *_ = knn.candidate_distances(X_val, kmax)
         predict_s = time.time() - started
         d = np.sqrt(s2[:, :kmax])
         record(

@@ -137,7 +137,7 @@ def compute(seed, cache_root, data_root):
     if (cache / "r2.npy").exists():
         cand = np.load(cache / "cand.npy")
     else:
-        cand, s2, r2, _ = knn.candidate_distances(X_val, max(KS), k_keep=None)
+        cand, s2, r2, *_ = knn.candidate_distances(X_val, max(KS), k_keep=None)
         timer("search100_plus_idm100", started)
         for name, arr in (("cand", cand), ("s2", s2), ("r2", r2)):
             np.save(cache / f"{name}.npy", arr)

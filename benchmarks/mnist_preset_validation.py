@@ -241,7 +241,7 @@ def run_seed(
         clf = RerankKNNClassifier(max(KS), **{**PRESET, "n_candidates": max(PREFIXES)})
         clf.fit(X_fit, y_fit)
         started = time.perf_counter()
-        candidates, _, rerank, _ = clf.candidate_distances(X_val, max(KS), k_keep=max(KS))
+        candidates, _, rerank, *_ = clf.candidate_distances(X_val, max(KS), k_keep=max(KS))
         seconds = time.perf_counter() - started
         for n, name in zip(PREFIXES, prefix_names, strict=True):
             errors = grid_errors(clf, candidates[:, :n], rerank[:, :n], y_val)
@@ -269,7 +269,7 @@ def run_seed(
                 stage1_seconds = float(saved["seconds"])
         else:
             started = time.perf_counter()
-            candidates, _, rerank, _ = clf.candidate_distances(X_val, max(KS), k_keep=STAGE1_KEEP)
+            candidates, _, rerank, *_ = clf.candidate_distances(X_val, max(KS), k_keep=STAGE1_KEEP)
             stage1_seconds = time.perf_counter() - started
             np.savez(cache, candidates=candidates, rerank=rerank, seconds=stage1_seconds)
         # The stage-1 survivors, nearest first (ties to the smaller index, as kneighbors).
@@ -319,7 +319,7 @@ def run_seed(
         clf = RerankKNNClassifier(max(KS), **{**PRESET, **params}, n_jobs=N_JOBS)
         clf.fit(X_fit, y_fit)
         started = time.perf_counter()
-        candidates, _, rerank, _ = clf.candidate_distances(X_val, max(KS), k_keep=max(KS))
+        candidates, _, rerank, *_ = clf.candidate_distances(X_val, max(KS), k_keep=max(KS))
         seconds = time.perf_counter() - started
         errors = grid_errors(clf, candidates, rerank, y_val)
         save_tuned(seed, name, errors, seconds, "", N_JOBS)

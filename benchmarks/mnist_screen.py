@@ -219,7 +219,7 @@ def compute_seed(seed, images, steps, log):
     def search():
         clf = RerankKNNClassifier(max(KS), n_candidates=N_CANDIDATES, distortion="none", n_jobs=1)
         clf.fit(X_fit, y_fit)
-        cand, squared, _, _ = clf.candidate_distances(X_val, max(KS))
+        cand, squared, *_ = clf.candidate_distances(X_val, max(KS))
         np.save(folder / "euc.npy", squared)
         return cand
 

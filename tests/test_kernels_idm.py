@@ -6,6 +6,8 @@ import pytest
 from knnvision.search.kernels.idm import (
     context_features,
     context_features_numpy,
+    grid_idm_numpy,
+    grid_idm_pairs,
     idm_distance,
     idm_distance_numpy,
     idm_rerank,
@@ -69,3 +71,49 @@ def test_rerank_kernel_matches_single_distances_and_abandons_only_losers():
         measured = np.isfinite(pruned[q])
         np.testing.assert_array_equal(pruned[q][measured], full[q][measured])
         assert np.all(full[q][~measured] > best3[-1])
+
+
+@pytest.mark.parametrize("warp", [0, 1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("blocks", [(4, 5), (1, 3), (3, 1)])
+def test_grid_idm_equals_its_twin_for_every_pair(warp, dtype, blocks):
+    rng = np.random.default_rng(warp)
+    queries = rng.uniform(0, 1, (3, blocks[0] * blocks[1] * 4)).astype(dtype)
+    refs = rng.uniform(0, 1, (5, blocks[0] * blocks[1] * 4)).astype(dtype)
+    query_rows, ref_rows = np.array([0, 2, 1, 0]), np.array([4, 0, 1, 4])
+    compiled = grid_idm_pairs(queries, refs, query_rows, ref_rows, blocks, warp)
+    expected = [
+        grid_idm_numpy(queries[q].reshape(*blocks, 4), refs[r].reshape(*blocks, 4), warp)
+        for q, r in zip(query_rows, ref_rows, strict=True)
+    ]
+    np.testing.assert_allclose(compiled, expected, rtol=1e-12)
+    assert compiled[0] == compiled[3]  # the same pair measures the same
+
+
+def test_grid_idm_without_warp_is_the_squared_distance_and_forgives_a_block_shift():
+    rng = np.random.default_rng(4)
+    grid = np.zeros((6, 6, 3))
+    grid[1:5, 1:5] = rng.uniform(0.1, 1, (4, 4, 3))
+    moved = np.zeros_like(grid)
+    moved[2:6, 0:4] = grid[1:5, 1:5]  # one block down and one left; zeros around
+    rows = np.stack([grid.ravel(), moved.ravel()])
+    zero, one = np.array([0]), np.array([1])
+    squared = ((grid - moved) ** 2).sum()
+    assert grid_idm_pairs(rows, rows, zero, one, (6, 6), 0)[0] == pytest.approx(squared)
+    assert grid_idm_pairs(rows, rows, one, zero, (6, 6), 1)[0] == 0.0
+    assert 0 < grid_idm_pairs(rows, rows, one, zero, (6, 6), 0)[0]
+
+
+@pytest.mark.parametrize(
+    "query_rows, ref_rows, blocks, message",
+    [
+        ([0], [2], (2, 2), "outside its grids"),
+        ([-1], [0], (2, 2), "outside its grids"),
+        ([0], [0], (3, 3), "inconsistent shapes"),
+        ([0, 1], [0], (2, 2), "inconsistent shapes"),
+    ],
+)
+def test_grid_idm_rejects_rows_and_shapes_that_do_not_fit(query_rows, ref_rows, blocks, message):
+    grids = np.ones((2, 8))
+    with pytest.raises((ValueError, IndexError), match=message):
+        grid_idm_pairs(grids, grids, np.array(query_rows), np.array(ref_rows), blocks, 1)

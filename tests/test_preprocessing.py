@@ -6,6 +6,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from knnvision import KNNClassifier
+from knnvision.search import thread_limit
+from knnvision.transforms import preprocessing
 from knnvision.transforms.preprocessing import (
     CenterOfMass,
     Deskew,
@@ -130,6 +132,22 @@ def test_rows_and_image_stacks_give_the_same_result():
     from_stack = GaussianBlur().fit_transform(images)
     from_rows = GaussianBlur(image_shape=(6, 10)).fit_transform(images.reshape(5, -1))
     np.testing.assert_array_equal(from_stack, from_rows)
+
+
+@pytest.mark.parametrize(
+    "transformer", [Deskew(), GaussianBlur(sigma=1.0), GradientHistograms(cell_size=2)]
+)
+def test_chunks_shared_by_threads_give_the_one_thread_result(transformer, monkeypatch):
+    monkeypatch.setattr(preprocessing, "CHUNK_IMAGES", 7)  # 50 images: 8 chunks
+    images = np.random.default_rng(5).integers(0, 256, (50, 64)).astype(np.uint8)
+    transformer.fit(images)
+    with thread_limit(1):
+        one = transformer.transform(images)
+    with thread_limit(3):
+        three = transformer.transform(images)
+    np.testing.assert_array_equal(three, one)
+    with thread_limit(3):  # a single chunk runs without a pool, the same way
+        np.testing.assert_array_equal(transformer.transform(images[:5]), one[:5])
 
 
 def test_wrong_image_shape_is_a_clear_error():

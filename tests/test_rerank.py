@@ -7,9 +7,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from knnvision import KNNClassifier, load, save
+from knnvision.neighbors import rerank
 from knnvision.neighbors.rerank import RerankKNNClassifier
+from knnvision.search.kernels.idm import grid_idm_numpy
 from knnvision.transforms.augmentation import shift_images
-from knnvision.transforms.preprocessing import Deskew, GradientHistograms
+from knnvision.transforms.preprocessing import Deskew, GaussianBlur, GradientHistograms
 
 
 @parametrize_with_checks([RerankKNNClassifier()])
@@ -72,15 +74,15 @@ def test_mixed_distance_lies_between_its_parts(digits):
     X, y = digits
     model = RerankKNNClassifier(3, mix=0.5, n_candidates=20).fit(X[:300], y[:300])
     found = model.candidate_distances(X[300:310])
-    candidates, search, rerank, unblurred_hog = found
-    assert candidates.shape == search.shape == rerank.shape == (10, 20)
-    assert unblurred_hog is None  # unblurred_hog_mix is 0: not computed
+    candidates, search, reranked, unblurred_hog, hog_idm = found
+    assert candidates.shape == search.shape == reranked.shape == (10, 20)
+    assert unblurred_hog is None and hog_idm is None  # their mixes are 0: not computed
     assert np.all(np.diff(search, axis=1) >= 0)  # the search's order
     mixed = model.final_squared(found)
-    expected = 0.5 * search / model.search_scale_ + 0.5 * rerank / model.rerank_scale_
+    expected = 0.5 * search / model.search_scale_ + 0.5 * reranked / model.rerank_scale_
     np.testing.assert_allclose(mixed, expected)
     np.testing.assert_array_equal(model.final_squared(found, mix=0), search)
-    np.testing.assert_array_equal(model.final_squared(found, mix=1), rerank)
+    np.testing.assert_array_equal(model.final_squared(found, mix=1), reranked)
 
 
 def test_unblurred_hog_distance_is_the_histograms_distance_to_each_candidate(digits):
@@ -112,12 +114,55 @@ def test_unblurred_hog_distance_is_the_histograms_distance_to_each_candidate(dig
         model.final_squared(found, mix=0.9)
 
 
+def fine_histogram_grids(rows):
+    """The HOG-IDM's grids of 8 x 8 digits: 2-pixel cells of the sigma-1 blur, 3 x 3 blocks."""
+    blurred = GaussianBlur(sigma=1.0, image_shape=(8, 8)).fit_transform(rows)
+    histograms = GradientHistograms(cell_size=2, image_shape=(8, 8)).fit_transform(blurred)
+    return histograms.reshape(len(rows), 3, 3, -1)
+
+
+def test_hog_idm_distance_is_the_grid_idm_of_fine_histograms(digits, monkeypatch):
+    X, y = digits
+    model = RerankKNNClassifier(
+        3, features="hog", mix=0.2, unblurred_hog_mix=0.2, hog_idm_mix=0.4, n_candidates=15
+    ).fit(X[:300], y[:300])
+    found = model.candidate_distances(X[300:306])
+    query_grids, train_grids = fine_histogram_grids(X[300:306]), fine_histogram_grids(X[:300])
+    expected = [
+        [grid_idm_numpy(query_grids[q], train_grids[c]) for c in row]
+        for q, row in enumerate(found.candidates)
+    ]
+    np.testing.assert_allclose(found.hog_idm, expected, rtol=1e-12)
+    first = np.unique(np.linspace(0, 299, 256).astype(np.int64))
+    pairs = [grid_idm_numpy(train_grids[i], train_grids[(i + 150) % 300]) for i in first]
+    assert model.hog_idm_scale_ == pytest.approx(np.mean(pairs), rel=1e-12)
+    mixed = model.final_squared(found)
+    np.testing.assert_allclose(
+        mixed,
+        0.2 * found.search / model.search_scale_
+        + 0.2 * found.rerank / model.rerank_scale_
+        + 0.2 * found.unblurred_hog / model.unblurred_hog_scale_
+        + 0.4 * found.hog_idm / model.hog_idm_scale_,
+    )
+    distances, _ = model.kneighbors(X[300:306])
+    np.testing.assert_allclose(distances**2, np.sort(mixed, axis=1)[:, :3])
+    # Candidates' grids are computed a slice at a time; the slices change nothing.
+    monkeypatch.setattr(rerank, "_HOG_IDM_ROWS", 7)
+    np.testing.assert_array_equal(model.candidate_distances(X[300:306]).hog_idm, found.hog_idm)
+
+
 def test_a_saved_pipeline_predicts_the_same(digits, tmp_path):
     X, y = digits
     model = make_pipeline(
         Deskew(),
         RerankKNNClassifier(
-            3, features="hog", mix=0.25, unblurred_hog_mix=0.25, shifts=(1,), directions=4
+            3,
+            features="hog",
+            mix=0.25,
+            unblurred_hog_mix=0.25,
+            hog_idm_mix=0.25,
+            shifts=(1,),
+            directions=4,
         ),
     )
     model.fit(X[:200], y[:200])
@@ -137,7 +182,12 @@ def test_a_saved_pipeline_predicts_the_same(digits, tmp_path):
         ({"mix": 1.5}, "mix must be a number between 0 and 1"),
         ({"unblurred_hog_mix": -0.1}, "unblurred_hog_mix must be a number between 0 and 1"),
         ({"unblurred_hog_mix": True}, "unblurred_hog_mix must be a number between 0 and 1"),
-        ({"mix": 0.8, "unblurred_hog_mix": 0.3}, "mix \\+ unblurred_hog_mix must be at most 1"),
+        ({"hog_idm_mix": 1.2}, "hog_idm_mix must be a number between 0 and 1"),
+        (
+            {"mix": 0.8, "unblurred_hog_mix": 0.3},
+            "mix \\+ unblurred_hog_mix \\+ hog_idm_mix must be",
+        ),
+        ({"mix": 0.5, "unblurred_hog_mix": 0.2, "hog_idm_mix": 0.4}, "got 0.5 \\+ 0.2 \\+ 0.4"),
         ({"n_candidates": 0}, "n_candidates must be a positive integer"),
         ({"shifts": (0,)}, "positive whole pixel distances"),
     ],

@@ -45,6 +45,7 @@ from ..search import build_index, thread_limit
 from ..search.kernels.idm import (
     context_features,
     context_features_numpy,
+    grid_idm_pairs,
     idm_distance,
     idm_distance_numpy,
     idm_rerank,
@@ -85,6 +86,12 @@ _RERANK_BLOCK = 256
 _EUCLIDEAN_BLOCK_VALUES = 2**23
 # Training pairs whose mean squared distances set the scales of a mixed distance.
 _SCALE_PAIRS = 256
+# The gradient-histogram IDM (hog_idm_mix): cells of this many pixels, blocks matched within
+# this many blocks, and stored images whose grids are held at once (6,084 float32 values per
+# 28 x 28 image: 200 MB).
+_HOG_IDM_CELL = 2
+_HOG_IDM_WARP = 1
+_HOG_IDM_ROWS = 8192
 
 
 @register_saveable
@@ -116,10 +123,11 @@ class RerankKNNClassifier(KNNClassifier):
     mix : float in [0, 1], default=1.0
         Weight of the re-rank distance in the final one. 1 ranks by the re-rank distance
         alone; below 1 the final squared distance is
-        ``(1 - mix - unblurred_hog_mix) * s / S + mix * r / R + unblurred_hog_mix * u / U``,
-        where ``s``, ``r`` and ``u`` are the squared search, re-rank and unblurred-HOG
-        distances and ``S``, ``R``, ``U`` their means over fixed pairs of training images
-        (learned at ``fit``).
+        ``(1 - mix - unblurred_hog_mix - hog_idm_mix) * s / S + mix * r / R
+        + unblurred_hog_mix * u / U + hog_idm_mix * g / G``, where ``s``, ``r``, ``u`` and
+        ``g`` are the squared search, re-rank, unblurred-HOG and HOG-IDM distances and ``S``,
+        ``R``, ``U``, ``G`` their means over fixed pairs of training images (learned at
+        ``fit``).
     unblurred_hog_mix : float in [0, 1 - mix], default=0.0
         Weight of a third distance, measured on the candidates only: the squared Euclidean
         distance between gradient histograms of the images as given, not blurred
@@ -128,6 +136,17 @@ class RerankKNNClassifier(KNNClassifier):
         away. 0 (the default) does not compute it. While measuring, the histograms of the
         distinct candidates of all queries are held in memory (at most one per stored image:
         1,296 float32 values each for 28 x 28 images).
+    hog_idm_mix : float in [0, 1 - mix - unblurred_hog_mix], default=0.0
+        Weight of a fourth distance, measured on the candidates only: an IDM on the grid of
+        gradient-histogram blocks. The images are blurred with sigma 1 and their gradient
+        histograms taken with 2-pixel cells (``GradientHistograms(cell_size=2)``, 13 x 13
+        blocks of 36 values for 28 x 28 images); each block of the query is matched to the
+        best of the 3 x 3 neighbouring blocks of the candidate (blocks outside the grid are
+        not candidates), so every block may move 2 pixels, and the distance is the sum of
+        the blocks' smallest squared differences
+        (:func:`~knnvision.search.kernels.idm.grid_idm_pairs`). 0 (the default) does not
+        compute it. Each distinct candidate's grid is computed once, a slice of the stored
+        images at a time.
     warp : int, default=2
         IDM: each pixel may match any pixel up to ``warp`` rows and columns away.
     context : int, default=1
@@ -158,9 +177,9 @@ class RerankKNNClassifier(KNNClassifier):
         Stored images per original training image.
     image_shape_ : (int, int)
         Shape of the images.
-    search_scale_, rerank_scale_, unblurred_hog_scale_ : float
-        Mean squared search, re-rank and unblurred-HOG distances over fixed training pairs
-        (the units of ``mix`` and ``unblurred_hog_mix``).
+    search_scale_, rerank_scale_, unblurred_hog_scale_, hog_idm_scale_ : float
+        Mean squared search, re-rank, unblurred-HOG and HOG-IDM distances over fixed training
+        pairs (the units of ``mix``, ``unblurred_hog_mix`` and ``hog_idm_mix``).
     n_features_in_, effective_algorithm_
         As for :class:`~knnvision.KNNClassifier`.
     """
@@ -174,6 +193,7 @@ class RerankKNNClassifier(KNNClassifier):
         distortion="idm",
         mix=1.0,
         unblurred_hog_mix=0.0,
+        hog_idm_mix=0.0,
         warp=2,
         context=1,
         features="pixels",
@@ -202,6 +222,7 @@ class RerankKNNClassifier(KNNClassifier):
         self.distortion = distortion
         self.mix = mix
         self.unblurred_hog_mix = unblurred_hog_mix
+        self.hog_idm_mix = hog_idm_mix
         self.warp = warp
         self.context = context
         self.features = features
@@ -237,7 +258,12 @@ class RerankKNNClassifier(KNNClassifier):
         rows, self._y = augment_images(X, encoded, image_shape=self.image_shape_, **augmentation)
         self.augmentation_factor_ = factor
         self._fit_training_rows(rows)
-        self.search_scale_, self.rerank_scale_, self.unblurred_hog_scale_ = self._distance_scales()
+        (
+            self.search_scale_,
+            self.rerank_scale_,
+            self.unblurred_hog_scale_,
+            self.hog_idm_scale_,
+        ) = self._distance_scales()
         return self
 
     def _augmentation(self) -> dict:
@@ -269,25 +295,28 @@ class RerankKNNClassifier(KNNClassifier):
         """Gradient histograms (:class:`GradientHistograms` with its defaults) of image rows."""
         return GradientHistograms(image_shape=self.image_shape_).fit_transform(rows)
 
-    def _distance_scales(self) -> tuple[float, float, float]:
-        """Mean squared search, re-rank and unblurred-HOG distances over fixed pairs of
-        training images (image ``i`` and image ``i + n/2``): the units in which ``mix`` and
-        ``unblurred_hog_mix`` add them (1 for a distance that is not used)."""
+    def _distance_scales(self) -> tuple[float, float, float, float]:
+        """Mean squared search, re-rank, unblurred-HOG and HOG-IDM distances over fixed
+        pairs of training images (image ``i`` and image ``i + n/2``): the units in which the
+        mixes add them (1 for a distance that is not used)."""
         n = self.n_samples_fit_
         first = np.unique(np.linspace(0, n - 1, min(n, _SCALE_PAIRS)).astype(np.int64))
         second = (first + n // 2) % n
         search = self._search_rows(self._fit_X[np.concatenate([first, second])])
         diff = search[: len(first)].astype(np.float64) - search[len(first) :]
         queries, pairs = self._fit_X[first], second[:, None]
-        rerank = unblurred_hog = None
+        rerank = unblurred_hog = hog_idm = None
         if self.distortion != "none":
             rerank = self._rerank_squared(queries, pairs, 1)
         if self.unblurred_hog_mix:
             unblurred_hog = self._unblurred_hog_squared(queries, pairs)
+        if self.hog_idm_mix:
+            hog_idm = self._hog_idm_squared(queries, pairs)
         return (
             _positive_mean((diff * diff).sum(axis=1)),
             _positive_mean(rerank),
             _positive_mean(unblurred_hog),
+            _positive_mean(hog_idm),
         )
 
     # --- neighbours ------------------------------------------------------------------------
@@ -315,8 +344,8 @@ class RerankKNNClassifier(KNNClassifier):
         return np.sqrt(np.take_along_axis(squared, order, axis=1)), indices
 
     def candidate_distances(self, X=None, n_neighbors=None, k_keep=None):
-        """Each query's candidates with their squared search, re-rank and unblurred-HOG
-        distances.
+        """Each query's candidates with their squared search, re-rank, unblurred-HOG and
+        HOG-IDM distances.
 
         Lets a caller score several ``n_neighbors``, ``weights`` and ``mix`` values from one
         search and one re-rank (see :mod:`knnvision.experiments.presets`).
@@ -337,8 +366,9 @@ class RerankKNNClassifier(KNNClassifier):
         -------
         CandidateDistances
             ``candidates`` (training-image indices, in the search's order) and the squared
-            distances to them; ``rerank`` is ``None`` when ``distortion="none"`` and
-            ``unblurred_hog`` when ``unblurred_hog_mix`` is 0.
+            distances to them; ``rerank`` is ``None`` when ``distortion="none"``,
+            ``unblurred_hog`` when ``unblurred_hog_mix`` is 0 and ``hog_idm`` when
+            ``hog_idm_mix`` is 0.
         """
         check_is_fitted(self)
         self._check_rerank_parameters()
@@ -364,11 +394,17 @@ class RerankKNNClassifier(KNNClassifier):
             alone = self.mix == 1  # only then do the k_keep nearest by the re-rank decide
             keep = min(k_keep, n_candidates) if k_keep is not None and alone else n_candidates
             rerank_squared = self._rerank_squared(queries, candidates, keep)
-        unblurred_hog_squared = None
+        unblurred_hog_squared = hog_idm_squared = None
         if self.unblurred_hog_mix:
             unblurred_hog_squared = self._unblurred_hog_squared(queries, candidates)
+        if self.hog_idm_mix:
+            hog_idm_squared = self._hog_idm_squared(queries, candidates)
         return CandidateDistances(
-            candidates, distances * distances, rerank_squared, unblurred_hog_squared
+            candidates,
+            distances * distances,
+            rerank_squared,
+            unblurred_hog_squared,
+            hog_idm_squared,
         )
 
     def final_squared(self, found: CandidateDistances, mix=None) -> np.ndarray:
@@ -378,19 +414,24 @@ class RerankKNNClassifier(KNNClassifier):
         """
         # A part that was not measured weighs nothing.
         mix = 0.0 if found.rerank is None else (self.mix if mix is None else mix)
-        hog_mix = 0.0 if found.unblurred_hog is None else self.unblurred_hog_mix
-        if mix + hog_mix > 1:
-            raise ValueError(f"mix + unblurred_hog_mix must be at most 1, got {mix} + {hog_mix}.")
+        parts = [
+            (weight, distances, scale)
+            for weight, distances, scale in (
+                (mix, found.rerank, "rerank_scale_"),
+                (self.unblurred_hog_mix, found.unblurred_hog, "unblurred_hog_scale_"),
+                (self.hog_idm_mix, found.hog_idm, "hog_idm_scale_"),
+            )
+            if weight and distances is not None
+        ]
+        search_weight = _search_weight([weight for weight, _, _ in parts])
+        if not parts:
+            return found.search
         if mix == 1 and found.rerank is not None:
             return found.rerank
-        if mix == 0 and hog_mix == 0:
-            return found.search
         # Each part in units of its mean over fixed training pairs (set at fit).
-        squared = (1 - mix - hog_mix) * found.search / self.search_scale_
-        if mix and found.rerank is not None:
-            squared = squared + mix * found.rerank / self.rerank_scale_
-        if hog_mix and found.unblurred_hog is not None:
-            squared = squared + hog_mix * found.unblurred_hog / self.unblurred_hog_scale_
+        squared = search_weight * found.search / self.search_scale_
+        for weight, distances, scale in parts:
+            squared = squared + weight * distances / getattr(self, scale)
         return squared
 
     def _unblurred_hog_squared(self, queries, candidates) -> np.ndarray:
@@ -408,6 +449,52 @@ class RerankKNNClassifier(KNNClassifier):
         return _squared_euclidean_to_candidates(
             query_histograms, train, positions.reshape(candidates.shape)
         )
+
+    def _hog_idm_squared(self, queries, candidates) -> np.ndarray:
+        """Squared IDM distances between grids of gradient-histogram blocks (see
+        ``hog_idm_mix``) from each query to its candidates ``(n_queries, n_candidates)``. The
+        distinct candidates' grids are computed once each, ``_HOG_IDM_ROWS`` at a time, and
+        every pair whose candidate is among them is measured then."""
+        rows, positions = np.unique(candidates, return_inverse=True)
+        pair_query = np.repeat(np.arange(len(queries)), candidates.shape[1])
+        pair_candidate = positions.ravel()
+        by_candidate = np.argsort(pair_candidate, kind="stable")
+        bounds = np.searchsorted(
+            pair_candidate[by_candidate], np.arange(0, len(rows), _HOG_IDM_ROWS)
+        )
+        bounds = np.append(bounds, len(by_candidate))
+        squared = np.empty(len(pair_candidate))
+        with (
+            progress.track(
+                total=len(rows) + len(queries), description="gradient-histogram IDM"
+            ) as task,
+            thread_limit(self.n_jobs),
+        ):
+            query_grids = self._hog_idm_grids(queries)
+            task.advance(len(queries))
+            for chunk, start in enumerate(range(0, len(rows), _HOG_IDM_ROWS)):
+                grids = self._hog_idm_grids(self._fit_X[rows[start : start + _HOG_IDM_ROWS]])
+                pairs = by_candidate[bounds[chunk] : bounds[chunk + 1]]
+                squared[pairs] = grid_idm_pairs(
+                    query_grids,
+                    grids,
+                    pair_query[pairs],
+                    pair_candidate[pairs] - start,
+                    self._hog_idm_blocks(),
+                    _HOG_IDM_WARP,
+                )
+                task.advance(len(grids))
+        return squared.reshape(candidates.shape)
+
+    def _hog_idm_grids(self, rows: np.ndarray) -> np.ndarray:
+        """Gradient histograms with ``_HOG_IDM_CELL``-pixel cells of the blurred images."""
+        blurred = GaussianBlur(sigma=1.0, image_shape=self.image_shape_).fit_transform(rows)
+        histograms = GradientHistograms(cell_size=_HOG_IDM_CELL, image_shape=self.image_shape_)
+        return histograms.fit_transform(blurred)
+
+    def _hog_idm_blocks(self) -> tuple[int, int]:
+        """``(blocks_y, blocks_x)`` of a grid: 2 x 2-cell blocks at a stride of one cell."""
+        return tuple(max(-(-side // _HOG_IDM_CELL) - 1, 1) for side in self.image_shape_)
 
     def _rerank_squared(self, queries, candidates, k_keep):
         """Squared re-rank distances ``(n_queries, n_candidates)`` on the images; ``inf``
@@ -449,15 +536,12 @@ class RerankKNNClassifier(KNNClassifier):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"{name} must be a whole number of pixels >= 0, got {value!r}.")
-        for name in ("mix", "unblurred_hog_mix"):
+        mixes = ("mix", "unblurred_hog_mix", "hog_idm_mix")
+        for name in mixes:
             value = getattr(self, name)
             if not _is_real(value) or not 0 <= float(value) <= 1:
                 raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}.")
-        if float(self.mix) + float(self.unblurred_hog_mix) > 1:
-            raise ValueError(
-                "mix + unblurred_hog_mix must be at most 1 (the rest weighs the search "
-                f"distance), got {self.mix!r} + {self.unblurred_hog_mix!r}."
-            )
+        _search_weight([float(getattr(self, name)) for name in mixes])
 
 
 class CandidateDistances(NamedTuple):
@@ -469,6 +553,21 @@ class CandidateDistances(NamedTuple):
     search: np.ndarray
     rerank: np.ndarray | None
     unblurred_hog: np.ndarray | None
+    hog_idm: np.ndarray | None = None
+
+
+def _search_weight(mixes) -> float:
+    """What the mixes leave to the search distance: 1 minus each of them, in order (the
+    order the preset's recorded results were computed in); a ValueError if they exceed 1."""
+    weight = 1.0
+    for mix in mixes:
+        weight -= mix
+    if weight < -1e-12:  # more than rounding
+        raise ValueError(
+            "mix + unblurred_hog_mix + hog_idm_mix must be at most 1 (the rest weighs the "
+            f"search distance), got {' + '.join(str(mix) for mix in mixes)}."
+        )
+    return max(weight, 0.0)
 
 
 def _is_real(value) -> bool:

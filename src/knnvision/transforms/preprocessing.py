@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.ndimage
@@ -35,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import progress
 from ..io import register_saveable
+from ..search.threads import get_num_threads
 
 __all__ = [
     "CHUNK_IMAGES",
@@ -201,14 +203,28 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
         images = self._validate_images(X, reset=False)
         out_dtype = images.dtype if self._keeps_pixels else _feature_dtype(images.dtype)
         result = np.empty((len(images), self._n_outputs()), dtype=out_dtype)
+
+        def transform_chunk(start: int) -> int:
+            chunk = images[start : start + CHUNK_IMAGES]
+            values = self._transform_images(chunk.astype(np.float64))
+            result[start : start + len(chunk)] = _cast_like(
+                values.reshape(len(chunk), -1), out_dtype
+            )
+            return len(chunk)
+
+        starts = range(0, len(images), CHUNK_IMAGES)
+        # Chunks are independent and NumPy releases the GIL in its loops, so threads (as many
+        # as the kernels may use: thread_limit) share the chunks; the result does not depend
+        # on their number.
+        workers = min(get_num_threads(), len(starts))
         with progress.track(total=len(images), description=self._description) as task:
-            for start in range(0, len(images), CHUNK_IMAGES):
-                chunk = images[start : start + CHUNK_IMAGES]
-                values = self._transform_images(chunk.astype(np.float64))
-                result[start : start + len(chunk)] = _cast_like(
-                    values.reshape(len(chunk), -1), out_dtype
-                )
-                task.advance(len(chunk))
+            if workers <= 1:  # one chunk (a drawn digit, a small batch): no pool to start
+                for start in starts:
+                    task.advance(transform_chunk(start))
+                return result
+            with ThreadPoolExecutor(workers) as pool:
+                for done in pool.map(transform_chunk, starts):
+                    task.advance(done)
         return result
 
     def _validate_images(self, X, reset: bool) -> np.ndarray:

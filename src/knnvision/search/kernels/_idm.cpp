@@ -225,6 +225,59 @@ static void context_features(Vector<const T> image, int64_t height, int64_t widt
                 energy.data());
 }
 
+// IDM on grids of feature blocks (see idm.grid_idm_pairs). Pair p compares the query grid
+// query_rows[p] with the reference grid ref_rows[p]: every block of the query, in row-major
+// order, is matched to the reference block within `warp` blocks (inside the grid) whose
+// features differ least in squared Euclidean distance (features summed in order, in float64);
+// the distance is the sum of those least differences.
+template <class T>
+static void grid_idm_pairs(Matrix<const T> query_grids, Matrix<const T> ref_grids,
+                           Vector<const int64_t> query_rows, Vector<const int64_t> ref_rows,
+                           int64_t blocks_y, int64_t blocks_x, int64_t warp,
+                           Vector<double> result, int n_threads) {
+  if (blocks_y < 1 || blocks_x < 1 || warp < 0)
+    throw std::invalid_argument("grid_idm_pairs: blocks must be >= 1 and warp >= 0");
+  const int64_t n_pairs = query_rows.shape(0), n_values = query_grids.shape(1);
+  if (n_values % (blocks_y * blocks_x) != 0 || ref_grids.shape(1) != size_t(n_values) ||
+      ref_rows.shape(0) != size_t(n_pairs) || result.shape(0) != size_t(n_pairs))
+    throw std::invalid_argument("grid_idm_pairs: inconsistent shapes");
+  const int64_t n_features = n_values / (blocks_y * blocks_x);
+  const int64_t n_queries = query_grids.shape(0), n_refs = ref_grids.shape(0);
+  const int64_t *qrow = query_rows.data(), *rrow = ref_rows.data();
+  for (int64_t p = 0; p < n_pairs; ++p)
+    if (qrow[p] < 0 || qrow[p] >= n_queries || rrow[p] < 0 || rrow[p] >= n_refs)
+      throw std::out_of_range("grid_idm_pairs: a row index is outside its grids");
+  const T *queries = query_grids.data(), *refs = ref_grids.data();
+  double* out = result.data();
+#pragma omp parallel for schedule(dynamic, 64) num_threads(n_threads)
+  for (int64_t p = 0; p < n_pairs; ++p) {
+    const T* query = queries + qrow[p] * n_values;
+    const T* ref = refs + rrow[p] * n_values;
+    double total = 0.0;
+    for (int64_t y = 0; y < blocks_y; ++y) {
+      for (int64_t x = 0; x < blocks_x; ++x) {
+        const T* block = query + (y * blocks_x + x) * n_features;
+        double best = INF;
+        for (int64_t yy = std::max<int64_t>(y - warp, 0); yy <= std::min(y + warp, blocks_y - 1);
+             ++yy) {
+          for (int64_t xx = std::max<int64_t>(x - warp, 0);
+               xx <= std::min(x + warp, blocks_x - 1); ++xx) {
+            const T* other = ref + (yy * blocks_x + xx) * n_features;
+            double cost = 0.0;
+            for (int64_t f = 0; f < n_features; ++f) {
+              const double d = double(block[f]) - double(other[f]);
+              cost += d * d;
+            }
+            best = std::min(best, cost);
+          }
+        }
+        total += best;
+      }
+    }
+    out[p] = total;
+  }
+}
+
 }  // namespace knnv
 
 NB_MODULE(_idm, m) {
@@ -252,4 +305,11 @@ NB_MODULE(_idm, m) {
   KNNV_CONTEXTS(float);
   KNNV_CONTEXTS(double);
 #undef KNNV_CONTEXTS
+#define KNNV_GRID(T)                                                                          \
+  m.def("grid_idm_pairs", &knnv::grid_idm_pairs<T>, "query_grids"_a.noconvert(),              \
+        "ref_grids"_a.noconvert(), "query_rows"_a, "ref_rows"_a, "blocks_y"_a, "blocks_x"_a,  \
+        "warp"_a, "result"_a.noconvert(), "n_threads"_a, knnv::ReleaseGil())
+  KNNV_GRID(float);
+  KNNV_GRID(double);
+#undef KNNV_GRID
 }

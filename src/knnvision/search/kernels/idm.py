@@ -6,11 +6,13 @@ horizontal Sobel gradients (radius ``context``) around it (Keysers, Deselaers, G
 "Deformation models for image recognition", IEEE PAMI 2007). :func:`idm_distance` measures one
 pair; :func:`idm_rerank` measures each query against its candidate training rows, in parallel
 over queries, and abandons a candidate once it can no longer be among the ``k_keep`` nearest.
+:func:`grid_idm_pairs` is the same matching one level up, on grids of feature blocks (such as
+the blocks of gradient histograms) instead of pixels.
 :class:`knnvision.neighbors.rerank.RerankKNNClassifier` re-ranks search candidates with them.
 
 The kernels are compiled (``_idm.cpp``); each sum is added in the order written there, so
 the distances are the same on every CPU code path. NumPy twins: :func:`sobel_gradients_numpy`,
-:func:`context_features_numpy`, :func:`idm_distance_numpy`.
+:func:`context_features_numpy`, :func:`idm_distance_numpy`, :func:`grid_idm_numpy`.
 """
 
 from __future__ import annotations
@@ -93,6 +95,32 @@ def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep)
     return result
 
 
+def grid_idm_pairs(query_grids, ref_grids, query_rows, ref_rows, blocks, warp=1):
+    """IDM distances between pairs of feature grids.
+
+    Each row of ``query_grids`` and ``ref_grids`` is a grid of ``blocks = (blocks_y,
+    blocks_x)`` blocks in row-major order, each block the same number of features. Pair ``p``
+    compares query grid ``query_rows[p]`` with reference grid ``ref_rows[p]``: every query
+    block is matched to the reference block within ``warp`` blocks (inside the grid) whose
+    features differ least, and the distance is the sum over query blocks of those smallest
+    squared differences (float64). Parallel over pairs; releases the GIL.
+    """
+    dtype = np.float32 if query_grids.dtype == ref_grids.dtype == np.float32 else np.float64
+    result = np.empty(len(query_rows))
+    _idm.grid_idm_pairs(
+        np.ascontiguousarray(query_grids, dtype=dtype),
+        np.ascontiguousarray(ref_grids, dtype=dtype),
+        np.ascontiguousarray(query_rows, dtype=np.int64),
+        np.ascontiguousarray(ref_rows, dtype=np.int64),
+        blocks[0],
+        blocks[1],
+        warp,
+        result,
+        get_num_threads(),
+    )
+    return result
+
+
 # --- NumPy twins --------------------------------------------------------------------------
 
 
@@ -138,4 +166,19 @@ def idm_distance_numpy(query: np.ndarray, reference: np.ndarray, warp: int, cont
             moved = ref_ctx[np.clip(rows, 0, height - 1)][:, np.clip(cols, 0, width - 1)]
             cost = ((query_ctx - moved) ** 2).sum(axis=-1)
             best = np.minimum(best, np.where(valid, cost, np.inf))
+    return float(best.sum())
+
+
+def grid_idm_numpy(query_grid: np.ndarray, ref_grid: np.ndarray, warp: int = 1) -> float:
+    """Twin of :func:`grid_idm_pairs` for one pair of grids ``(blocks_y, blocks_x, features)``."""
+    query_grid = np.asarray(query_grid, dtype=np.float64)
+    ref_grid = np.asarray(ref_grid, dtype=np.float64)
+    blocks_y, blocks_x, _ = query_grid.shape
+    best = np.full((blocks_y, blocks_x), np.inf)
+    padded = np.pad(ref_grid, ((warp, warp), (warp, warp), (0, 0)), constant_values=np.nan)
+    for dy in range(2 * warp + 1):
+        for dx in range(2 * warp + 1):
+            moved = padded[dy : dy + blocks_y, dx : dx + blocks_x]
+            cost = ((query_grid - moved) ** 2).sum(axis=-1)
+            best = np.fmin(best, cost)  # NaN (outside the grid) never wins
     return float(best.sum())
