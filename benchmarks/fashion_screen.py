@@ -45,6 +45,7 @@ from knnvision.neighbors._base import neighbor_weights
 from knnvision.neighbors.classifier import vote_shares
 from knnvision.neighbors.rerank import _SCALE_PAIRS, _squared_euclidean_to_candidates
 from knnvision.search import build_index, thread_limit
+from knnvision.transforms.augmentation import augment_images
 from knnvision.transforms.preprocessing import GaussianBlur, GradientHistograms
 
 KS = (1, 3, 5, 7, 10)
@@ -492,6 +493,51 @@ def report(seeds, cache_root, out_md):
     if out_md:
         Path(out_md).write_text(text)
     return lines
+
+
+def preset_rows(seed, data_root, cached_labels):
+    """``(X_val, stored)``: the validation images of ``seed`` and the preset's stored training
+    rows (the fit images with their shifted copies), checked against the encoded labels
+    ``cached_labels`` that a cached model of the same seed stored."""
+    data = load_dataset("fashion-mnist", data_dir=data_root)
+    X_fit, X_val, _, y_fit, _, _ = train_val_test_split(
+        data.flat("train"), data.labels, val_size=VAL_SIZE, test_size=0, seed=seed
+    )
+    del data
+    params = get_preset("fashion-mnist", "best").classifier
+    stored, stored_y = augment_images(
+        X_fit, y_fit, image_shape=SHAPE, shifts=params["shifts"], directions=params["directions"]
+    )
+    encoded = np.searchsorted(np.unique(y_fit), stored_y)
+    if len(stored) != len(cached_labels) or not np.array_equal(encoded, cached_labels):
+        raise RuntimeError("stored rows do not match the cached preset's rows")
+    return X_val, stored
+
+
+def seed_table(per_seed: dict, baseline: str, out_md) -> None:
+    """Print (and write to ``out_md`` if given) the errors of every variant scored on all the
+    seeds of ``per_seed`` (``{seed: {variant: (accuracy, choice)}}``), with the change
+    against ``baseline`` per seed and in total."""
+    seeds = list(per_seed)
+    names = [n for n in per_seed[seeds[0]] if all(n in per_seed[s] for s in seeds)]
+    errors = {n: [round(VAL_SIZE * (1 - per_seed[s][n][0])) for s in seeds] for n in names}
+    lines = [
+        "| variant | "
+        + " | ".join(f"seed {s}" for s in seeds)
+        + f" | change vs {baseline} (sum) | choice per seed |",
+        "|---|" + "---|" * len(seeds) + "---|---|",
+    ]
+    for name, errs in errors.items():
+        delta = [e - b for e, b in zip(errs, errors[baseline], strict=True)]
+        choices = ", ".join(per_seed[s][name][1] for s in seeds)
+        lines.append(
+            f"| {name} | {' | '.join(map(str, errs))} | "
+            f"{' / '.join(f'{d:+d}' for d in delta)} ({sum(delta):+d}) | {choices} |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out_md:
+        Path(out_md).write_text(text)
 
 
 def screen_parser(description: str) -> argparse.ArgumentParser:

@@ -49,17 +49,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fashion_screen import (  # noqa: E402
     N_CAND,
     SHAPE,
-    VAL_SIZE,
     Timer,
     hog,
     knn_grid,
     pair_indices,
+    preset_rows,
     run_screen,
     screen_parser,
+    seed_table,
 )
-from knnvision.datasets import load_dataset, train_val_test_split  # noqa: E402
-from knnvision.experiments.presets import get_preset  # noqa: E402
-from knnvision.transforms.augmentation import augment_images  # noqa: E402
 
 CELLS = {"hidm2": 2, "hidm4": 4}
 WEIGHTS = (0.1, 0.2, 0.3)
@@ -90,18 +88,7 @@ def block_idm(query_grid, candidate_grid):
 def compute(seed, cache_root, data_root, names=tuple(CELLS)):
     cache = cache_root / f"seed{seed}"
     timer = Timer(cache / "timings.json")
-    data = load_dataset("fashion-mnist", data_dir=data_root)
-    X_fit, X_val, _, y_fit, _, _ = train_val_test_split(
-        data.flat("train"), data.labels, val_size=VAL_SIZE, test_size=0, seed=seed
-    )
-    del data
-    params = get_preset("fashion-mnist", "best").classifier
-    stored, stored_y = augment_images(
-        X_fit, y_fit, image_shape=SHAPE, shifts=params["shifts"], directions=params["directions"]
-    )
-    labels = np.load(cache / "A_labels.npy")
-    if not np.array_equal(np.searchsorted(np.unique(y_fit), stored_y), labels):
-        raise RuntimeError("stored rows do not match the cached preset's rows")
+    X_val, stored = preset_rows(seed, data_root, np.load(cache / "A_labels.npy"))
     cand = np.load(cache / "A_cand.npy")
     first, second = pair_indices(len(stored))
     scales_path = cache / "scales.json"
@@ -145,25 +132,7 @@ def score_seed(seed, cache_root, weights):
 
 def report(seeds, cache_root, out_md, weights=WEIGHTS):
     per_seed = {seed: score_seed(seed, cache_root, weights) for seed in seeds}
-    names = [n for n in per_seed[seeds[0]] if all(n in per_seed[s] for s in seeds)]
-    errors = {n: [round(VAL_SIZE * (1 - per_seed[s][n][0])) for s in seeds] for n in names}
-    lines = [
-        "| variant | "
-        + " | ".join(f"seed {s}" for s in seeds)
-        + " | change vs A (sum) | choice per seed |",
-        "|---|" + "---|" * len(seeds) + "---|---|",
-    ]
-    for name, errs in errors.items():
-        delta = [e - b for e, b in zip(errs, errors["A"], strict=True)]
-        choices = ", ".join(per_seed[s][name][1] for s in seeds)
-        lines.append(
-            f"| {name} | {' | '.join(map(str, errs))} | "
-            f"{' / '.join(f'{d:+d}' for d in delta)} ({sum(delta):+d}) | {choices} |"
-        )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if out_md:
-        Path(out_md).write_text(text)
+    seed_table(per_seed, "A", out_md)
 
 
 def main():

@@ -38,13 +38,12 @@ from fashion_screen import (  # noqa: E402
     hog,
     knn_grid,
     pair_indices,
+    preset_rows,
     run_screen,
     screen_parser,
 )
-from knnvision.datasets import load_dataset, train_val_test_split  # noqa: E402
-from knnvision.experiments.presets import get_preset  # noqa: E402
 from knnvision.search.kernels.idm import idm_rerank  # noqa: E402
-from knnvision.transforms.augmentation import augment_images, shift_images  # noqa: E402
+from knnvision.transforms.augmentation import shift_images  # noqa: E402
 from knnvision.transforms.preprocessing import GaussianBlur  # noqa: E402
 
 N_CAND = 100
@@ -68,19 +67,7 @@ def compute(seed, cache_root, data_root, names):
     cache = cache_root / f"seed{seed}"
     timer = Timer(cache / "timings.json")
     scales = json.loads((cache / "scales.json").read_text())
-    data = load_dataset("fashion-mnist", data_dir=data_root)
-    X_fit, X_val, _, y_fit, _, _ = train_val_test_split(
-        data.flat("train"), data.labels, val_size=VAL_SIZE, test_size=0, seed=seed
-    )
-    del data
-    params = get_preset("fashion-mnist", "best").classifier
-    stored, stored_y = augment_images(
-        X_fit, y_fit, image_shape=SHAPE, shifts=params["shifts"], directions=params["directions"]
-    )
-    labels = np.load(cache / "labels.npy")
-    classes = np.unique(y_fit)
-    if len(stored) != len(labels) or not np.array_equal(np.searchsorted(classes, stored_y), labels):
-        raise RuntimeError("stored rows do not match the cached preset's rows")
+    X_val, stored = preset_rows(seed, data_root, np.load(cache / "labels.npy"))
     cand = np.load(cache / "cand.npy")
     first, second = pair_indices(len(stored))
     queries = np.ascontiguousarray(X_val)

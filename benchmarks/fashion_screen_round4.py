@@ -67,6 +67,7 @@ from fashion_screen import (  # noqa: E402
     pair_scale,
     run_screen,
     screen_parser,
+    seed_table,
 )
 from knnvision.datasets import load_dataset, train_val_test_split  # noqa: E402
 from knnvision.experiments.presets import get_preset  # noqa: E402
@@ -153,28 +154,7 @@ def score_seed(seed, cache_root):
 
 def report(seeds, cache_root, out_md):
     per_seed = {seed: score_seed(seed, cache_root) for seed in seeds}
-    errors = {
-        name: [round(VAL_SIZE * (1 - per_seed[s][name][0])) for s in seeds]
-        for name in per_seed[seeds[0]]
-        if all(name in per_seed[s] for s in seeds)
-    }
-    lines = [
-        "| variant | "
-        + " | ".join(f"seed {s}" for s in seeds)
-        + " | change vs A (sum) | choice per seed |",
-        "|---|" + "---|" * len(seeds) + "---|---|",
-    ]
-    for name, errs in errors.items():
-        delta = [e - b for e, b in zip(errs, errors["A"], strict=True)]
-        choices = ", ".join(per_seed[s][name][1] for s in seeds)
-        lines.append(
-            f"| {name} | {' | '.join(map(str, errs))} | "
-            f"{' / '.join(f'{d:+d}' for d in delta)} ({sum(delta):+d}) | {choices} |"
-        )
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if out_md:
-        Path(out_md).write_text(text)
+    seed_table(per_seed, "A", out_md)
 
 
 def main():
