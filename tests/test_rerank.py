@@ -6,7 +6,7 @@ from sklearn.datasets import load_digits
 from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from knnvision import KNNClassifier, load, save
+from knnvision import KNNClassifier, load, progress, save
 from knnvision.neighbors import rerank
 from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.search.kernels.idm import grid_idm_numpy
@@ -149,6 +149,18 @@ def test_hog_idm_distance_is_the_grid_idm_of_fine_histograms(digits, monkeypatch
     # Candidates' grids are computed a slice at a time; the slices change nothing.
     monkeypatch.setattr(rerank, "_HOG_IDM_ROWS", 7)
     np.testing.assert_array_equal(model.candidate_distances(X[300:306]).hog_idm, found.hog_idm)
+
+
+def test_hog_idm_reports_one_bar_for_its_rows_and_queries(digits, monkeypatch, progress_recorder):
+    X, y = digits
+    model = RerankKNNClassifier(3, mix=0.5, hog_idm_mix=0.5, n_candidates=40).fit(X[:300], y[:300])
+    monkeypatch.setattr(rerank, "_HOG_IDM_ROWS", 16)  # several slices of candidates
+    with progress.reporting(progress_recorder):
+        found = model.candidate_distances(X[300:310])
+    distinct = len(np.unique(found.candidates))
+    bars = [description for description, _ in progress_recorder.started]
+    assert ("gradient-histogram IDM", distinct + 10) in progress_recorder.started
+    assert "gradient histograms" not in bars  # the slices' own transforms are silent
 
 
 def test_a_saved_pipeline_predicts_the_same(digits, tmp_path):

@@ -70,3 +70,11 @@ def reporting(reporter: Reporter) -> Iterator[None]:
         yield
     finally:
         _reporter.reset(token)
+
+
+@contextlib.contextmanager
+def quietly() -> Iterator[None]:
+    """Silence :func:`track` inside this block: for many small steps of work whose caller
+    reports the whole (one bar instead of one per step)."""
+    with reporting(_SILENT):
+        yield

@@ -487,10 +487,12 @@ class RerankKNNClassifier(KNNClassifier):
         return squared.reshape(candidates.shape)
 
     def _hog_idm_grids(self, rows: np.ndarray) -> np.ndarray:
-        """Gradient histograms with ``_HOG_IDM_CELL``-pixel cells of the blurred images."""
-        blurred = GaussianBlur(sigma=1.0, image_shape=self.image_shape_).fit_transform(rows)
-        histograms = GradientHistograms(cell_size=_HOG_IDM_CELL, image_shape=self.image_shape_)
-        return histograms.fit_transform(blurred)
+        """Gradient histograms with ``_HOG_IDM_CELL``-pixel cells of the blurred images
+        (silently: the caller's bar counts the rows)."""
+        with progress.quietly():
+            blurred = GaussianBlur(sigma=1.0, image_shape=self.image_shape_).fit_transform(rows)
+            histograms = GradientHistograms(cell_size=_HOG_IDM_CELL, image_shape=self.image_shape_)
+            return histograms.fit_transform(blurred)
 
     def _hog_idm_blocks(self) -> tuple[int, int]:
         """``(blocks_y, blocks_x)`` of a grid: 2 x 2-cell blocks at a stride of one cell."""
