@@ -31,6 +31,16 @@ Written after seeds 4 and 5, before seeds 10 and 11 were scored: two rows tied f
 saved (0.8 B + 0.2 raw2 and 0.8 B + 0.2 o18, -17 each), a case the rule did not foresee. The
 cheaper one decides (raw2: 80 s against 265 s per seed); o18 is computed on seeds 10 and 11
 too, for information, and decides nothing.
+
+Written after seeds 10 and 11 were scored (raw2 failed there, -4 / +4), before seeds 12 and
+13 were computed: ``0.6 A + 0.4 o18``, hidm2 replaced by its 18-orientation version, was
+-19 / +1 on seeds 4-5 and -11 / -13 on seeds 10-11 (noticed in the information rows, so
+chosen after seeing them; ``0.8 B + 0.2 o18`` totalled less, -27, and adds a term instead of
+replacing one). It is adopted only if it has fewer errors than B on both fresh seeds 12 and
+13::
+
+    python benchmarks/fashion_screen_round4.py --seeds 12 13 --models A
+    python benchmarks/fashion_screen_hog_idm_round2.py --seeds 12 13 --only hidm2 o18
 """
 
 from __future__ import annotations
