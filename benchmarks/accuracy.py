@@ -95,7 +95,7 @@ def techniques(dataset: str) -> list[tuple[str, object]]:
             ),
             (
                 "HOG, 100 candidates re-ranked by 0.36 HOG + 0.12 IDM + 0.12 unblurred HOG + "
-                "0.4 IDM of 2-pixel-cell HOG blocks, k=5",
+                "0.4 IDM of 2-pixel-cell HOG blocks (18 orientations), k=5",
                 RerankKNNClassifier(
                     5,
                     features="hog",

@@ -117,7 +117,8 @@ def test_unblurred_hog_distance_is_the_histograms_distance_to_each_candidate(dig
 def fine_histogram_grids(rows):
     """The HOG-IDM's grids of 8 x 8 digits: 2-pixel cells of the sigma-1 blur, 3 x 3 blocks."""
     blurred = GaussianBlur(sigma=1.0, image_shape=(8, 8)).fit_transform(rows)
-    histograms = GradientHistograms(cell_size=2, image_shape=(8, 8)).fit_transform(blurred)
+    histograms = GradientHistograms(cell_size=2, n_orientations=18, image_shape=(8, 8))
+    histograms = histograms.fit_transform(blurred)
     return histograms.reshape(len(rows), 3, 3, -1)
 
 

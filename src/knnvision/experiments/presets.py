@@ -154,6 +154,11 @@ class Preset:
 #   best of the candidate's 3 x 3 neighbouring blocks; ``hog_idm_mix``), weight chosen on
 #   seeds 4-7 (-2 / -16 / -20 / -2 errors) and confirmed on fresh seeds 8-9: 353 / 399
 #   against 369 / 419. The same IDM on the search HOG's 4-pixel cells failed on fresh seeds.
+#   Round 2 (``benchmarks/fashion_screen_hog_idm_round2.md``): the same grid with 18
+#   orientation bins instead of 9, in its place: -19 / +1 on seeds 4-5, -11 / -13 on 10-11
+#   (noticed there), then -7 / -3 on fresh seeds 12-13, so the grid now has 18 bins. Not
+#   better: a 5 x 5 block warp, 3-pixel cells, the grid of the unblurred images (-14 / -3, then
+#   -4 / +4 on fresh seeds 10-11).
 # - MNIST, round 3 (``benchmarks/mnist_screen.md``, seeds 0-1, 300 candidates cached): adding
 #   tangent, HOG, Euclidean or non-deskewed IDM distances to the IDM (weights 0.25-2), their
 #   minimum, class-wise sums, pseudo-nearest-neighbour and rank-weighted votes and local-mean
@@ -211,7 +216,7 @@ PRESETS: dict[tuple[str, str], Preset] = {
             name="best",
             summary="1-pixel shifts (4 directions), gradient-histogram search, 100 candidates "
             "re-ranked by 0.36 HOG + 0.12 IDM + 0.12 HOG of the unblurred images + 0.4 IDM "
-            "of 2-pixel-cell HOG blocks",
+            "of 2-pixel-cell HOG blocks (18 orientations)",
             distance="hog+idm+unblurred hog+hog idm",
             classifier={
                 "n_candidates": 100,

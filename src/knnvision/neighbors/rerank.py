@@ -87,11 +87,12 @@ _EUCLIDEAN_BLOCK_VALUES = 2**23
 # Training pairs whose mean squared distances set the scales of a mixed distance.
 _SCALE_PAIRS = 256
 # The gradient-histogram IDM (hog_idm_mix): cells of this many pixels, blocks matched within
-# this many blocks, and stored images whose grids are held at once (6,084 float32 values per
-# 28 x 28 image: 200 MB).
+# this many blocks, orientation bins, and stored images whose grids are held at once (12,168
+# float32 values per 28 x 28 image: 200 MB).
 _HOG_IDM_CELL = 2
 _HOG_IDM_WARP = 1
-_HOG_IDM_ROWS = 8192
+_HOG_IDM_ORIENTATIONS = 18
+_HOG_IDM_ROWS = 4096
 
 
 @register_saveable
@@ -139,8 +140,9 @@ class RerankKNNClassifier(KNNClassifier):
     hog_idm_mix : float in [0, 1 - mix - unblurred_hog_mix], default=0.0
         Weight of a fourth distance, measured on the candidates only: an IDM on the grid of
         gradient-histogram blocks. The images are blurred with sigma 1 and their gradient
-        histograms taken with 2-pixel cells (``GradientHistograms(cell_size=2)``, 13 x 13
-        blocks of 36 values for 28 x 28 images); each block of the query is matched to the
+        histograms taken with 2-pixel cells and 18 orientation bins
+        (``GradientHistograms(cell_size=2, n_orientations=18)``, 13 x 13 blocks of 72 values
+        for 28 x 28 images); each block of the query is matched to the
         best of the 3 x 3 neighbouring blocks of the candidate (blocks outside the grid are
         not candidates), so every block may move 2 pixels, and the distance is the sum of
         the blocks' smallest squared differences
@@ -487,11 +489,16 @@ class RerankKNNClassifier(KNNClassifier):
         return squared.reshape(candidates.shape)
 
     def _hog_idm_grids(self, rows: np.ndarray) -> np.ndarray:
-        """Gradient histograms with ``_HOG_IDM_CELL``-pixel cells of the blurred images
+        """Gradient histograms (``_HOG_IDM_CELL``-pixel cells, ``_HOG_IDM_ORIENTATIONS``
+        bins) of the blurred images
         (silently: the caller's bar counts the rows)."""
         with progress.quietly():
             blurred = GaussianBlur(sigma=1.0, image_shape=self.image_shape_).fit_transform(rows)
-            histograms = GradientHistograms(cell_size=_HOG_IDM_CELL, image_shape=self.image_shape_)
+            histograms = GradientHistograms(
+                cell_size=_HOG_IDM_CELL,
+                n_orientations=_HOG_IDM_ORIENTATIONS,
+                image_shape=self.image_shape_,
+            )
             return histograms.fit_transform(blurred)
 
     def _hog_idm_blocks(self) -> tuple[int, int]:
