@@ -48,7 +48,7 @@ from c_kernels import (  # noqa: E402
 )
 from knnvision.search import thread_limit  # noqa: E402
 from knnvision.search.kernels.idm import idm_rerank  # noqa: E402
-from mnist_screen import knn_grid, training_images, tuned  # noqa: E402
+from mnist_screen import comparison_table, knn_grid, training_images, tuned  # noqa: E402
 
 SIDE = 28
 WARP = 2
@@ -166,16 +166,10 @@ def report(results: dict) -> str:
         "",
         RULE,
         "",
-        "| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | vs baseline | total |",
-        "|---|" + "---|" * len(seeds) + "---|---|",
     ]
-    for name in names:
-        rows = [results[str(s)][name] for s in seeds]
-        base = [results[str(s)][BASELINE]["errors"] for s in seeds]
-        diffs = [r["errors"] - b for r, b in zip(rows, base, strict=True)]
-        cells = " | ".join(f"{r['errors']} ({r['choice']})" for r in rows)
-        per = ", ".join(f"{d:+d}" for d in diffs)
-        lines.append(f"| {name} | {cells} | {per} | {sum(diffs):+d} |")
+    lines += comparison_table(
+        "variant", names, seeds, lambda s, name: results[str(s)].get(name), BASELINE
+    )
     metas = {s: json.loads((CACHE / f"seed{s}" / "meta.json").read_text()) for s in seeds}
     seconds = [f"seed {s}: {m['seconds'].get('all four distances', '-')}" for s, m in metas.items()]
     lines += [

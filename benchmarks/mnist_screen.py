@@ -488,8 +488,8 @@ def report(path):
     print(path.read_text())
 
 
-def comparison_table(first_column, names, seeds, entry) -> list[str]:
-    """Markdown rows of errors per seed and their differences from the baseline on the same
+def comparison_table(first_column, names, seeds, entry, baseline=BASELINE) -> list[str]:
+    """Markdown rows of errors per seed and their differences from ``baseline`` on the same
     seed; ``entry(seed, name)`` gives a row's ``{"errors", "choice"}`` or ``None``."""
     lines = [
         f"| {first_column} | "
@@ -500,15 +500,15 @@ def comparison_table(first_column, names, seeds, entry) -> list[str]:
     for name in names:
         cells, diffs = [], []
         for s in seeds:
-            row, base = entry(s, name), entry(s, BASELINE)
+            row, base = entry(s, name), entry(s, baseline)
             if row is None:
                 cells.append("-")
                 continue
             cells.append(f"{row['errors']} ({row['choice']})")
             if base is not None:
                 diffs.append(row["errors"] - base["errors"])
-        per = ", ".join(f"{d:+d}" for d in diffs) if name != BASELINE else "0"
-        total = f"{sum(diffs):+d}" if diffs and name != BASELINE else "-"
+        per = ", ".join(f"{d:+d}" for d in diffs) if name != baseline else "0"
+        total = f"{sum(diffs):+d}" if diffs and name != baseline else "-"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {per} | {total} |")
     return lines
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from knnvision.neighbors.rerank import RerankKNNClassifier
-from mnist_screen import knn_grid, split_rows, training_images, tuned
+from mnist_screen import comparison_table, knn_grid, split_rows, training_images, tuned
 
 HERE = Path(__file__).parent
 CACHE = Path("/tmp/screen_cache/mnist_hog_idm")
@@ -110,17 +110,10 @@ def report(results: dict) -> str:
         "",
         RULE,
         "",
-        "| variant | " + " | ".join(f"seed {s}" for s in seeds) + " | vs the IDM | total |",
-        "|---|" + "---|" * len(seeds) + "---|---|",
     ]
-    for name in names:
-        rows = [results[str(s)][name] for s in seeds]
-        base = [results[str(s)][BASELINE]["errors"] for s in seeds]
-        diffs = [r["errors"] - b for r, b in zip(rows, base, strict=True)]
-        cells = " | ".join(f"{r['errors']} ({r['choice']})" for r in rows)
-        lines.append(
-            f"| {name} | {cells} | {', '.join(f'{d:+d}' for d in diffs)} | {sum(diffs):+d} |"
-        )
+    lines += comparison_table(
+        "variant", names, seeds, lambda s, name: results[str(s)].get(name), BASELINE
+    )
     metas = {s: json.loads((CACHE / f"seed{s}" / "meta.json").read_text()) for s in seeds}
     lines += ["", "Seconds per seed (one thread; seeds run two at once):", ""]
     lines += [
