@@ -65,7 +65,7 @@ from fashion_screen import (  # noqa: E402
     screen_parser,
     seed_table,
 )
-from knnvision.search.kernels.idm import grid_idm_pairs  # noqa: E402
+from knnvision.search.kernels.idm import grid_idm_to_candidates  # noqa: E402
 from knnvision.transforms.preprocessing import GaussianBlur, GradientHistograms  # noqa: E402
 
 # name: (blur sigma, cell pixels, orientations, warp in blocks)
@@ -90,27 +90,21 @@ def grids_of(rows, sigma, cell, orientations):
 
 def grid_distances(queries, stored, candidates, spec):
     """The grid IDM ``spec`` from each query to its candidates, each distinct candidate's grid
-    computed once (as the classifier does)."""
+    computed once (the classifier's helper)."""
     sigma, cell, orientations, warp = spec
     side = -(-SHAPE[0] // cell) - 1
-    rows, positions = np.unique(candidates, return_inverse=True)
-    pair_query = np.repeat(np.arange(len(queries)), candidates.shape[1])
-    pair_candidate = positions.ravel()
-    by_candidate = np.argsort(pair_candidate, kind="stable")
-    sorted_candidates = pair_candidate[by_candidate]
-    query_grids = grids_of(queries, sigma, cell, orientations)
-    out = np.empty(len(pair_candidate))
-    for start in range(0, len(rows), ROWS_AT_ONCE):
-        grids = grids_of(stored[rows[start : start + ROWS_AT_ONCE]], sigma, cell, orientations)
-        low, high = np.searchsorted(sorted_candidates, [start, start + len(grids)])
-        pairs = by_candidate[low:high]
-        out[pairs] = grid_idm_pairs(
-            query_grids, grids, pair_query[pairs], pair_candidate[pairs] - start, (side, side), warp
-        )
-    return out.reshape(candidates.shape)
+    return grid_idm_to_candidates(
+        grids_of(queries, sigma, cell, orientations),
+        lambda rows: grids_of(stored[rows], sigma, cell, orientations),
+        candidates,
+        (side, side),
+        warp,
+        ROWS_AT_ONCE,
+    )
 
 
-def compute(seed, cache_root, data_root, names):
+def compute(seed, cache_root, data_root, names, grids=GRIDS):
+    """The grid distances ``names`` (specs in ``grids``) of one seed, skipping cached ones."""
     cache = cache_root / f"seed{seed}"
     timer = Timer(cache / "timings.json")
     X_val, stored = preset_rows(seed, data_root, np.load(cache / "A_labels.npy"))
@@ -121,9 +115,9 @@ def compute(seed, cache_root, data_root, names):
         if (cache / f"{name}.npy").exists():
             continue
         started = time.time()
-        distances = grid_distances(X_val, stored, cand, GRIDS[name])
+        distances = grid_distances(X_val, stored, cand, grids[name])
         timer(f"{name}_{N_CAND}", started)
-        pairs = grid_distances(stored[first], stored, second[:, None], GRIDS[name])
+        pairs = grid_distances(stored[first], stored, second[:, None], grids[name])
         scales = json.loads(scales_path.read_text())
         scales[name] = float(np.mean(pairs))
         scales_path.write_text(json.dumps(scales, indent=1))

@@ -8,6 +8,7 @@ from knnvision.search.kernels.idm import (
     context_features_numpy,
     grid_idm_numpy,
     grid_idm_pairs,
+    grid_idm_to_candidates,
     idm_distance,
     idm_distance_numpy,
     idm_rerank,
@@ -117,3 +118,27 @@ def test_grid_idm_rejects_rows_and_shapes_that_do_not_fit(query_rows, ref_rows, 
     grids = np.ones((2, 8))
     with pytest.raises((ValueError, IndexError), match=message):
         grid_idm_pairs(grids, grids, np.array(query_rows), np.array(ref_rows), blocks, 1)
+
+
+def test_grid_idm_to_candidates_computes_each_grid_once_and_measures_every_pair():
+    rng = np.random.default_rng(6)
+    train = rng.uniform(0, 1, (20, 2 * 3 * 5))
+    queries = rng.uniform(0, 1, (4, 2 * 3 * 5))
+    candidates = np.stack([rng.permutation(20)[:6] for _ in range(4)])
+    asked, reported = [], []
+
+    def candidate_grids(rows):
+        asked.append(rows.copy())
+        return train[rows]
+
+    squared = grid_idm_to_candidates(
+        queries, candidate_grids, candidates, (2, 3), 1, rows_at_once=4, on_slice=reported.append
+    )
+    expected = [
+        [grid_idm_numpy(queries[q].reshape(2, 3, 5), train[c].reshape(2, 3, 5)) for c in row]
+        for q, row in enumerate(candidates)
+    ]
+    np.testing.assert_allclose(squared, expected, rtol=1e-12)
+    requested = np.concatenate(asked)
+    np.testing.assert_array_equal(requested, np.unique(candidates))  # each once, sorted
+    assert max(len(rows) for rows in asked) <= 4 and sum(reported) == candidates.size

@@ -45,7 +45,7 @@ from ..search import build_index, thread_limit
 from ..search.kernels.idm import (
     context_features,
     context_features_numpy,
-    grid_idm_pairs,
+    grid_idm_to_candidates,
     idm_distance,
     idm_distance_numpy,
     idm_rerank,
@@ -87,11 +87,12 @@ _EUCLIDEAN_BLOCK_VALUES = 2**23
 # Training pairs whose mean squared distances set the scales of a mixed distance.
 _SCALE_PAIRS = 256
 # The gradient-histogram IDM (hog_idm_mix): cells of this many pixels, blocks matched within
-# this many blocks, orientation bins, and stored images whose grids are held at once (12,168
-# float32 values per 28 x 28 image: 200 MB).
+# this many blocks, orientation bins, and the queries and stored images whose grids are held
+# at once (12,168 float32 values per 28 x 28 image: 800 MB and 200 MB).
 _HOG_IDM_CELL = 2
 _HOG_IDM_WARP = 1
 _HOG_IDM_ORIENTATIONS = 18
+_HOG_IDM_QUERIES = 16384
 _HOG_IDM_ROWS = 4096
 
 
@@ -147,8 +148,8 @@ class RerankKNNClassifier(KNNClassifier):
         not candidates), so every block may move 2 pixels, and the distance is the sum of
         the blocks' smallest squared differences
         (:func:`~knnvision.search.kernels.idm.grid_idm_pairs`). 0 (the default) does not
-        compute it. Each distinct candidate's grid is computed once, a slice of the stored
-        images at a time.
+        compute it. Each distinct candidate's grid is computed once per block of 16,384
+        queries, a slice of the stored images at a time.
     warp : int, default=2
         IDM: each pixel may match any pixel up to ``warp`` rows and columns away.
     context : int, default=1
@@ -454,44 +455,30 @@ class RerankKNNClassifier(KNNClassifier):
 
     def _hog_idm_squared(self, queries, candidates) -> np.ndarray:
         """Squared IDM distances between grids of gradient-histogram blocks (see
-        ``hog_idm_mix``) from each query to its candidates ``(n_queries, n_candidates)``. The
-        distinct candidates' grids are computed once each, ``_HOG_IDM_ROWS`` at a time, and
-        every pair whose candidate is among them is measured then."""
-        rows, positions = np.unique(candidates, return_inverse=True)
-        pair_query = np.repeat(np.arange(len(queries)), candidates.shape[1])
-        pair_candidate = positions.ravel()
-        by_candidate = np.argsort(pair_candidate, kind="stable")
-        bounds = np.searchsorted(
-            pair_candidate[by_candidate], np.arange(0, len(rows), _HOG_IDM_ROWS)
-        )
-        bounds = np.append(bounds, len(by_candidate))
-        squared = np.empty(len(pair_candidate))
+        ``hog_idm_mix``) from each query to its candidates ``(n_queries, n_candidates)``.
+        Queries go ``_HOG_IDM_QUERIES`` at a time; within them each distinct candidate's grid
+        is computed once, ``_HOG_IDM_ROWS`` at a time."""
+        squared = np.empty(candidates.shape)
         with (
-            progress.track(
-                total=len(rows) + len(queries), description="gradient-histogram IDM"
-            ) as task,
+            progress.track(total=candidates.size, description="gradient-histogram IDM") as task,
             thread_limit(self.n_jobs),
         ):
-            query_grids = self._hog_idm_grids(queries)
-            task.advance(len(queries))
-            for chunk, start in enumerate(range(0, len(rows), _HOG_IDM_ROWS)):
-                grids = self._hog_idm_grids(self._fit_X[rows[start : start + _HOG_IDM_ROWS]])
-                pairs = by_candidate[bounds[chunk] : bounds[chunk + 1]]
-                squared[pairs] = grid_idm_pairs(
-                    query_grids,
-                    grids,
-                    pair_query[pairs],
-                    pair_candidate[pairs] - start,
+            for start in range(0, len(queries), _HOG_IDM_QUERIES):
+                stop = start + _HOG_IDM_QUERIES
+                squared[start:stop] = grid_idm_to_candidates(
+                    self._hog_idm_grids(queries[start:stop]),
+                    lambda rows: self._hog_idm_grids(self._fit_X[rows]),
+                    candidates[start:stop],
                     self._hog_idm_blocks(),
                     _HOG_IDM_WARP,
+                    _HOG_IDM_ROWS,
+                    task.advance,
                 )
-                task.advance(len(grids))
-        return squared.reshape(candidates.shape)
+        return squared
 
     def _hog_idm_grids(self, rows: np.ndarray) -> np.ndarray:
         """Gradient histograms (``_HOG_IDM_CELL``-pixel cells, ``_HOG_IDM_ORIENTATIONS``
-        bins) of the blurred images
-        (silently: the caller's bar counts the rows)."""
+        bins) of the blurred images (silently: the caller's bar counts the rows)."""
         with progress.quietly():
             blurred = GaussianBlur(sigma=1.0, image_shape=self.image_shape_).fit_transform(rows)
             histograms = GradientHistograms(

@@ -7,7 +7,8 @@ horizontal Sobel gradients (radius ``context``) around it (Keysers, Deselaers, G
 pair; :func:`idm_rerank` measures each query against its candidate training rows, in parallel
 over queries, and abandons a candidate once it can no longer be among the ``k_keep`` nearest.
 :func:`grid_idm_pairs` is the same matching one level up, on grids of feature blocks (such as
-the blocks of gradient histograms) instead of pixels.
+the blocks of gradient histograms) instead of pixels; :func:`grid_idm_to_candidates` applies
+it to each query's candidates, computing each candidate's grid once.
 :class:`knnvision.neighbors.rerank.RerankKNNClassifier` re-ranks search candidates with them.
 
 The kernels are compiled (``_idm.cpp``); each sum is added in the order written there, so
@@ -105,6 +106,7 @@ def grid_idm_pairs(query_grids, ref_grids, query_rows, ref_rows, blocks, warp=1)
     features differ least, and the distance is the sum over query blocks of those smallest
     squared differences (float64). Parallel over pairs; releases the GIL.
     """
+    query_grids, ref_grids = np.asarray(query_grids), np.asarray(ref_grids)
     dtype = np.float32 if query_grids.dtype == ref_grids.dtype == np.float32 else np.float64
     result = np.empty(len(query_rows))
     _idm.grid_idm_pairs(
@@ -119,6 +121,38 @@ def grid_idm_pairs(query_grids, ref_grids, query_rows, ref_rows, blocks, warp=1)
         get_num_threads(),
     )
     return result
+
+
+def grid_idm_to_candidates(
+    query_grids, candidate_grids, candidates, blocks, warp=1, rows_at_once=4096, on_slice=None
+):
+    """:func:`grid_idm_pairs` from each query grid to each of its candidates.
+
+    ``candidates`` ``(n_queries, n_candidates)`` holds training-row indices;
+    ``candidate_grids(rows)`` returns the grids of the sorted training rows ``rows``. It is
+    called for slices of at most ``rows_at_once`` of the distinct candidates, so each grid is
+    computed once and only a slice is held at a time; every pair whose candidate is in the
+    slice is measured then, and ``on_slice(n_pairs)`` is called after each. Returns float64
+    ``(n_queries, n_candidates)``.
+    """
+    candidates = np.asarray(candidates)
+    rows, positions = np.unique(candidates, return_inverse=True)
+    pair_query = np.repeat(np.arange(len(candidates)), candidates.shape[1])
+    pair_candidate = positions.ravel()
+    by_candidate = np.argsort(pair_candidate, kind="stable")
+    bounds = np.searchsorted(
+        pair_candidate[by_candidate], np.arange(0, len(rows) + rows_at_once, rows_at_once)
+    )
+    squared = np.empty(len(pair_candidate))
+    for chunk, start in enumerate(range(0, len(rows), rows_at_once)):
+        grids = candidate_grids(rows[start : start + rows_at_once])
+        pairs = by_candidate[bounds[chunk] : bounds[chunk + 1]]
+        squared[pairs] = grid_idm_pairs(
+            query_grids, grids, pair_query[pairs], pair_candidate[pairs] - start, blocks, warp
+        )
+        if on_slice is not None:
+            on_slice(len(pairs))
+    return squared.reshape(candidates.shape)
 
 
 # --- NumPy twins --------------------------------------------------------------------------
