@@ -48,7 +48,7 @@ from c_kernels import (  # noqa: E402
 )
 from knnvision.search import thread_limit  # noqa: E402
 from knnvision.search.kernels.idm import idm_distance_numpy, idm_rerank  # noqa: E402
-from mnist_screen import knn_grid, training_images, tuned  # noqa: E402
+from mnist_screen import scored_rows, training_images  # noqa: E402
 
 SIDE = 28
 WARP = 2
@@ -207,12 +207,12 @@ def results_path():
 def score_seed(seed, data, confirm):
     path = results_path()
     results = json.loads(path.read_text()) if path.exists() else {}
-    rows = {}
-    for name, squared in variants(data):
-        if confirm and name != BASELINE and name not in confirm:
-            continue
-        count, choice = tuned(knn_grid(data, squared, N_CANDIDATES))
-        rows[name] = {"errors": count, "choice": choice}
+    chosen = [
+        (name, squared)
+        for name, squared in variants(data)
+        if not confirm or name == BASELINE or name in confirm
+    ]
+    rows = scored_rows(data, chosen, N_CANDIDATES)
     results[str(seed)] = {"rows": rows, "meta": data["meta"]}
     path.write_text(json.dumps(results, indent=1))
     return results

@@ -48,7 +48,7 @@ from c_kernels import (  # noqa: E402
 )
 from knnvision.search import thread_limit  # noqa: E402
 from knnvision.search.kernels.idm import idm_rerank  # noqa: E402
-from mnist_screen import comparison_table, knn_grid, training_images, tuned  # noqa: E402
+from mnist_screen import comparison_table, scored_rows, training_images  # noqa: E402
 
 SIDE = 28
 WARP = 2
@@ -145,11 +145,7 @@ def variants(dist):
 
 
 def score_seed(seed, data) -> dict:
-    rows = {}
-    for name, squared in variants(data["dist"]):
-        count, choice = tuned(knn_grid(data, squared, N_CANDIDATES))
-        rows[name] = {"errors": count, "choice": choice}
-    return rows
+    return scored_rows(data, variants(data["dist"]), N_CANDIDATES)
 
 
 def report(results: dict) -> str:

@@ -371,6 +371,16 @@ def tuned(grid, class_ks=CLASS_KS) -> tuple[int, str]:
     return int(grid[w, j]), f"k={KS[j]} {WEIGHTS[w]}"
 
 
+def scored_rows(data, variants, n) -> dict:
+    """``{name: {"errors", "choice"}}`` of plain KNN on each ``(name, squared)`` of
+    ``variants`` over the first ``n`` candidates, k and weighting tuned."""
+    rows = {}
+    for name, squared in variants:
+        count, choice = tuned(knn_grid(data, squared, n))
+        rows[name] = {"errors": count, "choice": choice}
+    return rows
+
+
 def normalised(data, name):
     return data[name] / data["scale"][name]
 

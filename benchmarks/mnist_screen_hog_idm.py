@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from knnvision.neighbors.rerank import RerankKNNClassifier
-from mnist_screen import comparison_table, knn_grid, split_rows, training_images, tuned
+from mnist_screen import comparison_table, scored_rows, split_rows, training_images
 
 HERE = Path(__file__).parent
 CACHE = Path("/tmp/screen_cache/mnist_hog_idm")
@@ -90,11 +90,7 @@ def score_seed(data) -> dict:
     hog_idm = data["hog_idm"] / scales["hog_idm"]
     variants = [(BASELINE, data["idm"])]
     variants += [(f"{1 - w:.1f} IDM + {w} HOG-IDM", (1 - w) * idm + w * hog_idm) for w in MIXES]
-    rows = {}
-    for name, squared in variants:
-        count, choice = tuned(knn_grid(data, squared, N_CANDIDATES))
-        rows[name] = {"errors": count, "choice": choice}
-    return rows
+    return scored_rows(data, variants, N_CANDIDATES)
 
 
 def report(results: dict) -> str:
