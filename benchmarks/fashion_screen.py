@@ -67,14 +67,14 @@ HOG_VARIANTS = {
 HERE = Path(__file__).parent
 
 
-def hog(rows, sigma=1.0, cell=4, orientations=9):
+def hog(rows, sigma=1.0, cell=4, orientations=9, signed=False):
     out = []
     for start in range(0, len(rows), 20000):
         block = rows[start : start + 20000]
         if sigma > 0:
             block = GaussianBlur(sigma=sigma, image_shape=SHAPE).fit_transform(block)
         histograms = GradientHistograms(
-            cell_size=cell, n_orientations=orientations, image_shape=SHAPE
+            cell_size=cell, n_orientations=orientations, signed=signed, image_shape=SHAPE
         )
         out.append(histograms.fit_transform(block))
     return np.concatenate(out).astype(np.float32)

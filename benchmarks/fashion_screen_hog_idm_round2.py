@@ -68,34 +68,36 @@ from fashion_screen import (  # noqa: E402
 from knnvision.search.kernels.idm import grid_idm_to_candidates  # noqa: E402
 from knnvision.transforms.preprocessing import GaussianBlur, GradientHistograms  # noqa: E402
 
-# name: (blur sigma, cell pixels, orientations, warp in blocks)
+# name: (blur sigma, cell pixels, orientations, warp in blocks, signed gradients)
 GRIDS = {
-    "hidm2": (1.0, 2, 9, 1),
-    "warp2": (1.0, 2, 9, 2),
-    "cell3": (1.0, 3, 9, 1),
-    "raw2": (0.0, 2, 9, 1),
-    "o18": (1.0, 2, 18, 1),
+    "hidm2": (1.0, 2, 9, 1, False),
+    "warp2": (1.0, 2, 9, 2, False),
+    "cell3": (1.0, 3, 9, 1, False),
+    "raw2": (0.0, 2, 9, 1, False),
+    "o18": (1.0, 2, 18, 1, False),
 }
 VARIANTS = [name for name in GRIDS if name != "hidm2"]
 ADDED = (0.1, 0.2, 0.3)
 ROWS_AT_ONCE = 8192
 
 
-def grids_of(rows, sigma, cell, orientations):
+def grids_of(rows, sigma, cell, orientations, signed):
     if sigma > 0:
         rows = GaussianBlur(sigma=sigma, image_shape=SHAPE).fit_transform(rows)
-    histograms = GradientHistograms(cell_size=cell, n_orientations=orientations, image_shape=SHAPE)
+    histograms = GradientHistograms(
+        cell_size=cell, n_orientations=orientations, signed=signed, image_shape=SHAPE
+    )
     return histograms.fit_transform(rows)
 
 
 def grid_distances(queries, stored, candidates, spec):
     """The grid IDM ``spec`` from each query to its candidates, each distinct candidate's grid
     computed once (the classifier's helper)."""
-    sigma, cell, orientations, warp = spec
+    sigma, cell, orientations, warp, signed = spec
     side = -(-SHAPE[0] // cell) - 1
     return grid_idm_to_candidates(
-        grids_of(queries, sigma, cell, orientations),
-        lambda rows: grids_of(stored[rows], sigma, cell, orientations),
+        grids_of(queries, sigma, cell, orientations, signed),
+        lambda rows: grids_of(stored[rows], sigma, cell, orientations, signed),
         candidates,
         (side, side),
         warp,

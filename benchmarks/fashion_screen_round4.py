@@ -82,14 +82,15 @@ HOG_C7 = HOG_VARIANTS["hog_c7"]
 C7_WEIGHT = 0.1
 
 
-def hog_c7_squared(stored, queries, cand):
-    """The 7-pixel-cell HOG distance to each candidate and its scale over fixed pairs."""
+def hog_squared(stored, queries, cand, spec=HOG_C7):
+    """The HOG distance ``spec`` (``fashion_screen.hog``'s arguments; by default 7-pixel
+    cells) to each candidate, and its scale over fixed pairs."""
     first, second = pair_indices(len(stored))
     used = np.unique(np.concatenate([cand.ravel(), first, second]))
     where = np.full(len(stored), -1, dtype=np.int64)
     where[used] = np.arange(len(used))
-    feats = hog(stored[used], *HOG_C7)
-    squared = gathered_squared(hog(queries, *HOG_C7), feats, where[cand])
+    feats = hog(stored[used], *spec)
+    squared = gathered_squared(hog(queries, *spec), feats, where[cand])
     return squared, pair_scale(feats[where[first]], feats[where[second]])
 
 
@@ -108,7 +109,7 @@ def compute_model(name, seed, cache, X_fit, y_fit, X_val, y_val):
     final = knn.final_squared(found)
     timer(f"{name}_search_and_rerank_{N_CAND}", started)
     started = time.time()
-    c7, c7_scale = hog_c7_squared(knn._fit_X, knn._validate_queries(X_val), found.candidates)
+    c7, c7_scale = hog_squared(knn._fit_X, knn._validate_queries(X_val), found.candidates)
     timer(f"{name}_hog_c7_{N_CAND}", started)
     np.save(cache / f"{name}_labels.npy", knn._y)
     np.save(cache / "truth.npy", np.searchsorted(knn.classes_, y_val))

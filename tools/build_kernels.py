@@ -64,7 +64,10 @@ def _replace(built: Path, target: Path) -> None:
 
 def _installed_copy(family: str, name: str) -> Path | None:
     """Where the import system loads ``_<family>`` from, when that is not the source tree."""
-    spec = importlib.util.find_spec(f"knnvision.search.kernels._{family}")
+    try:
+        spec = importlib.util.find_spec(f"knnvision.search.kernels._{family}")
+    except ImportError:  # a new family the package already imports: nothing installed yet
+        return None
     if spec is None or spec.origin is None:
         return None
     origin = Path(spec.origin)

@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import progress
 from ..io import register_saveable
+from ..search.kernels.hog import gradient_histograms
 from ..search.threads import get_num_threads
 
 __all__ = [
@@ -185,7 +186,8 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
     """Validation, chunking and progress shared by the image transformers.
 
     Subclasses implement ``_transform_images(images) -> array (n, ...)`` on float64 images
-    and may override ``_output_dtype`` and ``_n_outputs``.
+    (or ``_transform_into``, to write the output rows themselves) and may override
+    ``_n_outputs``.
     """
 
     _description = "transforming images"
@@ -206,10 +208,7 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
 
         def transform_chunk(start: int) -> int:
             chunk = images[start : start + CHUNK_IMAGES]
-            values = self._transform_images(chunk.astype(np.float64))
-            result[start : start + len(chunk)] = _cast_like(
-                values.reshape(len(chunk), -1), out_dtype
-            )
+            self._transform_into(chunk.astype(np.float64), result[start : start + len(chunk)])
             return len(chunk)
 
         starts = range(0, len(images), CHUNK_IMAGES)
@@ -255,6 +254,11 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
 
     def _n_outputs(self) -> int:
         return self.image_shape_[0] * self.image_shape_[1]
+
+    def _transform_into(self, images: np.ndarray, out: np.ndarray) -> None:
+        """Write the rows of float64 ``images`` transformed into ``out`` (in its dtype)."""
+        values = self._transform_images(images)
+        out[:] = _cast_like(values.reshape(len(images), -1), out.dtype)
 
     def _transform_images(self, images: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -544,56 +548,8 @@ class GradientHistograms(ClassNamePrefixFeaturesOutMixin, _ImageTransformer):
     def _n_features_out(self) -> int:
         return self.n_features_out_
 
-    def _transform_images(self, images: np.ndarray) -> np.ndarray:
-        histograms = self._cell_histograms(images)
-        return self._normalised_blocks(histograms)
-
-    def _cell_histograms(self, images: np.ndarray) -> np.ndarray:
-        """``(n, cells_y, cells_x, n_orientations)`` magnitude-weighted orientation votes."""
-        gy, gx = _central_gradients(images)
-        magnitude = np.hypot(gy, gx)
-        span = 2 * np.pi if self.signed else np.pi
-        angle = np.mod(np.arctan2(gy, gx), span)
-        position = angle / span * self.n_orientations - 0.5  # bin centres at integers
-        lower = np.floor(position)
-        upper_share = position - lower
-        n, height, width = images.shape
-        cells_y, cells_x = self._cell_grid()
-        # Flat index of (image, cell row, cell column) for every pixel; each pixel adds two
-        # votes, summed by bincount (one pass, no (n, h, w, bins) temporary).
-        cell_of_row = np.arange(height) // self.cell_size
-        cell_of_col = np.arange(width) // self.cell_size
-        cell = (cell_of_row[:, None] * cells_x + cell_of_col[None, :])[None]
-        cell = cell + (np.arange(n) * cells_y * cells_x)[:, None, None]
-        n_bins = n * cells_y * cells_x * self.n_orientations
-        histograms = np.zeros(n_bins)
-        for bins, share in ((lower, 1.0 - upper_share), (lower + 1, upper_share)):
-            index = cell * self.n_orientations + np.mod(bins, self.n_orientations).astype(np.int64)
-            histograms += np.bincount(index.ravel(), (magnitude * share).ravel(), n_bins)
-        return histograms.reshape(n, cells_y, cells_x, self.n_orientations)
-
-    def _normalised_blocks(self, histograms: np.ndarray) -> np.ndarray:
-        n, cells_y, cells_x, _ = histograms.shape
-        size_y, size_x = min(self.block_size, cells_y), min(self.block_size, cells_x)
-        blocks = [
-            histograms[:, by : by + size_y, bx : bx + size_x].reshape(n, -1)
-            for by in range(cells_y - size_y + 1)
-            for bx in range(cells_x - size_x + 1)
-        ]
-        stacked = np.stack(blocks, axis=1)  # (n, n_blocks, block features)
-        stacked = _l2_normalise(stacked)
-        stacked = _l2_normalise(np.minimum(stacked, 0.2))
-        return stacked.reshape(n, -1)
-
-
-def _central_gradients(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column derivatives ``(I[y+1] - I[y-1]) / 2``, with zeros outside the image."""
-    padded = np.pad(images, ((0, 0), (1, 1), (1, 1)))
-    gy = (padded[:, 2:, 1:-1] - padded[:, :-2, 1:-1]) / 2
-    gx = (padded[:, 1:-1, 2:] - padded[:, 1:-1, :-2]) / 2
-    return gy, gx
-
-
-def _l2_normalise(vectors: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    norms = np.sqrt((vectors * vectors).sum(axis=-1, keepdims=True))
-    return vectors / (norms + eps)
+    def _transform_into(self, images: np.ndarray, out: np.ndarray) -> None:
+        # One thread per chunk: transform() already shares the chunks among threads.
+        gradient_histograms(
+            images, self.cell_size, self.n_orientations, self.block_size, self.signed, out
+        )
