@@ -15,6 +15,7 @@ from knnvision.search.kernels.idm import (
     sobel_gradients_numpy,
 )
 from knnvision.transforms.augmentation import shift_images
+from search_cases import run_on_every_cpu_path
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (5, 9), (1, 6)])
@@ -89,6 +90,54 @@ def test_grid_idm_equals_its_twin_for_every_pair(warp, dtype, blocks):
     ]
     np.testing.assert_allclose(compiled, expected, rtol=1e-12)
     assert compiled[0] == compiled[3]  # the same pair measures the same
+
+
+@pytest.mark.parametrize("n_features", [3, 8, 13, 72, 128])
+def test_one_block_costs_exactly_what_numpy_sums(n_features):
+    # Each block's squares are added in NumPy's pairwise order (eight accumulators).
+    rng = np.random.default_rng(n_features)
+    queries, refs = rng.uniform(0, 1, (2, 6, n_features))
+    pairs = np.repeat(np.arange(6), 6), np.tile(np.arange(6), 6)
+    compiled = grid_idm_pairs(queries, refs, *pairs, (1, 1), 0)
+    expected = [((queries[q] - refs[r]) ** 2).sum() for q, r in zip(*pairs, strict=True)]
+    np.testing.assert_array_equal(compiled, expected)
+
+
+# Run in a fresh process per code path: the path is read once, from KNNVISION_CPU.
+_GRID_EVERY_PATH_SCRIPT = """
+import sys
+import numpy as np
+from knnvision.search.kernels import _topk
+from knnvision.search.kernels.idm import grid_idm_pairs
+
+cases = np.load(sys.argv[1])
+level = str(_topk.cpu_level())
+out = {"level": np.array(level), "vector": np.array(level != "baseline")}
+for name in cases.files:
+    grids = cases[name]
+    rows = np.arange(len(grids))
+    out[name] = grid_idm_pairs(grids, grids, rows, rows[::-1].copy(), (3, 4), 1)
+np.savez(sys.argv[2], **out)
+"""
+
+
+def test_grid_idm_gives_the_same_bits_on_every_cpu_path(tmp_path):
+    rng = np.random.default_rng(8)
+    cases = {
+        f"{dtype.__name__}-{n_features}": rng.uniform(0, 1, (9, 12 * n_features)).astype(dtype)
+        for dtype in (np.float32, np.float64)
+        for n_features in (5, 16, 21, 72)
+    }
+    first, levels, flags = run_on_every_cpu_path(_GRID_EVERY_PATH_SCRIPT, cases, tmp_path, "vector")
+    for path, level in levels.items():
+        assert flags[path] == (level != "baseline")
+    for name, grids in cases.items():
+        n_features = grids.shape[1] // 12
+        expected = [
+            grid_idm_numpy(grids[i].reshape(3, 4, n_features), grids[8 - i].reshape(3, 4, -1))
+            for i in range(9)
+        ]
+        np.testing.assert_allclose(first[name], expected, rtol=1e-13)
 
 
 def test_grid_idm_without_warp_is_the_squared_distance_and_forgives_a_block_shift():
