@@ -92,6 +92,27 @@ def test_grid_idm_equals_its_twin_for_every_pair(warp, dtype, blocks):
     assert compiled[0] == compiled[3]  # the same pair measures the same
 
 
+def test_block_weights_scale_each_blocks_cost():
+    rng = np.random.default_rng(11)
+    blocks = (4, 5)
+    queries, refs = rng.uniform(0, 1, (2, 6, 20 * 6))
+    weights = rng.uniform(0, 2, blocks)
+    weights[0, 0] = 0.0  # a block that does not count
+    query_rows, ref_rows = np.arange(6), np.arange(6)[::-1].copy()
+    compiled = grid_idm_pairs(queries, refs, query_rows, ref_rows, blocks, 1, weights)
+    expected = [
+        grid_idm_numpy(queries[q].reshape(*blocks, 6), refs[r].reshape(*blocks, 6), 1, weights)
+        for q, r in zip(query_rows, ref_rows, strict=True)
+    ]
+    np.testing.assert_allclose(compiled, expected, rtol=1e-12)
+    unweighted = grid_idm_pairs(queries, refs, query_rows, ref_rows, blocks, 1)
+    ones = grid_idm_pairs(queries, refs, query_rows, ref_rows, blocks, 1, np.ones(20))
+    np.testing.assert_array_equal(ones, unweighted)
+    assert not np.allclose(compiled, unweighted)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        grid_idm_pairs(queries, refs, query_rows, ref_rows, blocks, 1, np.ones(19))
+
+
 @pytest.mark.parametrize("n_features", [3, 8, 13, 72, 128])
 def test_one_block_costs_exactly_what_numpy_sums(n_features):
     # Each block's squares are added in NumPy's pairwise order (eight accumulators).

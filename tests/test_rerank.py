@@ -154,6 +154,45 @@ def test_hog_idm_distance_is_the_grid_idm_of_fine_histograms(digits, monkeypatch
     np.testing.assert_array_equal(model.candidate_distances(X[300:306]).hog_idm, found.hog_idm)
 
 
+def test_hog_idm_block_weights_weigh_each_block_but_keep_the_unweighted_unit(digits):
+    X, y = digits
+    weights = np.array([0.0, 1.0, 2.0, 0.5, 1.0, 0.5, 2.0, 1.0, 0.0])  # the 3 x 3 grid
+    params = {"features": "hog", "mix": 0.3, "hog_idm_mix": 0.5, "n_candidates": 15}
+    plain = RerankKNNClassifier(3, **params).fit(X[:300], y[:300])
+    weighted = RerankKNNClassifier(3, hog_idm_block_weights=weights, **params)
+    weighted.fit(X[:300], y[:300])
+    found = weighted.candidate_distances(X[300:306])
+    query_grids, train_grids = fine_histogram_grids(X[300:306]), fine_histogram_grids(X[:300])
+    expected = [
+        [grid_idm_numpy(query_grids[q], train_grids[c], 1, weights) for c in row]
+        for q, row in enumerate(found.candidates)
+    ]
+    np.testing.assert_allclose(found.hog_idm, expected, rtol=1e-12)
+    assert weighted.hog_idm_scale_ == plain.hog_idm_scale_  # the unit: unweighted pairs
+    ones = RerankKNNClassifier(3, hog_idm_block_weights=np.ones((3, 3)), **params)
+    ones.fit(X[:300], y[:300])
+    np.testing.assert_array_equal(
+        ones.candidate_distances(X[300:306]).hog_idm, plain.candidate_distances(X[300:306]).hog_idm
+    )
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (np.ones(8), "got 8 values"),
+        (-np.ones(9), "negative, non-finite or all-zero"),
+        (np.zeros(9), "negative, non-finite or all-zero"),
+        (np.r_[np.ones(8), np.nan], "negative, non-finite or all-zero"),
+        (["heavy"] * 9, "got \\['heavy'"),
+    ],
+)
+def test_bad_hog_idm_block_weights_fail_before_any_work(digits, weights, message):
+    X, y = digits
+    model = RerankKNNClassifier(3, mix=0.5, hog_idm_mix=0.5, hog_idm_block_weights=weights)
+    with pytest.raises(ValueError, match=f"3 x 3 grid \\(9 values.*{message}"):
+        model.fit(X[:100], y[:100])
+
+
 def test_hog_idm_reports_one_bar_for_its_pairs(digits, monkeypatch, progress_recorder):
     X, y = digits
     model = RerankKNNClassifier(3, mix=0.5, hog_idm_mix=0.5, n_candidates=40).fit(X[:300], y[:300])

@@ -150,6 +150,12 @@ class RerankKNNClassifier(KNNClassifier):
         (:func:`~knnvision.search.kernels.idm.grid_idm_pairs`). 0 (the default) does not
         compute it. Each distinct candidate's grid is computed once per block of 16,384
         queries, a slice of the stored images at a time.
+    hog_idm_block_weights : array-like of shape (n_blocks,), default=None
+        One non-negative weight per block of that grid (row-major; 13 x 13 = 169 for 28 x 28
+        images): each query block's smallest squared difference counts this many times.
+        ``None`` weighs every block 1. The unit ``G`` stays the mean of the *unweighted*
+        distance, so the weights shift importance between blocks without changing what
+        ``hog_idm_mix`` means.
     warp : int, default=2
         IDM: each pixel may match any pixel up to ``warp`` rows and columns away.
     context : int, default=1
@@ -197,6 +203,7 @@ class RerankKNNClassifier(KNNClassifier):
         mix=1.0,
         unblurred_hog_mix=0.0,
         hog_idm_mix=0.0,
+        hog_idm_block_weights=None,
         warp=2,
         context=1,
         features="pixels",
@@ -226,6 +233,7 @@ class RerankKNNClassifier(KNNClassifier):
         self.mix = mix
         self.unblurred_hog_mix = unblurred_hog_mix
         self.hog_idm_mix = hog_idm_mix
+        self.hog_idm_block_weights = hog_idm_block_weights
         self.warp = warp
         self.context = context
         self.features = features
@@ -257,6 +265,7 @@ class RerankKNNClassifier(KNNClassifier):
         X, y = validate_data(self, X, y, dtype=INPUT_DTYPES)
         check_classification_targets(y)
         self.image_shape_ = resolve_image_shape(X.shape[1], self.image_shape)
+        self._hog_idm_weights()  # checked before the work, against this image shape
         self.classes_, encoded = np.unique(y, return_inverse=True)
         rows, self._y = augment_images(X, encoded, image_shape=self.image_shape_, **augmentation)
         self.augmentation_factor_ = factor
@@ -401,7 +410,7 @@ class RerankKNNClassifier(KNNClassifier):
         if self.unblurred_hog_mix:
             unblurred_hog_squared = self._unblurred_hog_squared(queries, candidates)
         if self.hog_idm_mix:
-            hog_idm_squared = self._hog_idm_squared(queries, candidates)
+            hog_idm_squared = self._hog_idm_squared(queries, candidates, self._hog_idm_weights())
         return CandidateDistances(
             candidates,
             distances * distances,
@@ -453,11 +462,12 @@ class RerankKNNClassifier(KNNClassifier):
             query_histograms, train, positions.reshape(candidates.shape)
         )
 
-    def _hog_idm_squared(self, queries, candidates) -> np.ndarray:
+    def _hog_idm_squared(self, queries, candidates, block_weights=None) -> np.ndarray:
         """Squared IDM distances between grids of gradient-histogram blocks (see
-        ``hog_idm_mix``) from each query to its candidates ``(n_queries, n_candidates)``.
-        Queries go ``_HOG_IDM_QUERIES`` at a time; within them each distinct candidate's grid
-        is computed once, ``_HOG_IDM_ROWS`` at a time."""
+        ``hog_idm_mix``), each block weighted by ``block_weights`` (``None``: 1), from each
+        query to its candidates ``(n_queries, n_candidates)``. Queries go
+        ``_HOG_IDM_QUERIES`` at a time; within them each distinct candidate's grid is
+        computed once, ``_HOG_IDM_ROWS`` at a time."""
         squared = np.empty(candidates.shape)
         with (
             progress.track(total=candidates.size, description="gradient-histogram IDM") as task,
@@ -473,8 +483,28 @@ class RerankKNNClassifier(KNNClassifier):
                     _HOG_IDM_WARP,
                     _HOG_IDM_ROWS,
                     task.advance,
+                    block_weights,
                 )
         return squared
+
+    def _hog_idm_weights(self) -> np.ndarray | None:
+        """``hog_idm_block_weights`` as float64, checked against the fitted image's grid."""
+        if self.hog_idm_block_weights is None:
+            return None
+        blocks_y, blocks_x = self._hog_idm_blocks()
+        wanted = (
+            f"hog_idm_block_weights needs one finite, non-negative weight per block of the "
+            f"{blocks_y} x {blocks_x} grid ({blocks_y * blocks_x} values, row-major), not all 0"
+        )
+        try:
+            weights = np.asarray(self.hog_idm_block_weights, dtype=np.float64).ravel()
+        except (TypeError, ValueError):
+            raise ValueError(f"{wanted}; got {self.hog_idm_block_weights!r}.") from None
+        if len(weights) != blocks_y * blocks_x:
+            raise ValueError(f"{wanted}; got {len(weights)} values.")
+        if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and np.any(weights > 0)):
+            raise ValueError(f"{wanted}; got a negative, non-finite or all-zero set.")
+        return weights
 
     def _hog_idm_grids(self, rows: np.ndarray) -> np.ndarray:
         """Gradient histograms (``_HOG_IDM_CELL``-pixel cells, ``_HOG_IDM_ORIENTATIONS``

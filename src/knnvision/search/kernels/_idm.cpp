@@ -229,7 +229,7 @@ static void context_features(Vector<const T> image, int64_t height, int64_t widt
 // query_rows[p] with the reference grid ref_rows[p]: every block of the query, in row-major
 // order, is matched to the reference block within `warp` blocks (inside the grid) whose
 // features differ least in squared Euclidean distance (float64); the distance is the sum of
-// those least differences, added in row-major order.
+// those least differences, each times its block's weight, added in row-major order.
 
 // The squared difference of two blocks of n features, summed in NumPy's pairwise order for
 // a run of 8 to 128 terms: 8 interleaved accumulators, ((r0 + r1) + (r2 + r3)) + ((r4 + r5) +
@@ -268,8 +268,9 @@ KNNV_INLINE double block_cost(const T* a, const T* b, int64_t n) {
 }
 
 template <class T>
-KNNV_INLINE double grid_idm_one(const T* query, const T* ref, int64_t blocks_y,
-                                int64_t blocks_x, int64_t warp, int64_t n_features) {
+KNNV_INLINE double grid_idm_one(const T* query, const T* ref, const double* weights,
+                                int64_t blocks_y, int64_t blocks_x, int64_t warp,
+                                int64_t n_features) {
   double total = 0.0;
   for (int64_t y = 0; y < blocks_y; ++y) {
     for (int64_t x = 0; x < blocks_x; ++x) {
@@ -283,7 +284,7 @@ KNNV_INLINE double grid_idm_one(const T* query, const T* ref, int64_t blocks_y,
           best = std::min(best, block_cost(block, other, n_features));
         }
       }
-      total += best;
+      total += weights[y * blocks_x + x] * best;
     }
   }
   return total;
@@ -292,24 +293,24 @@ KNNV_INLINE double grid_idm_one(const T* query, const T* ref, int64_t blocks_y,
 // One function per code path, the same source: the AVX2 one lets the compiler hold the eight
 // accumulators in two 256-bit registers; the bits are the baseline's.
 template <class T>
-static void grid_idm_range(const T* queries, const T* refs, const int64_t* qrow,
-                           const int64_t* rrow, int64_t begin, int64_t end, int64_t n_values,
-                           int64_t blocks_y, int64_t blocks_x, int64_t warp, int64_t n_features,
-                           double* out) {
+static void grid_idm_range(const T* queries, const T* refs, const double* weights,
+                           const int64_t* qrow, const int64_t* rrow, int64_t begin, int64_t end,
+                           int64_t n_values, int64_t blocks_y, int64_t blocks_x, int64_t warp,
+                           int64_t n_features, double* out) {
   for (int64_t p = begin; p < end; ++p)
-    out[p] = grid_idm_one(queries + qrow[p] * n_values, refs + rrow[p] * n_values, blocks_y,
-                          blocks_x, warp, n_features);
+    out[p] = grid_idm_one(queries + qrow[p] * n_values, refs + rrow[p] * n_values, weights,
+                          blocks_y, blocks_x, warp, n_features);
 }
 
 #if defined(__x86_64__)
 template <class T>
 __attribute__((target("avx2"))) static void grid_idm_range_avx2(
-    const T* queries, const T* refs, const int64_t* qrow, const int64_t* rrow, int64_t begin,
-    int64_t end, int64_t n_values, int64_t blocks_y, int64_t blocks_x, int64_t warp,
-    int64_t n_features, double* out) {
+    const T* queries, const T* refs, const double* weights, const int64_t* qrow,
+    const int64_t* rrow, int64_t begin, int64_t end, int64_t n_values, int64_t blocks_y,
+    int64_t blocks_x, int64_t warp, int64_t n_features, double* out) {
   for (int64_t p = begin; p < end; ++p)
-    out[p] = grid_idm_one(queries + qrow[p] * n_values, refs + rrow[p] * n_values, blocks_y,
-                          blocks_x, warp, n_features);
+    out[p] = grid_idm_one(queries + qrow[p] * n_values, refs + rrow[p] * n_values, weights,
+                          blocks_y, blocks_x, warp, n_features);
 }
 #endif
 
@@ -317,12 +318,14 @@ template <class T>
 static void grid_idm_pairs(Matrix<const T> query_grids, Matrix<const T> ref_grids,
                            Vector<const int64_t> query_rows, Vector<const int64_t> ref_rows,
                            int64_t blocks_y, int64_t blocks_x, int64_t warp,
-                           Vector<double> result, int n_threads) {
+                           Vector<const double> block_weights, Vector<double> result,
+                           int n_threads) {
   if (blocks_y < 1 || blocks_x < 1 || warp < 0)
     throw std::invalid_argument("grid_idm_pairs: blocks must be >= 1 and warp >= 0");
   const int64_t n_pairs = query_rows.shape(0), n_values = query_grids.shape(1);
   if (n_values % (blocks_y * blocks_x) != 0 || ref_grids.shape(1) != size_t(n_values) ||
-      ref_rows.shape(0) != size_t(n_pairs) || result.shape(0) != size_t(n_pairs))
+      ref_rows.shape(0) != size_t(n_pairs) || result.shape(0) != size_t(n_pairs) ||
+      block_weights.shape(0) != size_t(blocks_y * blocks_x))
     throw std::invalid_argument("grid_idm_pairs: inconsistent shapes");
   const int64_t n_features = n_values / (blocks_y * blocks_x);
   const int64_t n_queries = query_grids.shape(0), n_refs = ref_grids.shape(0);
@@ -331,6 +334,7 @@ static void grid_idm_pairs(Matrix<const T> query_grids, Matrix<const T> ref_grid
     if (qrow[p] < 0 || qrow[p] >= n_queries || rrow[p] < 0 || rrow[p] >= n_refs)
       throw std::out_of_range("grid_idm_pairs: a row index is outside its grids");
   const T *queries = query_grids.data(), *refs = ref_grids.data();
+  const double* weights = block_weights.data();
   double* out = result.data();
   const bool avx2 = cpu_level() != Cpu::baseline;
   constexpr int64_t kSpan = 64;  // pairs per scheduled piece
@@ -339,13 +343,13 @@ static void grid_idm_pairs(Matrix<const T> query_grids, Matrix<const T> ref_grid
     const int64_t end = std::min(begin + kSpan, n_pairs);
 #if defined(__x86_64__)
     if (avx2) {
-      grid_idm_range_avx2(queries, refs, qrow, rrow, begin, end, n_values, blocks_y, blocks_x,
-                          warp, n_features, out);
+      grid_idm_range_avx2(queries, refs, weights, qrow, rrow, begin, end, n_values, blocks_y,
+                          blocks_x, warp, n_features, out);
       continue;
     }
 #endif
-    grid_idm_range(queries, refs, qrow, rrow, begin, end, n_values, blocks_y, blocks_x, warp,
-                   n_features, out);
+    grid_idm_range(queries, refs, weights, qrow, rrow, begin, end, n_values, blocks_y, blocks_x,
+                   warp, n_features, out);
   }
 }
 
@@ -379,7 +383,7 @@ NB_MODULE(_idm, m) {
 #define KNNV_GRID(T)                                                                          \
   m.def("grid_idm_pairs", &knnv::grid_idm_pairs<T>, "query_grids"_a.noconvert(),              \
         "ref_grids"_a.noconvert(), "query_rows"_a, "ref_rows"_a, "blocks_y"_a, "blocks_x"_a,  \
-        "warp"_a, "result"_a.noconvert(), "n_threads"_a, knnv::ReleaseGil())
+        "warp"_a, "block_weights"_a, "result"_a.noconvert(), "n_threads"_a, knnv::ReleaseGil())
   KNNV_GRID(float);
   KNNV_GRID(double);
 #undef KNNV_GRID

@@ -96,7 +96,9 @@ def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep)
     return result
 
 
-def grid_idm_pairs(query_grids, ref_grids, query_rows, ref_rows, blocks, warp=1):
+def grid_idm_pairs(
+    query_grids, ref_grids, query_rows, ref_rows, blocks, warp=1, block_weights=None
+):
     """IDM distances between pairs of feature grids.
 
     Each row of ``query_grids`` and ``ref_grids`` is a grid of ``blocks = (blocks_y,
@@ -104,9 +106,11 @@ def grid_idm_pairs(query_grids, ref_grids, query_rows, ref_rows, blocks, warp=1)
     compares query grid ``query_rows[p]`` with reference grid ``ref_rows[p]``: every query
     block is matched to the reference block within ``warp`` blocks (inside the grid) whose
     features differ least, and the distance is the sum over query blocks of those smallest
-    squared differences (float64). Parallel over pairs; releases the GIL.
+    squared differences (float64), each times its entry of ``block_weights`` (one per block,
+    row-major; ``None``: all 1). Parallel over pairs; releases the GIL.
     """
     query_grids, ref_grids = np.asarray(query_grids), np.asarray(ref_grids)
+    weights = _block_weights(block_weights, blocks)
     dtype = np.float32 if query_grids.dtype == ref_grids.dtype == np.float32 else np.float64
     result = np.empty(len(query_rows))
     _idm.grid_idm_pairs(
@@ -117,14 +121,29 @@ def grid_idm_pairs(query_grids, ref_grids, query_rows, ref_rows, blocks, warp=1)
         blocks[0],
         blocks[1],
         warp,
+        weights,
         result,
         get_num_threads(),
     )
     return result
 
 
+def _block_weights(block_weights, blocks) -> np.ndarray:
+    """One float64 weight per block (all 1 for ``None``), C-contiguous."""
+    if block_weights is None:
+        return np.ones(blocks[0] * blocks[1])
+    return np.ascontiguousarray(block_weights, dtype=np.float64).ravel()
+
+
 def grid_idm_to_candidates(
-    query_grids, candidate_grids, candidates, blocks, warp=1, rows_at_once=4096, on_slice=None
+    query_grids,
+    candidate_grids,
+    candidates,
+    blocks,
+    warp=1,
+    rows_at_once=4096,
+    on_slice=None,
+    block_weights=None,
 ):
     """:func:`grid_idm_pairs` from each query grid to each of its candidates.
 
@@ -132,8 +151,9 @@ def grid_idm_to_candidates(
     ``candidate_grids(rows)`` returns the grids of the sorted training rows ``rows``. It is
     called for slices of at most ``rows_at_once`` of the distinct candidates, so each grid is
     computed once and only a slice is held at a time; every pair whose candidate is in the
-    slice is measured then, and ``on_slice(n_pairs)`` is called after each. Returns float64
-    ``(n_queries, n_candidates)``.
+    slice is measured then, and ``on_slice(n_pairs)`` is called after each.
+    ``block_weights`` as for :func:`grid_idm_pairs`. Returns float64 ``(n_queries,
+    n_candidates)``.
     """
     candidates = np.asarray(candidates)
     rows, positions = np.unique(candidates, return_inverse=True)
@@ -148,7 +168,13 @@ def grid_idm_to_candidates(
         grids = candidate_grids(rows[start : start + rows_at_once])
         pairs = by_candidate[bounds[chunk] : bounds[chunk + 1]]
         squared[pairs] = grid_idm_pairs(
-            query_grids, grids, pair_query[pairs], pair_candidate[pairs] - start, blocks, warp
+            query_grids,
+            grids,
+            pair_query[pairs],
+            pair_candidate[pairs] - start,
+            blocks,
+            warp,
+            block_weights,
         )
         if on_slice is not None:
             on_slice(len(pairs))
@@ -203,8 +229,11 @@ def idm_distance_numpy(query: np.ndarray, reference: np.ndarray, warp: int, cont
     return float(best.sum())
 
 
-def grid_idm_numpy(query_grid: np.ndarray, ref_grid: np.ndarray, warp: int = 1) -> float:
-    """Twin of :func:`grid_idm_pairs` for one pair of grids ``(blocks_y, blocks_x, features)``."""
+def grid_idm_numpy(
+    query_grid: np.ndarray, ref_grid: np.ndarray, warp: int = 1, block_weights=None
+) -> float:
+    """Twin of :func:`grid_idm_pairs` for one pair of grids ``(blocks_y, blocks_x, features)``;
+    ``block_weights`` ``(blocks_y, blocks_x)`` or ``None`` (all 1)."""
     query_grid = np.asarray(query_grid, dtype=np.float64)
     ref_grid = np.asarray(ref_grid, dtype=np.float64)
     blocks_y, blocks_x, _ = query_grid.shape
@@ -215,4 +244,6 @@ def grid_idm_numpy(query_grid: np.ndarray, ref_grid: np.ndarray, warp: int = 1) 
             moved = padded[dy : dy + blocks_y, dx : dx + blocks_x]
             cost = ((query_grid - moved) ** 2).sum(axis=-1)
             best = np.fmin(best, cost)  # NaN (outside the grid) never wins
+    if block_weights is not None:
+        best = best * np.asarray(block_weights, dtype=np.float64).reshape(best.shape)
     return float(best.sum())
