@@ -35,6 +35,7 @@ from sklearn.pipeline import make_pipeline
 
 from knnvision import KNNClassifier, __version__
 from knnvision.datasets import load_dataset
+from knnvision.experiments.presets import FASHION_HOG_BLOCK_WEIGHTS
 from knnvision.experiments.run import run_experiment
 from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.results.experiment import ExperimentConfig, split_for_experiment
@@ -103,6 +104,18 @@ def techniques(dataset: str) -> list[tuple[str, object]]:
                     mix=0.12,
                     unblurred_hog_mix=0.12,
                     hog_idm_mix=0.4,
+                ),
+            ),
+            (
+                "the same with a learned weight per HOG block (FASHION_HOG_BLOCK_WEIGHTS), k=5",
+                RerankKNNClassifier(
+                    5,
+                    features="hog",
+                    n_candidates=100,
+                    mix=0.12,
+                    unblurred_hog_mix=0.12,
+                    hog_idm_mix=0.4,
+                    hog_idm_block_weights=FASHION_HOG_BLOCK_WEIGHTS,
                 ),
             ),
         ]

@@ -8,7 +8,7 @@ from knnvision.search.kernels.hog import gradient_histograms, gradient_histogram
 from knnvision.transforms.preprocessing import GradientHistograms
 
 
-def test_images(n=40, shape=(13, 11), seed=0):
+def sample_images(n=40, shape=(13, 11), seed=0):
     rng = np.random.default_rng(seed)
     images = rng.uniform(0, 255, (n, *shape))
     images[:, :3] = 0  # flat rows: zero gradients, whose angle is 0
@@ -22,7 +22,7 @@ def test_images(n=40, shape=(13, 11), seed=0):
     [(4, 9, 2, False), (2, 18, 2, True), (3, 6, 1, False), (5, 7, 3, True), (13, 4, 2, False)],
 )
 def test_gradient_histograms_equal_their_twin(cell, n_bins, block, signed):
-    images = test_images()
+    images = sample_images()
     expected = gradient_histograms_numpy(images, cell, n_bins, block, signed)
     compiled = np.empty_like(expected)
     gradient_histograms(images, cell, n_bins, block, signed, compiled)
@@ -31,7 +31,7 @@ def test_gradient_histograms_equal_their_twin(cell, n_bins, block, signed):
 
 
 def test_gradient_histograms_write_float32_rows_and_any_thread_count_agrees():
-    images = test_images(n=64)
+    images = sample_images(n=64)
     expected = gradient_histograms_numpy(images, 2, 18, 2, True)
     one, three = np.empty(expected.shape, np.float32), np.empty(expected.shape, np.float32)
     gradient_histograms(images, 2, 18, 2, True, one, n_threads=1)
@@ -41,7 +41,7 @@ def test_gradient_histograms_write_float32_rows_and_any_thread_count_agrees():
 
 
 def test_gradient_histograms_reject_inconsistent_shapes():
-    images = test_images(n=3)
+    images = sample_images(n=3)
     with pytest.raises(ValueError, match="inconsistent shapes"):
         gradient_histograms(images, 4, 9, 2, False, np.empty((3, 10)))
     with pytest.raises(ValueError, match="sizes must be"):
@@ -50,7 +50,7 @@ def test_gradient_histograms_reject_inconsistent_shapes():
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
 def test_the_transformer_gives_the_twins_features_in_its_dtype(dtype):
-    images = test_images(n=20, shape=(28, 28)).astype(dtype)
+    images = sample_images(n=20, shape=(28, 28)).astype(dtype)
     hog = GradientHistograms(cell_size=2, n_orientations=18, signed=True)
     features = hog.fit_transform(images.reshape(20, -1))
     assert features.dtype == (np.float64 if dtype == np.float64 else np.float32)
@@ -59,7 +59,7 @@ def test_the_transformer_gives_the_twins_features_in_its_dtype(dtype):
 
 
 def test_the_transformer_gives_the_same_features_on_one_thread_and_on_three():
-    images = test_images(n=9000, shape=(8, 8), seed=3).reshape(9000, -1)  # three chunks
+    images = sample_images(n=9000, shape=(8, 8), seed=3).reshape(9000, -1)  # three chunks
     hog = GradientHistograms(cell_size=2).fit(images)
     with thread_limit(1):
         single = hog.transform(images)
