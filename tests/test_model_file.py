@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 
 import knnvision
 import saveable_cases
-from knnvision import KNNClassifier, KNNOutlierDetector, KNNRegressor
+from knnvision import KNNClassifier, KNNOutlierDetector, KNNRegressor, RerankKNNClassifier
 from knnvision.io import read_header, shown_params
 from knnvision.io.model_file import MAGIC, SAVEABLE_ESTIMATORS
 
@@ -41,8 +41,15 @@ def saved(tmp_path, digits):
         lambda X, y: KNNRegressor(3, weights="distance").fit(X, y * 0.5),
         lambda X, y: KNNOutlierDetector(6, contamination=0.2).fit(X),
         lambda X, y: make_pipeline(KNNClassifier(2)).fit(X, y),
+        lambda X, y: RerankKNNClassifier(
+            3,
+            n_candidates=10,
+            mix=0.5,
+            hog_idm_mix=0.5,
+            hog_idm_block_weights=(0.5, 2.0) * 4 + (1,),
+        ).fit(X, y),
     ],
-    ids=["classifier", "regressor", "outlier", "pipeline"],
+    ids=["classifier", "regressor", "outlier", "pipeline", "rerank-with-block-weights"],
 )
 def test_round_trip_preserves_predictions_exactly(tmp_path, digits, make):
     X, y, X_new = digits
