@@ -14,6 +14,9 @@
 
 namespace knnv {
 
+// np.pi (M_PI is not standard C++).
+constexpr double kPi = 3.141592653589793;
+
 // Python's (and NumPy's) float modulo: the result has the sign of `span`.
 inline double floor_mod(double value, double span) {
   double result = std::fmod(value, span);
@@ -50,7 +53,7 @@ inline void cell_histograms(const double* image, const HogShape& s, double* lowe
   const int64_t cells_x = s.cells_x(), n_values = s.cells_y() * cells_x * s.n_bins;
   std::fill(lower, lower + n_values, 0.0);
   std::fill(upper, upper + n_values, 0.0);
-  const double span = s.signed_bins ? 2.0 * M_PI : M_PI;
+  const double span = s.signed_bins ? 2.0 * kPi : kPi;
   auto pixel = [&](int64_t y, int64_t x) {
     return (y < 0 || y >= s.height || x < 0 || x >= s.width) ? 0.0 : image[y * s.width + x];
   };
