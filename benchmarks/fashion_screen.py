@@ -251,13 +251,14 @@ def order_by(final, cand):
     return np.take_along_axis(final, order, axis=1), np.take_along_axis(cand, order, axis=1)
 
 
-def knn_grid(final, cand, labels, truth, n_cand=50, rank=False):
+def knn_grid(final, cand, labels, truth, n_cand=50, rank=False, ks=KS):
+    """``tuned`` accuracy over the grid of ``ks`` and the weightings, ranking by ``final``."""
     d2, c = order_by(final[:, :n_cand], cand[:, :n_cand])
-    d, lab = np.sqrt(np.maximum(d2[:, : max(KS)], 0)), labels[c[:, : max(KS)]]
+    d, lab = np.sqrt(np.maximum(d2[:, : max(ks)], 0)), labels[c[:, : max(ks)]]
     cells = {}
     if rank:
         for name in ("1/rank", "linear"):
-            for k in KS:
+            for k in ks:
                 r = np.arange(1, k + 1, dtype=float)
                 w = 1 / r if name == "1/rank" else (k + 1 - r)
                 w = np.broadcast_to(w, (len(d), k))
@@ -265,7 +266,7 @@ def knn_grid(final, cand, labels, truth, n_cand=50, rank=False):
                 cells[f"{name} k={k}"] = float(np.mean(np.argmax(shares, axis=1) == truth))
         return tuned(cells)
     for weighting in WEIGHTS:
-        for k in KS:
+        for k in ks:
             shares = vote_shares(lab[:, :k], neighbor_weights(d[:, :k], weighting), 10)
             cells[f"{weighting} k={k}"] = float(np.mean(np.argmax(shares, axis=1) == truth))
     return tuned(cells)
