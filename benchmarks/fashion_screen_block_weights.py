@@ -147,7 +147,12 @@ def seed_data(seed, cache_root):
 def distances(data, weights):
     flat = np.asarray(data["blocks"]).reshape(-1, BLOCKS**2)
     weighted = (flat @ weights.astype(np.float32)).reshape(data["cand"].shape)
-    return 0.6 * data["final"] + 0.4 * weighted / data["scale"]
+    return preset_mix(data, weighted)
+
+
+def preset_mix(data, weighted_grid):
+    """The preset's distance: 0.6 A + 0.4 x the weighted grid in units of the unweighted one."""
+    return 0.6 * data["final"] + 0.4 * weighted_grid / data["scale"]
 
 
 def fit_weights(seeds, cache_root, lam):
@@ -164,7 +169,7 @@ def fit_weights(seeds, cache_root, lam):
         loss, grad_w, grad_log_tau = 0.0, np.zeros_like(weights), 0.0
         for part in parts:
             shape = part["cand"].shape
-            d = 0.6 * part["final"] + 0.4 * (part["flat"] @ weights).reshape(shape) / part["scale"]
+            d = preset_mix(part, (part["flat"] @ weights).reshape(shape))
             logits = -d / tau
             logits -= logits.max(axis=1, keepdims=True)
             p = np.exp(logits)

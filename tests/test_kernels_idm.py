@@ -149,9 +149,10 @@ def test_grid_idm_gives_the_same_bits_on_every_cpu_path(tmp_path):
         for dtype in (np.float32, np.float64)
         for n_features in (5, 16, 21, 72)
     }
-    first, levels, flags = run_on_every_cpu_path(_GRID_EVERY_PATH_SCRIPT, cases, tmp_path, "vector")
-    for path, level in levels.items():
-        assert flags[path] == (level != "baseline")
+    # The helper asserts that every path (levels: which one ran) gives the baseline's bits.
+    first, _levels, _flags = run_on_every_cpu_path(
+        _GRID_EVERY_PATH_SCRIPT, cases, tmp_path, "vector"
+    )
     for name, grids in cases.items():
         n_features = grids.shape[1] // 12
         expected = [

@@ -212,7 +212,7 @@ class _ImageTransformer(TransformerMixin, BaseEstimator):
             return len(chunk)
 
         starts = range(0, len(images), CHUNK_IMAGES)
-        # Chunks are independent and NumPy releases the GIL in its loops, so threads (as many
+        # Chunks are independent and NumPy and the kernels release the GIL, so threads (as many
         # as the kernels may use: thread_limit) share the chunks; the result does not depend
         # on their number.
         workers = min(get_num_threads(), len(starts))
