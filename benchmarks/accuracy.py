@@ -35,13 +35,17 @@ from sklearn.pipeline import make_pipeline
 
 from knnvision import KNNClassifier, __version__
 from knnvision.datasets import load_dataset
-from knnvision.experiments.presets import FASHION_HOG_BLOCK_WEIGHTS
+from knnvision.experiments.presets import get_preset
 from knnvision.experiments.run import run_experiment
 from knnvision.neighbors.rerank import RerankKNNClassifier
 from knnvision.results.experiment import ExperimentConfig, split_for_experiment
 from knnvision.search.kernels import _topk
 from knnvision.search.threads import get_num_threads
 from knnvision.transforms.preprocessing import Deskew, GaussianBlur
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fashion_screen_block_weights import ROUND_1_BLOCK_WEIGHTS  # noqa: E402
 
 # The Fashion-MNIST re-rank with the HOG-block IDM, without the preset's shifts and tuning.
 HOG_IDM_RERANK = {
@@ -51,6 +55,18 @@ HOG_IDM_RERANK = {
     "unblurred_hog_mix": 0.12,
     "hog_idm_mix": 0.4,
 }
+
+
+def _fashion_part_weights() -> dict:
+    """The Fashion preset's learned weights, as classifier parameters."""
+    names = (
+        "hog_idm_block_weights",
+        "search_block_weights",
+        "unblurred_hog_block_weights",
+        "idm_pixel_weights",
+    )
+    params = get_preset("fashion-mnist", "best").classifier
+    return {name: params[name] for name in names}
 
 
 def techniques(dataset: str) -> list[tuple[str, object]]:
@@ -109,10 +125,15 @@ def techniques(dataset: str) -> list[tuple[str, object]]:
                 RerankKNNClassifier(5, **HOG_IDM_RERANK),
             ),
             (
-                "the same with a learned weight per HOG block (FASHION_HOG_BLOCK_WEIGHTS), k=5",
+                "the same with a learned weight per HOG block (ROUND_1_BLOCK_WEIGHTS), k=5",
                 RerankKNNClassifier(
-                    5, **HOG_IDM_RERANK, hog_idm_block_weights=FASHION_HOG_BLOCK_WEIGHTS
+                    5, **HOG_IDM_RERANK, hog_idm_block_weights=ROUND_1_BLOCK_WEIGHTS
                 ),
+            ),
+            (
+                "the same with learned weights for every block and pixel group of every part "
+                "(the preset's), k=5",
+                RerankKNNClassifier(5, **HOG_IDM_RERANK, **_fashion_part_weights()),
             ),
         ]
     if dataset == "digits":

@@ -63,10 +63,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from c_kernels import c_pointer, load_c_kernel  # noqa: E402
 from fashion_screen import N_CAND, SHAPE, Timer, knn_grid, preset_rows, run_screen, screen_parser  # noqa: E402
-from fashion_screen_block_weights import BUILD  # noqa: E402
-from nca_weights import fit_weights  # noqa: E402
-from knnvision.experiments.presets import FASHION_HOG_BLOCK_WEIGHTS, get_preset  # noqa: E402
+from fashion_screen_block_weights import BUILD, ROUND_1_BLOCK_WEIGHTS  # noqa: E402
+from knnvision.experiments.presets import get_preset  # noqa: E402
 from knnvision.transforms.preprocessing import GaussianBlur, GradientHistograms  # noqa: E402
+from nca_weights import fit_weights  # noqa: E402
 
 CHOOSE_ON, CHOOSE_BY, FRESH, ALSO = (4, 5, 10, 11, 12, 13), (14, 15), (18, 19), (16, 17)
 ROUND_2_FRESH = (20, 21, 22, 23)
@@ -164,11 +164,13 @@ def seed_data(seed, cache_root):
         [
             np.full(parts[name].shape[2], mixes[name] / scales[name])
             if name != "g"
-            else mixes["g"] * np.asarray(FASHION_HOG_BLOCK_WEIGHTS) / scales["g"]
+            else mixes["g"] * np.asarray(ROUND_1_BLOCK_WEIGHTS) / scales["g"]
             for name in PART_NAMES
         ]
     )
-    flat = np.concatenate([parts[name].reshape(-1, parts[name].shape[2]) for name in PART_NAMES], axis=1)
+    flat = np.concatenate(
+        [parts[name].reshape(-1, parts[name].shape[2]) for name in PART_NAMES], axis=1
+    )
     return {
         "flat": flat,
         "preset": preset_weights,
@@ -199,7 +201,9 @@ def model_a_scales(model_a, totals, seed):
 
 def errors(part, weights):
     d = (part["flat"] @ weights.astype(np.float32)).reshape(part["cand"].shape)
-    accuracy, _ = knn_grid(d.astype(np.float64), part["cand"], part["labels"], part["truth"], N_CAND)
+    accuracy, _ = knn_grid(
+        d.astype(np.float64), part["cand"], part["labels"], part["truth"], N_CAND
+    )
     return round(len(part["truth"]) * (1 - accuracy))
 
 
@@ -219,8 +223,16 @@ def mix_only(parts, lam):
     sizes = parts[0]["sizes"]
     pooled = []
     for part in parts:
-        columns = np.split(part["flat"] * part["preset"].astype(np.float32), np.cumsum(sizes)[:-1], axis=1)
-        pooled.append({**part, "flat": np.stack([c.sum(axis=1) for c in columns], axis=1), "preset": np.ones(4)})
+        columns = np.split(
+            part["flat"] * part["preset"].astype(np.float32), np.cumsum(sizes)[:-1], axis=1
+        )
+        pooled.append(
+            {
+                **part,
+                "flat": np.stack([c.sum(axis=1) for c in columns], axis=1),
+                "preset": np.ones(4),
+            }
+        )
     factors = fit_weights(pooled, lam, np.ones(4, dtype=bool))
     return np.repeat(factors, sizes) * parts[0]["preset"]
 
@@ -230,7 +242,10 @@ def report(_seeds, cache_root, out_md):
     data = {seed: seed_data(seed, cache_root) for seed in (*CHOOSE_ON, *CHOOSE_BY, *FRESH, *ALSO)}
     preset = data[CHOOSE_ON[0]]["preset"]
     scored = (*CHOOSE_BY, *FRESH, *ALSO)
-    lines = ["| weights | " + " | ".join(f"seed {s}" for s in scored) + " |", "|---|" + "---|" * len(scored)]
+    lines = [
+        "| weights | " + " | ".join(f"seed {s}" for s in scored) + " |",
+        "|---|" + "---|" * len(scored),
+    ]
 
     def row(name, weights, seeds):
         cells = [str(errors(data[s], weights)) if s in seeds else "" for s in scored]
@@ -251,8 +266,16 @@ def report(_seeds, cache_root, out_md):
     row(f"all 290, fitted on {len(fit_on)} seeds, lam {lam}", weights, (*FRESH, *ALSO))
     for name, free in masks(data[CHOOSE_ON[0]]["sizes"]).items():
         if name != "all 290":
-            row(f"{name}, fitted on {len(fit_on)} seeds, lam {lam}", fit_weights(fit_on, lam, free), (*FRESH, *ALSO))
-    row(f"mix weights only, fitted on {len(fit_on)} seeds, lam {lam}", mix_only(fit_on, lam), (*FRESH, *ALSO))
+            row(
+                f"{name}, fitted on {len(fit_on)} seeds, lam {lam}",
+                fit_weights(fit_on, lam, free),
+                (*FRESH, *ALSO),
+            )
+    row(
+        f"mix weights only, fitted on {len(fit_on)} seeds, lam {lam}",
+        mix_only(fit_on, lam),
+        (*FRESH, *ALSO),
+    )
     relative = weights / preset
     sizes = data[CHOOSE_ON[0]]["sizes"]
     text = "\n".join(lines) + "\n\nweights relative to the preset's, per part:\n"
@@ -277,10 +300,14 @@ def report_round_2(cache_root, out_md):
     lines.append("|---|" + "---|" * (len(ROUND_2_FRESH) + 1))
     for name, row in counts.items():
         lines.append(f"| {name} | {' | '.join(map(str, row))} | {sum(row)} |")
-    fewer = sum(w < p for w, p in zip(counts["round-1 weights"], counts["P (the preset)"], strict=True))
+    fewer = sum(
+        w < p for w, p in zip(counts["round-1 weights"], counts["P (the preset)"], strict=True)
+    )
     gain = sum(counts["P (the preset)"]) - sum(counts["round-1 weights"])
     verdict = "passes" if fewer >= 3 and gain >= 20 else "fails"
-    text = "\n".join(lines) + f"\n\nfewer on {fewer} of 4, {gain} fewer in total: round 2 {verdict}\n"
+    text = (
+        "\n".join(lines) + f"\n\nfewer on {fewer} of 4, {gain} fewer in total: round 2 {verdict}\n"
+    )
     print(text)
     if out_md:
         Path(out_md).write_text(text)
@@ -300,9 +327,9 @@ def export(cache_root):
     first = data[CHOOSE_BY[0]]
     relative = relative_parts(np.load(cache_root / "joint_weights_round1.npy"), first)
     tables = {name: np.round(part, 2) for name, part in relative.items()}
-    tables["g"] = np.round(tables["g"] * np.asarray(FASHION_HOG_BLOCK_WEIGHTS), 2)
+    tables["g"] = np.round(tables["g"] * np.asarray(ROUND_1_BLOCK_WEIGHTS), 2)
     rounded_relative = np.concatenate(
-        [tables[name] if name != "g" else tables["g"] / np.asarray(FASHION_HOG_BLOCK_WEIGHTS)
+        [tables[name] if name != "g" else tables["g"] / np.asarray(ROUND_1_BLOCK_WEIGHTS)
          for name in PART_NAMES]
     )  # fmt: skip
     weights = rounded_relative * first["preset"]

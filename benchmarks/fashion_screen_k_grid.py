@@ -25,8 +25,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fashion_screen import N_CAND, knn_grid, screen_parser  # noqa: E402
-from fashion_screen_block_weights import distances, seed_data  # noqa: E402
-from knnvision.experiments.presets import FASHION_HOG_BLOCK_WEIGHTS, get_preset  # noqa: E402
+from fashion_screen_block_weights import (  # noqa: E402
+    ROUND_1_BLOCK_WEIGHTS,  # noqa: E402
+    distances,
+    seed_data,
+)
+from knnvision.experiments.presets import get_preset  # noqa: E402
 
 PRESET_GRID = get_preset("fashion-mnist", "best").n_neighbors
 GRIDS = {
@@ -40,7 +44,7 @@ CHOOSE_ON, CONFIRM_ON = (4, 5, 10, 11, 12, 13, 14, 15), (16, 17)
 
 def seed_errors(seed, cache_root):
     data = seed_data(seed, cache_root)
-    final = distances(data, np.asarray(FASHION_HOG_BLOCK_WEIGHTS))
+    final = distances(data, np.asarray(ROUND_1_BLOCK_WEIGHTS))
     rows = {}
     for name, ks in GRIDS.items():
         accuracy, choice = knn_grid(

@@ -9,7 +9,7 @@ took the HOG-block IDM cached the preset of their day instead:
 * seeds 10-13: ``0.6 A + 0.4 hidm2 / S`` (the 9-bin grid, adopted before they were computed);
 * seeds 14-15: ``0.6 A + 0.4 o18 / S`` (the 18-bin grid);
 * seeds 16-17: ``0.6 A + 0.4 (weighted o18) / S`` (the block weights of
-  ``FASHION_HOG_BLOCK_WEIGHTS``, on the cached float32 block costs).
+  ``ROUND_1_BLOCK_WEIGHTS``, on the cached float32 block costs).
 
 The grid terms are cached too, with the scales the classifier uses (the same fixed pairs), so
 A is recovered exactly enough: ``A = (A_final - 0.4 grid / S) / 0.6``. Checked against A
@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fashion_screen import screen_parser  # noqa: E402
-from knnvision.experiments.presets import FASHION_HOG_BLOCK_WEIGHTS  # noqa: E402
+from fashion_screen_block_weights import ROUND_1_BLOCK_WEIGHTS  # noqa: E402
 
 # seed: the grid term its cached A_final holds
 CACHED_GRID = {
@@ -51,7 +51,7 @@ def grid_in_units(cache: Path, grid: str) -> np.ndarray:
     scales = json.loads((cache / "scales.json").read_text())
     if grid == "weighted o18":
         blocks = np.load(cache / "o18_blocks.npy", mmap_mode="r")
-        weights = np.asarray(FASHION_HOG_BLOCK_WEIGHTS, dtype=np.float64)
+        weights = np.asarray(ROUND_1_BLOCK_WEIGHTS, dtype=np.float64)
         flat = np.asarray(blocks, dtype=np.float64).reshape(-1, len(weights))
         return (flat @ weights).reshape(blocks.shape[:2]) / scales["o18"]
     return np.load(cache / f"{grid}.npy") / scales[grid]

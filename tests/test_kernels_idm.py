@@ -75,6 +75,32 @@ def test_rerank_kernel_matches_single_distances_and_abandons_only_losers():
         assert np.all(full[q][~measured] > best3[-1])
 
 
+def test_pixel_weights_scale_each_pixels_cost_and_keep_abandoning_exact():
+    rng = np.random.default_rng(12)
+    train = rng.integers(0, 256, (30, 42)).astype(np.uint8)
+    queries = rng.integers(0, 256, (4, 42)).astype(np.uint8)
+    queries[0, :7] = 0  # a blank row: the zero-context shortcut is weighted too
+    candidates = np.stack([rng.permutation(30)[:12] for _ in range(4)]).astype(np.int64)
+    weights = rng.uniform(0, 2, (6, 7))
+    weights[0, :3] = 0.0  # pixels that do not count
+    full = idm_rerank(queries, train, candidates, 6, 7, 1, 1, 12, weights)
+    for q in range(4):
+        for c in range(12):
+            expected = idm_distance_numpy(
+                queries[q].reshape(6, 7), train[candidates[q, c]].reshape(6, 7), 1, 1, weights
+            )
+            assert np.isclose(full[q, c], expected, rtol=1e-12)
+    unweighted = idm_rerank(queries, train, candidates, 6, 7, 1, 1, 12)
+    ones = idm_rerank(queries, train, candidates, 6, 7, 1, 1, 12, np.ones(42))
+    np.testing.assert_array_equal(ones, unweighted)
+    assert not np.allclose(full, unweighted)
+    pruned = idm_rerank(queries, train, candidates, 6, 7, 1, 1, 3, weights.ravel())
+    for q in range(4):
+        np.testing.assert_array_equal(np.sort(pruned[q])[:3], np.sort(full[q])[:3])
+    with pytest.raises(ValueError, match="pixel_weights"):
+        idm_rerank(queries, train, candidates, 6, 7, 1, 1, 12, np.ones(41))
+
+
 @pytest.mark.parametrize("warp", [0, 1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("blocks", [(4, 5), (1, 3), (3, 1)])

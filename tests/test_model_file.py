@@ -46,10 +46,13 @@ def saved(tmp_path, digits):
             n_candidates=10,
             mix=0.5,
             hog_idm_mix=0.5,
+            features="hog",
             hog_idm_block_weights=(0.5, 2.0) * 4 + (1,),
+            idm_pixel_weights=np.linspace(0.0, 2.0, 64),
+            search_block_weights=(1.5,),
         ).fit(X, y),
     ],
-    ids=["classifier", "regressor", "outlier", "pipeline", "rerank-with-block-weights"],
+    ids=["classifier", "regressor", "outlier", "pipeline", "rerank-with-part-weights"],
 )
 def test_round_trip_preserves_predictions_exactly(tmp_path, digits, make):
     X, y, X_new = digits

@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from knnvision import KNNClassifier, load, progress, save
 from knnvision.neighbors import rerank
 from knnvision.neighbors.rerank import RerankKNNClassifier
-from knnvision.search.kernels.idm import grid_idm_numpy
+from knnvision.search.kernels.idm import grid_idm_numpy, idm_distance_numpy
 from knnvision.transforms.augmentation import shift_images
 from knnvision.transforms.preprocessing import Deskew, GaussianBlur, GradientHistograms
 
@@ -191,6 +191,78 @@ def test_bad_hog_idm_block_weights_fail_before_any_work(digits, weights, message
     model = RerankKNNClassifier(3, mix=0.5, hog_idm_mix=0.5, hog_idm_block_weights=weights)
     with pytest.raises(ValueError, match=f"3 x 3 grid \\(9 values.*{message}"):
         model.fit(X[:100], y[:100])
+
+
+def test_idm_pixel_weights_weigh_each_pixel_but_keep_the_unweighted_unit(digits):
+    X, y = digits
+    weights = np.random.default_rng(5).uniform(0, 2, (8, 8))
+    weights[:, 0] = 0.0  # a column that does not count
+    params = {"features": "hog", "mix": 0.5, "n_candidates": 12}
+    plain = RerankKNNClassifier(3, **params).fit(X[:300], y[:300])
+    weighted = RerankKNNClassifier(3, idm_pixel_weights=weights, **params).fit(X[:300], y[:300])
+    found = weighted.candidate_distances(X[300:305])
+    expected = [
+        [idm_distance_numpy(X[300 + q].reshape(8, 8), X[c].reshape(8, 8), 2, 1, weights)
+         for c in row]
+        for q, row in enumerate(found.candidates)
+    ]  # fmt: skip
+    np.testing.assert_allclose(found.rerank, expected, rtol=1e-12)
+    assert weighted.rerank_scale_ == plain.rerank_scale_  # the unit: unweighted pairs
+    ones = RerankKNNClassifier(3, idm_pixel_weights=np.ones(64), **params).fit(X[:300], y[:300])
+    np.testing.assert_array_equal(
+        ones.candidate_distances(X[300:305]).rerank, plain.candidate_distances(X[300:305]).rerank
+    )
+
+
+def test_histogram_block_weights_weigh_the_search_and_unblurred_hog_blocks(digits):
+    X, y = digits
+    big = np.kron(X.reshape(-1, 8, 8), np.ones((2, 2), dtype=np.uint8)).reshape(len(X), -1)
+    rng = np.random.default_rng(6)
+    search_weights, unblurred_weights = rng.uniform(0, 2, (2, 9))  # 3 x 3 blocks of 16 x 16
+    params = {"features": "hog", "mix": 0.4, "unblurred_hog_mix": 0.3, "n_candidates": 10}
+    plain = RerankKNNClassifier(3, **params).fit(big[:200], y[:200])
+    weighted = RerankKNNClassifier(
+        3, search_block_weights=search_weights, unblurred_hog_block_weights=unblurred_weights,
+        **params,
+    ).fit(big[:200], y[:200])  # fmt: skip
+    found = weighted.candidate_distances(big[200:204])
+    hog = GradientHistograms(image_shape=(16, 16))
+    blur = GaussianBlur(sigma=1.0, image_shape=(16, 16))
+    for images, weights, measured in (
+        (blur.fit_transform(big), search_weights, found.search),
+        (big, unblurred_weights, found.unblurred_hog),
+    ):
+        features = hog.fit_transform(images).astype(np.float64).reshape(len(big), 9, -1)
+        diff = features[200:204, None] - features[found.candidates]
+        np.testing.assert_allclose(measured, ((diff**2).sum(axis=3) @ weights), rtol=1e-10)
+    assert (weighted.search_scale_, weighted.unblurred_hog_scale_) == (
+        plain.search_scale_,
+        plain.unblurred_hog_scale_,
+    )
+    plain_found = plain.candidate_distances(big[200:204])
+    np.testing.assert_array_equal(found.candidates, plain_found.candidates)
+    assert not np.allclose(found.search, plain_found.search)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"idm_pixel_weights": np.ones(63)}, "pixel of the 8 x 8 image \\(64 values.*got 63"),
+        ({"idm_pixel_weights": -np.ones(64)}, "negative, non-finite or all-zero"),
+        ({"features": "hog", "search_block_weights": np.ones(2)}, "1 x 1 grid.*got 2"),
+        (
+            {"unblurred_hog_mix": 0.5, "mix": 0.5, "unblurred_hog_block_weights": [np.nan]},
+            "negative, non-finite or all-zero",
+        ),
+        ({"distortion": "euclidean", "idm_pixel_weights": np.ones(64)}, "need distortion='idm'"),
+        ({"search_block_weights": np.ones(1)}, "need features='hog'"),
+        ({"unblurred_hog_block_weights": np.ones(1)}, "need unblurred_hog_mix > 0"),
+    ],
+)
+def test_bad_part_weights_fail_before_any_work(digits, params, message):
+    X, y = digits
+    with pytest.raises(ValueError, match=message):
+        RerankKNNClassifier(3, **params).fit(X[:100], y[:100])
 
 
 def test_hog_idm_reports_one_bar_for_its_pairs(digits, monkeypatch, progress_recorder):

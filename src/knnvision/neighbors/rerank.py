@@ -156,6 +156,20 @@ class RerankKNNClassifier(KNNClassifier):
         ``None`` weighs every block 1. The unit ``G`` stays the mean of the *unweighted*
         distance, so the weights shift importance between blocks without changing what
         ``hog_idm_mix`` means.
+    search_block_weights : array-like of shape (n_blocks,), default=None
+        With ``features="hog"``: one non-negative weight per block of the search's gradient
+        histograms (row-major; 6 x 6 = 36 for 28 x 28 images). In the final distance, the
+        search part ``s`` becomes the sum over blocks of each block's squared difference
+        times its weight, measured again on the candidates; the candidate search itself and
+        the unit ``S`` stay unweighted. ``None`` keeps the search's own distance.
+    unblurred_hog_block_weights : array-like of shape (n_blocks,), default=None
+        The same for the blocks of the unblurred gradient histograms of ``unblurred_hog_mix``
+        (6 x 6 = 36 for 28 x 28 images).
+    idm_pixel_weights : array-like of shape (height * width,) or (height, width), default=None
+        With ``distortion="idm"``: one non-negative weight per query pixel (row-major), its
+        least matching cost counts this many times in the IDM distance. ``None`` weighs every
+        pixel 1. As for the block weights, the unit ``R`` stays the mean of the *unweighted*
+        distance.
     warp : int, default=2
         IDM: each pixel may match any pixel up to ``warp`` rows and columns away.
     context : int, default=1
@@ -204,6 +218,9 @@ class RerankKNNClassifier(KNNClassifier):
         unblurred_hog_mix=0.0,
         hog_idm_mix=0.0,
         hog_idm_block_weights=None,
+        idm_pixel_weights=None,
+        search_block_weights=None,
+        unblurred_hog_block_weights=None,
         warp=2,
         context=1,
         features="pixels",
@@ -234,6 +251,9 @@ class RerankKNNClassifier(KNNClassifier):
         self.unblurred_hog_mix = unblurred_hog_mix
         self.hog_idm_mix = hog_idm_mix
         self.hog_idm_block_weights = hog_idm_block_weights
+        self.idm_pixel_weights = idm_pixel_weights
+        self.search_block_weights = search_block_weights
+        self.unblurred_hog_block_weights = unblurred_hog_block_weights
         self.warp = warp
         self.context = context
         self.features = features
@@ -265,7 +285,11 @@ class RerankKNNClassifier(KNNClassifier):
         X, y = validate_data(self, X, y, dtype=INPUT_DTYPES)
         check_classification_targets(y)
         self.image_shape_ = resolve_image_shape(X.shape[1], self.image_shape)
-        self._hog_idm_weights()  # checked before the work, against this image shape
+        # Checked before the work, against this image shape.
+        self._hog_idm_weights()
+        self._idm_pixel_weights()
+        self._histogram_block_weights("search_block_weights")
+        self._histogram_block_weights("unblurred_hog_block_weights")
         self.classes_, encoded = np.unique(y, return_inverse=True)
         rows, self._y = augment_images(X, encoded, image_shape=self.image_shape_, **augmentation)
         self.augmentation_factor_ = factor
@@ -395,25 +419,34 @@ class RerankKNNClassifier(KNNClassifier):
         available = self.n_samples_fit_ - (1 if leave_self_out else 0)
         check_enough_samples(k + leave_self_out, self.n_samples_fit_, leave_self_out)
         n_candidates = max(min(self.n_candidates, available), k)
+        query_rows = self._search_rows(queries)
         with thread_limit(self.n_jobs):
-            distances, candidates = self._index.query(
-                self._search_rows(queries), n_candidates + leave_self_out
-            )
+            distances, candidates = self._index.query(query_rows, n_candidates + leave_self_out)
         if leave_self_out:
             distances, candidates = _drop_self(distances, candidates)
+        search_squared = distances * distances
+        search_weights = self._histogram_block_weights("search_block_weights")
+        if search_weights is not None:
+            search_squared = _block_squared_to_candidates(
+                query_rows, self._search_rows, self._fit_X, candidates, search_weights
+            )
         rerank_squared = None
         if self.distortion != "none":
             alone = self.mix == 1  # only then do the k_keep nearest by the re-rank decide
             keep = min(k_keep, n_candidates) if k_keep is not None and alone else n_candidates
-            rerank_squared = self._rerank_squared(queries, candidates, keep)
+            rerank_squared = self._rerank_squared(
+                queries, candidates, keep, self._idm_pixel_weights()
+            )
         unblurred_hog_squared = hog_idm_squared = None
         if self.unblurred_hog_mix:
-            unblurred_hog_squared = self._unblurred_hog_squared(queries, candidates)
+            unblurred_hog_squared = self._unblurred_hog_squared(
+                queries, candidates, self._histogram_block_weights("unblurred_hog_block_weights")
+            )
         if self.hog_idm_mix:
             hog_idm_squared = self._hog_idm_squared(queries, candidates, self._hog_idm_weights())
         return CandidateDistances(
             candidates,
-            distances * distances,
+            search_squared,
             rerank_squared,
             unblurred_hog_squared,
             hog_idm_squared,
@@ -446,10 +479,11 @@ class RerankKNNClassifier(KNNClassifier):
             squared = squared + weight * distances / getattr(self, scale)
         return squared
 
-    def _unblurred_hog_squared(self, queries, candidates) -> np.ndarray:
+    def _unblurred_hog_squared(self, queries, candidates, block_weights=None) -> np.ndarray:
         """Squared distances between gradient histograms of the images as given (not
-        blurred), from each query to its candidates ``(n_queries, n_candidates)``. Only the
-        candidates' histograms are computed, each once."""
+        blurred), from each query to its candidates ``(n_queries, n_candidates)``, each block
+        weighted by ``block_weights`` (``None``: the plain distance). Only the candidates'
+        histograms are computed, each once."""
         rows, positions = np.unique(candidates, return_inverse=True)
         with progress.track(
             total=len(rows) + len(queries), description="unblurred gradient histograms"
@@ -458,9 +492,10 @@ class RerankKNNClassifier(KNNClassifier):
             task.advance(len(rows))
             query_histograms = self._gradient_histograms(queries)
             task.advance(len(queries))
-        return _squared_euclidean_to_candidates(
-            query_histograms, train, positions.reshape(candidates.shape)
-        )
+        positions = positions.reshape(candidates.shape)
+        if block_weights is not None:
+            return _weighted_blocks_to_candidates(query_histograms, train, positions, block_weights)
+        return _squared_euclidean_to_candidates(query_histograms, train, positions)
 
     def _hog_idm_squared(self, queries, candidates, block_weights=None) -> np.ndarray:
         """Squared IDM distances between grids of gradient-histogram blocks (see
@@ -489,22 +524,32 @@ class RerankKNNClassifier(KNNClassifier):
 
     def _hog_idm_weights(self) -> np.ndarray | None:
         """``hog_idm_block_weights`` as float64, checked against the fitted image's grid."""
-        if self.hog_idm_block_weights is None:
-            return None
         blocks_y, blocks_x = self._hog_idm_blocks()
-        wanted = (
-            f"hog_idm_block_weights needs one finite, non-negative weight per block of the "
-            f"{blocks_y} x {blocks_x} grid ({blocks_y * blocks_x} values, row-major), not all 0"
+        return _checked_weights(
+            "hog_idm_block_weights",
+            self.hog_idm_block_weights,
+            f"block of the {blocks_y} x {blocks_x} grid",
+            blocks_y * blocks_x,
         )
-        try:
-            weights = np.asarray(self.hog_idm_block_weights, dtype=np.float64).ravel()
-        except (TypeError, ValueError):
-            raise ValueError(f"{wanted}; got {self.hog_idm_block_weights!r}.") from None
-        if len(weights) != blocks_y * blocks_x:
-            raise ValueError(f"{wanted}; got {len(weights)} values.")
-        if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and np.any(weights > 0)):
-            raise ValueError(f"{wanted}; got a negative, non-finite or all-zero set.")
-        return weights
+
+    def _histogram_block_weights(self, name) -> np.ndarray | None:
+        """``search_block_weights`` or ``unblurred_hog_block_weights`` as float64, checked
+        against the blocks of the default gradient histograms of the fitted image shape."""
+        blocks_y, blocks_x = (max(-(-side // 4) - 1, 1) for side in self.image_shape_)
+        return _checked_weights(
+            name, getattr(self, name), f"block of the {blocks_y} x {blocks_x} grid",
+            blocks_y * blocks_x,
+        )  # fmt: skip
+
+    def _idm_pixel_weights(self) -> np.ndarray | None:
+        """``idm_pixel_weights`` as float64, checked against the fitted image shape."""
+        height, width = self.image_shape_
+        return _checked_weights(
+            "idm_pixel_weights",
+            self.idm_pixel_weights,
+            f"pixel of the {height} x {width} image",
+            height * width,
+        )
 
     def _hog_idm_grids(self, rows: np.ndarray) -> np.ndarray:
         """Gradient histograms (``_HOG_IDM_CELL``-pixel cells, ``_HOG_IDM_ORIENTATIONS``
@@ -522,9 +567,10 @@ class RerankKNNClassifier(KNNClassifier):
         """``(blocks_y, blocks_x)`` of a grid: 2 x 2-cell blocks at a stride of one cell."""
         return tuple(max(-(-side // _HOG_IDM_CELL) - 1, 1) for side in self.image_shape_)
 
-    def _rerank_squared(self, queries, candidates, k_keep):
-        """Squared re-rank distances ``(n_queries, n_candidates)`` on the images; ``inf``
-        marks candidates proven not to be among the ``k_keep`` nearest."""
+    def _rerank_squared(self, queries, candidates, k_keep, pixel_weights=None):
+        """Squared re-rank distances ``(n_queries, n_candidates)`` on the images, the IDM's
+        pixels weighted by ``pixel_weights`` (``None``: 1); ``inf`` marks candidates proven
+        not to be among the ``k_keep`` nearest."""
         if self.distortion == "euclidean":
             return _squared_euclidean_to_candidates(queries, self._fit_X, candidates)
         height, width = self.image_shape_
@@ -544,6 +590,7 @@ class RerankKNNClassifier(KNNClassifier):
                     self.warp,
                     self.context,
                     k_keep,
+                    pixel_weights,
                 )
                 task.advance(stop - start)
         return squared
@@ -558,6 +605,21 @@ class RerankKNNClassifier(KNNClassifier):
                 f"features must be one of {', '.join(SEARCH_FEATURES)}, got {self.features!r}."
             )
         check_n_neighbors(self.n_candidates, "n_candidates")
+        if self.search_block_weights is not None and self.features != "hog":
+            raise ValueError(
+                "search_block_weights weigh the blocks of the gradient-histogram search and "
+                f"need features='hog', got features={self.features!r}."
+            )
+        if self.unblurred_hog_block_weights is not None and not self.unblurred_hog_mix:
+            raise ValueError(
+                "unblurred_hog_block_weights weigh the unblurred gradient histograms and need "
+                "unblurred_hog_mix > 0."
+            )
+        if self.idm_pixel_weights is not None and self.distortion != "idm":
+            raise ValueError(
+                "idm_pixel_weights weigh the IDM's pixels and need distortion='idm', got "
+                f"distortion={self.distortion!r}."
+            )
         for name in ("warp", "context"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
@@ -596,6 +658,26 @@ def _search_weight(mixes) -> float:
     return max(weight, 0.0)
 
 
+def _checked_weights(name, value, one_per, count) -> np.ndarray | None:
+    """``value`` as ``count`` float64 weights (``None`` stays ``None``); a ValueError that
+    says what they weigh (``one_per``, e.g. "block of the 13 x 13 grid") otherwise."""
+    if value is None:
+        return None
+    wanted = (
+        f"{name} needs one finite, non-negative weight per {one_per} ({count} values, "
+        "row-major), not all 0"
+    )
+    try:
+        weights = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"{wanted}; got {value!r}.") from None
+    if len(weights) != count:
+        raise ValueError(f"{wanted}; got {len(weights)} values.")
+    if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and np.any(weights > 0)):
+        raise ValueError(f"{wanted}; got a negative, non-finite or all-zero set.")
+    return weights
+
+
 def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -604,6 +686,35 @@ def _positive_mean(squared) -> float:
     """The mean of ``squared`` as a unit of distance: 1 when it is absent or 0."""
     mean = 0.0 if squared is None else float(np.mean(squared))
     return mean if mean > 0 else 1.0
+
+
+def _block_squared_to_candidates(query_rows, features_of, images, candidates, weights):
+    """Weighted block distances (see :func:`_weighted_blocks_to_candidates`) from the feature
+    rows ``query_rows`` to each query's candidate ``images``, whose features
+    ``features_of(rows)`` computes once per distinct candidate."""
+    rows, positions = np.unique(candidates, return_inverse=True)
+    with progress.quietly():
+        train = features_of(images[rows])
+    return _weighted_blocks_to_candidates(
+        query_rows, train, positions.reshape(candidates.shape), weights
+    )
+
+
+def _weighted_blocks_to_candidates(queries, train, candidates, weights) -> np.ndarray:
+    """``sum_b weights[b] * |q_b - t_b|^2`` over the equal blocks ``b`` the feature rows are
+    split into (``len(weights)`` of them), from each query to its candidate rows of
+    ``train``; float64 ``(n_queries, n_candidates)``."""
+    n_queries, n_candidates = candidates.shape
+    n_blocks = len(weights)
+    block = max(1, _EUCLIDEAN_BLOCK_VALUES // max(1, n_candidates * train.shape[1]))
+    squared = np.empty(candidates.shape)
+    for start in range(0, n_queries, block):
+        stop = min(start + block, n_queries)
+        rows = train[candidates[start:stop]].astype(np.float64)
+        diff = queries[start:stop, None, :].astype(np.float64) - rows
+        per_block = (diff * diff).reshape(stop - start, n_candidates, n_blocks, -1).sum(axis=3)
+        squared[start:stop] = per_block @ weights
+    return squared
 
 
 def _squared_euclidean_to_candidates(queries, train, candidates) -> np.ndarray:

@@ -57,7 +57,9 @@ def idm_distance(query, reference, height, width, warp, context):
     return _idm.idm_distance(_pixels(query), _pixels(reference), height, width, warp, context)
 
 
-def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep):
+def idm_rerank(
+    queries, train, candidates, height, width, warp, context, k_keep, pixel_weights=None
+):
     """Squared IDM distances from each query to its candidate training rows.
 
     Parallel over queries; releases the GIL.
@@ -72,6 +74,9 @@ def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep)
         Only the ``k_keep`` smallest distances of each query are needed: a candidate whose
         running total exceeds the ``k_keep``-th smallest complete distance so far is
         abandoned and reported as ``inf``. Pass ``n_candidates`` to measure every one.
+    pixel_weights : array-like of ``height * width`` non-negative floats, default=None
+        Each query pixel's least cost is multiplied by its weight before the costs are added
+        (row-major); ``None`` weighs every pixel 1.
 
     Returns
     -------
@@ -90,10 +95,18 @@ def idm_rerank(queries, train, candidates, height, width, warp, context, k_keep)
         warp,
         context,
         k_keep,
+        _pixel_weights(pixel_weights, height * width),
         result,
         get_num_threads(),
     )
     return result
+
+
+def _pixel_weights(pixel_weights, n_pixels) -> np.ndarray:
+    """One float64 weight per pixel (all 1 for ``None``), C-contiguous."""
+    if pixel_weights is None:
+        return np.ones(n_pixels)
+    return np.ascontiguousarray(pixel_weights, dtype=np.float64).ravel()
 
 
 def grid_idm_pairs(
@@ -210,8 +223,11 @@ def context_features_numpy(image: np.ndarray, radius: int) -> np.ndarray:
     return np.stack(parts, axis=-1)
 
 
-def idm_distance_numpy(query: np.ndarray, reference: np.ndarray, warp: int, context: int) -> float:
-    """Twin of :func:`idm_distance` for two 2-D images of the same shape."""
+def idm_distance_numpy(
+    query: np.ndarray, reference: np.ndarray, warp: int, context: int, pixel_weights=None
+) -> float:
+    """Twin of :func:`idm_distance` (and of one pair of :func:`idm_rerank` with
+    ``pixel_weights``, shaped like the images or flat) for two 2-D images of the same shape."""
     query_ctx = context_features_numpy(query, context)
     ref_ctx = context_features_numpy(reference, context)
     height, width = query.shape
@@ -226,6 +242,8 @@ def idm_distance_numpy(query: np.ndarray, reference: np.ndarray, warp: int, cont
             moved = ref_ctx[np.clip(rows, 0, height - 1)][:, np.clip(cols, 0, width - 1)]
             cost = ((query_ctx - moved) ** 2).sum(axis=-1)
             best = np.minimum(best, np.where(valid, cost, np.inf))
+    if pixel_weights is not None:
+        best = best * np.asarray(pixel_weights, dtype=np.float64).reshape(best.shape)
     return float(best.sum())
 
 
