@@ -167,8 +167,9 @@ class Preset:
 #   errors on seeds 12 / 13 against 434 / 393 (the regularisation, 0.01 of 0.01 / 0.1 / 1, was
 #   chosen there); refitted on all six seeds, 380 / 375 on fresh seeds 14 / 15 against
 #   387 / 387, and 377 / 399 against 391 / 410 on fresh seeds 16 / 17, so the preset weights
-#   its blocks (``FASHION_HOG_BLOCK_WEIGHTS``). Weaker regularisation (0.001, round 2) was
-#   +0 / -5 against these weights on seeds 16 / 17, not fewer on both. (These counts
+#   its blocks (those weights are now that screen's ``ROUND_1_BLOCK_WEIGHTS``). Weaker
+#   regularisation (0.001, round 2) was +0 / -5 against these weights on seeds 16 / 17, not
+#   fewer on both. (These counts
 #   are on the repaired model-A caches of ``benchmarks/fashion_screen_three_term.py``; the
 #   18-bin grid's confirmation on seeds 12 / 13 above was made on the faulty caches, and on the
 #   repaired ones it is +0 / -9, and -7 / -10 on seeds 10 / 11.)
