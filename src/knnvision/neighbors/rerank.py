@@ -535,11 +535,11 @@ class RerankKNNClassifier(KNNClassifier):
     def _histogram_block_weights(self, name) -> np.ndarray | None:
         """``search_block_weights`` or ``unblurred_hog_block_weights`` as float64, checked
         against the blocks of the default gradient histograms of the fitted image shape."""
-        blocks_y, blocks_x = (max(-(-side // 4) - 1, 1) for side in self.image_shape_)
-        return _checked_weights(
-            name, getattr(self, name), f"block of the {blocks_y} x {blocks_x} grid",
-            blocks_y * blocks_x,
-        )  # fmt: skip
+        defaults = GradientHistograms()  # the histograms both HOG distances use
+        cell, block = defaults.cell_size, defaults.block_size
+        blocks_y, blocks_x = (max(-(-side // cell) - block + 1, 1) for side in self.image_shape_)
+        grid = f"block of the {blocks_y} x {blocks_x} grid"
+        return _checked_weights(name, getattr(self, name), grid, blocks_y * blocks_x)
 
     def _idm_pixel_weights(self) -> np.ndarray | None:
         """``idm_pixel_weights`` as float64, checked against the fitted image shape."""
