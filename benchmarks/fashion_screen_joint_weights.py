@@ -24,10 +24,9 @@ The rule, written before any weight was fitted (seeds 18 and 19 computed only fo
 errors on seeds 14 and 15 (k and the weighting tuned per seed as ``Preset.tune`` does; a tie
 goes to the larger ``lam``); the weights are then refitted with it on seeds 4, 5, 10-15 and
 scored once on fresh seeds 18 and 19, and on seeds 16 and 17. They are adopted only if they
-make fewer errors than P on both 18 and 19, with at least 10 fewer in total there. Rows that
-fit only one part's weights (the others fixed at the preset's) and the four mix weights
-alone, with the chosen ``lam``, are reported to show where a gain comes from; they choose
-nothing::
+make fewer errors than P on both 18 and 19, with at least 10 fewer in total there. (The
+first version also fitted one part's weights at a time and the four mixes alone, to show
+where a gain comes from; those rows were never run and are gone.)::
 
     python benchmarks/fashion_screen_round4.py --seeds 18 19 --models A
     python benchmarks/fashion_screen_hog_idm_round3.py --seeds 18 19 --only o18
@@ -207,36 +206,6 @@ def errors(part, weights):
     return round(len(part["truth"]) * (1 - accuracy))
 
 
-def masks(sizes):
-    """Which weights each reported row frees: all, or one part's."""
-    edges = np.cumsum([0, *sizes])
-    out = {"all 290": np.ones(edges[-1], dtype=bool)}
-    for name, lo, hi in zip(PART_NAMES, edges[:-1], edges[1:], strict=True):
-        only = np.zeros(edges[-1], dtype=bool)
-        only[lo:hi] = True
-        out[f"only {name}"] = only
-    return out
-
-
-def mix_only(parts, lam):
-    """The four mix weights alone: each part's blocks share one factor."""
-    sizes = parts[0]["sizes"]
-    pooled = []
-    for part in parts:
-        columns = np.split(
-            part["flat"] * part["preset"].astype(np.float32), np.cumsum(sizes)[:-1], axis=1
-        )
-        pooled.append(
-            {
-                **part,
-                "flat": np.stack([c.sum(axis=1) for c in columns], axis=1),
-                "preset": np.ones(4),
-            }
-        )
-    factors = fit_weights(pooled, lam, np.ones(4, dtype=bool))
-    return np.repeat(factors, sizes) * parts[0]["preset"]
-
-
 def report(_seeds, cache_root, out_md):
     """The rule of the module docstring, step by step."""
     data = {seed: seed_data(seed, cache_root) for seed in (*CHOOSE_ON, *CHOOSE_BY, *FRESH, *ALSO)}
@@ -253,7 +222,7 @@ def report(_seeds, cache_root, out_md):
         print(lines[-1], flush=True)
 
     row("P (the preset)", preset, scored)
-    all_free = masks(data[CHOOSE_ON[0]]["sizes"])["all 290"]
+    all_free = np.ones(len(preset), dtype=bool)
     totals = {}
     for lam in LAMBDAS:
         weights = fit_weights([data[s] for s in CHOOSE_ON], lam, all_free)
@@ -264,18 +233,6 @@ def report(_seeds, cache_root, out_md):
     weights = fit_weights(fit_on, lam, all_free)
     np.save(cache_root / "joint_weights_round1.npy", weights)
     row(f"all 290, fitted on {len(fit_on)} seeds, lam {lam}", weights, (*FRESH, *ALSO))
-    for name, free in masks(data[CHOOSE_ON[0]]["sizes"]).items():
-        if name != "all 290":
-            row(
-                f"{name}, fitted on {len(fit_on)} seeds, lam {lam}",
-                fit_weights(fit_on, lam, free),
-                (*FRESH, *ALSO),
-            )
-    row(
-        f"mix weights only, fitted on {len(fit_on)} seeds, lam {lam}",
-        mix_only(fit_on, lam),
-        (*FRESH, *ALSO),
-    )
     relative = weights / preset
     sizes = data[CHOOSE_ON[0]]["sizes"]
     text = "\n".join(lines) + "\n\nweights relative to the preset's, per part:\n"

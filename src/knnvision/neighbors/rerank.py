@@ -492,10 +492,9 @@ class RerankKNNClassifier(KNNClassifier):
             task.advance(len(rows))
             query_histograms = self._gradient_histograms(queries)
             task.advance(len(queries))
-        positions = positions.reshape(candidates.shape)
-        if block_weights is not None:
-            return _weighted_blocks_to_candidates(query_histograms, train, positions, block_weights)
-        return _squared_euclidean_to_candidates(query_histograms, train, positions)
+        return _squared_euclidean_to_candidates(
+            query_histograms, train, positions.reshape(candidates.shape), block_weights
+        )
 
     def _hog_idm_squared(self, queries, candidates, block_weights=None) -> np.ndarray:
         """Squared IDM distances between grids of gradient-histogram blocks (see
@@ -689,37 +688,22 @@ def _positive_mean(squared) -> float:
 
 
 def _block_squared_to_candidates(query_rows, features_of, images, candidates, weights):
-    """Weighted block distances (see :func:`_weighted_blocks_to_candidates`) from the feature
-    rows ``query_rows`` to each query's candidate ``images``, whose features
+    """Weighted block distances (see :func:`_squared_euclidean_to_candidates`) from the
+    feature rows ``query_rows`` to each query's candidate ``images``, whose features
     ``features_of(rows)`` computes once per distinct candidate."""
     rows, positions = np.unique(candidates, return_inverse=True)
     with progress.quietly():
         train = features_of(images[rows])
-    return _weighted_blocks_to_candidates(
+    return _squared_euclidean_to_candidates(
         query_rows, train, positions.reshape(candidates.shape), weights
     )
 
 
-def _weighted_blocks_to_candidates(queries, train, candidates, weights) -> np.ndarray:
-    """``sum_b weights[b] * |q_b - t_b|^2`` over the equal blocks ``b`` the feature rows are
-    split into (``len(weights)`` of them), from each query to its candidate rows of
-    ``train``; float64 ``(n_queries, n_candidates)``."""
-    n_queries, n_candidates = candidates.shape
-    n_blocks = len(weights)
-    block = max(1, _EUCLIDEAN_BLOCK_VALUES // max(1, n_candidates * train.shape[1]))
-    squared = np.empty(candidates.shape)
-    for start in range(0, n_queries, block):
-        stop = min(start + block, n_queries)
-        rows = train[candidates[start:stop]].astype(np.float64)
-        diff = queries[start:stop, None, :].astype(np.float64) - rows
-        per_block = (diff * diff).reshape(stop - start, n_candidates, n_blocks, -1).sum(axis=3)
-        squared[start:stop] = per_block @ weights
-    return squared
-
-
-def _squared_euclidean_to_candidates(queries, train, candidates) -> np.ndarray:
-    """Squared Euclidean distances to each query's candidates, summed exactly as the search's
-    float64 reference sums them (so equal rows tie exactly)."""
+def _squared_euclidean_to_candidates(queries, train, candidates, block_weights=None):
+    """Squared Euclidean distances (float64) from each query row to its candidate rows of
+    ``train``, summed exactly as the search's float64 reference sums them (so equal rows tie
+    exactly). With ``block_weights``, the rows are split into ``len(block_weights)`` equal
+    blocks and the distance is ``sum_b block_weights[b] * |q_b - t_b|^2``."""
     n_queries, n_candidates = candidates.shape
     block = max(1, _EUCLIDEAN_BLOCK_VALUES // max(1, n_candidates * train.shape[1]))
     squared = np.empty(candidates.shape)
@@ -727,5 +711,10 @@ def _squared_euclidean_to_candidates(queries, train, candidates) -> np.ndarray:
         stop = min(start + block, n_queries)
         rows = train[candidates[start:stop]].astype(np.float64)
         diff = np.abs(queries[start:stop, None, :].astype(np.float64) - rows)
-        squared[start:stop] = (diff * diff).sum(axis=2)
+        squares = diff * diff
+        if block_weights is None:
+            squared[start:stop] = squares.sum(axis=2)
+        else:
+            blocks = squares.reshape(stop - start, n_candidates, len(block_weights), -1)
+            squared[start:stop] = blocks.sum(axis=3) @ block_weights
     return squared

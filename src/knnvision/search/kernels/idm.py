@@ -95,18 +95,11 @@ def idm_rerank(
         warp,
         context,
         k_keep,
-        _pixel_weights(pixel_weights, height * width),
+        _weights_or_ones(pixel_weights, height * width),
         result,
         get_num_threads(),
     )
     return result
-
-
-def _pixel_weights(pixel_weights, n_pixels) -> np.ndarray:
-    """One float64 weight per pixel (all 1 for ``None``), C-contiguous."""
-    if pixel_weights is None:
-        return np.ones(n_pixels)
-    return np.ascontiguousarray(pixel_weights, dtype=np.float64).ravel()
 
 
 def grid_idm_pairs(
@@ -123,7 +116,7 @@ def grid_idm_pairs(
     row-major; ``None``: all 1). Parallel over pairs; releases the GIL.
     """
     query_grids, ref_grids = np.asarray(query_grids), np.asarray(ref_grids)
-    weights = _block_weights(block_weights, blocks)
+    weights = _weights_or_ones(block_weights, blocks[0] * blocks[1])
     dtype = np.float32 if query_grids.dtype == ref_grids.dtype == np.float32 else np.float64
     result = np.empty(len(query_rows))
     _idm.grid_idm_pairs(
@@ -141,11 +134,12 @@ def grid_idm_pairs(
     return result
 
 
-def _block_weights(block_weights, blocks) -> np.ndarray:
-    """One float64 weight per block (all 1 for ``None``), C-contiguous."""
-    if block_weights is None:
-        return np.ones(blocks[0] * blocks[1])
-    return np.ascontiguousarray(block_weights, dtype=np.float64).ravel()
+def _weights_or_ones(weights, count) -> np.ndarray:
+    """The kernels' weights: ``weights`` as flat C-contiguous float64, or ``count`` ones for
+    ``None`` (a weight of 1 leaves a cost's bits as they are)."""
+    if weights is None:
+        return np.ones(count)
+    return np.ascontiguousarray(weights, dtype=np.float64).ravel()
 
 
 def grid_idm_to_candidates(
