@@ -61,9 +61,19 @@ def test_round_trip_preserves_predictions_exactly(tmp_path, digits, make):
     restored = knnvision.load(path)
     assert type(restored) is type(model)
     assert restored.metadata_ == {"image_shape": [8, 8]}
+    assert_same_settings(restored, model)
     np.testing.assert_array_equal(restored.predict(X_new), model.predict(X_new))
     if hasattr(model, "predict_proba"):
         np.testing.assert_array_equal(restored.predict_proba(X_new), model.predict_proba(X_new))
+
+
+def assert_same_settings(restored, model):
+    """Every constructor parameter (the learned part weights among them) survives the file."""
+    params, restored_params = model.get_params(deep=False), restored.get_params(deep=False)
+    assert restored_params.keys() == params.keys()
+    for name, value in params.items():
+        if name != "steps":  # a pipeline's steps are estimators, compared by their predictions
+            np.testing.assert_equal(restored_params[name], value, err_msg=name)
 
 
 @pytest.mark.parametrize("case", sorted(saveable_cases.cases()))

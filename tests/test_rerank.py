@@ -61,6 +61,41 @@ def test_no_rerank_is_plain_knn_on_the_augmented_set(digits):
         model.kneighbors()
 
 
+def test_softmax_votes_weigh_each_neighbour_by_its_squared_distance_over_the_nearest(digits):
+    X, y = digits
+    model = RerankKNNClassifier(
+        7, weights="softmax", vote_temperature=0.1, n_candidates=20, warp=1
+    ).fit(X[:600], y[:600])
+    queries = X[600:680]
+    distances, indices = model.kneighbors(queries)
+    squared = distances.astype(np.float64) ** 2
+    weights = np.exp(-(squared - squared[:, :1]) / (0.1 * squared[:, :1]))
+    expected = np.zeros((len(queries), 10))
+    for row in range(len(queries)):
+        np.add.at(expected[row], y[:600][indices[row]], weights[row])
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict_proba(queries), expected, rtol=1e-12)
+    np.testing.assert_array_equal(model.predict(queries), np.argmax(expected, axis=1))
+    # A sharper vote is nearer the 1-NN answer; a flat one is the uniform vote.
+    flat = model.set_params(vote_temperature=1e9).predict_proba(queries)
+    uniform = model.set_params(weights="uniform").predict_proba(queries)
+    np.testing.assert_allclose(flat, uniform, atol=1e-6)
+
+
+def test_softmax_votes_of_an_exact_match_go_to_the_matches_alone():
+    weights = rerank.softmax_vote_weights(np.array([[0.0, 0.0, 1.0], [2.0, 2.0, 4.0]]), 0.05)
+    np.testing.assert_array_equal(weights[0], [1.0, 1.0, 0.0])
+    np.testing.assert_allclose(weights[1], [1.0, 1.0, np.exp(-3 / 0.05)])
+
+
+@pytest.mark.parametrize("temperature", [0, -1.0, "hot", None, True])
+def test_a_bad_vote_temperature_is_a_clear_error(digits, temperature):
+    X, y = digits
+    model = RerankKNNClassifier(weights="softmax", vote_temperature=temperature)
+    with pytest.raises(ValueError, match="vote_temperature must be a number > 0"):
+        model.fit(X[:50], y[:50])
+
+
 def test_idm_rerank_classifies_shifted_digits_better_than_euclidean(digits):
     X, y = digits
     images = X[1000:1300].reshape(-1, 8, 8)

@@ -535,9 +535,17 @@ class NeighborsBase(BaseEstimator):
 
     def _neighbor_weights(self, X):
         """``(indices, weights)`` of the neighbours of ``X``; weights ``None`` when uniform."""
-        check_weights(self.weights)
+        self._check_weights()
         distances, indices = self.kneighbors(X)
-        return indices, neighbor_weights(distances, self.weights)
+        return indices, self._vote_weights(distances, self.weights)
+
+    def _check_weights(self) -> None:
+        check_weights(self.weights)
+
+    def _vote_weights(self, distances: np.ndarray, weights) -> np.ndarray | None:
+        """Vote weights of neighbours at ``distances`` (each query's row sorted nearest first)
+        for the weighting ``weights``; estimators with weightings of their own extend it."""
+        return neighbor_weights(distances, weights)
 
 
 def _drop_self(distances: np.ndarray, indices: np.ndarray):

@@ -12,7 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from ..io import register_saveable
-from ._base import WeightedNeighborsBase, check_weights, neighbor_weights
+from ._base import WeightedNeighborsBase
 
 
 def class_votes(query_rows, neighbor_labels, weights, n_queries: int, n_classes: int):
@@ -192,7 +192,7 @@ class KNNClassifier(VotingClassifierMixin, WeightedNeighborsBase):
     def fit(self, X, y):
         """Store the training samples ``X`` (n_samples, n_features) and their labels ``y``
         (n_samples,) or (n_samples, n_outputs)."""
-        check_weights(self.weights)
+        self._check_weights()
         X, y = self._validate_training_data(X, y, multi_output=True)
         self._fit_class_targets(y)
         self._fit_training_rows(X)
@@ -225,8 +225,8 @@ class KNNClassifier(VotingClassifierMixin, WeightedNeighborsBase):
         """:meth:`predict_proba` from neighbours already found by :meth:`kneighbors`, so a
         caller that shows the neighbours too searches once."""
         check_is_fitted(self)
-        check_weights(self.weights)
-        weights = neighbor_weights(np.asarray(distances), self.weights)
+        self._check_weights()
+        weights = self._vote_weights(np.asarray(distances), self.weights)
         return self._as_fitted_outputs(self._shares_per_output(np.asarray(indices), weights))
 
     def predict(self, X):

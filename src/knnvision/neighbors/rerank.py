@@ -64,6 +64,7 @@ from .classifier import KNNClassifier
 
 __all__ = [
     "DISTORTIONS",
+    "SOFTMAX_WEIGHTS",
     "CandidateDistances",
     "RerankKNNClassifier",
     "context_features",
@@ -72,6 +73,7 @@ __all__ = [
     "idm_distance_numpy",
     "idm_rerank",
     "sobel_gradients_numpy",
+    "softmax_vote_weights",
 ]
 
 # --- the estimator ---------------------------------------------------------------------------
@@ -80,6 +82,8 @@ __all__ = [
 DISTORTIONS = ("idm", "euclidean", "none")
 #: Representations the candidate search can run on.
 SEARCH_FEATURES = ("pixels", "hog")
+#: The weighting of this estimator's own (``weights="softmax"``), beside scikit-learn's.
+SOFTMAX_WEIGHTS = "softmax"
 # Queries per call of the compiled re-rank (one progress step each).
 _RERANK_BLOCK = 256
 # Bound on the float64 difference block of the Euclidean re-rank, in values.
@@ -113,8 +117,18 @@ class RerankKNNClassifier(KNNClassifier):
     ----------
     n_neighbors : int, default=3
         Neighbours that vote, taken from the re-ranked candidates.
-    weights : {"uniform", "distance"} or callable, default="uniform"
-        Vote weights from the final distances, as for :class:`~knnvision.KNNClassifier`.
+    weights : {"uniform", "distance", "softmax"} or callable, default="uniform"
+        Vote weights from the final distances, as for :class:`~knnvision.KNNClassifier`, or
+        ``"softmax"``: each of the ``n_neighbors`` nearest votes with weight
+        ``exp(-(d**2 - d1**2) / (vote_temperature * d1**2))``, ``d1`` the query's nearest
+        final distance (a softmax over the squared distances whose temperature is a fixed
+        share of the nearest one, so it does not depend on the distances' unit); where
+        ``d1`` is 0, the candidates at distance 0 vote alone. It is this package's own
+        weighting (scikit-learn has no such option).
+    vote_temperature : float > 0, default=0.1
+        With ``weights="softmax"``: the temperature as a share of ``d1**2``. At 0.1 a
+        neighbour whose squared distance is 10% above the nearest one's counts ``1/e`` as
+        much; smaller values approach the 1-NN vote, larger ones the uniform vote.
     n_candidates : int, default=50
         Candidates re-ranked per query (at least ``n_neighbors`` are used). Prediction cost
         grows linearly with it: see the module notes for the cost of one IDM distance.
@@ -212,6 +226,7 @@ class RerankKNNClassifier(KNNClassifier):
         n_neighbors=3,
         *,
         weights="uniform",
+        vote_temperature=0.1,
         n_candidates=50,
         distortion="idm",
         mix=1.0,
@@ -245,6 +260,7 @@ class RerankKNNClassifier(KNNClassifier):
             n_jobs=n_jobs,
             working_memory=working_memory,
         )
+        self.vote_temperature = vote_temperature
         self.n_candidates = n_candidates
         self.distortion = distortion
         self.mix = mix
@@ -279,7 +295,7 @@ class RerankKNNClassifier(KNNClassifier):
     def fit(self, X, y):
         """Augment and store the training images ``X`` (rows) with their labels ``y``."""
         self._check_rerank_parameters()
-        check_weights(self.weights)
+        self._check_weights()
         augmentation = self._augmentation()
         factor = augmentation_factor(**augmentation)
         X, y = validate_data(self, X, y, dtype=INPUT_DTYPES)
@@ -594,6 +610,24 @@ class RerankKNNClassifier(KNNClassifier):
                 task.advance(stop - start)
         return squared
 
+    # --- voting ----------------------------------------------------------------------------
+
+    def _check_weights(self) -> None:
+        if isinstance(self.weights, str) and self.weights == SOFTMAX_WEIGHTS:
+            value = self.vote_temperature
+            if not _is_real(value) or not float(value) > 0:
+                raise ValueError(
+                    f"vote_temperature must be a number > 0 (a share of the nearest squared "
+                    f"distance), got {value!r}."
+                )
+            return
+        check_weights(self.weights)
+
+    def _vote_weights(self, distances, weights):
+        if isinstance(weights, str) and weights == SOFTMAX_WEIGHTS:
+            return softmax_vote_weights(distances, float(self.vote_temperature))
+        return super()._vote_weights(distances, weights)
+
     def _check_rerank_parameters(self) -> None:
         if self.distortion not in DISTORTIONS:
             raise ValueError(
@@ -641,6 +675,19 @@ class CandidateDistances(NamedTuple):
     rerank: np.ndarray | None
     unblurred_hog: np.ndarray | None
     hog_idm: np.ndarray | None = None
+
+
+def softmax_vote_weights(distances: np.ndarray, temperature: float) -> np.ndarray:
+    """``exp(-(d**2 - d1**2) / (temperature * d1**2))`` for each neighbour at distance ``d``
+    of a query whose nearest is at ``d1``: 1 for the nearest, less for the others. A query
+    with a neighbour at distance 0 gives weight 1 to those at 0 and 0 to the rest (the rule
+    of ``weights="distance"``: an exact match decides)."""
+    squared = np.square(np.asarray(distances, dtype=np.float64))
+    nearest = squared.min(axis=1, keepdims=True)
+    exact = nearest == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.exp(-(squared - nearest) / (temperature * nearest))
+    return np.where(exact, squared == 0, weights).astype(np.float64)
 
 
 def _search_weight(mixes) -> float:
