@@ -43,6 +43,8 @@ def saved(tmp_path, digits):
         lambda X, y: make_pipeline(KNNClassifier(2)).fit(X, y),
         lambda X, y: RerankKNNClassifier(
             3,
+            weights="softmax",
+            vote_temperature=0.3,
             n_candidates=10,
             mix=0.5,
             hog_idm_mix=0.5,
@@ -52,7 +54,7 @@ def saved(tmp_path, digits):
             search_block_weights=(1.5,),
         ).fit(X, y),
     ],
-    ids=["classifier", "regressor", "outlier", "pipeline", "rerank-with-part-weights"],
+    ids=["classifier", "regressor", "outlier", "pipeline", "rerank-with-part-weights-softmax"],
 )
 def test_round_trip_preserves_predictions_exactly(tmp_path, digits, make):
     X, y, X_new = digits
