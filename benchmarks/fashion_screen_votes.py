@@ -76,22 +76,24 @@ POWERS = (2, 4, 8)
 N_CLASSES = 10
 
 
-def compute(seed, cache_root, data_root):
-    """Fit the committed preset on the seed's 55,000 and cache its candidates' distances."""
+def cache_preset_candidates(preset, seed, cache_root, data_root, final_dtype=np.float32):
+    """Fit ``preset`` (its pipeline, its classifier) on the seed's 55,000 training images and
+    cache the squared final distances of its candidates for the 5,000 held out."""
     cache = cache_root / f"seed{seed}"
     if (cache / "P_final.npy").exists():
         return
     cache.mkdir(parents=True, exist_ok=True)
-    data = load_dataset("fashion-mnist", data_dir=data_root)
+    data = load_dataset(preset.dataset, data_dir=data_root)
     X_fit, X_val, _, y_fit, y_val, _ = train_val_test_split(
-        data.flat("train"), data.labels, val_size=PRESET.max_validation, test_size=0, seed=seed
+        data.flat("train"), data.labels, val_size=preset.max_validation, test_size=0, seed=seed
     )
     del data
     started = time.time()
-    knn = PRESET.build(n_neighbors=max(LONG_KS), n_jobs=1)[-1].fit(X_fit, y_fit)
+    model = preset.build(n_neighbors=max(LONG_KS), n_jobs=1).fit(X_fit, y_fit)
+    knn, queries = model[-1], model[:-1].transform(X_val) if len(model) > 1 else X_val
     fitted = time.time()
-    found = knn.candidate_distances(X_val, max(LONG_KS))
-    np.save(cache / "P_final.npy", knn.final_squared(found).astype(np.float32))
+    found = knn.candidate_distances(queries, max(LONG_KS))
+    np.save(cache / "P_final.npy", knn.final_squared(found).astype(final_dtype))
     np.save(cache / "P_cand.npy", found.candidates.astype(np.int32))
     np.save(cache / "P_labels.npy", knn._y.astype(np.int8))
     np.save(cache / "truth.npy", np.searchsorted(knn.classes_, y_val))
@@ -195,7 +197,7 @@ def main():
         return
     with thread_limit(1):
         for seed in args.seeds:
-            compute(seed, args.cache, args.data_root)
+            cache_preset_candidates(PRESET, seed, args.cache, args.data_root)
 
 
 if __name__ == "__main__":

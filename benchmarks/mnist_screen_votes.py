@@ -32,7 +32,6 @@ taken (a tie: softmax, which the package already has)::
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +40,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fashion_screen import screen_parser, seed_table  # noqa: E402
 from fashion_screen_votes import (  # noqa: E402
+    cache_preset_candidates,
     power_weights,
     preset_grid,
     softmax_weights,
     sorted_votes,
     weighted_grid,
 )
-from knnvision.datasets import load_dataset, train_val_test_split  # noqa: E402
 from knnvision.experiments.presets import get_preset  # noqa: E402
 from knnvision.search import thread_limit  # noqa: E402
 
@@ -56,32 +55,6 @@ PRESET_KS = (1, 3, 5, 7)
 LONG_KS = (*PRESET_KS, 10, 15, 20)
 TEMPERATURES = (0.02, 0.05, 0.1, 0.2, 0.5)
 POWERS = (2, 4, 8)
-
-
-def compute(seed, cache_root, data_root):
-    """Fit the committed preset on the seed's 55,000 and cache its candidates' distances."""
-    cache = cache_root / f"seed{seed}"
-    if (cache / "P_final.npy").exists():
-        return
-    cache.mkdir(parents=True, exist_ok=True)
-    data = load_dataset("mnist", data_dir=data_root)
-    X_fit, X_val, _, y_fit, y_val, _ = train_val_test_split(
-        data.flat("train"), data.labels, val_size=PRESET.max_validation, test_size=0, seed=seed
-    )
-    del data
-    started = time.time()
-    model = PRESET.build(n_neighbors=max(LONG_KS), n_jobs=1).fit(X_fit, y_fit)
-    knn = model[-1]
-    fitted = time.time()
-    found = knn.candidate_distances(model[:-1].transform(X_val), max(LONG_KS))
-    np.save(cache / "P_final.npy", knn.final_squared(found))
-    np.save(cache / "P_cand.npy", found.candidates.astype(np.int32))
-    np.save(cache / "P_labels.npy", knn._y.astype(np.int8))
-    np.save(cache / "truth.npy", np.searchsorted(knn.classes_, y_val))
-    print(
-        f"seed {seed}: fit {fitted - started:.0f} s, candidates {time.time() - fitted:.0f} s",
-        flush=True,
-    )
 
 
 def score_seed(seed, cache_root):
@@ -110,7 +83,8 @@ def main():
         return
     with thread_limit(1):
         for seed in args.seeds:
-            compute(seed, args.cache, args.data_root)
+            # float64, as the cached seeds 8-15 were written
+            cache_preset_candidates(PRESET, seed, args.cache, args.data_root, np.float64)
 
 
 if __name__ == "__main__":
