@@ -76,9 +76,12 @@ POWERS = (2, 4, 8)
 N_CLASSES = 10
 
 
-def cache_preset_candidates(preset, seed, cache_root, data_root, final_dtype=np.float32):
-    """Fit ``preset`` (its pipeline, its classifier) on the seed's 55,000 training images and
-    cache the squared final distances of its candidates for the 5,000 held out."""
+def cache_preset_candidates(
+    preset, seed, cache_root, data_root, final_dtype=np.float32, **classifier_params
+):
+    """Fit ``preset`` (its pipeline, its classifier with ``classifier_params`` changed) on the
+    seed's 55,000 training images and cache the squared final distances of its candidates
+    for the 5,000 held out, in the search's order."""
     cache = cache_root / f"seed{seed}"
     if (cache / "P_final.npy").exists():
         return
@@ -89,7 +92,8 @@ def cache_preset_candidates(preset, seed, cache_root, data_root, final_dtype=np.
     )
     del data
     started = time.time()
-    model = preset.build(n_neighbors=max(LONG_KS), n_jobs=1).fit(X_fit, y_fit)
+    model = preset.build(n_neighbors=max(LONG_KS), n_jobs=1, **classifier_params)
+    model.fit(X_fit, y_fit)
     knn, queries = model[-1], model[:-1].transform(X_val) if len(model) > 1 else X_val
     fitted = time.time()
     found = knn.candidate_distances(queries, max(LONG_KS))
