@@ -61,6 +61,7 @@ from knnvision.datasets import load_dataset, train_val_test_split  # noqa: E402
 from knnvision.experiments.presets import get_preset  # noqa: E402
 from knnvision.neighbors._base import neighbor_weights  # noqa: E402
 from knnvision.neighbors.classifier import vote_shares  # noqa: E402
+from knnvision.neighbors.rerank import softmax_vote_weights  # noqa: E402
 from knnvision.search import thread_limit  # noqa: E402
 
 PRESET = get_preset("fashion-mnist", "best")
@@ -148,8 +149,8 @@ def weighted_grid(weights, votes, truth, ks=LONG_KS):
 
 
 def softmax_weights(squared, t):
-    nearest = np.maximum(squared[:, :1], 1e-12)
-    return np.exp(-(squared - squared[:, :1]) / (t * nearest))
+    """The package's ``weights="softmax"`` votes at temperature ``t``."""
+    return softmax_vote_weights(np.sqrt(squared), t)
 
 
 def power_weights(squared, p):

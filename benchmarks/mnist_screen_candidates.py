@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fashion_screen import screen_parser, seed_table  # noqa: E402
 from fashion_screen_votes import (  # noqa: E402
     cache_preset_candidates,
+    seed_data,
     softmax_weights,
     sorted_votes,
     weighted_grid,
@@ -61,11 +62,7 @@ TEMPERATURE = PRESET.classifier["vote_temperature"]
 
 
 def score_seed(seed, cache_root, round_number):
-    cache = cache_root / f"seed{seed}"
-    final = np.load(cache / "P_final.npy")
-    cand = np.load(cache / "P_cand.npy").astype(np.int64)
-    labels = np.load(cache / "P_labels.npy").astype(np.int64)
-    truth = np.load(cache / "truth.npy")
+    final, cand, labels, truth = seed_data(seed, cache_root)
     rows = {}
     for count in CANDIDATE_COUNTS[round_number]:
         squared, votes = sorted_votes(final[:, :count], cand[:, :count], labels)

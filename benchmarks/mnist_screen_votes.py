@@ -43,6 +43,7 @@ from fashion_screen_votes import (  # noqa: E402
     cache_preset_candidates,
     power_weights,
     preset_grid,
+    seed_data,
     softmax_weights,
     sorted_votes,
     weighted_grid,
@@ -58,13 +59,8 @@ POWERS = (2, 4, 8)
 
 
 def score_seed(seed, cache_root):
-    cache = cache_root / f"seed{seed}"
-    squared, votes = sorted_votes(
-        np.load(cache / "P_final.npy"),
-        np.load(cache / "P_cand.npy").astype(np.int64),
-        np.load(cache / "P_labels.npy").astype(np.int64),
-    )
-    truth = np.load(cache / "truth.npy")
+    final, cand, labels, truth = seed_data(seed, cache_root)
+    squared, votes = sorted_votes(final, cand, labels)
     rows = {"preset": preset_grid(squared, votes, truth, PRESET_KS)}
     for t in TEMPERATURES:
         rows[f"softmax t={t}"] = weighted_grid(softmax_weights(squared, t), votes, truth, LONG_KS)

@@ -76,7 +76,9 @@ def test_softmax_votes_weigh_each_neighbour_by_its_squared_distance_over_the_nea
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(model.predict_proba(queries), expected, rtol=1e-12)
     np.testing.assert_array_equal(model.predict(queries), np.argmax(expected, axis=1))
-    # A sharper vote is nearer the 1-NN answer; a flat one is the uniform vote.
+    # A very sharp vote is the nearest neighbour's; a flat one is the uniform vote.
+    sharp = model.set_params(vote_temperature=1e-9).predict(queries)
+    np.testing.assert_array_equal(sharp, y[:600][indices[:, 0]])
     flat = model.set_params(vote_temperature=1e9).predict_proba(queries)
     uniform = model.set_params(weights="uniform").predict_proba(queries)
     np.testing.assert_allclose(flat, uniform, atol=1e-6)
